@@ -1,0 +1,23 @@
+/**
+ * The one error type the package throws. `code` says which family of failure it is, so callers can
+ * branch on it without parsing messages; the message names the tensor/option/file and the way out.
+ */
+export type HQQErrorCode =
+  | 'INVALID_ARGUMENT' // a bad option or shape passed by the caller
+  | 'INVALID_VALUE' // NaN/Inf or otherwise unusable weights
+  | 'UNSUPPORTED' // a valid request this library does not support (yet)
+  | 'OUT_OF_MEMORY' // the wasm heap could not hold the request
+  | 'BAD_FILE' // a malformed or inconsistent safetensors file / index
+  | 'IO_ERROR' // the file system or a Blob read failed
+  | 'WORKER_FAILED' // a worker died or threw
+  | 'ABORTED' // the caller cancelled through an AbortSignal
+  | 'INTERNAL'; // a bug: please report it
+
+export class HQQError extends Error {
+  readonly code: HQQErrorCode;
+  constructor(code: HQQErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'HQQError';
+    this.code = code;
+  }
+}
