@@ -1,0 +1,284 @@
+/**
+ * Node-only atomic safetensors file output. The file is written to a temp file
+ * `.<basename>.<random>.partial` next to the target, tensors may be written in any order and in
+ * chunks at their planned positions, and `commit()` checks that every tensor byte was written
+ * exactly once, fsyncs, and renames the temp file onto the target. Until then the target is never
+ * touched; `abort()` (or any failure) removes the temp file.
+ *
+ * Symlinks: directory symlinks in the target path are resolved; a symlink AT the target path is
+ * replaced by the new regular file (its destination is left alone). The target must not resolve to
+ * any of `inputPaths` (compared by real path and, when both exist, by device + inode).
+ */
+import { randomBytes } from 'node:crypto';
+import { open, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { HQQError } from '../errors.js';
+import type { SafetensorsPlan } from './writer.js';
+
+export interface SafetensorsFileWriterOptions {
+  /** Files being read to produce this one; the target may not be any of them. */
+  inputPaths?: readonly string[];
+}
+
+export interface SafetensorsFileWriter {
+  /** Where the file lands on commit (directory symlinks resolved). */
+  readonly targetPath: string;
+  readonly tempPath: string;
+  readonly plan: SafetensorsPlan;
+  /** Writes `bytes` at `offsetWithinTensor` inside tensor `name`. Any order, any chunking; each byte once. */
+  writeTensor(name: string, bytes: Uint8Array, offsetWithinTensor?: number): Promise<void>;
+  /** Names of tensors not yet completely written. */
+  incompleteTensors(): string[];
+  commit(): Promise<void>;
+  /** Removes the temp file; the target is left untouched. Safe to call repeatedly and after a failed commit. */
+  abort(): Promise<void>;
+}
+
+function errText(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return err && err.code ? `${err.code}: ${err.message}` : e instanceof Error ? e.message : String(e);
+}
+
+function isENOENT(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException)?.code === 'ENOENT';
+}
+
+/** Real path of `p`; if `p` does not exist, the real path of its folder joined with its name. */
+async function resolveTarget(p: string): Promise<{ full: string; placed: string }> {
+  const abs = resolve(p);
+  let dir: string;
+  try {
+    dir = await realpath(dirname(abs));
+  } catch (e) {
+    throw new HQQError('IO_ERROR', `${p}: the output folder ${dirname(abs)} cannot be used (${errText(e)}); create it first`, { cause: e });
+  }
+  const placed = join(dir, basename(abs));
+  try {
+    return { full: await realpath(placed), placed };
+  } catch (e) {
+    if (isENOENT(e)) return { full: placed, placed };
+    throw new HQQError('IO_ERROR', `${p}: cannot resolve the output path (${errText(e)})`, { cause: e });
+  }
+}
+
+async function realOrResolved(p: string): Promise<string> {
+  try {
+    return await realpath(p);
+  } catch {
+    return resolve(p);
+  }
+}
+
+/** Byte coverage of one tensor: disjoint, merged, sorted intervals [start, end). */
+class Coverage {
+  private starts: number[] = [];
+  private ends: number[] = [];
+  covered = 0;
+  /** Adds [a, b); returns false (and changes nothing) when it overlaps bytes already added. */
+  add(a: number, b: number): boolean {
+    if (b <= a) return true;
+    const s = this.starts;
+    const e = this.ends;
+    let lo = 0;
+    let hi = s.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (s[mid] < a) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0 && e[lo - 1] > a) return false;
+    if (lo < s.length && s[lo] < b) return false;
+    const joinPrev = lo > 0 && e[lo - 1] === a;
+    const joinNext = lo < s.length && s[lo] === b;
+    if (joinPrev && joinNext) {
+      e[lo - 1] = e[lo];
+      s.splice(lo, 1);
+      e.splice(lo, 1);
+    } else if (joinPrev) e[lo - 1] = b;
+    else if (joinNext) s[lo] = a;
+    else {
+      s.splice(lo, 0, a);
+      e.splice(lo, 0, b);
+    }
+    this.covered += b - a;
+    return true;
+  }
+}
+
+async function writeAll(fh: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < bytes.byteLength) {
+    const want = Math.min(bytes.byteLength - done, 1 << 30);
+    const { bytesWritten } = await fh.write(bytes, done, want, position + done);
+    if (bytesWritten <= 0) throw new Error(`write returned ${bytesWritten} bytes`);
+    done += bytesWritten;
+  }
+}
+
+/** Starts writing a safetensors file for `plan` at `targetPath` (see the module comment). */
+export async function createSafetensorsFileWriter(
+  targetPath: string,
+  plan: SafetensorsPlan,
+  options: SafetensorsFileWriterOptions = {},
+): Promise<SafetensorsFileWriter> {
+  if (typeof targetPath !== 'string' || targetPath.length === 0) {
+    throw new HQQError('INVALID_ARGUMENT', `createSafetensorsFileWriter: targetPath must be a non-empty path, got ${JSON.stringify(targetPath)}`);
+  }
+  if (!plan || !(plan.headerBytes instanceof Uint8Array) || !(plan.offsets instanceof Map)) {
+    throw new HQQError('INVALID_ARGUMENT', `${targetPath}: plan must come from planSafetensors()`);
+  }
+  const { full, placed } = await resolveTarget(targetPath);
+  const name = basename(placed);
+  let targetStat: Awaited<ReturnType<typeof stat>> | undefined;
+  try {
+    targetStat = await stat(full);
+  } catch (e) {
+    if (!isENOENT(e)) throw new HQQError('IO_ERROR', `${targetPath}: cannot stat the output path (${errText(e)})`, { cause: e });
+  }
+  if (targetStat && !targetStat.isFile()) {
+    throw new HQQError('INVALID_ARGUMENT', `${targetPath}: exists and is not a regular file (a directory?); pass a file path for the output`);
+  }
+  for (const input of options.inputPaths ?? []) {
+    const real = await realOrResolved(input);
+    let same = real === full;
+    if (!same && targetStat) {
+      try {
+        const st = await stat(input);
+        same = st.dev === targetStat.dev && st.ino === targetStat.ino;
+      } catch {
+        /* input missing: nothing more to compare */
+      }
+    }
+    if (same) {
+      throw new HQQError(
+        'INVALID_ARGUMENT',
+        `${targetPath}: the output is the input file ${input}${real !== resolve(input) ? ` (through a symlink: ${real})` : ''}; refusing to overwrite a file being read — write to a different path`,
+      );
+    }
+  }
+
+  const tempPath = join(dirname(placed), `.${name}.${randomBytes(6).toString('hex')}.partial`);
+  let fh: FileHandle;
+  try {
+    fh = await open(tempPath, 'wx');
+  } catch (e) {
+    throw new HQQError('IO_ERROR', `${targetPath}: cannot create the temp file ${tempPath} (${errText(e)}); check that the folder is writable and has free space`, { cause: e });
+  }
+  try {
+    await fh.truncate(plan.totalSize);
+    await writeAll(fh, plan.headerBytes, 0);
+  } catch (e) {
+    await fh.close().catch(() => {});
+    await rm(tempPath, { force: true }).catch(() => {});
+    throw new HQQError('IO_ERROR', `${targetPath}: writing the header to ${tempPath} failed (${errText(e)}); check free space and permissions`, { cause: e });
+  }
+
+  type State = 'open' | 'committing' | 'committed' | 'aborted';
+  let state: State = 'open';
+  let fhOpen = true;
+  let abortPromise: Promise<void> | undefined;
+  const inflight = new Set<Promise<void>>();
+  const coverage = new Map<string, Coverage>();
+  for (const t of plan.tensors) coverage.set(t.name, new Coverage());
+  const byName = new Map(plan.tensors.map((t) => [t.name, t]));
+
+  const doAbort = (): Promise<void> => {
+    if (state === 'committed') return Promise.resolve();
+    if (abortPromise) return abortPromise;
+    state = 'aborted';
+    abortPromise = (async () => {
+      await Promise.allSettled([...inflight]);
+      if (fhOpen) {
+        fhOpen = false;
+        await fh.close().catch(() => {});
+      }
+      await rm(tempPath, { force: true }).catch(() => {});
+    })();
+    return abortPromise;
+  };
+
+  /** Aborts, then returns the error to throw. */
+  const fail = async (code: 'INVALID_ARGUMENT' | 'IO_ERROR', message: string, cause?: unknown): Promise<HQQError> => {
+    await doAbort();
+    return new HQQError(code, `${message}; the output was discarded (temp file removed, ${name} untouched)`, cause === undefined ? undefined : { cause });
+  };
+
+  const notOpen = (what: string): HQQError =>
+    new HQQError(
+      'INVALID_ARGUMENT',
+      `${name}: ${what} after the writer was ${state === 'committed' ? 'committed' : state === 'committing' ? 'asked to commit' : 'aborted (by abort() or an earlier error)'}; start a new writer`,
+    );
+
+  return {
+    targetPath: placed,
+    tempPath,
+    plan,
+    async writeTensor(tname: string, bytes: Uint8Array, offsetWithinTensor = 0): Promise<void> {
+      if (state !== 'open') throw notOpen(`writeTensor(${JSON.stringify(tname)})`);
+      const info = byName.get(tname);
+      const where = `${name}: tensor ${JSON.stringify(tname)}`;
+      if (!info) throw await fail('INVALID_ARGUMENT', `${where}: not in the plan; only planned tensors can be written`);
+      if (!(bytes instanceof Uint8Array)) throw await fail('INVALID_ARGUMENT', `${where}: bytes must be a Uint8Array`);
+      const off = offsetWithinTensor;
+      if (!Number.isSafeInteger(off) || off < 0 || off + bytes.byteLength > info.byteLength) {
+        throw await fail(
+          'INVALID_ARGUMENT',
+          `${where}: writing ${bytes.byteLength} bytes at offset ${off} goes outside the tensor's ${info.byteLength} bytes`,
+        );
+      }
+      if (!coverage.get(tname)!.add(off, off + bytes.byteLength)) {
+        throw await fail('INVALID_ARGUMENT', `${where}: bytes [${off}, ${off + bytes.byteLength}) were already written; each byte must be written exactly once`);
+      }
+      if (bytes.byteLength === 0) return;
+      const op = writeAll(fh, bytes, info.begin + off);
+      inflight.add(op);
+      try {
+        await op;
+      } catch (e) {
+        throw await fail('IO_ERROR', `${where}: writing ${bytes.byteLength} bytes to ${tempPath} failed (${errText(e)}); check free space`, e);
+      } finally {
+        inflight.delete(op);
+      }
+    },
+    incompleteTensors(): string[] {
+      return plan.tensors.filter((t) => coverage.get(t.name)!.covered !== t.byteLength).map((t) => t.name);
+    },
+    async commit(): Promise<void> {
+      if (state !== 'open') throw notOpen('commit()');
+      state = 'committing';
+      await Promise.allSettled([...inflight]);
+      if ((state as State) === 'aborted') {
+        throw new HQQError('IO_ERROR', `${name}: commit() failed because an earlier write failed; the output was discarded (temp file removed, ${name} untouched)`);
+      }
+      const missing = plan.tensors.filter((t) => coverage.get(t.name)!.covered !== t.byteLength);
+      if (missing.length > 0) {
+        const list = missing
+          .slice(0, 5)
+          .map((t) => `"${t.name}" (${t.byteLength - coverage.get(t.name)!.covered} of ${t.byteLength} bytes missing)`)
+          .join(', ');
+        throw await fail('INVALID_ARGUMENT', `${name}: commit() with ${missing.length} tensor(s) not completely written: ${list}${missing.length > 5 ? ', ...' : ''}; write every planned tensor before commit()`);
+      }
+      try {
+        await fh.sync();
+        fhOpen = false;
+        await fh.close();
+        await rename(tempPath, placed);
+      } catch (e) {
+        throw await fail('IO_ERROR', `${name}: finishing the file failed (${errText(e)}); check free space and permissions`, e);
+      }
+      state = 'committed';
+      // Make the rename durable where the platform allows fsync on a directory (best effort).
+      try {
+        const dh = await open(dirname(placed), 'r');
+        try {
+          await dh.sync();
+        } finally {
+          await dh.close();
+        }
+      } catch {
+        /* not supported (e.g. Windows): the data itself is already synced */
+      }
+    },
+    abort: doAbort,
+  };
+}

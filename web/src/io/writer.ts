@@ -1,0 +1,104 @@
+/**
+ * safetensors writer core (browser-safe): plans the layout and builds the header bytes. Tensors are
+ * laid out in the given order, back to back from data offset 0. The header JSON is built by hand
+ * (not via a JS object) so the order is kept exactly and names like "__proto__" or "0" stay as they
+ * are; it is padded with spaces (0x20) so that 8 + N is a multiple of 8 and the data section starts
+ * 8-byte aligned.
+ */
+import { HQQError } from '../errors.js';
+import { DTYPE_SIZES, MAX_HEADER_LENGTH, isDType, type DType, type TensorInfo } from './safetensors.js';
+
+export interface PlanEntry {
+  name: string;
+  dtype: DType;
+  shape: readonly number[];
+  /** Optional: when given it must equal elements x dtype size (a cross-check). */
+  byteLength?: number;
+}
+
+export interface SafetensorsPlan {
+  /** The 8-byte length prefix followed by the padded header JSON. */
+  headerBytes: Uint8Array;
+  /** 8 + N: absolute offset of the data section. */
+  dataOffset: number;
+  /** Size of the whole file. */
+  totalSize: number;
+  /** Absolute file offsets of every tensor, in plan order. */
+  offsets: Map<string, { begin: number; end: number }>;
+  /** The same layout as reader-style TensorInfo entries, in plan order. */
+  tensors: TensorInfo[];
+  metadata: Record<string, string>;
+}
+
+function arg(message: string): HQQError {
+  return new HQQError('INVALID_ARGUMENT', message);
+}
+
+/** Computes offsets and the header for a safetensors file holding `entries` in this order. */
+export function planSafetensors(entries: readonly PlanEntry[], metadata?: Record<string, string>): SafetensorsPlan {
+  if (!Array.isArray(entries)) throw arg('planSafetensors: entries must be an array of {name, dtype, shape}');
+  const metaPairs: [string, string][] = [];
+  if (metadata !== undefined) {
+    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+      throw arg('planSafetensors: metadata must be an object mapping strings to strings');
+    }
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== 'string') {
+        throw arg(`planSafetensors: metadata key ${JSON.stringify(k)} has a ${typeof v} value; safetensors metadata values must be strings (use String(value) or JSON.stringify)`);
+      }
+      metaPairs.push([k, v]);
+    }
+  }
+  const seen = new Set<string>();
+  const offsets = new Map<string, { begin: number; end: number }>();
+  const parts: string[] = [];
+  if (metaPairs.length > 0) {
+    parts.push(`"__metadata__":{${metaPairs.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`);
+  }
+  const rel: { name: string; dtype: DType; shape: number[]; rb: number; re: number; numel: number }[] = [];
+  let pos = 0;
+  for (const e of entries) {
+    const name = e?.name;
+    if (typeof name !== 'string' || name.length === 0) throw arg(`planSafetensors: tensor name ${JSON.stringify(name)} must be a non-empty string`);
+    const t = `planSafetensors: tensor ${JSON.stringify(name)}`;
+    if (name === '__metadata__') throw arg(`${t}: "__metadata__" is reserved for the metadata block; rename the tensor`);
+    if (seen.has(name)) throw arg(`${t}: appears twice; tensor names must be unique in a file`);
+    seen.add(name);
+    const dtype: DType = e.dtype;
+    if (!isDType(dtype)) throw arg(`${t}: unknown dtype ${JSON.stringify(dtype)}; use one of ${Object.keys(DTYPE_SIZES).join(', ')}`);
+    const shape: readonly number[] = e.shape;
+    if (!Array.isArray(shape as unknown)) throw arg(`${t}: shape must be an array of non-negative integers ([] for a scalar)`);
+    let numel = 1n;
+    shape.forEach((d, i) => {
+      if (!Number.isSafeInteger(d) || d < 0) throw arg(`${t}: shape[${i}] is ${d}; dimensions must be non-negative integers`);
+      numel *= BigInt(d);
+    });
+    const bytesBig = numel * BigInt(DTYPE_SIZES[dtype]);
+    if (bytesBig > BigInt(Number.MAX_SAFE_INTEGER)) throw arg(`${t}: ${e.dtype} [${e.shape.join(', ')}] is ${bytesBig} bytes, which overflows 2^53-1`);
+    const bytes = Number(bytesBig);
+    if (e.byteLength !== undefined && e.byteLength !== bytes) {
+      throw arg(`${t}: byteLength ${e.byteLength} does not match ${e.dtype} [${e.shape.join(', ')}], which needs ${bytes} bytes (${numel} elements x ${DTYPE_SIZES[dtype]})`);
+    }
+    if (pos + bytes > Number.MAX_SAFE_INTEGER) throw arg(`${t}: the file would exceed 2^53-1 bytes`);
+    rel.push({ name, dtype: e.dtype, shape: e.shape.slice(), rb: pos, re: pos + bytes, numel: Number(numel) });
+    parts.push(`${JSON.stringify(name)}:{"dtype":${JSON.stringify(e.dtype)},"shape":[${e.shape.join(',')}],"data_offsets":[${pos},${pos + bytes}]}`);
+    pos += bytes;
+  }
+  const json = new TextEncoder().encode(`{${parts.join(',')}}`);
+  const n = Math.ceil(json.byteLength / 8) * 8;
+  if (n > MAX_HEADER_LENGTH) {
+    throw arg(`planSafetensors: the header would be ${n} bytes, over the ${MAX_HEADER_LENGTH}-byte limit readers accept; split the tensors over several shards or shorten the metadata`);
+  }
+  const headerBytes = new Uint8Array(8 + n);
+  new DataView(headerBytes.buffer).setBigUint64(0, BigInt(n), true);
+  headerBytes.set(json, 8);
+  headerBytes.fill(0x20, 8 + json.byteLength);
+  const dataOffset = 8 + n;
+  const tensors: TensorInfo[] = rel.map((r) => {
+    const begin = dataOffset + r.rb;
+    const end = dataOffset + r.re;
+    offsets.set(r.name, { begin, end });
+    return { name: r.name, dtype: r.dtype, shape: r.shape, begin, end, byteLength: r.re - r.rb, numel: r.numel };
+  });
+  return { headerBytes, dataOffset, totalSize: dataOffset + pos, offsets, tensors, metadata: Object.fromEntries(metaPairs) };
+}
