@@ -220,6 +220,23 @@ export function scanJsonKeys(text: string): JsonKeyScan {
   return { topKeys, childKeys, duplicate };
 }
 
+/** Index of the brace closing the object that opens `text` (string-aware), or -1. */
+function objectEnd(text: string): number {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      i++;
+      while (i < text.length && text.charCodeAt(i) !== 0x22) i += text.charCodeAt(i) === 0x5c ? 2 : 1;
+    } else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) {
+      depth--;
+      if (depth === 0) return i;
+    }
+  }
+  return -1;
+}
+
 /**
  * Decodes, checks and parses the JSON header text. Shared rules: UTF-8, `{` first, only spaces after
  * the closing brace, valid JSON, object at top level, no duplicate keys.
@@ -247,13 +264,19 @@ function parseHeaderJson(bytes: Uint8Array, fileName: string): { value: Record<s
   if (trimmed.length === 0) {
     throw bad(`${fileName}: the header is ${text.length} spaces and no JSON; the file is corrupt`);
   }
+  const c0 = trimmed.charCodeAt(0);
+  if (c0 === 0xfeff || c0 === 0x20 || c0 === 0x09 || c0 === 0x0a || c0 === 0x0d) {
+    throw bad(
+      `${fileName}: the header must begin with "{" (0x7B) but begins with ${c0 === 0xfeff ? 'a UTF-8 byte-order mark' : `0x${c0.toString(16).padStart(2, '0')} (leading whitespace)`}; re-save the file with a conforming writer`,
+    );
+  }
   let value: unknown;
   try {
     value = JSON.parse(trimmed);
   } catch (e) {
     // Distinguish junk after a complete JSON object (e.g. NUL padding) from broken JSON.
-    const close = trimmed.lastIndexOf('}');
-    if (trimmed.charCodeAt(0) === 0x7b && close > 0 && close < trimmed.length - 1) {
+    const close = c0 === 0x7b ? objectEnd(trimmed) : -1;
+    if (close > 0 && close < trimmed.length - 1) {
       let prefixOk = false;
       try {
         prefixOk = isPlainObject(JSON.parse(trimmed.slice(0, close + 1)));
@@ -272,12 +295,6 @@ function parseHeaderJson(bytes: Uint8Array, fileName: string): { value: Record<s
   }
   if (!isPlainObject(value)) {
     throw bad(`${fileName}: the header's JSON top level is ${describe(value)}, but it must be an object mapping tensor names to entries; the file is not a safetensors file`);
-  }
-  if (trimmed.charCodeAt(0) !== 0x7b) {
-    const c = trimmed.charCodeAt(0);
-    throw bad(
-      `${fileName}: the header must begin with "{" (0x7B) but begins with ${c === 0xfeff ? 'a UTF-8 byte-order mark' : `0x${c.toString(16).padStart(2, '0')} (leading whitespace)`}; re-save the file with a conforming writer`,
-    );
   }
   if (trimmed.charCodeAt(trimmed.length - 1) !== 0x7d) {
     const c = trimmed.charCodeAt(trimmed.length - 1);
