@@ -1,0 +1,8 @@
+// Umbrella header of the hqq core library.
+#pragma once
+
+#include "hqq/config.hpp"
+#include "hqq/dtype.hpp"
+#include "hqq/error.hpp"
+#include "hqq/pack.hpp"
+#include "hqq/quantize.hpp"

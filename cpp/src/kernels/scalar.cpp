@@ -1,0 +1,166 @@
+// Scalar reference kernels: HQQ-SPEC followed operation by operation, every float32 operation
+// rounded on its own (the build uses -ffp-contract=off so nothing fuses into an FMA). These are
+// the ground truth the SIMD kernels are tested against, and the kernels of the non-SIMD build.
+#include <cmath>
+#include <cstring>
+
+#include "hqq/dtype.hpp"
+#include "kernels/kernels.hpp"
+
+namespace hqq::kernels {
+namespace {
+
+inline float clamp_level(float v, float max_q) {
+  // Written as compares, not std::clamp, to state the order: below 0 first, then above max_q.
+  if (v < 0.0f) return 0.0f;
+  if (v > max_q) return max_q;
+  return v;
+}
+
+// round_half_even(f32(w * s) + z) clamped to [0, max_q]: the reference's
+// torch.round(W * scale + zero).clamp(min, max).
+inline float level_of(float w, float s, float z, float max_q) {
+  const float ws = w * s;
+  const float v = ws + z;
+  return clamp_level(std::nearbyint(v), max_q);
+}
+
+void group_min_max(const float* w, std::size_t n_groups, std::size_t g, float* mn, float* mx) {
+  for (std::size_t grp = 0; grp < n_groups; ++grp) {
+    const float* row = w + grp * g;
+    float lo = row[0], hi = row[0];
+    for (std::size_t k = 1; k < g; ++k) {
+      lo = row[k] < lo ? row[k] : lo;
+      hi = row[k] > hi ? row[k] : hi;
+    }
+    mn[grp] = lo;
+    mx[grp] = hi;
+  }
+}
+
+void quantize_levels(const float* w, std::size_t n_groups, std::size_t g, const float* s,
+                     const float* z, float max_q, uint8_t* q) {
+  for (std::size_t grp = 0; grp < n_groups; ++grp) {
+    const float sg = s[grp], zg = z[grp];
+    for (std::size_t k = 0; k < g; ++k) {
+      q[grp * g + k] = static_cast<uint8_t>(level_of(w[grp * g + k], sg, zg, max_q));
+    }
+  }
+}
+
+// sign(x) * relu(|x| - inv_beta * |x|^(p-1)); exactly 0 when |x| <= threshold, which is where the
+// formula itself gives 0 (the threshold is chosen conservatively, see solver.cpp).
+inline float shrink(float x, float inv_beta, float p_minus_1, float threshold) {
+  const float ax = std::fabs(x);
+  if (ax <= threshold) return 0.0f;
+  const float t = inv_beta * std::pow(ax, p_minus_1);
+  const float r = ax - t;
+  if (!(r > 0.0f)) return 0.0f;
+  return x < 0.0f ? -r : r;
+}
+
+// Sum over one group of |w - (q - z) * scale|: the error of the final dequantization with zero z.
+double group_dequant_error(const float* w, std::size_t g, float s, float scale, float z,
+                           float max_q) {
+  double err = 0;
+  for (std::size_t k = 0; k < g; ++k) {
+    const float q = level_of(w[k], s, z, max_q);
+    const float wr = (q - z) * scale;
+    err += std::fabs(w[k] - wr);
+  }
+  return err;
+}
+
+void solve_block(const SolveBlockArgs& a) {
+  const std::size_t g = a.g;
+  const bool best_mode = a.z_best != nullptr;
+  const std::size_t hist_stride = static_cast<std::size_t>(a.iters) + 1;
+  for (std::size_t grp = 0; grp < a.n_groups; ++grp) {
+    const float* w = a.w + grp * g;
+    const float s = a.s[grp];
+    float z = a.z0[grp];
+    double best_err = 0;
+    float best_z = z;
+    if (!best_mode) a.z_hist[grp * hist_stride] = z;
+    for (int it = 0; it < a.iters; ++it) {
+      const float inv_beta = a.inv_beta[it], threshold = a.threshold[it];
+      double err = 0, err_mul = 0, z_acc = 0;
+      for (std::size_t k = 0; k < g; ++k) {
+        const float q = level_of(w[k], s, z, a.max_q);
+        const float wr = (q - z) / s;  // true division, as the reference
+        const float x = w[k] - wr;
+        err += std::fabs(x);
+        const float we = shrink(x, inv_beta, a.p_minus_1, threshold);
+        const float t = (w[k] - we) * s;
+        z_acc += static_cast<double>(q - t);
+        if (best_mode) err_mul += std::fabs(w[k] - (q - z) * a.scale[grp]);
+      }
+      const float z_next = static_cast<float>(z_acc / static_cast<double>(g));
+      if (best_mode) {
+        if (it == 0 || err_mul < best_err) {
+          best_err = err_mul;
+          best_z = z;
+        }
+      } else {
+        a.err_sum[it] += err;
+        a.z_hist[grp * hist_stride + static_cast<std::size_t>(it) + 1] = z_next;
+      }
+      z = z_next;
+    }
+    if (best_mode) {
+      // z after the last update has not been scored yet.
+      const double err = group_dequant_error(w, g, s, a.scale[grp], z, a.max_q);
+      if (a.iters == 0 || err < best_err) best_z = z;
+      a.z_best[grp] = best_z;
+    }
+  }
+}
+
+void dequantize_rows(const uint8_t* q, std::size_t rows, std::size_t cols, const float* scale,
+                     const float* zero, float* out) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t c = 0; c < cols; ++c) {
+      out[r * cols + c] = (static_cast<float>(q[r * cols + c]) - zero[r]) * scale[r];
+    }
+  }
+}
+
+void dequantize_cols(const uint8_t* q, std::size_t rows, std::size_t cols, const float* scale,
+                     const float* zero, float* out) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t c = 0; c < cols; ++c) {
+      out[r * cols + c] = (static_cast<float>(q[r * cols + c]) - zero[c]) * scale[c];
+    }
+  }
+}
+
+void error_sums(const float* w, const float* r, std::size_t n, double* sum_abs, double* sum_sq,
+                double* max_abs, double* sum_w_sq) {
+  double sa = 0, sq = 0, mx = 0, sw = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double d = static_cast<double>(w[i]) - static_cast<double>(r[i]);
+    const double ad = std::fabs(d);
+    sa += ad;
+    sq += d * d;
+    mx = ad > mx ? ad : mx;
+    sw += static_cast<double>(w[i]) * static_cast<double>(w[i]);
+  }
+  *sum_abs = sa;
+  *sum_sq = sq;
+  *max_abs = mx;
+  *sum_w_sq = sw;
+}
+
+void decode_f16_kernel(const uint16_t* in, float* out, std::size_t n) { decode_f16(in, out, n); }
+void decode_bf16_kernel(const uint16_t* in, float* out, std::size_t n) { decode_bf16(in, out, n); }
+
+constexpr Kernels kScalar{
+    "scalar",        group_min_max,   quantize_levels, solve_block,       dequantize_rows,
+    dequantize_cols, error_sums,      decode_f16_kernel, decode_bf16_kernel,
+};
+
+}  // namespace
+
+const Kernels& scalar_kernels() noexcept { return kScalar; }
+
+}  // namespace hqq::kernels

@@ -1,0 +1,292 @@
+// The quantizer: grouping, the initial scale/zero of HQQ-SPEC section 2, the solver, packing and
+// the error statistics. Numeric inner loops live in the kernels; this file owns validation,
+// layout and memory.
+#include "hqq/quantize.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <new>
+#include <sstream>
+
+#include "hqq/error.hpp"
+#include "quantizer.hpp"
+#include "solver.hpp"
+
+namespace hqq {
+namespace {
+
+std::string shape_str(const Shape& shape) {
+  std::ostringstream out;
+  out << '[';
+  for (std::size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
+  out << ']';
+  return out.str();
+}
+
+// Rejects NaN and Inf, naming the first position in the caller's shape.
+void check_finite(const float* w, std::size_t n, const Shape& shape) {
+  std::size_t first = n, count = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(w[i])) {
+      if (first == n) first = i;
+      ++count;
+    }
+  }
+  if (count == 0) return;
+  std::ostringstream msg;
+  msg << "weights of shape " << shape_str(shape) << " contain " << count
+      << " non-finite value(s) (NaN or Inf); the first is " << w[first] << " at flat index " << first;
+  if (shape.size() == 2) msg << " (row " << first / shape[1] << ", column " << first % shape[1] << ")";
+  msg << ". HQQ cannot quantize them: fix or mask these values, or leave this tensor unquantized";
+  throw Error(ErrorCode::InvalidValue, msg.str());
+}
+
+// [rows][cols] -> [cols][rows], in tiles so both sides stay in cache.
+template <typename T>
+void transpose(const T* in, std::size_t rows, std::size_t cols, T* out) {
+  constexpr std::size_t tile = 32;
+  for (std::size_t r0 = 0; r0 < rows; r0 += tile) {
+    const std::size_t r1 = std::min(rows, r0 + tile);
+    for (std::size_t c0 = 0; c0 < cols; c0 += tile) {
+      const std::size_t c1 = std::min(cols, c0 + tile);
+      for (std::size_t r = r0; r < r1; ++r)
+        for (std::size_t c = c0; c < c1; ++c) out[c * rows + r] = in[r * cols + c];
+    }
+  }
+}
+
+struct Layout {
+  std::size_t numel, g, n_groups, rows, cols;
+  Packing packing;
+};
+
+Layout plan_layout(const Shape& shape, const Config& config) {
+  validate(config);
+  Layout l{};
+  l.numel = checked_numel(shape);
+  l.g = config.group_size;
+  if (l.numel % l.g != 0) {
+    throw Error(ErrorCode::InvalidArgument,
+                "group_size " + std::to_string(l.g) + " does not divide the " +
+                    std::to_string(l.numel) + " elements of shape " + shape_str(shape) +
+                    "; choose a group size that divides the element count (e.g. one that divides "
+                    "the last dimension)");
+  }
+  l.n_groups = l.numel / l.g;
+  l.rows = config.axis == 1 ? l.n_groups : l.g;
+  l.cols = config.axis == 1 ? l.g : l.n_groups;
+  l.packing = packing_for(config.nbits);
+  try {
+    check_packable(l.packing, l.rows, l.cols);
+  } catch (const Error& e) {
+    throw Error(e.code(), std::string(e.what()) + " (shape " + shape_str(shape) + ", group_size " +
+                              std::to_string(l.g) + ", axis " + std::to_string(config.axis) + ")");
+  }
+  // Working memory is a few times the tensor; refuse sizes whose byte counts overflow size_t
+  // (4 GiB in wasm32) before trying to allocate them.
+  if (l.numel > static_cast<std::size_t>(-1) / 16) {
+    throw Error(ErrorCode::OutOfMemory, "tensor of shape " + shape_str(shape) + " (" +
+                                            std::to_string(l.numel) +
+                                            " elements) is too large for this address space");
+  }
+  return l;
+}
+
+QuantizedTensor quantize_impl(const kernels::Kernels& k, const float* weights, const Shape& shape,
+                              const Config& config) {
+  const Layout l = plan_layout(shape, config);
+  check_finite(weights, l.numel, shape);
+  const float max_q = static_cast<float>(max_level(config.nbits));
+
+  // Group-major view: axis 1 groups are already contiguous; axis 0 groups are columns.
+  std::vector<float> transposed;
+  const float* gm = weights;
+  if (config.axis == 0) {
+    transposed.resize(l.numel);
+    transpose(weights, l.rows, l.cols, transposed.data());
+    gm = transposed.data();
+  }
+
+  // HQQ-SPEC section 2.
+  std::vector<float> mn(l.n_groups), mx(l.n_groups), s(l.n_groups), z(l.n_groups), scale(l.n_groups);
+  k.group_min_max(gm, l.n_groups, l.g, mn.data(), mx.data());
+  for (std::size_t i = 0; i < l.n_groups; ++i) {
+    const float d = mx[i] - mn[i];
+    if (!std::isfinite(d)) {
+      throw Error(ErrorCode::InvalidValue,
+                  "group " + std::to_string(i) + " of shape " + shape_str(shape) +
+                      " spans a range (max - min) that overflows float32; scale the weights down "
+                      "or leave this tensor unquantized");
+    }
+    float si = (1.0f / d) * max_q;  // reciprocal first, then multiply: bit-exact with torch
+    if (std::fabs(d) <= 1e-4f) si = 1.0f;
+    si = std::min(si, 2e4f);
+    s[i] = si;
+    float zi = (-mn[i]) * si;
+    if (config.round_zero) zi = std::nearbyint(zi);
+    z[i] = zi;
+    scale[i] = 1.0f / si;
+  }
+
+  QuantizedTensor q;
+  q.shape = shape;
+  q.config = config;
+  q.packing = l.packing;
+  q.grouped_rows = l.rows;
+  q.grouped_cols = l.cols;
+  if (config.optimize) {
+    detail::SolveResult r = detail::solve_zero(k, gm, l.n_groups, l.g, s.data(), scale.data(),
+                                               z.data(), max_q, config.solver);
+    z = std::move(r.zero);
+    q.iterations = r.iterations;
+    q.error_trace = std::move(r.error_trace);
+  }
+
+  std::vector<uint8_t> levels(l.numel);
+  k.quantize_levels(gm, l.n_groups, l.g, s.data(), z.data(), max_q, levels.data());
+
+  // Error statistics, block by block in the group-major layout (same elements, no full copy).
+  {
+    constexpr std::size_t kBlock = 4096;
+    std::vector<float> recon(std::min(kBlock, l.numel));
+    const std::size_t groups_per_block = std::max<std::size_t>(1, kBlock / l.g);
+    recon.resize(groups_per_block * l.g);
+    double sum_abs = 0, sum_sq = 0, max_abs = 0, sum_w_sq = 0;
+    for (std::size_t first = 0; first < l.n_groups; first += groups_per_block) {
+      const std::size_t count = std::min(groups_per_block, l.n_groups - first);
+      k.dequantize_rows(levels.data() + first * l.g, count, l.g, scale.data() + first,
+                        z.data() + first, recon.data());
+      double a, b, c, d;
+      k.error_sums(gm + first * l.g, recon.data(), count * l.g, &a, &b, &c, &d);
+      sum_abs += a;
+      sum_sq += b;
+      max_abs = std::max(max_abs, c);
+      sum_w_sq += d;
+    }
+    q.stats.mean_abs = sum_abs / static_cast<double>(l.numel);
+    q.stats.max_abs = max_abs;
+    q.stats.frobenius = std::sqrt(sum_sq);
+    q.stats.rel_frobenius = sum_w_sq > 0 ? std::sqrt(sum_sq / sum_w_sq) : 0.0;
+  }
+
+  if (config.axis == 0) {
+    std::vector<uint8_t> grouped(l.numel);
+    transpose(levels.data(), l.n_groups, l.g, grouped.data());
+    levels.swap(grouped);
+  }
+  transposed = {};
+  q.packed_shape = packed_shape(l.packing, l.rows, l.cols);
+  q.packed = pack(l.packing, levels.data(), l.rows, l.cols);
+  q.scale = std::move(scale);
+  q.zero = std::move(z);
+  return q;
+}
+
+}  // namespace
+
+std::size_t checked_numel(const Shape& shape) {
+  if (shape.empty()) {
+    throw Error(ErrorCode::InvalidArgument,
+                "shape is empty (a 0-d scalar); HQQ quantizes tensors with at least one dimension");
+  }
+  std::size_t n = 1;
+  for (std::size_t d : shape) {
+    if (d == 0) {
+      throw Error(ErrorCode::InvalidArgument,
+                  "shape " + shape_str(shape) + " has no elements; there is nothing to quantize");
+    }
+    if (n > static_cast<std::size_t>(-1) / d) {
+      throw Error(ErrorCode::OutOfMemory,
+                  "shape " + shape_str(shape) + " has more elements than this address space holds");
+    }
+    n *= d;
+  }
+  return n;
+}
+
+namespace detail {
+QuantizedTensor quantize_with(const kernels::Kernels& k, const float* weights, const Shape& shape,
+                              const Config& config) {
+  try {
+    return quantize_impl(k, weights, shape, config);
+  } catch (const std::bad_alloc&) {
+    throw Error(ErrorCode::OutOfMemory,
+                "out of memory while quantizing a tensor of shape " + shape_str(shape) +
+                    " (needs roughly 3x its float32 size in working memory); quantize fewer "
+                    "tensors at once or use a machine/engine with more memory");
+  }
+}
+}  // namespace detail
+
+QuantizedTensor quantize(const float* weights, const Shape& shape, const Config& config) {
+  if (weights == nullptr) throw Error(ErrorCode::InvalidArgument, "weights pointer is null");
+  return detail::quantize_with(kernels::default_kernels(), weights, shape, config);
+}
+
+QuantizedTensor quantize(const uint16_t* weights, InputDtype dtype, const Shape& shape,
+                         const Config& config) {
+  if (weights == nullptr) throw Error(ErrorCode::InvalidArgument, "weights pointer is null");
+  if (dtype == InputDtype::f32) {
+    throw Error(ErrorCode::InvalidArgument,
+                "16-bit input needs dtype f16 or bf16; pass float32 weights as const float*");
+  }
+  plan_layout(shape, config);  // reject bad shapes before allocating the decoded copy
+  const std::size_t n = checked_numel(shape);
+  try {
+    std::vector<float> decoded(n);
+    const auto& k = kernels::default_kernels();
+    (dtype == InputDtype::f16 ? k.decode_f16 : k.decode_bf16)(weights, decoded.data(), n);
+    return detail::quantize_with(k, decoded.data(), shape, config);
+  } catch (const std::bad_alloc&) {
+    throw Error(ErrorCode::OutOfMemory, "out of memory decoding a 16-bit tensor of shape " +
+                                            shape_str(shape) + " to float32");
+  }
+}
+
+std::vector<uint8_t> unpack_levels(const QuantizedTensor& q) {
+  return unpack(q.packing, q.packed.data(), q.packed.size(), q.grouped_rows, q.grouped_cols);
+}
+
+void dequantize_into(const QuantizedTensor& q, float* out, std::size_t out_len) {
+  const std::size_t n = q.grouped_rows * q.grouped_cols;
+  if (out_len != n) {
+    throw Error(ErrorCode::InvalidArgument, "dequantize output holds " + std::to_string(out_len) +
+                                                " values, the tensor has " + std::to_string(n));
+  }
+  const std::size_t n_groups = q.config.axis == 1 ? q.grouped_rows : q.grouped_cols;
+  if (q.scale.size() != n_groups || q.zero.size() != n_groups) {
+    throw Error(ErrorCode::InvalidArgument,
+                "scale/zero hold " + std::to_string(q.scale.size()) + "/" +
+                    std::to_string(q.zero.size()) + " values but the layout has " +
+                    std::to_string(n_groups) + " groups");
+  }
+  const std::vector<uint8_t> levels = unpack_levels(q);
+  const auto& k = kernels::default_kernels();
+  // The grouped matrix is the row-major reshape of the original, so writing it in order gives
+  // the original shape: groups are rows (axis 1) or columns (axis 0) of it.
+  if (q.config.axis == 1)
+    k.dequantize_rows(levels.data(), q.grouped_rows, q.grouped_cols, q.scale.data(), q.zero.data(), out);
+  else
+    k.dequantize_cols(levels.data(), q.grouped_rows, q.grouped_cols, q.scale.data(), q.zero.data(), out);
+}
+
+std::vector<float> dequantize(const QuantizedTensor& q) {
+  std::vector<float> out(q.grouped_rows * q.grouped_cols);
+  dequantize_into(q, out.data(), out.size());
+  return out;
+}
+
+ErrorStats error_stats(const float* weights, const float* reconstruction, std::size_t numel) {
+  ErrorStats st;
+  if (numel == 0) return st;
+  double sum_abs, sum_sq, max_abs, sum_w_sq;
+  kernels::default_kernels().error_sums(weights, reconstruction, numel, &sum_abs, &sum_sq, &max_abs,
+                                        &sum_w_sq);
+  st.mean_abs = sum_abs / static_cast<double>(numel);
+  st.max_abs = max_abs;
+  st.frobenius = std::sqrt(sum_sq);
+  st.rel_frobenius = sum_w_sq > 0 ? std::sqrt(sum_sq / sum_w_sq) : 0.0;
+  return st;
+}
+
+}  // namespace hqq

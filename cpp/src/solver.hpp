@@ -1,0 +1,23 @@
+// The proximal zero-point solver of HQQ-SPEC section 3, run block by block (see solver.cpp).
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "hqq/config.hpp"
+#include "kernels/kernels.hpp"
+
+namespace hqq::detail {
+
+struct SolveResult {
+  std::vector<float> zero;         // per group
+  int iterations = 0;              // counted as the reference counts them
+  std::vector<float> error_trace;  // Global mode: whole-tensor mean |W - W_r| per iteration run
+};
+
+// `w` is group-major ([n_groups][g]); s is the inverse scale, scale = 1/s; z0 the initial zero.
+SolveResult solve_zero(const kernels::Kernels& k, const float* w, std::size_t n_groups,
+                       std::size_t g, const float* s, const float* scale, const float* z0,
+                       float max_q, const SolverParams& params);
+
+}  // namespace hqq::detail

@@ -1,0 +1,139 @@
+// Kernel-level checks: the shrink shortcut is exact, and every SIMD kernel agrees with the scalar
+// reference kernel.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "hqq/hqq.hpp"
+#include "kernels/kernels.hpp"
+#include "quantizer.hpp"
+
+namespace {
+
+std::vector<float> sample(std::size_t n, float sigma, unsigned seed, bool heavy_tails) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, sigma);
+  std::student_t_distribution<float> t(3.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = heavy_tails ? t(rng) * sigma : dist(rng);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("the shrink threshold shortcut gives the same zeros as always evaluating pow", "[kernels][solver]") {
+  const auto& k = hqq::kernels::scalar_kernels();
+  const std::size_t g = 64, n_groups = 64;
+  const auto w = sample(g * n_groups, 1.0f, 11, true);  // unit scale: many |x| above threshold
+  const int iters = 20;
+  std::vector<float> s(n_groups), scale(n_groups), z0(n_groups), inv_beta(iters), thr(iters), none(iters, -1.0f);
+  for (std::size_t grp = 0; grp < n_groups; ++grp) {
+    float mn = w[grp * g], mx = mn;
+    for (std::size_t i = 0; i < g; ++i) mn = std::min(mn, w[grp * g + i]), mx = std::max(mx, w[grp * g + i]);
+    s[grp] = (1.0f / (mx - mn)) * 15.0f;
+    scale[grp] = 1.0f / s[grp];
+    z0[grp] = -mn * s[grp];
+  }
+  double beta = 10;
+  for (int i = 0; i < iters; ++i, beta *= 1.01) {
+    inv_beta[i] = static_cast<float>(1.0 / beta);
+    thr[i] = static_cast<float>(std::pow(static_cast<double>(inv_beta[i]), 1.0 / 1.3) * (1 - 1e-4));
+  }
+  auto run = [&](const std::vector<float>& threshold) {
+    std::vector<float> hist(n_groups * (iters + 1));
+    std::vector<double> err(iters, 0.0);
+    hqq::kernels::SolveBlockArgs a;
+    a.w = w.data(); a.n_groups = n_groups; a.g = g; a.s = s.data(); a.scale = scale.data();
+    a.z0 = z0.data(); a.max_q = 15; a.iters = iters; a.inv_beta = inv_beta.data();
+    a.threshold = threshold.data(); a.p_minus_1 = static_cast<float>(0.7 - 1.0);
+    a.z_hist = hist.data(); a.err_sum = err.data();
+    k.solve_block(a);
+    return std::make_pair(hist, err);
+  };
+  const auto fast = run(thr);
+  const auto full = run(none);
+  CHECK(fast.first == full.first);
+  CHECK(fast.second == full.second);
+}
+
+TEST_CASE("SIMD kernels agree with the scalar reference kernels", "[kernels][simd]") {
+  const hqq::kernels::Kernels* simd = hqq::kernels::simd_kernels();
+#if defined(HQQ_EXPECT_SIMD)
+  REQUIRE(simd != nullptr);
+#endif
+  if (simd == nullptr) {
+    // This build has only the scalar kernels; default_kernels() must then be them.
+    CHECK(&hqq::kernels::default_kernels() == &hqq::kernels::scalar_kernels());
+    return;
+  }
+  const auto& ref = hqq::kernels::scalar_kernels();
+  const std::size_t g = 64, n_groups = 96, n = g * n_groups;
+  const auto w = sample(n, 0.02f, 12, true);
+
+  SECTION("min/max, levels, dequantize and 16-bit decoding are exact") {
+    std::vector<float> mn1(n_groups), mx1(n_groups), mn2(n_groups), mx2(n_groups);
+    ref.group_min_max(w.data(), n_groups, g, mn1.data(), mx1.data());
+    simd->group_min_max(w.data(), n_groups, g, mn2.data(), mx2.data());
+    CHECK(mn1 == mn2);
+    CHECK(mx1 == mx2);
+    std::vector<float> s(n_groups), z(n_groups), scale(n_groups);
+    for (std::size_t i = 0; i < n_groups; ++i) {
+      s[i] = (1.0f / (mx1[i] - mn1[i])) * 15.0f;
+      z[i] = -mn1[i] * s[i] + 0.37f;
+      scale[i] = 1.0f / s[i];
+    }
+    std::vector<uint8_t> q1(n), q2(n);
+    ref.quantize_levels(w.data(), n_groups, g, s.data(), z.data(), 15.0f, q1.data());
+    simd->quantize_levels(w.data(), n_groups, g, s.data(), z.data(), 15.0f, q2.data());
+    CHECK(q1 == q2);
+    std::vector<float> r1(n), r2(n);
+    ref.dequantize_rows(q1.data(), n_groups, g, scale.data(), z.data(), r1.data());
+    simd->dequantize_rows(q1.data(), n_groups, g, scale.data(), z.data(), r2.data());
+    CHECK(r1 == r2);
+    ref.dequantize_cols(q1.data(), g, n_groups, scale.data(), z.data(), r1.data());
+    simd->dequantize_cols(q1.data(), g, n_groups, scale.data(), z.data(), r2.data());
+    CHECK(r1 == r2);
+    std::vector<uint16_t> all(65536 + 3);
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<uint16_t>(i * 40503u);
+    std::vector<float> d1(all.size()), d2(all.size());
+    ref.decode_f16(all.data(), d1.data(), all.size());
+    simd->decode_f16(all.data(), d2.data(), all.size());
+    CHECK(std::memcmp(d1.data(), d2.data(), d1.size() * 4) == 0);
+    ref.decode_bf16(all.data(), d1.data(), all.size());
+    simd->decode_bf16(all.data(), d2.data(), all.size());
+    CHECK(std::memcmp(d1.data(), d2.data(), d1.size() * 4) == 0);
+    // Error sums: the same values summed in another order (named tolerance: 1e-12 relative).
+    double a1, b1, c1, e1, a2, b2, c2, e2;
+    ref.error_sums(w.data(), r1.data(), n, &a1, &b1, &c1, &e1);
+    simd->error_sums(w.data(), r1.data(), n, &a2, &b2, &c2, &e2);
+    CHECK(a2 == Approx(a1).epsilon(1e-12));
+    CHECK(b2 == Approx(b1).epsilon(1e-12));
+    CHECK(c2 == c1);
+    CHECK(e2 == Approx(e1).epsilon(1e-12));
+  }
+
+  SECTION("whole quantizer: SIMD solver within the conformance tolerances of the scalar one") {
+    for (auto bits : {hqq::Bits::b4, hqq::Bits::b2, hqq::Bits::b8, hqq::Bits::b3}) {
+      for (float sigma : {0.02f, 1.0f}) {
+        for (auto stop : {hqq::EarlyStop::Global, hqq::EarlyStop::PerGroupBest}) {
+          hqq::Config cfg;
+          cfg.nbits = bits;
+          cfg.solver.early_stop = stop;
+          const auto x = sample(128 * 256, sigma, 13, true);
+          const auto a = hqq::detail::quantize_with(ref, x.data(), {128, 256}, cfg);
+          const auto b = hqq::detail::quantize_with(*simd, x.data(), {128, 256}, cfg);
+          INFO("nbits " << hqq::nbits_name(bits) << " sigma " << sigma << " per-group-best "
+                        << (stop == hqq::EarlyStop::PerGroupBest));
+          const auto la = hqq::unpack_levels(a), lb = hqq::unpack_levels(b);
+          std::size_t same = 0;
+          for (std::size_t i = 0; i < la.size(); ++i) same += la[i] == lb[i];
+          CHECK(static_cast<double>(same) / la.size() >= 0.999);
+          CHECK(std::abs(a.iterations - b.iterations) <= 1);
+          CHECK(b.stats.mean_abs <= a.stats.mean_abs * 1.001);
+          CHECK(a.scale == b.scale);
+        }
+      }
+    }
+  }
+}
