@@ -1,6 +1,6 @@
 /**
- * safetensors header parsing and validation. Pure: works on bytes, no I/O, no `node:` imports, so the
- * same code runs in Node and in browsers.
+ * safetensors header parsing and validation. The parser is pure (works on bytes); `openSafetensors`
+ * reads lazily through a `ByteSource`. No `node:` imports, so the same code runs in Node and browsers.
  *
  * File layout: 8 bytes little-endian u64 N (header length), N bytes of UTF-8 JSON, then the data
  * section. Rules enforced here (each violation gets its own message, all are `BAD_FILE`):

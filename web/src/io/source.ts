@@ -29,7 +29,8 @@ export function checkReadRange(name: string, size: number, offset: number, lengt
 
 /** A source backed by a `Blob`/`File` (browser, and Node's global `Blob` / `fs.openAsBlob`). */
 export function blobSource(blob: Blob, name?: string): ByteSource {
-  const fileName = name ?? ((blob as { name?: unknown }).name && typeof (blob as { name?: unknown }).name === 'string' ? (blob as File).name : 'blob');
+  const own = (blob as { name?: unknown }).name; // a File has a name
+  const fileName = name ?? (typeof own === 'string' && own.length > 0 ? own : 'blob');
   return {
     size: blob.size,
     name: fileName,
