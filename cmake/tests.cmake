@@ -27,6 +27,9 @@ add_executable(hqq_tests
 target_include_directories(hqq_tests PRIVATE cpp/src tests/cpp "${HQQ_TEST_INCLUDE}")
 target_link_libraries(hqq_tests PRIVATE hqq_core)
 target_compile_definitions(hqq_tests PRIVATE HQQ_REF_DIR="${HQQ_REF_DIR}")
+if(HQQ_HAVE_SIMD)
+  target_compile_definitions(hqq_tests PRIVATE HQQ_EXPECT_SIMD=1)
+endif()
 if(EMSCRIPTEN)
   # Catch2 under Node: synchronous compilation, the host file system for the reference data.
   target_link_options(hqq_tests PRIVATE -sWASM_ASYNC_COMPILATION=0 -sNODERAWFS=1

@@ -60,6 +60,8 @@ SolveResult solve_zero(const kernels::Kernels& k, const float* w, std::size_t n_
   args.inv_beta = schedule.inv_beta.data();
   args.threshold = schedule.threshold.data();
   args.p_minus_1 = static_cast<float>(params.lp_norm - 1.0);
+  std::vector<float> scratch(block_groups * g);
+  args.scratch = scratch.data();
   auto set_block = [&](std::size_t first, std::size_t count) {
     args.w = w + first * g;
     args.n_groups = count;

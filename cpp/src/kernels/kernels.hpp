@@ -5,7 +5,7 @@
 // where it does not (see tests/cpp/test_kernels.cpp).
 //
 // Every kernel works on "group-major" data: n_groups rows of g consecutive values, one row per
-// quantization group. Kernels are free of allocation, exceptions and globals.
+// quantization group. Kernels are free of allocation, exceptions and mutable globals.
 #pragma once
 
 #include <cstddef>
@@ -27,6 +27,7 @@ struct SolveBlockArgs {
   const float* inv_beta = nullptr;   // [iters]: f32(1 / beta_i)
   const float* threshold = nullptr;  // [iters]: |x| at or below this shrinks to exactly 0
   float p_minus_1 = 0;               // lp_norm - 1, in float32 as the reference's pow sees it
+  float* scratch = nullptr;          // n_groups * g floats the kernel may use
 
   // Global early stop: z_hist[grp * (iters + 1) + i] is z after i updates (i = 0 is z0), and
   // err_sum[i] += sum over the block of |W - (q_i - z_i) / s| (q_i quantized with z_i).

@@ -6,24 +6,12 @@
 
 #include "hqq/dtype.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/reference_ops.hpp"
 
 namespace hqq::kernels {
 namespace {
 
-inline float clamp_level(float v, float max_q) {
-  // Written as compares, not std::clamp, to state the order: below 0 first, then above max_q.
-  if (v < 0.0f) return 0.0f;
-  if (v > max_q) return max_q;
-  return v;
-}
-
-// round_half_even(f32(w * s) + z) clamped to [0, max_q]: the reference's
-// torch.round(W * scale + zero).clamp(min, max).
-inline float level_of(float w, float s, float z, float max_q) {
-  const float ws = w * s;
-  const float v = ws + z;
-  return clamp_level(std::nearbyint(v), max_q);
-}
+using ref::level_of;
 
 void group_min_max(const float* w, std::size_t n_groups, std::size_t g, float* mn, float* mx) {
   for (std::size_t grp = 0; grp < n_groups; ++grp) {
@@ -48,29 +36,6 @@ void quantize_levels(const float* w, std::size_t n_groups, std::size_t g, const 
   }
 }
 
-// sign(x) * relu(|x| - inv_beta * |x|^(p-1)); exactly 0 when |x| <= threshold, which is where the
-// formula itself gives 0 (the threshold is chosen conservatively, see solver.cpp).
-inline float shrink(float x, float inv_beta, float p_minus_1, float threshold) {
-  const float ax = std::fabs(x);
-  if (ax <= threshold) return 0.0f;
-  const float t = inv_beta * std::pow(ax, p_minus_1);
-  const float r = ax - t;
-  if (!(r > 0.0f)) return 0.0f;
-  return x < 0.0f ? -r : r;
-}
-
-// Sum over one group of |w - (q - z) * scale|: the error of the final dequantization with zero z.
-double group_dequant_error(const float* w, std::size_t g, float s, float scale, float z,
-                           float max_q) {
-  double err = 0;
-  for (std::size_t k = 0; k < g; ++k) {
-    const float q = level_of(w[k], s, z, max_q);
-    const float wr = (q - z) * scale;
-    err += std::fabs(w[k] - wr);
-  }
-  return err;
-}
-
 void solve_block(const SolveBlockArgs& a) {
   const std::size_t g = a.g;
   const bool best_mode = a.z_best != nullptr;
@@ -83,25 +48,14 @@ void solve_block(const SolveBlockArgs& a) {
     float best_z = z;
     if (!best_mode) a.z_hist[grp * hist_stride] = z;
     for (int it = 0; it < a.iters; ++it) {
-      const float inv_beta = a.inv_beta[it], threshold = a.threshold[it];
-      double err = 0, err_mul = 0, z_acc = 0;
-      for (std::size_t k = 0; k < g; ++k) {
-        const float q = level_of(w[k], s, z, a.max_q);
-        const float wr = (q - z) / s;  // true division, as the reference
-        const float x = w[k] - wr;
-        err += std::fabs(x);
-        const float we = shrink(x, inv_beta, a.p_minus_1, threshold);
-        const float t = (w[k] - we) * s;
-        z_acc += static_cast<double>(q - t);
-        if (best_mode) err_mul += std::fabs(w[k] - (q - z) * a.scale[grp]);
-      }
-      const float z_next = static_cast<float>(z_acc / static_cast<double>(g));
       if (best_mode) {
-        if (it == 0 || err_mul < best_err) {
-          best_err = err_mul;
-          best_z = z;
-        }
-      } else {
+        const double e = ref::group_dequant_error(w, g, s, a.scale[grp], z, a.max_q);
+        if (it == 0 || e < best_err) best_err = e, best_z = z;
+      }
+      double err = 0;
+      const float z_next = ref::group_iteration(w, g, s, z, a.max_q, a.inv_beta[it],
+                                                a.threshold[it], a.p_minus_1, &err);
+      if (!best_mode) {
         a.err_sum[it] += err;
         a.z_hist[grp * hist_stride + static_cast<std::size_t>(it) + 1] = z_next;
       }
@@ -109,8 +63,8 @@ void solve_block(const SolveBlockArgs& a) {
     }
     if (best_mode) {
       // z after the last update has not been scored yet.
-      const double err = group_dequant_error(w, g, s, a.scale[grp], z, a.max_q);
-      if (a.iters == 0 || err < best_err) best_z = z;
+      const double e = ref::group_dequant_error(w, g, s, a.scale[grp], z, a.max_q);
+      if (a.iters == 0 || e < best_err) best_z = z;
       a.z_best[grp] = best_z;
     }
   }
