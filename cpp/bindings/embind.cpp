@@ -1,0 +1,184 @@
+// Embind glue, and nothing else: JavaScript hands in pointers to data it wrote into wasm memory
+// plus plain numbers; results go back as JS objects holding fresh typed-array copies, so no C++
+// object outlives a call. Errors are caught here and returned as {ok: false, code, message}: the
+// JS wrapper throws them as HQQError, and nothing crosses the boundary as a C++ exception (which
+// would arrive as a bare pointer and leak).
+#include <emscripten/bind.h>
+#include <emscripten/val.h>
+#include <malloc.h>
+
+#include <new>
+#include <string>
+
+#include "hqq/hqq.hpp"
+#include "kernels/kernels.hpp"
+
+namespace {
+
+using emscripten::typed_memory_view;
+using emscripten::val;
+
+template <typename T>
+val copy_to_js(const char* type, const T* data, std::size_t n) {
+  return val::global(type).new_(typed_memory_view(n, data));  // new XArray(view) copies
+}
+
+val error_result(const char* code, const std::string& message) {
+  val r = val::object();
+  r.set("ok", false);
+  r.set("code", std::string(code));
+  r.set("message", message);
+  return r;
+}
+
+template <typename Fn>
+val guarded(Fn&& fn) {
+  try {
+    return fn();
+  } catch (const hqq::Error& e) {
+    return error_result(hqq::error_code_name(e.code()), e.what());
+  } catch (const std::bad_alloc&) {
+    return error_result("OUT_OF_MEMORY", "out of wasm memory (the 4 GiB address space is full)");
+  } catch (const std::exception& e) {
+    return error_result("INTERNAL", e.what());
+  }
+}
+
+hqq::Shape to_shape(const val& dims) {
+  hqq::Shape shape;
+  const auto n = dims["length"].as<unsigned>();
+  for (unsigned i = 0; i < n; ++i) shape.push_back(static_cast<std::size_t>(dims[i].as<double>()));
+  return shape;
+}
+
+// `o` is the normalized option object built by web/src/engine.ts (every field present, typed).
+hqq::Config to_config(const val& o) {
+  hqq::Config c;
+  c.nbits = hqq::nbits_from_number(o["nbits"].as<double>());
+  c.group_size = static_cast<std::size_t>(o["groupSize"].as<double>());
+  c.axis = o["axis"].as<int>();
+  c.optimize = o["optimize"].as<bool>();
+  c.round_zero = o["roundZero"].as<bool>();
+  c.solver.lp_norm = o["lpNorm"].as<double>();
+  c.solver.beta = o["beta"].as<double>();
+  c.solver.kappa = o["kappa"].as<double>();
+  c.solver.iters = o["iters"].as<int>();
+  c.solver.early_stop = o["earlyStop"].as<std::string>() == "per-group-best"
+                            ? hqq::EarlyStop::PerGroupBest
+                            : hqq::EarlyStop::Global;
+  return c;
+}
+
+// dtype: 0 = f32 (data is float*), 1 = f16, 2 = bf16 (data is uint16_t*).
+val quantize(uintptr_t data, int dtype, val shape, val options) {
+  return guarded([&] {
+    const hqq::Shape s = to_shape(shape);
+    const hqq::Config cfg = to_config(options);
+    const hqq::QuantizedTensor q =
+        dtype == 0 ? hqq::quantize(reinterpret_cast<const float*>(data), s, cfg)
+                   : hqq::quantize(reinterpret_cast<const uint16_t*>(data),
+                                   dtype == 1 ? hqq::InputDtype::f16 : hqq::InputDtype::bf16, s, cfg);
+    val r = val::object();
+    r.set("ok", true);
+    r.set("packed", copy_to_js("Uint8Array", q.packed.data(), q.packed.size()));
+    r.set("scale", copy_to_js("Float32Array", q.scale.data(), q.scale.size()));
+    r.set("zero", copy_to_js("Float32Array", q.zero.data(), q.zero.size()));
+    r.set("errorTrace", copy_to_js("Float32Array", q.error_trace.data(), q.error_trace.size()));
+    r.set("packing", std::string(hqq::packing_name(q.packing)));
+    r.set("packedRows", static_cast<double>(q.packed_shape.rows));
+    r.set("packedCols", static_cast<double>(q.packed_shape.cols));
+    r.set("groupedRows", static_cast<double>(q.grouped_rows));
+    r.set("groupedCols", static_cast<double>(q.grouped_cols));
+    r.set("iterations", q.iterations);
+    r.set("meanAbs", q.stats.mean_abs);
+    r.set("maxAbs", q.stats.max_abs);
+    r.set("frobenius", q.stats.frobenius);
+    r.set("relFrobenius", q.stats.rel_frobenius);
+    return r;
+  });
+}
+
+hqq::QuantizedTensor tensor_view(uintptr_t packed, std::size_t packed_bytes, double nbits,
+                                 int axis, std::size_t rows, std::size_t cols) {
+  hqq::QuantizedTensor q;
+  q.config.nbits = hqq::nbits_from_number(nbits);
+  q.config.axis = axis;
+  q.packing = hqq::packing_for(q.config.nbits);
+  q.grouped_rows = rows;
+  q.grouped_cols = cols;
+  const auto* p = reinterpret_cast<const uint8_t*>(packed);
+  q.packed.assign(p, p + packed_bytes);
+  return q;
+}
+
+val unpack(uintptr_t packed, std::size_t packed_bytes, double nbits, std::size_t rows, std::size_t cols) {
+  return guarded([&] {
+    const auto bits = hqq::nbits_from_number(nbits);
+    const auto levels = hqq::unpack(hqq::packing_for(bits), reinterpret_cast<const uint8_t*>(packed),
+                                    packed_bytes, rows, cols);
+    val r = val::object();
+    r.set("ok", true);
+    r.set("levels", copy_to_js("Uint8Array", levels.data(), levels.size()));
+    return r;
+  });
+}
+
+val dequantize(uintptr_t packed, std::size_t packed_bytes, double nbits, int axis, std::size_t rows,
+               std::size_t cols, uintptr_t scale, uintptr_t zero, std::size_t n_groups) {
+  return guarded([&] {
+    if (axis != 0 && axis != 1)
+      throw hqq::Error(hqq::ErrorCode::InvalidArgument, "axis must be 0 or 1");
+    hqq::QuantizedTensor q = tensor_view(packed, packed_bytes, nbits, axis, rows, cols);
+    const auto* s = reinterpret_cast<const float*>(scale);
+    const auto* z = reinterpret_cast<const float*>(zero);
+    q.scale.assign(s, s + n_groups);
+    q.zero.assign(z, z + n_groups);
+    const auto out = hqq::dequantize(q);
+    val r = val::object();
+    r.set("ok", true);
+    r.set("values", copy_to_js("Float32Array", out.data(), out.size()));
+    return r;
+  });
+}
+
+// float32 -> float16 (kind 1) or bfloat16 (kind 2) bits, round to nearest even.
+val encode16(uintptr_t data, std::size_t n, int kind) {
+  return guarded([&] {
+    std::vector<uint16_t> out(n);
+    const auto* in = reinterpret_cast<const float*>(data);
+    if (kind == 1) hqq::encode_f16(in, out.data(), n);
+    else hqq::encode_bf16(in, out.data(), n);
+    val r = val::object();
+    r.set("ok", true);
+    r.set("values", copy_to_js("Uint16Array", out.data(), out.size()));
+    return r;
+  });
+}
+
+// float16 (kind 1) or bfloat16 (kind 2) bits -> float32.
+val decode16(uintptr_t data, std::size_t n, int kind) {
+  return guarded([&] {
+    std::vector<float> out(n);
+    const auto& k = hqq::kernels::default_kernels();
+    (kind == 1 ? k.decode_f16 : k.decode_bf16)(reinterpret_cast<const uint16_t*>(data), out.data(), n);
+    val r = val::object();
+    r.set("ok", true);
+    r.set("values", copy_to_js("Float32Array", out.data(), out.size()));
+    return r;
+  });
+}
+
+std::string kernel_name() { return hqq::kernels::default_kernels().name; }
+double heap_in_use() { return static_cast<double>(mallinfo().uordblks); }
+
+}  // namespace
+
+EMSCRIPTEN_BINDINGS(hqq) {
+  emscripten::function("quantize", &quantize);
+  emscripten::function("unpack", &unpack);
+  emscripten::function("dequantize", &dequantize);
+  emscripten::function("encode16", &encode16);
+  emscripten::function("decode16", &decode16);
+  emscripten::function("kernelName", &kernel_name);
+  emscripten::function("heapInUse", &heap_in_use);
+}

@@ -1,0 +1,297 @@
+/**
+ * The quantizer API over one wasm instance. No numerics here: this file validates options, copies
+ * input bytes into wasm memory, calls the C++ core through the Embind functions and turns their
+ * results into plain objects. Errors become HQQError with the core's message.
+ */
+import { HQQError, type HQQErrorCode } from './errors.js';
+
+export type Nbits = 8 | 6 | 5 | 4 | 3 | 2 | 1.58 | 1;
+export const SUPPORTED_NBITS: readonly Nbits[] = [8, 6, 5, 4, 3, 2, 1.58, 1];
+export type PackingName = '8bit_u8' | '4bit_u8' | '3bit_32' | '2bit_u8' | '1bit_u8';
+export type InputDtype = 'f32' | 'f16' | 'bf16';
+export type EarlyStop = 'global' | 'per-group-best';
+
+export interface QuantizeOptions {
+  /** Bits per weight: 8, 6, 5, 4, 3, 2, 1.58 or 1. Default 4. */
+  nbits?: Nbits;
+  /** Values per quantization group; must divide the element count. Default 64. */
+  groupSize?: number;
+  /** 1: a group is `groupSize` consecutive values (default); 0: a column of the [g, N/g] view. */
+  axis?: 0 | 1;
+  /** Run the HQQ zero-point solver (default true); false is plain round-to-nearest. */
+  optimize?: boolean;
+  /** Round the initial zero point to an integer (reference default: false; HQQLinear 4-bit: true). */
+  roundZero?: boolean;
+  /** Solver lp-norm p, 0 < p <= 1. Default 0.7. */
+  lpNorm?: number;
+  /** Solver beta > 0. Default 10. */
+  beta?: number;
+  /** Solver beta growth >= 1. Default 1.01; 1 reproduces PyPI hqq 0.2.8 (constant beta). */
+  kappa?: number;
+  /** Solver iterations, 0..1000. Default 20. */
+  iters?: number;
+  /** 'global' (the reference, default) or 'per-group-best' (lower error, not the reference). */
+  earlyStop?: EarlyStop;
+  /** Element type of `data` when it is a Uint16Array: 'f16' or 'bf16'. */
+  dtype?: InputDtype;
+}
+
+export interface ErrorStatistics {
+  /** mean |W - W_r| */
+  meanAbs: number;
+  /** max |W - W_r| */
+  maxAbs: number;
+  /** ||W - W_r||_F */
+  frobenius: number;
+  /** ||W - W_r||_F / ||W||_F */
+  relFrobenius: number;
+}
+
+export interface QuantizedTensor {
+  /** Packed levels in the reference layout (3bit_32: little-endian int32 words as bytes). */
+  packed: Uint8Array;
+  /** Per-group dequantization multiplier, in group order. */
+  scale: Float32Array;
+  /** Per-group zero point in level units, in group order. */
+  zero: Float32Array;
+  /** Original weight shape. */
+  shape: number[];
+  nbits: Nbits;
+  groupSize: number;
+  axis: 0 | 1;
+  /** Reference packing format name. */
+  packing: PackingName;
+  /** Shape of the packed array ([rows, cols]; 3-bit: int32 elements). */
+  packedShape: [number, number];
+  /** The grouped matrix the levels live in: [N/g, g] (axis 1) or [g, N/g] (axis 0). */
+  groupedShape: [number, number];
+  optimize: boolean;
+  roundZero: boolean;
+  /** Solver iterations run, counted as the reference counts them (0 without optimize). */
+  iterations: number;
+  /** Whole-tensor mean |W - W_r| after each solver iteration (global early stop only). */
+  errorTrace: Float32Array;
+  stats: ErrorStatistics;
+}
+
+/** What the Embind module exposes (see cpp/bindings/embind.cpp). */
+export interface HQQWasmModule {
+  HEAPU8: Uint8Array;
+  _malloc(bytes: number): number;
+  _free(ptr: number): void;
+  quantize(ptr: number, dtype: number, shape: number[], options: NormalizedOptions): WasmResult;
+  unpack(ptr: number, bytes: number, nbits: number, rows: number, cols: number): WasmResult;
+  dequantize(ptr: number, bytes: number, nbits: number, axis: number, rows: number, cols: number,
+    scalePtr: number, zeroPtr: number, nGroups: number): WasmResult;
+  encode16(ptr: number, n: number, kind: number): WasmResult;
+  decode16(ptr: number, n: number, kind: number): WasmResult;
+  kernelName(): string;
+  heapInUse(): number;
+}
+
+type WasmResult = { ok: true; [key: string]: any } | { ok: false; code: string; message: string };
+
+interface NormalizedOptions {
+  nbits: Nbits;
+  groupSize: number;
+  axis: 0 | 1;
+  optimize: boolean;
+  roundZero: boolean;
+  lpNorm: number;
+  beta: number;
+  kappa: number;
+  iters: number;
+  earlyStop: EarlyStop;
+}
+
+const DEFAULTS: NormalizedOptions = {
+  nbits: 4, groupSize: 64, axis: 1, optimize: true, roundZero: false,
+  lpNorm: 0.7, beta: 10, kappa: 1.01, iters: 20, earlyStop: 'global',
+};
+
+const OPTION_NAMES = new Set([...Object.keys(DEFAULTS), 'dtype']);
+const SNAKE_TO_CAMEL: Record<string, string> = {
+  group_size: 'groupSize', round_zero: 'roundZero', lp_norm: 'lpNorm', early_stop: 'earlyStop',
+};
+
+function invalid(message: string): never {
+  throw new HQQError('INVALID_ARGUMENT', message);
+}
+
+/** Validates user options and fills in the reference's defaults. */
+export function normalizeOptions(options: QuantizeOptions | undefined): NormalizedOptions {
+  if (options === undefined) return { ...DEFAULTS };
+  if (options === null || typeof options !== 'object') invalid(`options must be an object, got ${options === null ? 'null' : typeof options}`);
+  for (const key of Object.keys(options)) {
+    if (!OPTION_NAMES.has(key)) {
+      const hint = SNAKE_TO_CAMEL[key] ? `; did you mean ${SNAKE_TO_CAMEL[key]}?` : `; known options: ${[...OPTION_NAMES].join(', ')}`;
+      invalid(`unknown option "${key}"${hint}`);
+    }
+  }
+  const o = { ...DEFAULTS } as NormalizedOptions;
+  const given = options as Record<string, unknown>;
+  const pick = <K extends keyof NormalizedOptions>(k: K) => (given[k] === undefined ? DEFAULTS[k] : given[k]);
+  const nbits = pick('nbits');
+  if (typeof nbits !== 'number' || !SUPPORTED_NBITS.includes(nbits as Nbits)) {
+    invalid(`nbits = ${String(nbits)} is not supported; use one of ${SUPPORTED_NBITS.join(', ')}`);
+  }
+  o.nbits = nbits as Nbits;
+  const g = pick('groupSize');
+  if (typeof g !== 'number' || !Number.isSafeInteger(g) || g <= 0) invalid(`groupSize = ${String(g)} is invalid; use a positive integer that divides the element count (default 64)`);
+  o.groupSize = g;
+  const axis = pick('axis');
+  if (axis !== 0 && axis !== 1) invalid(`axis = ${String(axis)} is invalid; use 1 (default: groups of consecutive values) or 0`);
+  o.axis = axis;
+  for (const k of ['optimize', 'roundZero'] as const) {
+    const v = pick(k);
+    if (typeof v !== 'boolean') invalid(`${k} must be true or false, got ${String(v)}`);
+    o[k] = v;
+  }
+  for (const k of ['lpNorm', 'beta', 'kappa'] as const) {
+    const v = pick(k);
+    if (typeof v !== 'number' || !Number.isFinite(v)) invalid(`${k} must be a finite number, got ${String(v)}`);
+    o[k] = v;
+  }
+  const iters = pick('iters');
+  if (typeof iters !== 'number' || !Number.isInteger(iters)) invalid(`iters must be an integer (0..1000, default 20), got ${String(iters)}`);
+  o.iters = iters;
+  const stop = pick('earlyStop');
+  if (stop !== 'global' && stop !== 'per-group-best') invalid(`earlyStop = ${String(stop)} is invalid; use 'global' (the reference) or 'per-group-best'`);
+  o.earlyStop = stop;
+  return o; // ranges (0 < p <= 1, beta > 0, ...) are checked by the C++ core with its messages
+}
+
+function checkShape(shape: unknown, length: number): number[] {
+  if (!Array.isArray(shape) || shape.length === 0) invalid(`shape must be a non-empty array of dimensions such as [rows, cols], got ${JSON.stringify(shape)}`);
+  let n = 1;
+  for (const d of shape) {
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d <= 0) invalid(`shape ${JSON.stringify(shape)} must hold positive integers`);
+    n *= d;
+  }
+  if (n !== length) invalid(`shape ${JSON.stringify(shape)} has ${n} elements but data holds ${length} values`);
+  return [...shape];
+}
+
+/** An HQQ quantizer bound to one wasm instance. Create it with `loadHQQ()`. */
+export class HQQ {
+  /** 'simd' or 'scalar': which wasm build this instance runs. */
+  readonly flavour: 'simd' | 'scalar';
+  /** The compiled module, to share with workers (`loadHQQ({ wasm: hqq.module })`). */
+  readonly module: WebAssembly.Module;
+  readonly #m: HQQWasmModule;
+
+  constructor(m: HQQWasmModule, module: WebAssembly.Module) {
+    this.#m = m;
+    this.module = module;
+    this.flavour = m.kernelName() === 'scalar' ? 'scalar' : 'simd';
+  }
+
+  /** Name of the kernel set in use ('wasm-simd128' or 'scalar'). */
+  get kernel(): string {
+    return this.#m.kernelName();
+  }
+
+  /** Bytes currently allocated on the wasm heap (for leak checks). */
+  heapInUse(): number {
+    return this.#m.heapInUse();
+  }
+
+  /** Quantizes one weight tensor. */
+  quantize(data: Float32Array | Uint16Array, shape: readonly number[], options?: QuantizeOptions): QuantizedTensor {
+    const opts = normalizeOptions(options);
+    const dtype = options?.dtype;
+    let dtypeCode: number;
+    if (data instanceof Float32Array) {
+      if (dtype !== undefined && dtype !== 'f32') invalid(`dtype '${dtype}' needs a Uint16Array of raw 16-bit values; data is a Float32Array`);
+      dtypeCode = 0;
+    } else if (data instanceof Uint16Array) {
+      if (dtype !== 'f16' && dtype !== 'bf16') invalid(`a Uint16Array holds 16-bit floats: pass dtype: 'f16' or 'bf16' in the options`);
+      dtypeCode = dtype === 'f16' ? 1 : 2;
+    } else {
+      invalid(`data must be a Float32Array, or a Uint16Array with dtype 'f16' | 'bf16'; got ${describe(data)}`);
+    }
+    const dims = checkShape(shape, data.length);
+    const r = this.#withInput([data], ([ptr]) => this.#m.quantize(ptr, dtypeCode, dims, opts));
+    const groupedShape: [number, number] = [r.groupedRows, r.groupedCols];
+    return {
+      packed: r.packed, scale: r.scale, zero: r.zero, shape: dims, nbits: opts.nbits,
+      groupSize: opts.groupSize, axis: opts.axis, packing: r.packing,
+      packedShape: [r.packedRows, r.packedCols], groupedShape, optimize: opts.optimize,
+      roundZero: opts.roundZero, iterations: r.iterations, errorTrace: r.errorTrace,
+      stats: { meanAbs: r.meanAbs, maxAbs: r.maxAbs, frobenius: r.frobenius, relFrobenius: r.relFrobenius },
+    };
+  }
+
+  /** The levels (0..2^nbits-1), one byte each, in the grouped layout `q.groupedShape`. */
+  unpack(q: Pick<QuantizedTensor, 'packed' | 'nbits' | 'groupedShape'>): Uint8Array {
+    const [rows, cols] = checkGrouped(q);
+    const r = this.#withInput([asBytes(q.packed, 'q.packed')], ([ptr]) => this.#m.unpack(ptr, q.packed.byteLength, q.nbits, rows, cols));
+    return r.levels;
+  }
+
+  /** (level - zero) * scale in float32, in the original shape (row-major). */
+  dequantize(q: Pick<QuantizedTensor, 'packed' | 'nbits' | 'groupedShape' | 'axis' | 'scale' | 'zero'>): Float32Array {
+    const [rows, cols] = checkGrouped(q);
+    if (!(q.scale instanceof Float32Array) || !(q.zero instanceof Float32Array)) invalid('q.scale and q.zero must be Float32Arrays');
+    if (q.scale.length !== q.zero.length) invalid(`q.scale has ${q.scale.length} values but q.zero has ${q.zero.length}`);
+    const r = this.#withInput([asBytes(q.packed, 'q.packed'), q.scale, q.zero], ([p, s, z]) =>
+      this.#m.dequantize(p, q.packed.byteLength, q.nbits, q.axis, rows, cols, s, z, q.scale.length));
+    return r.values;
+  }
+
+  /** float32 -> float16 or bfloat16 bits (round to nearest even), e.g. for scale/zero storage. */
+  encode16(values: Float32Array, kind: 'f16' | 'bf16'): Uint16Array {
+    if (!(values instanceof Float32Array)) invalid('encode16 needs a Float32Array');
+    if (kind !== 'f16' && kind !== 'bf16') invalid(`encode16 kind must be 'f16' or 'bf16', got ${String(kind)}`);
+    return this.#withInput([values], ([p]) => this.#m.encode16(p, values.length, kind === 'f16' ? 1 : 2)).values;
+  }
+
+  /** float16 or bfloat16 bits -> float32. */
+  decode16(values: Uint16Array, kind: 'f16' | 'bf16'): Float32Array {
+    if (!(values instanceof Uint16Array)) invalid('decode16 needs a Uint16Array');
+    if (kind !== 'f16' && kind !== 'bf16') invalid(`decode16 kind must be 'f16' or 'bf16', got ${String(kind)}`);
+    return this.#withInput([values], ([p]) => this.#m.decode16(p, values.length, kind === 'f16' ? 1 : 2)).values;
+  }
+
+  /** Copies inputs into wasm memory, runs `call`, frees them whatever happens. */
+  #withInput(inputs: ArrayBufferView[], call: (ptrs: number[]) => WasmResult): any {
+    const ptrs: number[] = [];
+    try {
+      for (const input of inputs) {
+        const bytes = input.byteLength;
+        const ptr = this.#m._malloc(Math.max(bytes, 1)) >>> 0;
+        if (ptr === 0) {
+          throw new HQQError('OUT_OF_MEMORY', `cannot allocate ${bytes} bytes of wasm memory for the input (the 4 GiB wasm address space is full); process smaller tensors or fewer at once`);
+        }
+        ptrs.push(ptr);
+        // HEAPU8 is replaced when memory grows: read it after every allocation.
+        this.#m.HEAPU8.set(new Uint8Array(input.buffer, input.byteOffset, bytes), ptr);
+      }
+      const r = call(ptrs);
+      if (!r.ok) throw new HQQError(r.code as HQQErrorCode, r.message);
+      return r;
+    } finally {
+      for (const ptr of ptrs) this.#m._free(ptr);
+    }
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
+  return typeof v;
+}
+
+function asBytes(a: unknown, name: string): Uint8Array {
+  if (!(a instanceof Uint8Array)) invalid(`${name} must be a Uint8Array`);
+  return a;
+}
+
+function checkGrouped(q: { groupedShape: readonly number[]; nbits: number }): [number, number] {
+  const gs = q.groupedShape;
+  if (!Array.isArray(gs) || gs.length !== 2 || !gs.every((d) => Number.isSafeInteger(d) && d > 0)) {
+    invalid(`groupedShape must be [rows, cols] of positive integers, got ${JSON.stringify(gs)}`);
+  }
+  if (!SUPPORTED_NBITS.includes(q.nbits as Nbits)) invalid(`nbits = ${String(q.nbits)} is not supported; use one of ${SUPPORTED_NBITS.join(', ')}`);
+  return [gs[0]!, gs[1]!];
+}

@@ -1,0 +1,94 @@
+/**
+ * Environment-independent half of loading: SIMD detection, choosing a build, and instantiating the
+ * Emscripten glue with a compiled WebAssembly.Module we supply (the glue never fetches anything).
+ * The Node and browser entry points only differ in how they turn a source into a Module.
+ */
+import { HQQ, type HQQWasmModule } from './engine.js';
+import { HQQError } from './errors.js';
+
+/** Where the wasm binary comes from: a URL or path, its bytes, or an already compiled module. */
+export type WasmSource = URL | string | ArrayBuffer | ArrayBufferView | WebAssembly.Module;
+
+export interface LoadOptions {
+  /**
+   * The wasm binary, if not the one shipped next to this module (e.g. served from a CDN, or a
+   * module compiled once and shared with workers). Pass the matching build: `hqq-wasm/hqq.wasm`
+   * (SIMD) or `hqq-wasm/hqq-scalar.wasm`.
+   */
+  wasm?: WasmSource;
+  /** true: require the SIMD build; false: use the scalar build; omitted: SIMD when supported. */
+  simd?: boolean;
+}
+
+// (module (func (result v128) (i32x4.splat (i32.const 0)))): valid only where SIMD128 is supported.
+const SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version 1
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () -> v128
+  0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
+  0x0a, 0x08, 0x01, 0x06, 0x00, 0x41, 0x00, 0xfd, 0x11, 0x0b, // code: i32.const 0; i32x4.splat; end
+]);
+
+/** Whether this JavaScript engine supports WebAssembly SIMD128. */
+export function simdSupported(): boolean {
+  try {
+    return WebAssembly.validate(SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+/** The build to load for `options.simd` on this engine. */
+export function chooseFlavour(simd: boolean | undefined): 'simd' | 'scalar' {
+  if (simd !== undefined && typeof simd !== 'boolean') {
+    throw new HQQError('INVALID_ARGUMENT', `loadHQQ option simd must be true, false or omitted, got ${String(simd)}`);
+  }
+  const supported = simdSupported();
+  if (simd === true && !supported) {
+    throw new HQQError('UNSUPPORTED', 'this JavaScript engine does not support WebAssembly SIMD; call loadHQQ({ simd: false }) or omit the option to fall back to the scalar build');
+  }
+  if (simd === false) return 'scalar';
+  return supported ? 'simd' : 'scalar';
+}
+
+export function checkLoadOptions(options: unknown): LoadOptions {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object') {
+    throw new HQQError('INVALID_ARGUMENT', `loadHQQ options must be an object, got ${options === null ? 'null' : typeof options}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== 'wasm' && key !== 'simd') {
+      throw new HQQError('INVALID_ARGUMENT', `unknown loadHQQ option "${key}"; known options: wasm, simd`);
+    }
+  }
+  return options as LoadOptions;
+}
+
+export async function compileBytes(bytes: ArrayBuffer | ArrayBufferView, what: string): Promise<WebAssembly.Module> {
+  try {
+    return await WebAssembly.compile(bytes as BufferSource);
+  } catch (e) {
+    throw new HQQError('INVALID_ARGUMENT', `${what} is not a valid WebAssembly module for this engine (${(e as Error).message}); pass the hqq-wasm binary (hqq.wasm, or hqq-scalar.wasm on engines without SIMD)`, { cause: e });
+  }
+}
+
+/** Instantiates the Emscripten glue around a compiled module. */
+export async function instantiate(module: WebAssembly.Module): Promise<HQQ> {
+  const { default: createHQQModule } = await import('../wasm/hqq.mjs');
+  const m = await new Promise<HQQWasmModule>((resolve, reject) => {
+    createHQQModule({
+      instantiateWasm(imports, receive) {
+        WebAssembly.instantiate(module, imports).then(
+          (instance) => receive(instance, module),
+          (e: Error) => reject(new HQQError('INVALID_ARGUMENT', `the wasm module does not fit this version of hqq-wasm (${e.message}); use the .wasm file shipped with the same package version`, { cause: e })),
+        );
+        return {};
+      },
+      onAbort(what) {
+        reject(new HQQError('INTERNAL', `the wasm module aborted while starting: ${String(what)}`));
+      },
+      print: () => {},
+      printErr: () => {},
+    }).then(resolve, reject);
+  });
+  return new HQQ(m, module);
+}
