@@ -60,7 +60,7 @@ SolveResult solve_zero(const kernels::Kernels& k, const float* w, std::size_t n_
   args.inv_beta = schedule.inv_beta.data();
   args.threshold = schedule.threshold.data();
   args.p_minus_1 = static_cast<float>(params.lp_norm - 1.0);
-  std::vector<float> scratch(block_groups * g);
+  std::vector<float> scratch(kernels::solve_block_scratch_floats(block_groups, g));
   args.scratch = scratch.data();
   auto set_block = [&](std::size_t first, std::size_t count) {
     args.w = w + first * g;
@@ -81,16 +81,18 @@ SolveResult solve_zero(const kernels::Kernels& k, const float* w, std::size_t n_
     return result;
   }
 
-  // Global early stop. The zero history of every group costs (iters + 1) floats per group; when
-  // that would be more than twice the weights themselves (many iterations, tiny groups), keep only
-  // one block's history and run the blocks a second time up to the stop point instead.
-  const std::size_t stride = static_cast<std::size_t>(iters) + 1;
-  const bool keep_history = stride <= 2 * g;
+  // Global early stop. The zero history is laid out [iteration][group] and costs (iters + 1)
+  // floats per group; when that would be more than twice the weights themselves (many
+  // iterations, tiny groups), keep only one block's history and run the blocks a second time up to
+  // the stop point instead.
+  const std::size_t steps = static_cast<std::size_t>(iters) + 1;
+  const bool keep_history = steps <= 2 * g;
   std::vector<double> err_sum(static_cast<std::size_t>(iters), 0.0);
-  std::vector<float> history(keep_history ? n_groups * stride : block_groups * stride);
+  std::vector<float> history(steps * (keep_history ? n_groups : block_groups));
+  args.hist_stride = keep_history ? n_groups : block_groups;
   for (std::size_t first = 0; first < n_groups; first += block_groups) {
     set_block(first, std::min(block_groups, n_groups - first));
-    args.z_hist = history.data() + (keep_history ? first * stride : 0);
+    args.z_hist = history.data() + (keep_history ? first : 0);
     args.err_sum = err_sum.data();
     k.solve_block(args);
   }
@@ -111,15 +113,15 @@ SolveResult solve_zero(const kernels::Kernels& k, const float* w, std::size_t n_
     }
   }
   result.iterations = stop;
+  const std::size_t stop_row = static_cast<std::size_t>(stop);
 
-  result.zero.resize(n_groups);
   if (keep_history) {
-    for (std::size_t grp = 0; grp < n_groups; ++grp)
-      result.zero[grp] = history[grp * stride + static_cast<std::size_t>(stop)];
+    const float* row = history.data() + stop_row * n_groups;
+    result.zero.assign(row, row + n_groups);
     return result;
   }
-  std::vector<double> scratch_err(static_cast<std::size_t>(stop), 0.0);
-  const std::size_t short_stride = static_cast<std::size_t>(stop) + 1;
+  result.zero.resize(n_groups);
+  std::vector<double> scratch_err(stop_row, 0.0);
   args.iters = stop;
   for (std::size_t first = 0; first < n_groups; first += block_groups) {
     const std::size_t count = std::min(block_groups, n_groups - first);
@@ -127,8 +129,8 @@ SolveResult solve_zero(const kernels::Kernels& k, const float* w, std::size_t n_
     args.z_hist = history.data();
     args.err_sum = scratch_err.data();
     k.solve_block(args);
-    for (std::size_t grp = 0; grp < count; ++grp)
-      result.zero[first + grp] = history[grp * short_stride + static_cast<std::size_t>(stop)];
+    const float* row = history.data() + stop_row * block_groups;
+    std::copy(row, row + count, result.zero.begin() + static_cast<std::ptrdiff_t>(first));
   }
   return result;
 }

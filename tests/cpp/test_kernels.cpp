@@ -47,7 +47,7 @@ TEST_CASE("the shrink threshold shortcut gives the same zeros as always evaluati
     a.w = w.data(); a.n_groups = n_groups; a.g = g; a.s = s.data(); a.scale = scale.data();
     a.z0 = z0.data(); a.max_q = 15; a.iters = iters; a.inv_beta = inv_beta.data();
     a.threshold = threshold.data(); a.p_minus_1 = static_cast<float>(0.7 - 1.0);
-    a.z_hist = hist.data(); a.err_sum = err.data();
+    a.z_hist = hist.data(); a.hist_stride = n_groups; a.err_sum = err.data();
     k.solve_block(a);
     return std::make_pair(hist, err);
   };

@@ -27,16 +27,22 @@ struct SolveBlockArgs {
   const float* inv_beta = nullptr;   // [iters]: f32(1 / beta_i)
   const float* threshold = nullptr;  // [iters]: |x| at or below this shrinks to exactly 0
   float p_minus_1 = 0;               // lp_norm - 1, in float32 as the reference's pow sees it
-  float* scratch = nullptr;          // n_groups * g floats the kernel may use
+  float* scratch = nullptr;  // solve_block_scratch_floats(n_groups, g) floats for the kernel
 
-  // Global early stop: z_hist[grp * (iters + 1) + i] is z after i updates (i = 0 is z0), and
+  // Global early stop: z_hist[i * hist_stride + grp] is z after i updates (i = 0 is z0), and
   // err_sum[i] += sum over the block of |W - (q_i - z_i) / s| (q_i quantized with z_i).
   float* z_hist = nullptr;
+  std::size_t hist_stride = 0;  // >= n_groups
   double* err_sum = nullptr;
   // Per-group best (used when z_best != nullptr; z_hist and err_sum are then ignored): the zero
   // among z_0..z_iters with the lowest sum |W - (q - z) * scale| for its group.
   float* z_best = nullptr;
 };
+
+// Scratch space solve_block may use: room for W*s and W of a block, four groups interleaved.
+inline std::size_t solve_block_scratch_floats(std::size_t n_groups, std::size_t g) {
+  return 2 * ((n_groups + 3) / 4) * 4 * g;
+}
 
 struct Kernels {
   const char* name;

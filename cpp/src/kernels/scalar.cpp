@@ -39,14 +39,13 @@ void quantize_levels(const float* w, std::size_t n_groups, std::size_t g, const 
 void solve_block(const SolveBlockArgs& a) {
   const std::size_t g = a.g;
   const bool best_mode = a.z_best != nullptr;
-  const std::size_t hist_stride = static_cast<std::size_t>(a.iters) + 1;
   for (std::size_t grp = 0; grp < a.n_groups; ++grp) {
     const float* w = a.w + grp * g;
     const float s = a.s[grp];
     float z = a.z0[grp];
     double best_err = 0;
     float best_z = z;
-    if (!best_mode) a.z_hist[grp * hist_stride] = z;
+    if (!best_mode) a.z_hist[grp] = z;
     for (int it = 0; it < a.iters; ++it) {
       if (best_mode) {
         const double e = ref::group_dequant_error(w, g, s, a.scale[grp], z, a.max_q);
@@ -57,7 +56,7 @@ void solve_block(const SolveBlockArgs& a) {
                                                 a.threshold[it], a.p_minus_1, &err);
       if (!best_mode) {
         a.err_sum[it] += err;
-        a.z_hist[grp * hist_stride + static_cast<std::size_t>(it) + 1] = z_next;
+        a.z_hist[(static_cast<std::size_t>(it) + 1) * a.hist_stride + grp] = z_next;
       }
       z = z_next;
     }

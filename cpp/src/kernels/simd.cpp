@@ -9,6 +9,7 @@
 // iteration is redone by the exact per-element reference code (reference_ops.hpp), so outliers
 // and unit-scale inputs still get the shrinkage. Differences to the scalar kernels are rounding
 // only (the level computation itself is identical); tests/cpp/test_kernels.cpp bounds them.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 
@@ -65,92 +66,126 @@ void quantize_levels(const float* w, std::size_t n_groups, std::size_t g, const 
   }
 }
 
-// One iteration of one group on the fast path. Returns false (and changes nothing) when an
-// element may reach the shrink threshold; the caller then runs the exact reference iteration.
-// On success: *z_next, *err = sum |W - W_r| (W units), *err_mul = sum |W - (q - z) * scale| when
-// want_mul.
-inline bool fast_iteration(const float* w, const float* ws, std::size_t g, float s, float scale,
-                           float z, float max_q, float level_threshold, bool want_mul,
-                           float* z_next, double* err, double* err_mul) {
-  const f4 vz = splat(z), zero = splat(0.0f), top = splat(max_q), vscale = splat(scale);
-  f4 e_sum = zero, e_abs = zero, e_max = zero, m_abs = zero;
-  std::size_t k = 0;
-  for (; k + 4 <= g; k += 4) {
-    const f4 v = add(load(ws + k), vz);
-    const f4 q = min(max(nearest(v), zero), top);
-    const f4 e = sub(v, q);
-    const f4 ae = abs(e);
-    e_sum = add(e_sum, e);
-    e_abs = add(e_abs, ae);
-    e_max = max(e_max, ae);
-    if (want_mul) m_abs = add(m_abs, abs(sub(load(w + k), mul(sub(q, vz), vscale))));
+// The solver runs four groups at a time, one group per lane: the block's W*s (and W, for the
+// per-group-best metric) is rewritten once as [batch][k][lane], so every per-group sum is a plain
+// vertical accumulation with no horizontal reductions in the loop.
+constexpr std::size_t kLanes = 4;
+
+struct alignas(16) Lanes {
+  float v[kLanes];
+};
+
+void interleave_block(const SolveBlockArgs& a, float* ws4, float* w4) {
+  const std::size_t g = a.g, batches = (a.n_groups + kLanes - 1) / kLanes;
+  for (std::size_t b = 0; b < batches; ++b) {
+    for (std::size_t lane = 0; lane < kLanes; ++lane) {
+      const std::size_t grp = b * kLanes + lane;
+      float* dst_ws = ws4 + b * g * kLanes + lane;
+      float* dst_w = w4 ? w4 + b * g * kLanes + lane : nullptr;
+      if (grp >= a.n_groups) {  // padding lanes: zeros, results discarded
+        for (std::size_t k = 0; k < g; ++k) dst_ws[k * kLanes] = 0.0f;
+        if (dst_w)
+          for (std::size_t k = 0; k < g; ++k) dst_w[k * kLanes] = 0.0f;
+        continue;
+      }
+      const float* src = a.w + grp * g;
+      const float s = a.s[grp];
+      for (std::size_t k = 0; k < g; ++k) dst_ws[k * kLanes] = src[k] * s;  // exactly f32(w * s)
+      if (dst_w)
+        for (std::size_t k = 0; k < g; ++k) dst_w[k * kLanes] = src[k];
+    }
   }
-  float es = hsum(e_sum), ea = hsum(e_abs), em = hmax(e_max), ma = hsum(m_abs);
-  for (; k < g; ++k) {
-    const float v = ws[k] + z;
-    const float q = ref::clamp_level(std::nearbyint(v), max_q);
-    const float e = v - q;
-    es += e;
-    ea += std::fabs(e);
-    em = std::fabs(e) > em ? std::fabs(e) : em;
-    if (want_mul) ma += std::fabs(w[k] - (q - z) * scale);
+}
+
+// Sum over each lane's group of |W - (q - z) * scale| (the final dequantization error).
+inline f4 dequant_error4(const float* ws4, const float* w4, std::size_t g, f4 z, f4 scale, f4 top) {
+  const f4 zero = splat(0.0f);
+  f4 acc = zero;
+  for (std::size_t k = 0; k < g; ++k) {
+    const f4 q = min(max(nearest(add(load(ws4 + k * kLanes), z)), zero), top);
+    acc = add(acc, abs(sub(load(w4 + k * kLanes), mul(sub(q, z), scale))));
   }
-  if (em > level_threshold) return false;
-  *z_next = static_cast<float>(static_cast<double>(z) - static_cast<double>(es) / static_cast<double>(g));
-  *err = static_cast<double>(ea) / static_cast<double>(s);
-  *err_mul = static_cast<double>(ma);
-  return true;
+  return acc;
 }
 
 void solve_block(const SolveBlockArgs& a) {
-  const std::size_t g = a.g, n = a.n_groups * g;
+  const std::size_t g = a.g, batches = (a.n_groups + kLanes - 1) / kLanes;
   const bool best_mode = a.z_best != nullptr;
-  const std::size_t hist_stride = static_cast<std::size_t>(a.iters) + 1;
+  float* ws4 = a.scratch;
+  float* w4 = best_mode ? a.scratch + batches * g * kLanes : nullptr;
+  interleave_block(a, ws4, w4);
 
-  // W * s once for the whole block: the only product the iterations need.
-  float* ws = a.scratch;
-  for (std::size_t grp = 0; grp < a.n_groups; ++grp) {
-    const float* row = a.w + grp * g;
-    float* out = ws + grp * g;
-    const f4 vs = splat(a.s[grp]);
-    std::size_t k = 0;
-    for (; k + 4 <= g; k += 4) store(out + k, mul(load(row + k), vs));
-    for (; k < g; ++k) out[k] = row[k] * a.s[grp];
-  }
-  (void)n;
+  const f4 zero = splat(0.0f), top = splat(a.max_q);
+  const f4 inv_g = splat(1.0f / static_cast<float>(g));
+  for (std::size_t b = 0; b < batches; ++b) {
+    const float* bws = ws4 + b * g * kLanes;
+    const float* bw = best_mode ? w4 + b * g * kLanes : nullptr;
+    const std::size_t first = b * kLanes;
+    const std::size_t lanes = std::min(kLanes, a.n_groups - first);
+    Lanes s{}, scale{}, z{};
+    for (std::size_t l = 0; l < kLanes; ++l) {
+      s.v[l] = l < lanes ? a.s[first + l] : 1.0f;
+      scale.v[l] = l < lanes ? a.scale[first + l] : 1.0f;
+      z.v[l] = l < lanes ? a.z0[first + l] : 0.0f;
+    }
+    const f4 vscale = load(scale.v);
+    Lanes best_err{}, best_z = z;
+    if (!best_mode)
+      for (std::size_t l = 0; l < lanes; ++l) a.z_hist[first + l] = z.v[l];
 
-  for (std::size_t grp = 0; grp < a.n_groups; ++grp) {
-    const float* w = a.w + grp * g;
-    const float* wsg = ws + grp * g;
-    const float s = a.s[grp], scale = a.scale[grp];
-    float z = a.z0[grp];
-    double best_err = 0;
-    float best_z = z;
-    if (!best_mode) a.z_hist[grp * hist_stride] = z;
     for (int it = 0; it < a.iters; ++it) {
-      // |x| = |W - W_r| ~ |v - q| / s: the fast path is safe while every |v - q| stays below the
-      // shrink threshold in level units, with a margin for the rounding of this approximation.
-      const float level_threshold = a.threshold[it] * s * (1.0f - 1e-3f);
-      float z_next;
-      double err, err_mul = 0;
-      if (!fast_iteration(w, wsg, g, s, scale, z, a.max_q, level_threshold, best_mode, &z_next,
-                          &err, &err_mul)) {
-        z_next = ref::group_iteration(w, g, s, z, a.max_q, a.inv_beta[it], a.threshold[it],
-                                      a.p_minus_1, &err);
-        if (best_mode) err_mul = ref::group_dequant_error(w, g, s, scale, z, a.max_q);
+      const f4 vz = load(z.v);
+      f4 e_sum = zero, e_abs = zero, e_max = zero, m_abs = zero;
+      for (std::size_t k = 0; k < g; ++k) {
+        const f4 v = add(load(bws + k * kLanes), vz);
+        const f4 q = min(max(nearest(v), zero), top);
+        const f4 e = sub(v, q);
+        const f4 ae = abs(e);
+        e_sum = add(e_sum, e);
+        e_abs = add(e_abs, ae);
+        e_max = max(e_max, ae);
+        if (best_mode) m_abs = add(m_abs, abs(sub(load(bw + k * kLanes), mul(sub(q, vz), vscale))));
+      }
+      // z' = mean(q - W*s) = z - mean(v - q); error |W - (q - z)/s| ~ |v - q| / s.
+      Lanes z_next, err, emax, merr;
+      store(z_next.v, sub(vz, mul(e_sum, inv_g)));
+      store(err.v, mul(e_abs, vscale));
+      store(emax.v, e_max);
+      store(merr.v, m_abs);
+      // |x| = |W - W_r| ~ |v - q| / s: while every |v - q| stays below the shrink threshold in
+      // level units (with a margin for this approximation) shrink() is exactly zero and the fast
+      // path is the reference's arithmetic. Otherwise this group's iteration is redone exactly.
+      const float threshold = a.threshold[it] * (1.0f - 1e-3f);
+      double err_total = 0;
+      for (std::size_t l = 0; l < lanes; ++l) {
+        double e = err.v[l];
+        if (emax.v[l] > threshold * s.v[l]) {
+          const float* wg = a.w + (first + l) * g;
+          z_next.v[l] = ref::group_iteration(wg, g, s.v[l], z.v[l], a.max_q, a.inv_beta[it],
+                                             a.threshold[it], a.p_minus_1, &e);
+          if (best_mode)
+            merr.v[l] = static_cast<float>(ref::group_dequant_error(wg, g, s.v[l], scale.v[l], z.v[l], a.max_q));
+        }
+        err_total += e;
       }
       if (best_mode) {
-        if (it == 0 || err_mul < best_err) best_err = err_mul, best_z = z;
+        for (std::size_t l = 0; l < lanes; ++l)
+          if (it == 0 || merr.v[l] < best_err.v[l]) best_err.v[l] = merr.v[l], best_z.v[l] = z.v[l];
       } else {
-        a.err_sum[it] += err;
-        a.z_hist[grp * hist_stride + static_cast<std::size_t>(it) + 1] = z_next;
+        a.err_sum[it] += err_total;
+        float* row = a.z_hist + (static_cast<std::size_t>(it) + 1) * a.hist_stride + first;
+        for (std::size_t l = 0; l < lanes; ++l) row[l] = z_next.v[l];
       }
       z = z_next;
     }
     if (best_mode) {
-      const double e = ref::group_dequant_error(w, g, s, scale, z, a.max_q);
-      if (a.iters == 0 || e < best_err) best_z = z;
-      a.z_best[grp] = best_z;
+      // z after the last update has not been scored yet.
+      Lanes last;
+      store(last.v, dequant_error4(bws, bw, g, load(z.v), vscale, top));
+      for (std::size_t l = 0; l < lanes; ++l) {
+        if (a.iters == 0 || last.v[l] < best_err.v[l]) best_z.v[l] = z.v[l];
+        a.z_best[first + l] = best_z.v[l];
+      }
     }
   }
 }
