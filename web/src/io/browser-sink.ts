@@ -1,0 +1,393 @@
+/**
+ * Browser output sinks for safetensors files whose layout is planned up front (`planSafetensors`):
+ * tensors may arrive in any order and in pieces, each at its offset inside the tensor.
+ *
+ * - `memorySink()`: works everywhere. Each piece becomes a `Blob` part as soon as it is written (the
+ *   browser may keep large blobs on disk, the JS heap does not hold the output); `commit()` checks
+ *   that every tensor is fully written and assembles one `Blob` per file, ready to download.
+ * - `directorySink(handle)`: File System Access API (Chromium). Each file is streamed to disk with a
+ *   `FileSystemWritableFileStream` at absolute positions; the browser writes a swap file and moves it
+ *   into place on `commit()` (atomic), and `abort()` leaves no partial file behind.
+ * - `fileSink(handle)`: the same for one file (a single-shard output chosen with a save dialog).
+ * - `pickOutput(...)` opens the browser's picker (must be called from a user gesture).
+ *
+ * Browser-only (DOM types), no `node:` imports.
+ */
+import { HQQError } from '../errors.js';
+import type { SafetensorsPlan } from './writer.js';
+
+/** Writes one planned safetensors file. */
+export interface ShardWriter {
+  /** Writes `bytes` at byte `offsetWithinTensor` of tensor `name`. */
+  writeTensor(name: string, bytes: Uint8Array, offsetWithinTensor: number): Promise<void>;
+  /** Checks that every tensor was written completely, then finishes the file. */
+  commit(): Promise<void>;
+  /** Drops the file (nothing partial is left); safe to call more than once or after a failure. */
+  abort(): Promise<void>;
+}
+
+/** Output files from one run. */
+export interface OutputSink {
+  createShard(fileName: string, plan: SafetensorsPlan): Promise<ShardWriter>;
+  /** A small whole file such as `model.safetensors.index.json`. */
+  writeFile(fileName: string, data: string | Uint8Array): Promise<void>;
+}
+
+export interface OutputFile {
+  fileName: string;
+  size: number;
+  /** The contents (memory sink only). */
+  blob?: Blob;
+}
+
+export interface BrowserSink extends OutputSink {
+  readonly kind: 'memory' | 'directory' | 'file';
+  /** Where the files go, for messages ("memory", the folder's or the file's name). */
+  readonly location: string;
+  /** Files committed so far, in commit order. */
+  files(): OutputFile[];
+  /** Aborts every shard still open (e.g. after a cancel). */
+  abortAll(): Promise<void>;
+}
+
+function arg(message: string): HQQError {
+  return new HQQError('INVALID_ARGUMENT', message);
+}
+
+function ioError(message: string, cause?: unknown): HQQError {
+  const detail = cause === undefined ? '' : ` (${cause instanceof Error ? cause.message : String(cause)})`;
+  return new HQQError('IO_ERROR', `${message}${detail}`, cause === undefined ? undefined : { cause });
+}
+
+/** Tracks which bytes of every tensor were written, to refuse committing an incomplete file. */
+class Coverage {
+  readonly #plan: SafetensorsPlan;
+  readonly #fileName: string;
+  readonly #pieces = new Map<string, [number, number][]>();
+
+  constructor(fileName: string, plan: SafetensorsPlan) {
+    this.#fileName = fileName;
+    this.#plan = plan;
+  }
+
+  /** Validates a write and returns its absolute file position. */
+  add(name: string, bytes: Uint8Array, offsetWithinTensor: number): number {
+    const where = `${this.#fileName}: tensor ${JSON.stringify(name)}`;
+    const range = this.#plan.offsets.get(name);
+    if (!range) throw arg(`${where} is not in this file's plan`);
+    if (!(bytes instanceof Uint8Array)) throw arg(`${where}: bytes must be a Uint8Array`);
+    const size = range.end - range.begin;
+    if (!Number.isSafeInteger(offsetWithinTensor) || offsetWithinTensor < 0 || offsetWithinTensor + bytes.byteLength > size) {
+      throw arg(`${where}: writing ${bytes.byteLength} bytes at offset ${offsetWithinTensor} does not fit its ${size} bytes`);
+    }
+    let list = this.#pieces.get(name);
+    if (!list) this.#pieces.set(name, (list = []));
+    list.push([offsetWithinTensor, offsetWithinTensor + bytes.byteLength]);
+    return range.begin + offsetWithinTensor;
+  }
+
+  /** Throws unless every tensor is covered exactly once. */
+  check(): void {
+    for (const t of this.#plan.tensors) {
+      const list = (this.#pieces.get(t.name) ?? []).filter(([b, e]) => e > b).sort((a, b) => a[0] - b[0]);
+      let pos = 0;
+      for (const [b, e] of list) {
+        if (b < pos) throw arg(`${this.#fileName}: tensor ${JSON.stringify(t.name)}: bytes ${b}..${Math.min(e, pos)} were written twice`);
+        if (b > pos) break;
+        pos = e;
+      }
+      if (pos !== t.byteLength) {
+        throw arg(`${this.#fileName}: tensor ${JSON.stringify(t.name)} is incomplete (${pos} of ${t.byteLength} bytes written contiguously); the file was not finished`);
+      }
+    }
+  }
+}
+
+function checkFileName(fileName: string): void {
+  if (typeof fileName !== 'string' || fileName.length === 0 || /[/\\\0]/.test(fileName) || fileName === '.' || fileName === '..') {
+    throw arg(`output file name ${JSON.stringify(fileName)} must be a plain file name (no folders)`);
+  }
+}
+
+function toBytes(data: string | Uint8Array): Uint8Array {
+  return typeof data === 'string' ? new TextEncoder().encode(data) : data;
+}
+
+/** Keeps the output in Blobs for download. */
+export function memorySink(): BrowserSink {
+  const done: OutputFile[] = [];
+  const open = new Set<{ abort(): Promise<void> }>();
+  const names = new Set<string>();
+  const claim = (fileName: string) => {
+    checkFileName(fileName);
+    if (names.has(fileName)) throw arg(`output file ${JSON.stringify(fileName)} is written twice in one run`);
+    names.add(fileName);
+  };
+  return {
+    kind: 'memory',
+    location: 'memory (download when done)',
+    async createShard(fileName, plan) {
+      claim(fileName);
+      const coverage = new Coverage(fileName, plan);
+      let parts: { pos: number; blob: Blob }[] = [{ pos: 0, blob: new Blob([plan.headerBytes as BlobPart]) }];
+      let state: 'open' | 'committed' | 'aborted' = 'open';
+      const writer: ShardWriter = {
+        async writeTensor(name, bytes, offsetWithinTensor) {
+          if (state !== 'open') throw arg(`${fileName}: writeTensor after ${state === 'committed' ? 'commit' : 'abort'}`);
+          const pos = coverage.add(name, bytes, offsetWithinTensor);
+          if (bytes.byteLength > 0) parts.push({ pos, blob: new Blob([bytes as BlobPart]) }); // copies now
+        },
+        async commit() {
+          if (state !== 'open') throw arg(`${fileName}: commit after ${state === 'committed' ? 'commit' : 'abort'}`);
+          coverage.check();
+          parts.sort((a, b) => a.pos - b.pos);
+          const blob = new Blob(parts.map((p) => p.blob), { type: 'application/octet-stream' });
+          parts = [];
+          if (blob.size !== plan.totalSize) throw new HQQError('INTERNAL', `${fileName}: assembled ${blob.size} bytes but the plan says ${plan.totalSize}`);
+          state = 'committed';
+          open.delete(writer);
+          done.push({ fileName, size: blob.size, blob });
+        },
+        async abort() {
+          if (state === 'open') {
+            state = 'aborted';
+            parts = [];
+            open.delete(writer);
+            names.delete(fileName);
+          }
+        },
+      };
+      open.add(writer);
+      return writer;
+    },
+    async writeFile(fileName, data) {
+      claim(fileName);
+      const bytes = toBytes(data);
+      const type = fileName.endsWith('.json') ? 'application/json' : 'application/octet-stream';
+      done.push({ fileName, size: bytes.byteLength, blob: new Blob([bytes as BlobPart], { type }) });
+    },
+    files: () => done.slice(),
+    async abortAll() {
+      await Promise.all([...open].map((w) => w.abort()));
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// File System Access API (Chromium-based browsers). Declared here: not in TypeScript's DOM lib.
+
+interface WritableFileStream {
+  write(data: { type: 'write'; position: number; data: BlobPart } | BlobPart): Promise<void>;
+  close(): Promise<void>;
+  abort(reason?: unknown): Promise<void>;
+}
+export interface FileHandleLike {
+  readonly kind: 'file';
+  readonly name: string;
+  createWritable(options?: { keepExistingData?: boolean }): Promise<WritableFileStream>;
+}
+export interface DirectoryHandleLike {
+  readonly kind: 'directory';
+  readonly name: string;
+  getFileHandle(name: string, options?: { create?: boolean }): Promise<FileHandleLike>;
+  removeEntry(name: string): Promise<void>;
+}
+interface PickerWindow {
+  showSaveFilePicker?(options?: {
+    suggestedName?: string;
+    types?: { description: string; accept: Record<string, string[]> }[];
+  }): Promise<FileHandleLike>;
+  showDirectoryPicker?(options?: { mode?: 'read' | 'readwrite'; id?: string }): Promise<DirectoryHandleLike>;
+}
+
+/** Which File System Access pickers this browser offers. */
+export function fileSystemAccess(): { saveFile: boolean; directory: boolean } {
+  const w = (typeof window === 'undefined' ? {} : window) as PickerWindow;
+  return { saveFile: typeof w.showSaveFilePicker === 'function', directory: typeof w.showDirectoryPicker === 'function' };
+}
+
+function streamWriter(fileName: string, plan: SafetensorsPlan, stream: WritableFileStream, onAbort: () => Promise<void>, onCommit: () => void): ShardWriter {
+  const coverage = new Coverage(fileName, plan);
+  let state: 'open' | 'committed' | 'aborted' = 'open';
+  let failure: unknown;
+  // A FileSystemWritableFileStream accepts one write at a time: chain them.
+  let chain: Promise<void> = Promise.resolve();
+  const enqueue = (position: number, data: Uint8Array): Promise<void> => {
+    const p = chain.then(() => stream.write({ type: 'write', position, data: data as BlobPart }));
+    chain = p.catch((e) => {
+      failure ??= e;
+    });
+    return p.catch((e) => {
+      throw ioError(`${fileName}: writing ${data.byteLength} bytes at ${position} failed`, e);
+    });
+  };
+  enqueue(0, plan.headerBytes).catch(() => {}); // reported again by the next write or commit
+  return {
+    async writeTensor(name, bytes, offsetWithinTensor) {
+      if (state !== 'open') throw arg(`${fileName}: writeTensor after ${state === 'committed' ? 'commit' : 'abort'}`);
+      const pos = coverage.add(name, bytes, offsetWithinTensor);
+      if (bytes.byteLength > 0) await enqueue(pos, bytes.slice()); // the caller may reuse its buffer
+    },
+    async commit() {
+      if (state !== 'open') throw arg(`${fileName}: commit after ${state === 'committed' ? 'commit' : 'abort'}`);
+      coverage.check();
+      await chain;
+      if (failure !== undefined) throw ioError(`${fileName}: an earlier write failed`, failure);
+      try {
+        await stream.close();
+      } catch (e) {
+        throw ioError(`${fileName}: could not finish writing the file`, e);
+      }
+      state = 'committed';
+      onCommit();
+    },
+    async abort() {
+      if (state !== 'open') return;
+      state = 'aborted';
+      await chain;
+      await stream.abort().catch(() => {});
+      await onAbort().catch(() => {});
+    },
+  };
+}
+
+/** Streams every output file into a folder chosen with `showDirectoryPicker`. */
+export function directorySink(dir: DirectoryHandleLike): BrowserSink {
+  const done: OutputFile[] = [];
+  const open = new Set<ShardWriter>();
+  const names = new Set<string>();
+  const claim = (fileName: string) => {
+    checkFileName(fileName);
+    if (names.has(fileName)) throw arg(`output file ${JSON.stringify(fileName)} is written twice in one run`);
+    names.add(fileName);
+  };
+  /** Opens a writable on `fileName`; the returned cleanup removes the file if it did not exist. */
+  const openFile = async (fileName: string) => {
+    let existed = true;
+    try {
+      await dir.getFileHandle(fileName);
+    } catch {
+      existed = false;
+    }
+    try {
+      const handle = await dir.getFileHandle(fileName, { create: true });
+      const stream = await handle.createWritable({ keepExistingData: false });
+      const cleanup = async () => {
+        if (!existed) await dir.removeEntry(fileName);
+      };
+      return { stream, cleanup };
+    } catch (e) {
+      throw ioError(`cannot write ${fileName} in the folder "${dir.name}"; choose another folder or allow write access`, e);
+    }
+  };
+  return {
+    kind: 'directory',
+    location: `folder "${dir.name}"`,
+    async createShard(fileName, plan) {
+      claim(fileName);
+      const { stream, cleanup } = await openFile(fileName);
+      const writer = streamWriter(fileName, plan, stream, async () => {
+        open.delete(writer);
+        names.delete(fileName);
+        await cleanup();
+      }, () => {
+        open.delete(writer);
+        done.push({ fileName, size: plan.totalSize });
+      });
+      open.add(writer);
+      return writer;
+    },
+    async writeFile(fileName, data) {
+      claim(fileName);
+      const bytes = toBytes(data);
+      const { stream } = await openFile(fileName);
+      try {
+        await stream.write(bytes as BlobPart);
+        await stream.close();
+      } catch (e) {
+        await stream.abort().catch(() => {});
+        throw ioError(`${fileName}: writing failed`, e);
+      }
+      done.push({ fileName, size: bytes.byteLength });
+    },
+    files: () => done.slice(),
+    async abortAll() {
+      await Promise.all([...open].map((w) => w.abort()));
+    },
+  };
+}
+
+/** Streams a single-file output into a file chosen with `showSaveFilePicker`. */
+export function fileSink(handle: FileHandleLike): BrowserSink {
+  const done: OutputFile[] = [];
+  let used = false;
+  let current: ShardWriter | undefined;
+  return {
+    kind: 'file',
+    location: `file "${handle.name}"`,
+    async createShard(fileName, plan) {
+      if (used) {
+        throw arg(`the output has several files (${fileName} is the second); a single save-as file cannot hold them: choose a folder instead, or keep the output in memory`);
+      }
+      used = true;
+      let stream: WritableFileStream;
+      try {
+        stream = await handle.createWritable({ keepExistingData: false });
+      } catch (e) {
+        throw ioError(`cannot write ${handle.name}; choose another file or allow write access`, e);
+      }
+      current = streamWriter(handle.name, plan, stream, async () => {
+        current = undefined;
+      }, () => {
+        current = undefined;
+        done.push({ fileName: handle.name, size: plan.totalSize });
+      });
+      return current;
+    },
+    async writeFile(fileName) {
+      throw arg(`the output needs a second file (${fileName}); a single save-as file cannot hold it: choose a folder instead`);
+    },
+    files: () => done.slice(),
+    async abortAll() {
+      await current?.abort();
+    },
+  };
+}
+
+/**
+ * Opens the browser's picker and returns a sink on the chosen place: `'directory'` for any output
+ * (sharded or not), `'file'` for a single output file. Call it from a click handler. Throws
+ * `ABORTED` when the user closes the picker, `UNSUPPORTED` without the File System Access API.
+ */
+export async function pickOutput(kind: 'directory' | 'file', suggestedName = 'model-hqq.safetensors'): Promise<BrowserSink> {
+  const w = (typeof window === 'undefined' ? {} : window) as PickerWindow;
+  try {
+    if (kind === 'directory') {
+      if (!w.showDirectoryPicker) throw new HQQError('UNSUPPORTED', 'this browser cannot write into a folder (no File System Access API); keep the output in memory and download it');
+      return directorySink(await w.showDirectoryPicker({ mode: 'readwrite', id: 'hqq-output' }));
+    }
+    if (!w.showSaveFilePicker) throw new HQQError('UNSUPPORTED', 'this browser cannot save straight to a file (no File System Access API); keep the output in memory and download it');
+    const handle = await w.showSaveFilePicker({
+      suggestedName,
+      types: [{ description: 'safetensors', accept: { 'application/octet-stream': ['.safetensors'] } }],
+    });
+    return fileSink(handle);
+  } catch (e) {
+    if (e instanceof HQQError) throw e;
+    if (e instanceof DOMException && e.name === 'AbortError') throw new HQQError('ABORTED', 'no output location was chosen', { cause: e });
+    throw ioError('the output picker failed', e);
+  }
+}
+
+/** Starts a browser download of `blob` as `fileName` (an object URL on a temporary link). */
+export function downloadBlob(blob: Blob, fileName: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = fileName;
+  a.rel = 'noopener';
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
