@@ -259,7 +259,7 @@ export class HQQ {
     try {
       for (const input of inputs) {
         const bytes = input.byteLength;
-        const ptr = this.#m._malloc(Math.max(bytes, 1)) >>> 0;
+        const ptr = bytes >= 2 ** 32 ? 0 : this.#m._malloc(Math.max(bytes, 1)) >>> 0; // _malloc takes a u32: 4 GiB would wrap to 0
         if (ptr === 0) {
           throw new HQQError('OUT_OF_MEMORY', `cannot allocate ${bytes} bytes of wasm memory for the input (the 4 GiB wasm address space is full); process smaller tensors or fewer at once`);
         }
