@@ -77,8 +77,7 @@ export async function instantiate(module: WebAssembly.Module): Promise<HQQ> {
   const m = await new Promise<HQQWasmModule>((resolve, reject) => {
     createHQQModule({
       instantiateWasm(imports, receive) {
-        WebAssembly.instantiate(module, imports).then(
-          (instance) => receive(instance, module),
+        WebAssembly.instantiate(module, imports).then((instance) => receive(instance, module)).catch(
           (e: Error) => reject(new HQQError('INVALID_ARGUMENT', `the wasm module does not fit this version of hqq-wasm (${e.message}); use the .wasm file shipped with the same package version`, { cause: e })),
         );
         return {};
@@ -86,8 +85,8 @@ export async function instantiate(module: WebAssembly.Module): Promise<HQQ> {
       onAbort(what) {
         reject(new HQQError('INTERNAL', `the wasm module aborted while starting: ${String(what)}`));
       },
-      print: () => {},
-      printErr: () => {},
+      print: (t: string) => { if (globalThis.process?.env?.HQQ_DEBUG) console.log(t); },
+      printErr: (t: string) => { if (globalThis.process?.env?.HQQ_DEBUG) console.error(t); },
     }).then(resolve, reject);
   });
   return new HQQ(m, module);
