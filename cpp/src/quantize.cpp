@@ -95,7 +95,6 @@ Layout plan_layout(const Shape& shape, const Config& config) {
 QuantizedTensor quantize_impl(const kernels::Kernels& k, const float* weights, const Shape& shape,
                               const Config& config) {
   const Layout l = plan_layout(shape, config);
-  check_finite(weights, l.numel, shape);
   const float max_q = static_cast<float>(max_level(config.nbits));
 
   // Group-major view: axis 1 groups are already contiguous; axis 0 groups are columns.
@@ -109,7 +108,10 @@ QuantizedTensor quantize_impl(const kernels::Kernels& k, const float* weights, c
 
   // HQQ-SPEC section 2.
   std::vector<float> mn(l.n_groups), mx(l.n_groups), s(l.n_groups), z(l.n_groups), scale(l.n_groups);
-  k.group_min_max(gm, l.n_groups, l.g, mn.data(), mx.data());
+  if (!k.group_min_max(gm, l.n_groups, l.g, mn.data(), mx.data())) {
+    check_finite(weights, l.numel, shape);  // finds and reports the first NaN/Inf
+    throw Error(ErrorCode::Internal, "min/max reported a non-finite value that the scan did not find");
+  }
   for (std::size_t i = 0; i < l.n_groups; ++i) {
     const float d = mx[i] - mn[i];
     if (!std::isfinite(d)) {
@@ -145,24 +147,11 @@ QuantizedTensor quantize_impl(const kernels::Kernels& k, const float* weights, c
   std::vector<uint8_t> levels(l.numel);
   k.quantize_levels(gm, l.n_groups, l.g, s.data(), z.data(), max_q, levels.data());
 
-  // Error statistics, block by block in the group-major layout (same elements, no full copy).
+  // Error statistics of the final reconstruction, in the group-major layout (same elements).
   {
-    constexpr std::size_t kBlock = 4096;
-    std::vector<float> recon(std::min(kBlock, l.numel));
-    const std::size_t groups_per_block = std::max<std::size_t>(1, kBlock / l.g);
-    recon.resize(groups_per_block * l.g);
-    double sum_abs = 0, sum_sq = 0, max_abs = 0, sum_w_sq = 0;
-    for (std::size_t first = 0; first < l.n_groups; first += groups_per_block) {
-      const std::size_t count = std::min(groups_per_block, l.n_groups - first);
-      k.dequantize_rows(levels.data() + first * l.g, count, l.g, scale.data() + first,
-                        z.data() + first, recon.data());
-      double a, b, c, d;
-      k.error_sums(gm + first * l.g, recon.data(), count * l.g, &a, &b, &c, &d);
-      sum_abs += a;
-      sum_sq += b;
-      max_abs = std::max(max_abs, c);
-      sum_w_sq += d;
-    }
+    double sum_abs, sum_sq, max_abs, sum_w_sq;
+    k.level_error_sums(gm, levels.data(), l.n_groups, l.g, scale.data(), z.data(), &sum_abs, &sum_sq,
+                       &max_abs, &sum_w_sq);
     q.stats.mean_abs = sum_abs / static_cast<double>(l.numel);
     q.stats.max_abs = max_abs;
     q.stats.frobenius = std::sqrt(sum_sq);

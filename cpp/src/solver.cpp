@@ -6,6 +6,8 @@
 // the zero it had at that point. Same answer, one pass over memory instead of twenty.
 #include "solver.hpp"
 
+#include "hqq/error.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -39,11 +41,24 @@ Schedule make_schedule(const SolverParams& p) {
   return s;
 }
 
+// Iterations per round. Each extra round costs one more pass over the weights in memory (about
+// one iteration's time), so rounds are as long as the zero history allows: that history holds
+// (round length + 1) zeros per group and is kept no larger than the weights themselves.
 }  // namespace
+
+std::vector<int> round_schedule(int iters, std::size_t n_groups, std::size_t numel, int max_round_length) {
+  const std::size_t budget = std::max<std::size_t>(numel, std::size_t(1) << 20);  // floats
+  const std::size_t fit = budget / n_groups;
+  int length = static_cast<int>(std::clamp<std::size_t>(fit > 1 ? fit - 1 : 1, 1, static_cast<std::size_t>(iters)));
+  if (max_round_length > 0) length = std::min(length, max_round_length);
+  std::vector<int> rounds;
+  for (int done = 0; done < iters; done += rounds.back()) rounds.push_back(std::min(length, iters - done));
+  return rounds;
+}
 
 SolveResult solve_zero(const kernels::Kernels& k, const float* w, std::size_t n_groups,
                        std::size_t g, const float* s, const float* scale, const float* z0,
-                       float max_q, const SolverParams& params) {
+                       float max_q, const SolverParams& params, int max_round_length) {
   SolveResult result;
   const int iters = params.iters;
   if (iters == 0) {
@@ -81,58 +96,56 @@ SolveResult solve_zero(const kernels::Kernels& k, const float* w, std::size_t n_
     return result;
   }
 
-  // Global early stop. The zero history is laid out [iteration][group] and costs (iters + 1)
-  // floats per group; when that would be more than twice the weights themselves (many
-  // iterations, tiny groups), keep only one block's history and run the blocks a second time up to
-  // the stop point instead.
-  const std::size_t steps = static_cast<std::size_t>(iters) + 1;
-  const bool keep_history = steps <= 2 * g;
+  // Global early stop, in rounds: every block runs the iterations of a round, then the summed
+  // errors show whether the reference would have stopped inside it. Iterations past the stop are
+  // never computed beyond the end of their round, and only one round's zero history is kept
+  // ([iteration][group], rows 0..round length; row 0 is the zero the round starts from).
   std::vector<double> err_sum(static_cast<std::size_t>(iters), 0.0);
-  std::vector<float> history(steps * (keep_history ? n_groups : block_groups));
-  args.hist_stride = keep_history ? n_groups : block_groups;
-  for (std::size_t first = 0; first < n_groups; first += block_groups) {
-    set_block(first, std::min(block_groups, n_groups - first));
-    args.z_hist = history.data() + (keep_history ? first : 0);
-    args.err_sum = err_sum.data();
-    k.solve_block(args);
-  }
-
-  // The reference's loop: the error of iteration i is the mean over the whole tensor, in float32;
-  // the zero was already updated when the error fails to improve, so the returned zero is z_{i+1}.
+  const std::vector<int> rounds = round_schedule(iters, n_groups, n_groups * g, max_round_length);
+  const int longest = *std::max_element(rounds.begin(), rounds.end());
+  std::vector<float> history((static_cast<std::size_t>(longest) + 1) * n_groups);
+  std::copy(z0, z0 + n_groups, history.begin());
+  args.hist_stride = n_groups;
   const double numel = static_cast<double>(n_groups) * static_cast<double>(g);
   float best = std::numeric_limits<float>::infinity();
-  int stop = iters;
-  for (int i = 0; i < iters; ++i) {
-    const float err = static_cast<float>(err_sum[static_cast<std::size_t>(i)] / numel);
-    result.error_trace.push_back(err);
-    if (err < best) {
-      best = err;
-    } else {
-      stop = i + 1;
-      break;
+  int begin = 0;
+  for (const int length : rounds) {
+    args.iters = length;
+    args.inv_beta = schedule.inv_beta.data() + begin;
+    args.threshold = schedule.threshold.data() + begin;
+    args.err_sum = err_sum.data() + begin;
+    for (std::size_t first = 0; first < n_groups; first += block_groups) {
+      set_block(first, std::min(block_groups, n_groups - first));
+      args.z0 = history.data() + first;  // row 0: where this round starts
+      args.z_hist = history.data() + first;
+      k.solve_block(args);
     }
+    // The reference's loop: the error of iteration i is the mean over the whole tensor, in
+    // float32; the zero was already updated when the error fails to improve, so the returned
+    // zero is z_{i+1}.
+    int stop = -1;
+    for (int i = begin; i < begin + length; ++i) {
+      const float err = static_cast<float>(err_sum[static_cast<std::size_t>(i)] / numel);
+      result.error_trace.push_back(err);
+      if (err < best) {
+        best = err;
+      } else {
+        stop = i + 1;
+        break;
+      }
+    }
+    const bool last_round = begin + length == iters;
+    if (stop >= 0 || last_round) {
+      result.iterations = stop >= 0 ? stop : iters;
+      const float* row = history.data() + static_cast<std::size_t>(result.iterations - begin) * n_groups;
+      result.zero.assign(row, row + n_groups);
+      return result;
+    }
+    std::copy_n(history.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(length) * n_groups),
+                n_groups, history.begin());
+    begin += length;
   }
-  result.iterations = stop;
-  const std::size_t stop_row = static_cast<std::size_t>(stop);
-
-  if (keep_history) {
-    const float* row = history.data() + stop_row * n_groups;
-    result.zero.assign(row, row + n_groups);
-    return result;
-  }
-  result.zero.resize(n_groups);
-  std::vector<double> scratch_err(stop_row, 0.0);
-  args.iters = stop;
-  for (std::size_t first = 0; first < n_groups; first += block_groups) {
-    const std::size_t count = std::min(block_groups, n_groups - first);
-    set_block(first, count);
-    args.z_hist = history.data();
-    args.err_sum = scratch_err.data();
-    k.solve_block(args);
-    const float* row = history.data() + stop_row * block_groups;
-    std::copy(row, row + count, result.zero.begin() + static_cast<std::ptrdiff_t>(first));
-  }
-  return result;
+  throw Error(ErrorCode::Internal, "solver round schedule does not cover the iterations");
 }
 
 }  // namespace hqq::detail

@@ -18,6 +18,9 @@ struct SolveResult {
 // `w` is group-major ([n_groups][g]); s is the inverse scale, scale = 1/s; z0 the initial zero.
 SolveResult solve_zero(const kernels::Kernels& k, const float* w, std::size_t n_groups,
                        std::size_t g, const float* s, const float* scale, const float* z0,
-                       float max_q, const SolverParams& params);
+                       float max_q, const SolverParams& params, int max_round_length = 0);
+
+// Iterations per round (see solver.cpp); max_round_length > 0 caps them (tests).
+std::vector<int> round_schedule(int iters, std::size_t n_groups, std::size_t numel, int max_round_length = 0);
 
 }  // namespace hqq::detail

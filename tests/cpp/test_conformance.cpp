@@ -71,9 +71,11 @@ TEST_CASE("conformance: RTN cases are bit-identical to the reference", "[conform
     CHECK(dequant_ok);
     CHECK(q.packing == packing_by_name(c["packing"]));
     CHECK(q.iterations == 0);
-    CHECK(q.stats.mean_abs == Approx(c["errors"]["mean_abs"].get<double>()).epsilon(1e-9));
-    CHECK(q.stats.max_abs == Approx(c["errors"]["max_abs"].get<double>()).epsilon(1e-9));
-    CHECK(q.stats.rel_frobenius == Approx(c["errors"]["rel_frobenius"].get<double>()).epsilon(1e-9));
+    // The statistics use float32 differences (SIMD) summed in double: a relative 1e-6 from the
+    // reference's float64 figures. The reconstruction itself is checked bit for bit above.
+    CHECK(q.stats.mean_abs == Approx(c["errors"]["mean_abs"].get<double>()).epsilon(1e-6));
+    CHECK(q.stats.max_abs == Approx(c["errors"]["max_abs"].get<double>()).epsilon(1e-6));
+    CHECK(q.stats.rel_frobenius == Approx(c["errors"]["rel_frobenius"].get<double>()).epsilon(1e-6));
     if (packed_ok && levels_ok && scale_ok && zero_ok && dequant_ok) ++exact;
   }
   std::printf("[conformance] RTN: %d of %d cases bit-identical (packed, levels, scale, zero, dequant)\n",

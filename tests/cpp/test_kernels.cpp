@@ -8,6 +8,7 @@
 #include "hqq/hqq.hpp"
 #include "kernels/kernels.hpp"
 #include "quantizer.hpp"
+#include "solver.hpp"
 
 namespace {
 
@@ -73,8 +74,8 @@ TEST_CASE("SIMD kernels agree with the scalar reference kernels", "[kernels][sim
 
   SECTION("min/max, levels, dequantize and 16-bit decoding are exact") {
     std::vector<float> mn1(n_groups), mx1(n_groups), mn2(n_groups), mx2(n_groups);
-    ref.group_min_max(w.data(), n_groups, g, mn1.data(), mx1.data());
-    simd->group_min_max(w.data(), n_groups, g, mn2.data(), mx2.data());
+    CHECK(ref.group_min_max(w.data(), n_groups, g, mn1.data(), mx1.data()));
+    CHECK(simd->group_min_max(w.data(), n_groups, g, mn2.data(), mx2.data()));
     CHECK(mn1 == mn2);
     CHECK(mx1 == mx2);
     std::vector<float> s(n_groups), z(n_groups), scale(n_groups);
@@ -111,6 +112,20 @@ TEST_CASE("SIMD kernels agree with the scalar reference kernels", "[kernels][sim
     CHECK(b2 == Approx(b1).epsilon(1e-12));
     CHECK(c2 == c1);
     CHECK(e2 == Approx(e1).epsilon(1e-12));
+    // Fused reconstruction error: float32 differences in the SIMD kernel (named tolerance 1e-6).
+    ref.level_error_sums(w.data(), q1.data(), n_groups, g, scale.data(), z.data(), &a1, &b1, &c1, &e1);
+    simd->level_error_sums(w.data(), q1.data(), n_groups, g, scale.data(), z.data(), &a2, &b2, &c2, &e2);
+    CHECK(a2 == Approx(a1).epsilon(1e-6));
+    CHECK(b2 == Approx(b1).epsilon(1e-6));
+    CHECK(c2 == Approx(c1).epsilon(1e-6));
+    CHECK(e2 == Approx(e1).epsilon(1e-6));
+    // NaN and Inf are reported by min/max.
+    auto bad = w;
+    bad[77] = std::nanf("");
+    CHECK_FALSE(simd->group_min_max(bad.data(), n_groups, g, mn2.data(), mx2.data()));
+    CHECK_FALSE(ref.group_min_max(bad.data(), n_groups, g, mn1.data(), mx1.data()));
+    bad[77] = -INFINITY;
+    CHECK_FALSE(simd->group_min_max(bad.data(), n_groups, g, mn2.data(), mx2.data()));
   }
 
   SECTION("whole quantizer: SIMD solver within the conformance tolerances of the scalar one") {
@@ -133,6 +148,34 @@ TEST_CASE("SIMD kernels agree with the scalar reference kernels", "[kernels][sim
           CHECK(b.stats.mean_abs <= a.stats.mean_abs * 1.001);
           CHECK(a.scale == b.scale);
         }
+      }
+    }
+  }
+}
+
+TEST_CASE("solver rounds: any round length gives the single-round answer", "[solver]") {
+  const std::size_t g = 16, n_groups = 512;
+  for (float sigma : {0.02f, 1.0f}) {
+    const auto w = sample(g * n_groups, sigma, 21, true);
+    std::vector<float> s(n_groups), scale(n_groups), z0(n_groups);
+    for (std::size_t grp = 0; grp < n_groups; ++grp) {
+      float mn = w[grp * g], mx = mn;
+      for (std::size_t i = 0; i < g; ++i) mn = std::min(mn, w[grp * g + i]), mx = std::max(mx, w[grp * g + i]);
+      s[grp] = (1.0f / (mx - mn)) * 3.0f;
+      scale[grp] = 1.0f / s[grp];
+      z0[grp] = -mn * s[grp];
+    }
+    hqq::SolverParams p;
+    for (const auto* k : {&hqq::kernels::scalar_kernels(), hqq::kernels::simd_kernels()}) {
+      if (k == nullptr) continue;
+      const auto whole = hqq::detail::solve_zero(*k, w.data(), n_groups, g, s.data(), scale.data(), z0.data(), 3.0f, p);
+      for (int len : {1, 3, 7, 19}) {
+        INFO("kernels " << k->name << " sigma " << sigma << " round length " << len);
+        CHECK(hqq::detail::round_schedule(20, n_groups, g * n_groups, len).size() == static_cast<std::size_t>((20 + len - 1) / len));
+        const auto split = hqq::detail::solve_zero(*k, w.data(), n_groups, g, s.data(), scale.data(), z0.data(), 3.0f, p, len);
+        CHECK(split.iterations == whole.iterations);
+        CHECK(split.error_trace == whole.error_trace);
+        CHECK(split.zero == whole.zero);
       }
     }
   }

@@ -141,7 +141,7 @@ TEST_CASE("every bit width quantizes, packs and dequantizes consistently", "[qua
           CHECK(recon[i] == (static_cast<float>(levels[i]) - q.zero[grp]) * q.scale[grp]);
         }
         const auto st = hqq::error_stats(w.data(), recon.data(), w.size());
-        CHECK(st.mean_abs == Approx(q.stats.mean_abs).epsilon(1e-12));
+        CHECK(st.mean_abs == Approx(q.stats.mean_abs).epsilon(1e-6));  // float32 vs double differences
         if (axis == 1 && !optimize) {
           CHECK(q.stats.mean_abs > previous_error);  // fewer bits, larger error
           previous_error = q.stats.mean_abs;

@@ -13,17 +13,20 @@ namespace {
 
 using ref::level_of;
 
-void group_min_max(const float* w, std::size_t n_groups, std::size_t g, float* mn, float* mx) {
+bool group_min_max(const float* w, std::size_t n_groups, std::size_t g, float* mn, float* mx) {
+  bool finite = true;
   for (std::size_t grp = 0; grp < n_groups; ++grp) {
     const float* row = w + grp * g;
     float lo = row[0], hi = row[0];
-    for (std::size_t k = 1; k < g; ++k) {
+    for (std::size_t k = 0; k < g; ++k) {
+      finite = finite && std::isfinite(row[k]);
       lo = row[k] < lo ? row[k] : lo;
       hi = row[k] > hi ? row[k] : hi;
     }
     mn[grp] = lo;
     mx[grp] = hi;
   }
+  return finite;
 }
 
 void quantize_levels(const float* w, std::size_t n_groups, std::size_t g, const float* s,
@@ -104,12 +107,34 @@ void error_sums(const float* w, const float* r, std::size_t n, double* sum_abs, 
   *sum_w_sq = sw;
 }
 
+void level_error_sums(const float* w, const uint8_t* q, std::size_t n_groups, std::size_t g,
+                      const float* scale, const float* zero, double* sum_abs, double* sum_sq,
+                      double* max_abs, double* sum_w_sq) {
+  double sa = 0, sq = 0, mx = 0, sw = 0;
+  for (std::size_t grp = 0; grp < n_groups; ++grp) {
+    for (std::size_t k = 0; k < g; ++k) {
+      const std::size_t i = grp * g + k;
+      const float r = (static_cast<float>(q[i]) - zero[grp]) * scale[grp];
+      const float d = w[i] - r;
+      const double ad = std::fabs(static_cast<double>(d));
+      sa += ad;
+      sq += ad * ad;
+      mx = ad > mx ? ad : mx;
+      sw += static_cast<double>(w[i]) * static_cast<double>(w[i]);
+    }
+  }
+  *sum_abs = sa;
+  *sum_sq = sq;
+  *max_abs = mx;
+  *sum_w_sq = sw;
+}
+
 void decode_f16_kernel(const uint16_t* in, float* out, std::size_t n) { decode_f16(in, out, n); }
 void decode_bf16_kernel(const uint16_t* in, float* out, std::size_t n) { decode_bf16(in, out, n); }
 
 constexpr Kernels kScalar{
     "scalar",        group_min_max,   quantize_levels, solve_block,       dequantize_rows,
-    dequantize_cols, error_sums,      decode_f16_kernel, decode_bf16_kernel,
+    dequantize_cols, level_error_sums, error_sums,      decode_f16_kernel, decode_bf16_kernel,
 };
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <vector>
 
 #include "kernels/kernels.hpp"
 #include "kernels/reference_ops.hpp"
@@ -22,17 +23,21 @@ namespace {
 
 using namespace simd4;
 
-void group_min_max(const float* w, std::size_t n_groups, std::size_t g, float* mn, float* mx) {
+bool group_min_max(const float* w, std::size_t n_groups, std::size_t g, float* mn, float* mx) {
+  // v - v is 0 for finite v and NaN for NaN/Inf: one extra add per vector finds them all.
+  f4 poison = splat(0.0f);
+  float scalar_poison = 0.0f;
   for (std::size_t grp = 0; grp < n_groups; ++grp) {
     const float* row = w + grp * g;
     std::size_t k = 0;
     float lo = row[0], hi = row[0];
     if (g >= 4) {
       f4 vlo = load(row), vhi = vlo;
-      for (k = 4; k + 4 <= g; k += 4) {
+      for (k = 0; k + 4 <= g; k += 4) {
         const f4 v = load(row + k);
         vlo = min(vlo, v);
         vhi = max(vhi, v);
+        poison = add(poison, sub(v, v));
       }
       lo = hmin(vlo);
       hi = hmax(vhi);
@@ -40,10 +45,12 @@ void group_min_max(const float* w, std::size_t n_groups, std::size_t g, float* m
     for (; k < g; ++k) {
       lo = row[k] < lo ? row[k] : lo;
       hi = row[k] > hi ? row[k] : hi;
+      scalar_poison += row[k] - row[k];
     }
     mn[grp] = lo;
     mx[grp] = hi;
   }
+  return hsum(poison) == 0.0f && scalar_poison == 0.0f;
 }
 
 inline f4 levels4(f4 ws, f4 z, f4 zero, f4 top) { return min(max(nearest(add(ws, z)), zero), top); }
@@ -111,83 +118,120 @@ inline f4 dequant_error4(const float* ws4, const float* w4, std::size_t g, f4 z,
 void solve_block(const SolveBlockArgs& a) {
   const std::size_t g = a.g, batches = (a.n_groups + kLanes - 1) / kLanes;
   const bool best_mode = a.z_best != nullptr;
+  const std::size_t iters = static_cast<std::size_t>(a.iters);
   float* ws4 = a.scratch;
   float* w4 = best_mode ? a.scratch + batches * g * kLanes : nullptr;
   interleave_block(a, ws4, w4);
 
   const f4 zero = splat(0.0f), top = splat(a.max_q);
   const f4 inv_g = splat(1.0f / static_cast<float>(g));
+  // Per-iteration error of the whole block, one float32 partial sum per lane (padding lanes add
+  // exactly 0: their W*s and z are 0, so v = q = 0).
+  constexpr std::size_t kMaxStackIters = 64;
+  alignas(16) float err_stack[kMaxStackIters * kLanes] = {};
+  std::vector<float> err_heap(iters > kMaxStackIters ? iters * kLanes : 0, 0.0f);
+  float* err_acc = iters > kMaxStackIters ? err_heap.data() : err_stack;
+
   for (std::size_t b = 0; b < batches; ++b) {
     const float* bws = ws4 + b * g * kLanes;
     const float* bw = best_mode ? w4 + b * g * kLanes : nullptr;
     const std::size_t first = b * kLanes;
     const std::size_t lanes = std::min(kLanes, a.n_groups - first);
-    Lanes s{}, scale{}, z{};
+    Lanes s{}, scale{}, z0{};
     for (std::size_t l = 0; l < kLanes; ++l) {
       s.v[l] = l < lanes ? a.s[first + l] : 1.0f;
       scale.v[l] = l < lanes ? a.scale[first + l] : 1.0f;
-      z.v[l] = l < lanes ? a.z0[first + l] : 0.0f;
+      z0.v[l] = l < lanes ? a.z0[first + l] : 0.0f;
     }
-    const f4 vscale = load(scale.v);
-    Lanes best_err{}, best_z = z;
+    const f4 vs = load(s.v), vscale = load(scale.v);
+    f4 vz = load(z0.v), best_err = zero, best_z = vz;
     if (!best_mode)
-      for (std::size_t l = 0; l < lanes; ++l) a.z_hist[first + l] = z.v[l];
+      for (std::size_t l = 0; l < lanes; ++l) a.z_hist[first + l] = z0.v[l];
 
-    for (int it = 0; it < a.iters; ++it) {
-      const f4 vz = load(z.v);
-      f4 e_sum = zero, e_abs = zero, e_max = zero, m_abs = zero;
-      for (std::size_t k = 0; k < g; ++k) {
+    for (std::size_t it = 0; it < iters; ++it) {
+      // Two independent sets of accumulators (even and odd k): the loop is bound by the latency
+      // of the additions, not by their number.
+      f4 e_sum[2] = {zero, zero}, e_abs[2] = {zero, zero}, e_max[2] = {zero, zero};
+      f4 m_abs[2] = {zero, zero};
+      auto step = [&](std::size_t k, int acc) {
         const f4 v = add(load(bws + k * kLanes), vz);
         const f4 q = min(max(nearest(v), zero), top);
         const f4 e = sub(v, q);
         const f4 ae = abs(e);
-        e_sum = add(e_sum, e);
-        e_abs = add(e_abs, ae);
-        e_max = max(e_max, ae);
-        if (best_mode) m_abs = add(m_abs, abs(sub(load(bw + k * kLanes), mul(sub(q, vz), vscale))));
+        e_sum[acc] = add(e_sum[acc], e);
+        e_abs[acc] = add(e_abs[acc], ae);
+        e_max[acc] = max(e_max[acc], ae);
+        if (best_mode) m_abs[acc] = add(m_abs[acc], abs(sub(load(bw + k * kLanes), mul(sub(q, vz), vscale))));
+      };
+      std::size_t k = 0;
+      for (; k + 2 <= g; k += 2) {
+        step(k, 0);
+        step(k + 1, 1);
       }
+      if (k < g) step(k, 0);
       // z' = mean(q - W*s) = z - mean(v - q); error |W - (q - z)/s| ~ |v - q| / s.
-      Lanes z_next, err, emax, merr;
-      store(z_next.v, sub(vz, mul(e_sum, inv_g)));
-      store(err.v, mul(e_abs, vscale));
-      store(emax.v, e_max);
-      store(merr.v, m_abs);
+      f4 z_next = sub(vz, mul(add(e_sum[0], e_sum[1]), inv_g));
+      f4 err = mul(add(e_abs[0], e_abs[1]), vscale);
+      f4 merr = add(m_abs[0], m_abs[1]);
       // |x| = |W - W_r| ~ |v - q| / s: while every |v - q| stays below the shrink threshold in
       // level units (with a margin for this approximation) shrink() is exactly zero and the fast
-      // path is the reference's arithmetic. Otherwise this group's iteration is redone exactly.
-      const float threshold = a.threshold[it] * (1.0f - 1e-3f);
-      double err_total = 0;
-      for (std::size_t l = 0; l < lanes; ++l) {
-        double e = err.v[l];
-        if (emax.v[l] > threshold * s.v[l]) {
+      // path is the reference's arithmetic. Otherwise those groups' iteration is redone exactly.
+      const f4 level_threshold = mul(splat(a.threshold[it] * (1.0f - 1e-3f)), vs);
+      if (any_gt(max(e_max[0], e_max[1]), level_threshold)) {
+        Lanes zn, er, me, emax, zc;
+        store(zn.v, z_next);
+        store(er.v, err);
+        store(me.v, merr);
+        store(emax.v, max(e_max[0], e_max[1]));
+        store(zc.v, vz);
+        const float threshold = a.threshold[it] * (1.0f - 1e-3f);
+        for (std::size_t l = 0; l < lanes; ++l) {
+          if (!(emax.v[l] > threshold * s.v[l])) continue;
           const float* wg = a.w + (first + l) * g;
-          z_next.v[l] = ref::group_iteration(wg, g, s.v[l], z.v[l], a.max_q, a.inv_beta[it],
-                                             a.threshold[it], a.p_minus_1, &e);
+          double e = 0;
+          zn.v[l] = ref::group_iteration(wg, g, s.v[l], zc.v[l], a.max_q, a.inv_beta[it],
+                                         a.threshold[it], a.p_minus_1, &e);
+          er.v[l] = static_cast<float>(e);
           if (best_mode)
-            merr.v[l] = static_cast<float>(ref::group_dequant_error(wg, g, s.v[l], scale.v[l], z.v[l], a.max_q));
+            me.v[l] = static_cast<float>(ref::group_dequant_error(wg, g, s.v[l], scale.v[l], zc.v[l], a.max_q));
         }
-        err_total += e;
+        z_next = load(zn.v);
+        err = load(er.v);
+        merr = load(me.v);
       }
       if (best_mode) {
-        for (std::size_t l = 0; l < lanes; ++l)
-          if (it == 0 || merr.v[l] < best_err.v[l]) best_err.v[l] = merr.v[l], best_z.v[l] = z.v[l];
+        const f4 better = it == 0 ? lt(splat(-1.0f), zero) : lt(merr, best_err);  // first: all lanes
+        best_err = select_f(better, merr, best_err);
+        best_z = select_f(better, vz, best_z);
       } else {
-        a.err_sum[it] += err_total;
-        float* row = a.z_hist + (static_cast<std::size_t>(it) + 1) * a.hist_stride + first;
-        for (std::size_t l = 0; l < lanes; ++l) row[l] = z_next.v[l];
+        store(err_acc + it * kLanes, add(load(err_acc + it * kLanes), err));
+        float* row = a.z_hist + (it + 1) * a.hist_stride + first;
+        if (lanes == kLanes) {
+          store(row, z_next);
+        } else {
+          Lanes zn;
+          store(zn.v, z_next);
+          for (std::size_t l = 0; l < lanes; ++l) row[l] = zn.v[l];
+        }
       }
-      z = z_next;
+      vz = z_next;
     }
     if (best_mode) {
       // z after the last update has not been scored yet.
-      Lanes last;
-      store(last.v, dequant_error4(bws, bw, g, load(z.v), vscale, top));
-      for (std::size_t l = 0; l < lanes; ++l) {
-        if (a.iters == 0 || last.v[l] < best_err.v[l]) best_z.v[l] = z.v[l];
-        a.z_best[first + l] = best_z.v[l];
+      const f4 last = dequant_error4(bws, bw, g, vz, vscale, top);
+      if (iters == 0) {
+        best_z = vz;
+      } else {
+        best_z = select_f(lt(last, best_err), vz, best_z);
       }
+      Lanes out;
+      store(out.v, best_z);
+      for (std::size_t l = 0; l < lanes; ++l) a.z_best[first + l] = out.v[l];
     }
   }
+  if (!best_mode)
+    for (std::size_t it = 0; it < iters; ++it)
+      a.err_sum[it] += static_cast<double>(hsum(load(err_acc + it * kLanes)));
 }
 
 void dequantize_rows(const uint8_t* q, std::size_t rows, std::size_t cols, const float* scale,
@@ -212,6 +256,51 @@ void dequantize_cols(const uint8_t* q, std::size_t rows, std::size_t cols, const
       store(dst + c, mul(sub(from_u8x4(src + c), load(zero + c)), load(scale + c)));
     for (; c < cols; ++c) dst[c] = (static_cast<float>(src[c]) - zero[c]) * scale[c];
   }
+}
+
+void level_error_sums(const float* w, const uint8_t* q, std::size_t n_groups, std::size_t g,
+                      const float* scale, const float* zero, double* sum_abs, double* sum_sq,
+                      double* max_abs, double* sum_w_sq) {
+  // Float32 differences (the reconstruction is float32 anyway), float32 partial sums over at most
+  // 64 values, double totals: relative error of the sums ~1e-7, far below what they are used for.
+  constexpr std::size_t kChunk = 64;
+  double sa = 0, sq = 0, sw = 0;
+  f4 vmax = splat(0.0f);
+  float smax = 0.0f;
+  for (std::size_t grp = 0; grp < n_groups; ++grp) {
+    const float* wg = w + grp * g;
+    const uint8_t* qg = q + grp * g;
+    const f4 vs = splat(scale[grp]), vz = splat(zero[grp]);
+    std::size_t k = 0;
+    while (k + 4 <= g) {
+      const std::size_t end = std::min(g, k + kChunk);
+      f4 a = splat(0.0f), b = a, c = a;
+      for (; k + 4 <= end; k += 4) {
+        const f4 wv = load(wg + k);
+        const f4 d = sub(wv, mul(sub(from_u8x4(qg + k), vz), vs));
+        const f4 ad = abs(d);
+        a = add(a, ad);
+        b = add(b, mul(d, d));
+        c = add(c, mul(wv, wv));
+        vmax = max(vmax, ad);
+      }
+      sa += hsum(a);
+      sq += hsum(b);
+      sw += hsum(c);
+    }
+    for (; k < g; ++k) {
+      const float d = wg[k] - (static_cast<float>(qg[k]) - zero[grp]) * scale[grp];
+      sa += std::fabs(d);
+      sq += static_cast<double>(d) * d;
+      sw += static_cast<double>(wg[k]) * wg[k];
+      smax = std::fabs(d) > smax ? std::fabs(d) : smax;
+    }
+  }
+  const float m = hmax(vmax);
+  *sum_abs = sa;
+  *sum_sq = sq;
+  *sum_w_sq = sw;
+  *max_abs = m > smax ? m : smax;
 }
 
 void error_sums(const float* w, const float* r, std::size_t n, double* sum_abs, double* sum_sq,
@@ -300,7 +389,8 @@ constexpr Kernels kSimd{
 #else
     "sse4.1",
 #endif
-    group_min_max, quantize_levels, solve_block, dequantize_rows, dequantize_cols, error_sums,
+    group_min_max, quantize_levels, solve_block, dequantize_rows, dequantize_cols,
+    level_error_sums, error_sums,
     decode_f16,    decode_bf16,
 };
 

@@ -68,6 +68,9 @@ inline i4 igt(i4 a, i4 b) { return wasm_i32x4_gt(a, b); }  // signed compare: la
 inline i4 select(i4 mask, i4 a, i4 b) { return wasm_v128_bitselect(a, b, mask); }
 inline f4 as_f4(i4 a) { return a; }
 inline i4 as_i4(f4 a) { return a; }
+inline f4 lt(f4 a, f4 b) { return wasm_f32x4_lt(a, b); }  // all-ones lanes where a < b
+inline bool any_gt(f4 a, f4 b) { return wasm_v128_any_true(wasm_f32x4_gt(a, b)); }
+inline f4 select_f(f4 mask, f4 a, f4 b) { return wasm_v128_bitselect(a, b, mask); }  // mask ? a : b
 // Two-lane double vectors, for sums that must not lose float32 precision.
 using d2 = v128_t;
 inline d2 dsplat(double x) { return wasm_f64x2_splat(x); }
@@ -118,6 +121,9 @@ inline i4 igt(i4 a, i4 b) { return _mm_cmpgt_epi32(a, b); }
 inline i4 select(i4 mask, i4 a, i4 b) { return _mm_blendv_epi8(b, a, mask); }
 inline f4 as_f4(i4 a) { return _mm_castsi128_ps(a); }
 inline i4 as_i4(f4 a) { return _mm_castps_si128(a); }
+inline f4 lt(f4 a, f4 b) { return _mm_cmplt_ps(a, b); }
+inline bool any_gt(f4 a, f4 b) { return _mm_movemask_ps(_mm_cmpgt_ps(a, b)) != 0; }
+inline f4 select_f(f4 mask, f4 a, f4 b) { return _mm_blendv_ps(b, a, mask); }
 using d2 = __m128d;
 inline d2 dsplat(double x) { return _mm_set1_pd(x); }
 inline d2 lo_to_d2(f4 a) { return _mm_cvtps_pd(a); }
