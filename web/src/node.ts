@@ -58,3 +58,9 @@ export async function loadHQQ(options?: LoadOptions): Promise<HQQ> {
   }
   return instantiate(await module);
 }
+
+// Whole-model quantization on files, worker_threads pool (Node only).
+export { quantizeModelFiles, inspectModelFile, dequantizeModelFile, nodeFileSink } from './node-model.js';
+export type { QuantizeModelFilesOptions, QuantizeModelFilesReport, InspectReport, DequantizeFileOptions, DequantizeFileReport } from './node-model.js';
+export { createNodePool, defaultNodeWorkers } from './pool/node-pool.js';
+export type { NodePoolOptions } from './pool/node-pool.js';

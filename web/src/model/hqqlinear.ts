@@ -16,9 +16,9 @@
  * (`encode_safetensor_type`), so `nbits` = 1.58 is stored as F32 0-d holding 1.58f; every other
  * nbits is an int and stored as I32 like the reference file. Readers here accept both.
  */
-import type { Nbits, PackingName } from '../engine.js';
+import { SUPPORTED_NBITS, type Nbits, type PackingName } from '../engine.js';
 import { HQQError } from '../errors.js';
-import { DTYPE_SIZES, type DType } from '../io/safetensors.js';
+import { DTYPE_SIZES, type DType, type TensorInfo } from '../io/safetensors.js';
 import type { PlanEntry } from '../io/writer.js';
 
 export type ComputeDtype = 'float16' | 'bfloat16' | 'float32';
@@ -191,4 +191,96 @@ export function hqqLinearConfigBytes(shape: readonly number[], cfg: LayerQuantCo
 /** Total output bytes of one quantized layer (all HQQLinear keys). */
 export function hqqLinearBytes(entries: readonly PlanEntry[]): number {
   return entries.reduce((a, e) => a + e.shape.reduce((x, y) => x * y, 1) * DTYPE_SIZES[e.dtype], 0);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Reading HQQLinear layers back (inspect, dequantize).
+
+/** The minimal reader surface needed here (an `openSafetensors` result). */
+interface TensorReader {
+  header: { fileName: string; tensors: TensorInfo[] };
+  tensor(name: string): TensorInfo | undefined;
+  readTensor(t: TensorInfo): Promise<Uint8Array>;
+}
+
+export interface HQQLayerInfo {
+  /** `<name>.` */
+  prefix: string;
+  nbits: Nbits;
+  groupSize: number;
+  axis: 0 | 1;
+  /** Original weight shape. */
+  shape: [number, number];
+  packing: string;
+  computeDtype: string;
+  optimize?: boolean;
+  roundZero?: boolean;
+  /** The stored keys of this layer (all present HQQLinear keys). */
+  keys: string[];
+  wq: TensorInfo;
+  scale: TensorInfo;
+  zero: TensorInfo;
+}
+
+const REQUIRED: readonly HQQLinearKey[] = ['W_q', 'scale', 'zero', 'nbits', 'group_size', 'axis', 'shape'];
+
+/** Finds every HQQLinear layer (a `<prefix>W_q` with its siblings) and reads its config. */
+export async function readHQQLayers(file: TensorReader): Promise<HQQLayerInfo[]> {
+  const fileName = file.header.fileName;
+  const out: HQQLayerInfo[] = [];
+  for (const t of file.header.tensors) {
+    if (!t.name.endsWith('.W_q') && t.name !== 'W_q') continue;
+    const prefix = t.name.slice(0, -'W_q'.length);
+    const get = (k: string) => file.tensor(prefix + k);
+    const missing = REQUIRED.filter((k) => !get(k));
+    if (missing.length > 0) {
+      throw new HQQError('BAD_FILE', `${fileName}: layer ${JSON.stringify(prefix)} has W_q but no ${missing.map((k) => prefix + k).join(', ')}; not a complete HQQLinear layer`);
+    }
+    const read = async (k: string) => {
+      const info = get(k)!;
+      return { info, bytes: await file.readTensor(info) };
+    };
+    const num = async (k: string): Promise<number> => {
+      const { info, bytes } = await read(k);
+      if (info.numel !== 1) throw new HQQError('BAD_FILE', `${fileName}: ${prefix + k} must hold one value, has shape [${info.shape.join(', ')}]`);
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      switch (info.dtype) {
+        case 'I32': return dv.getInt32(0, true);
+        case 'I64': return Number(dv.getBigInt64(0, true));
+        case 'U8': return dv.getUint8(0);
+        case 'F32': return dv.getFloat32(0, true);
+        case 'F64': return dv.getFloat64(0, true);
+        default: throw new HQQError('BAD_FILE', `${fileName}: ${prefix + k} has dtype ${info.dtype}; expected an integer or float scalar`);
+      }
+    };
+    const str = async (k: string): Promise<string | undefined> => {
+      if (!get(k)) return undefined;
+      const { bytes } = await read(k);
+      return String.fromCharCode(...bytes);
+    };
+    const rawNbits = await num('nbits');
+    const nbits = (Math.abs(rawNbits - 1.58) < 1e-3 ? 1.58 : rawNbits) as Nbits;
+    if (!(SUPPORTED_NBITS as readonly number[]).includes(nbits)) throw new HQQError('BAD_FILE', `${fileName}: ${prefix}nbits is ${rawNbits}, not a supported bit width`);
+    const axis = await num('axis');
+    if (axis !== 0 && axis !== 1) throw new HQQError('BAD_FILE', `${fileName}: ${prefix}axis is ${axis}; expected 0 or 1`);
+    const shapeT = await read('shape');
+    if (shapeT.info.numel !== 2 || (shapeT.info.dtype !== 'I64' && shapeT.info.dtype !== 'I32')) {
+      throw new HQQError('BAD_FILE', `${fileName}: ${prefix}shape must be I64 [2], got ${shapeT.info.dtype} [${shapeT.info.shape.join(', ')}]`);
+    }
+    const sdv = new DataView(shapeT.bytes.buffer, shapeT.bytes.byteOffset, shapeT.bytes.byteLength);
+    const shape: [number, number] = shapeT.info.dtype === 'I64'
+      ? [Number(sdv.getBigInt64(0, true)), Number(sdv.getBigInt64(8, true))]
+      : [sdv.getInt32(0, true), sdv.getInt32(4, true)];
+    const flag = async (k: string) => (get(k) ? (await num(k)) !== 0 : undefined);
+    const keys = HQQLINEAR_KEYS.filter((k) => get(k)).map((k) => prefix + k);
+    out.push({
+      prefix, nbits, groupSize: await num('group_size'), axis, shape,
+      packing: (await str('packing')) ?? packingFor(nbits),
+      computeDtype: (await str('compute_dtype')) ?? '',
+      optimize: await flag('optimize'),
+      roundZero: await flag('round_zero'),
+      keys, wq: get('W_q')!, scale: get('scale')!, zero: get('zero')!,
+    });
+  }
+  return out;
 }
