@@ -1,6 +1,7 @@
 // Native timing of the same C++ sources as the wasm build, for the benchmark table
 // (scripts/bench.mjs runs this and reads its one-line JSON output).
-//   bench_native <rows> <cols> <nbits> <group> <axis> <optimize 0|1> <reps>
+//   bench_native <rows> <cols> <nbits> <group> <axis> <optimize 0|1> <reps> [weights.f32]
+// Without a weights file the input is N(0, 0.02) from a fixed seed.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -12,8 +13,8 @@
 #include "kernels/kernels.hpp"
 
 int main(int argc, char** argv) {
-  if (argc != 8) {
-    std::fprintf(stderr, "usage: %s rows cols nbits group axis optimize reps\n", argv[0]);
+  if (argc != 8 && argc != 9) {
+    std::fprintf(stderr, "usage: %s rows cols nbits group axis optimize reps [weights.f32]\n", argv[0]);
     return 2;
   }
   const std::size_t rows = std::strtoull(argv[1], nullptr, 10), cols = std::strtoull(argv[2], nullptr, 10);
@@ -24,9 +25,18 @@ int main(int argc, char** argv) {
   cfg.optimize = std::atoi(argv[6]) != 0;
   const int reps = std::atoi(argv[7]);
   std::vector<float> w(rows * cols);
-  std::mt19937 rng(7);
-  std::normal_distribution<float> dist(0.0f, 0.02f);
-  for (auto& x : w) x = dist(rng);
+  if (argc == 9) {
+    std::FILE* f = std::fopen(argv[8], "rb");
+    if (!f || std::fread(w.data(), sizeof(float), w.size(), f) != w.size()) {
+      std::fprintf(stderr, "cannot read %zu float32 values from %s\n", w.size(), argv[8]);
+      return 1;
+    }
+    std::fclose(f);
+  } else {
+    std::mt19937 rng(7);
+    std::normal_distribution<float> dist(0.0f, 0.02f);
+    for (auto& x : w) x = dist(rng);
+  }
   std::vector<double> ms;
   int iterations = 0;
   double mean_abs = 0;
