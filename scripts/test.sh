@@ -1,16 +1,41 @@
 #!/usr/bin/env bash
-# npm test: set up, build, then every test (native C++, sanitizers, wasm in Node, browser).
-set -euo pipefail
+# npm test: set up (apt packages, npm ci), build, then every test suite:
+#   native C++ (Catch2 via CTest), the same under ASan+UBSan, Vitest in Node (wasm module, models,
+#   CLI, safetensors), the browser suite in headless Chromium, the packaging test, the demo e2e.
+# Every suite runs even when an earlier one fails; the exit status is non-zero if any failed.
+set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-bash scripts/build.sh
+bash scripts/setup.sh || exit 1
+bash scripts/build.sh || exit 1
 
-echo "== native C++ tests (Release) =="
-ctest --test-dir build/native --output-on-failure -j2
-./build/native/hqq_tests "[conformance]" | grep '^\[conformance\]'
+failed=()
+suite() {
+  local name=$1
+  shift
+  echo
+  echo "=================== $name ==================="
+  if "$@"; then echo "[suite] $name: ok"; else echo "[suite] $name: FAILED"; failed+=("$name"); fi
+}
 
-echo "== native C++ tests under AddressSanitizer + UndefinedBehaviorSanitizer =="
-cmake -S . -B build/sanitize -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHQQ_SANITIZE=ON >/dev/null
-cmake --build build/sanitize
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build/sanitize --output-on-failure -j2
+sanitized_ctest() {
+  cmake -S . -B build/sanitize -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHQQ_SANITIZE=ON >/dev/null &&
+    cmake --build build/sanitize --target hqq_tests &&
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir build/sanitize --output-on-failure -j2
+}
+
+suite "C++ tests (native, Release)" ctest --test-dir build/native --output-on-failure -j2
+suite "C++ conformance summary" bash -c './build/native/hqq_tests "[conformance]" | grep "^\[conformance\]"'
+suite "C++ tests (AddressSanitizer + UndefinedBehaviorSanitizer)" sanitized_ctest
+suite "Vitest (Node: wasm module, safetensors, models, CLI)" npx vitest run
+suite "Browser (headless Chromium)" bash scripts/test-browser.sh
+suite "Packaging (npm pack -> Node, Vite, static page)" bash scripts/test-package.sh
+if [ -f scripts/test-demo.sh ]; then
+  suite "Demo (headless Chromium)" bash scripts/test-demo.sh
+fi
+
+echo
+if ((${#failed[@]})); then
+  echo "npm test: FAILED suites: ${failed[*]}"
+  exit 1
+fi
+echo "npm test: all suites passed"
