@@ -1,0 +1,186 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { HQQError } from '../../../web/src/errors.js';
+import { parseSafetensorsHeader, type DType, type SafetensorsHeader } from '../../../web/src/io/safetensors.js';
+import { planSafetensors } from '../../../web/src/io/writer.js';
+import { hqqLinearConfigBytes, hqqLinearEntries, HQQLINEAR_KEYS } from '../../../web/src/model/hqqlinear.js';
+import {
+  HQQ_WASM_VERSION, parseTensorOverride, planModel, resolveModelConfig, type ModelQuantConfig,
+} from '../../../web/src/model/plan.js';
+
+const REF = new URL('../../../../shared/testdata/hqq-ref/hqqlinear/normal_256x512_4bit_g64_axis1_fp16.safetensors', import.meta.url);
+
+function header(entries: { name: string; dtype: DType; shape: number[] }[], fileName = 'model.safetensors'): SafetensorsHeader {
+  const plan = planSafetensors(entries);
+  const bytes = new Uint8Array(plan.totalSize);
+  bytes.set(plan.headerBytes);
+  return parseSafetensorsHeader(bytes, bytes.byteLength, fileName);
+}
+
+function plan1(entries: { name: string; dtype: DType; shape: number[] }[], config: ModelQuantConfig = {}) {
+  return planModel([{ fileName: 'model.safetensors', header: header(entries) }], config);
+}
+
+function refHeader(): SafetensorsHeader {
+  const bytes = new Uint8Array(readFileSync(REF));
+  return parseSafetensorsHeader(bytes, bytes.byteLength, 'ref.safetensors');
+}
+
+describe('HQQLinear layout', () => {
+  it('matches the reference file key names, dtypes and shapes (prefix replaced)', () => {
+    const ref = refHeader();
+    const refKeys = ref.tensors.filter((t) => t.name !== 'layer.bias').map((t) => ({ name: t.name.slice('layer.'.length), dtype: t.dtype, shape: t.shape }));
+    const ours = hqqLinearEntries('model.layers.0.mlp.up_proj.', [256, 512], {
+      nbits: 4, groupSize: 64, axis: 1, optimize: true, roundZero: true, computeDtype: 'float16',
+    }).map((e) => ({ name: e.name.slice('model.layers.0.mlp.up_proj.'.length), dtype: e.dtype, shape: e.shape }));
+    const sort = (a: { name: string }[]) => [...a].sort((x, y) => (x.name < y.name ? -1 : 1));
+    expect(sort(ours)).toEqual(sort(refKeys));
+  });
+
+  it('config tensors hold the same bytes as the reference', () => {
+    const ref = refHeader();
+    const bytes = new Uint8Array(readFileSync(REF));
+    const cfg = hqqLinearConfigBytes([256, 512], { nbits: 4, groupSize: 64, axis: 1, optimize: true, roundZero: true, computeDtype: 'float16' });
+    for (const [k, v] of cfg) {
+      const t = ref.tensors.find((x) => x.name === `layer.${k}`)!;
+      expect([...v], k).toEqual([...bytes.subarray(t.begin, t.end)]);
+    }
+    expect(cfg.size + 3).toBe(HQQLINEAR_KEYS.length);
+  });
+
+  it('3-bit: W_q I32 and unpack_view_dtype torch.int32; axis 0: per-group [1, n]; 1.58-bit: nbits F32', () => {
+    const e3 = hqqLinearEntries('a.', [256, 512], { nbits: 3, groupSize: 64, axis: 0, optimize: true, roundZero: false, computeDtype: 'bfloat16' });
+    const by = new Map(e3.map((e) => [e.name, e]));
+    expect(by.get('a.W_q')).toMatchObject({ dtype: 'I32', shape: [Math.ceil(64 / 10), 2048] });
+    expect(by.get('a.scale')).toMatchObject({ dtype: 'BF16', shape: [1, 2048] });
+    const cfg3 = hqqLinearConfigBytes([256, 512], { nbits: 3, groupSize: 64, axis: 0, optimize: true, roundZero: false, computeDtype: 'bfloat16' });
+    expect(String.fromCharCode(...cfg3.get('unpack_view_dtype')!)).toBe('torch.int32');
+    expect(String.fromCharCode(...cfg3.get('compute_dtype')!)).toBe('torch.bfloat16');
+    expect(String.fromCharCode(...cfg3.get('packing')!)).toBe('3bit_32');
+    const e158 = hqqLinearEntries('b.', [64, 64], { nbits: 1.58, groupSize: 64, axis: 1, optimize: true, roundZero: false, computeDtype: 'float32' });
+    expect(e158.find((e) => e.name === 'b.nbits')).toMatchObject({ dtype: 'F32', shape: [] });
+    expect(e158.find((e) => e.name === 'b.W_q')).toMatchObject({ dtype: 'U8', shape: [16, 64] });
+    const c158 = hqqLinearConfigBytes([64, 64], { nbits: 1.58, groupSize: 64, axis: 1, optimize: true, roundZero: false, computeDtype: 'float32' });
+    expect(new DataView(c158.get('nbits')!.buffer).getFloat32(0, true)).toBeCloseTo(1.58, 6);
+  });
+});
+
+describe('selection', () => {
+  const MODEL: { name: string; dtype: DType; shape: number[] }[] = [
+    { name: 'model.embed_tokens.weight', dtype: 'F16', shape: [128, 64] },
+    { name: 'transformer.wte.weight', dtype: 'F16', shape: [128, 64] },
+    { name: 'model.layers.0.self_attn.q_proj.weight', dtype: 'F16', shape: [64, 64] },
+    { name: 'model.layers.0.self_attn.q_proj.bias', dtype: 'F16', shape: [64] },
+    { name: 'model.layers.0.mlp.down_proj.weight', dtype: 'BF16', shape: [64, 128] },
+    { name: 'model.layers.0.mlp.up_proj.weight', dtype: 'F32', shape: [128, 64] },
+    { name: 'model.layers.0.input_layernorm.weight', dtype: 'F16', shape: [64] },
+    { name: 'h.0.ln_1.weight', dtype: 'F16', shape: [64, 2] },
+    { name: 'model.layers.0.odd.weight', dtype: 'F16', shape: [3, 64] },
+    { name: 'model.layers.0.int.weight', dtype: 'I8', shape: [64, 64] },
+    { name: 'conv.weight', dtype: 'F16', shape: [4, 4, 4, 4] },
+    { name: 'position_ids', dtype: 'I64', shape: [1, 16] },
+    { name: 'lm_head.weight', dtype: 'F16', shape: [128, 64] },
+  ];
+
+  it('quantizes 2-D float .weight tensors except embeddings, head and norms, with a reason for every skip', () => {
+    const p = plan1(MODEL);
+    const act = Object.fromEntries(p.tensors.map((t) => [t.name, t.action]));
+    expect(act).toEqual({
+      'model.embed_tokens.weight': 'copy',
+      'transformer.wte.weight': 'copy',
+      'model.layers.0.self_attn.q_proj.weight': 'quantize',
+      'model.layers.0.self_attn.q_proj.bias': 'copy',
+      'model.layers.0.mlp.down_proj.weight': 'quantize',
+      'model.layers.0.mlp.up_proj.weight': 'quantize',
+      'model.layers.0.input_layernorm.weight': 'copy',
+      'h.0.ln_1.weight': 'copy',
+      'model.layers.0.odd.weight': 'copy',
+      'model.layers.0.int.weight': 'copy',
+      'conv.weight': 'copy',
+      'position_ids': 'copy',
+      'lm_head.weight': 'copy',
+    });
+    const reason = Object.fromEntries(p.tensors.map((t) => [t.name, t.reason]));
+    expect(reason['model.embed_tokens.weight']).toMatch(/embedding/);
+    expect(reason['transformer.wte.weight']).toMatch(/embedding/);
+    expect(reason['lm_head.weight']).toMatch(/lm_head/);
+    expect(reason['h.0.ln_1.weight']).toMatch(/norm/);
+    expect(reason['model.layers.0.input_layernorm.weight']).toMatch(/1-D/);
+    expect(reason['model.layers.0.int.weight']).toMatch(/dtype I8/);
+    expect(reason['position_ids']).toMatch(/dtype I64/);
+    expect(reason['model.layers.0.q_proj.bias'.replace('q_proj', 'self_attn.q_proj')]).toMatch(/not a \.weight/);
+    expect(reason['conv.weight']).toMatch(/4-D/);
+    // 3 x 64 = 192 values = 3 groups of 64: 3 rows, not a multiple of 2 for 4-bit packing
+    expect(reason['model.layers.0.odd.weight']).toMatch(/3 rows, not a multiple of 2/);
+    for (const t of p.tensors) if (t.action === 'copy') expect(t.reason, t.name).toBeTruthy();
+    expect(p.totals.quantized).toBe(3);
+    expect(p.totals.copied).toBe(MODEL.length - 3);
+  });
+
+  it('the output replaces each quantized weight by its HQQLinear keys in place and keeps the rest', () => {
+    const p = plan1(MODEL);
+    const names = p.shards[0]!.layout.tensors.map((t) => t.name);
+    const i = names.indexOf('model.layers.0.self_attn.q_proj.W_q');
+    expect(names[i - 1]).toBe('transformer.wte.weight');
+    expect(names.slice(i, i + 3)).toEqual(['model.layers.0.self_attn.q_proj.W_q', 'model.layers.0.self_attn.q_proj.scale', 'model.layers.0.self_attn.q_proj.zero']);
+    expect(names[i + HQQLINEAR_KEYS.length]).toBe('model.layers.0.self_attn.q_proj.bias');
+    expect(names).not.toContain('model.layers.0.self_attn.q_proj.weight');
+    expect(names).toContain('position_ids');
+    const meta = p.shards[0]!.layout.metadata;
+    expect(meta.hqq_tool).toBe('hqq-wasm');
+    expect(meta.hqq_tool_version).toBe(HQQ_WASM_VERSION);
+    expect(JSON.parse(meta.hqq_config!)).toMatchObject({ nbits: 4, group_size: 64, axis: 1, compute_dtype: 'float16' });
+  });
+
+  it('include / exclude regexes; include overrides the built-in name rules', () => {
+    const ex = plan1(MODEL, { exclude: 'mlp' });
+    expect(ex.tensors.filter((t) => t.action === 'quantize').map((t) => t.name)).toEqual(['model.layers.0.self_attn.q_proj.weight']);
+    expect(ex.tensors.find((t) => t.name.includes('down_proj'))!.reason).toMatch(/matches exclude \/mlp\//);
+    const inc = plan1(MODEL, { include: /lm_head|q_proj/ });
+    expect(inc.tensors.filter((t) => t.action === 'quantize').map((t) => t.name)).toEqual(['model.layers.0.self_attn.q_proj.weight', 'lm_head.weight']);
+    expect(inc.tensors.find((t) => t.name.includes('up_proj'))!.reason).toMatch(/does not match include/);
+    const both = plan1(MODEL, { include: 'layers', exclude: 'q_proj' });
+    expect(both.tensors.filter((t) => t.action === 'quantize').map((t) => t.name)).toEqual(['model.layers.0.mlp.down_proj.weight', 'model.layers.0.mlp.up_proj.weight']);
+  });
+
+  it('per-tensor overrides RE=BITS:GROUP, first match wins; a config the tensor cannot hold is a skip reason', () => {
+    const p = plan1(MODEL, { tensorConfig: ['down_proj=8:32', 'mlp=2:128', 'q_proj=3'] });
+    const cfg = Object.fromEntries(p.tensors.filter((t) => t.config).map((t) => [t.name, [t.config!.nbits, t.config!.groupSize, t.config!.roundZero]]));
+    expect(cfg).toEqual({
+      'model.layers.0.mlp.down_proj.weight': [8, 32, false],
+      'model.layers.0.mlp.up_proj.weight': [2, 128, false],
+      'model.layers.0.self_attn.q_proj.weight': [3, 64, false],
+    });
+    const bad = plan1(MODEL, { tensorConfig: ['up_proj=1:64'] }); // 128 rows of 64 -> 128 groups: OK for 1-bit (128 % 8)
+    expect(bad.tensors.find((t) => t.name.includes('up_proj'))!.action).toBe('quantize');
+    const bad2 = plan1(MODEL, { tensorConfig: ['q_proj=4:48'] });
+    expect(bad2.tensors.find((t) => t.name.includes('q_proj.weight'))!.reason).toMatch(/group size 48 does not divide its 4096 elements/);
+    const bpw = p.tensors.find((t) => t.name.includes('down_proj'))!;
+    expect(bpw.bitsPerWeight).toBeGreaterThan(8);
+  });
+
+  it('parseTensorOverride and config validation give clear errors', () => {
+    expect(parseTensorOverride('a=b=4:32')).toMatchObject({ nbits: 4, groupSize: 32 });
+    expect(parseTensorOverride('a=b=4:32').pattern.source).toBe('a=b');
+    expect(() => parseTensorOverride('mlp')).toThrow(/RE=BITS:GROUP/);
+    expect(() => parseTensorOverride('mlp=7:64')).toThrow(/bits "7" is not supported/);
+    expect(() => parseTensorOverride('mlp=4:0')).toThrow(/group size "0"/);
+    expect(() => parseTensorOverride('(=4:64')).toThrow(/not a valid regular expression/);
+    expect(() => resolveModelConfig({ nbits: 7 as 4 })).toThrow(HQQError);
+    expect(() => resolveModelConfig({ computeDtype: 'float64' as 'float32' })).toThrow(/computeDtype/);
+    expect(() => resolveModelConfig({ group_size: 64 } as ModelQuantConfig)).toThrow(/unknown model config option "group_size"/);
+  });
+
+  it('round_zero defaults to the reference (on for 4-bit only) and can be forced', () => {
+    const M = [{ name: 'x.weight', dtype: 'F16' as DType, shape: [64, 64] }];
+    expect(plan1(M).tensors[0]!.config!.roundZero).toBe(true);
+    expect(plan1(M, { nbits: 2 }).tensors[0]!.config!.roundZero).toBe(false);
+    expect(plan1(M, { roundZero: false }).tensors[0]!.config!.roundZero).toBe(false);
+    expect(plan1(M, { nbits: 8, roundZero: true }).tensors[0]!.config!.roundZero).toBe(true);
+  });
+
+  it('HQQ_WASM_VERSION equals package.json version', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(HQQ_WASM_VERSION).toBe(pkg.version);
+  });
+});
