@@ -1,6 +1,6 @@
 // Conformance against the reference library's outputs through the JS API, for both wasm builds.
 // Mirrors tests/cpp/test_conformance.cpp; every case listed in manifest.json is checked.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { HQQ, Nbits, QuantizedTensor } from '../../../web/src/engine.js';
 import { loadHQQ } from '../../../web/src/node.js';
@@ -19,9 +19,13 @@ const relClose = (a: number, b: number, eps: number) => Math.abs(a - b) <= eps *
 describe.each([true, false])('conformance (simd: %s)', (simd) => {
   let hqq: HQQ;
   const label = simd ? 'simd' : 'scalar';
+  const summary = { rtn: 'not run', optimized: 'not run' };
   beforeAll(async () => {
     hqq = await loadHQQ({ simd });
     expect(hqq.flavour).toBe(label);
+  });
+  afterAll(() => {
+    console.log(`[conformance ${label}] summary: RTN ${summary.rtn}; optimized ${summary.optimized}`);
   });
 
   it('RTN cases are bit-identical to the reference', () => {
@@ -55,6 +59,7 @@ describe.each([true, false])('conformance (simd: %s)', (simd) => {
       if (bad.length) failures.push(`${c.id}: ${bad.join(', ')}`);
     }
     console.log(`[conformance ${label}] RTN: ${exact} of ${cases.length} cases bit-identical (packed, levels, scale, zero, dequant)`);
+    summary.rtn = `${exact}/${cases.length} bit-exact`;
     expect(failures).toEqual([]);
     expect(exact).toBe(cases.length);
   });
@@ -107,6 +112,8 @@ describe.each([true, false])('conformance (simd: %s)', (simd) => {
         `iteration count differs in ${iterMismatch} case(s), by at most ${maxIterDiff}; ` +
         `per-group-best/global error: mean ${meanBestRatio.toFixed(6)}, worst ${worstBestRatio.toFixed(6)}`,
     );
+    summary.optimized = `${cases.length} cases, worst level agreement ${worstAgreement.toFixed(6)}, worst error ratio ${worstRatio.toFixed(6)}, ` +
+      `iteration diffs in ${iterMismatch} case(s) (max ${maxIterDiff})`;
     expect(failures).toEqual([]);
     expect(meanBestRatio).toBeLessThan(1);
   });
