@@ -1,0 +1,395 @@
+/**
+ * Whole-model quantization end to end on tiny synthetic models in a temp dir.
+ * The worker_threads pool runs the COMPILED worker (web/dist/pool/node-worker.js): build first with
+ * `bash scripts/build.sh` (or `npx tsc -p tsconfig.json` after the wasm build). The tests fail with
+ * that message when web/dist is missing.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HQQError } from '../../../web/src/errors.js';
+import { buildIndexJson, parseIndexJson } from '../../../web/src/io/index-json.js';
+import { openFileSource } from '../../../web/src/io/node-file.js';
+import { openSafetensors, parseSafetensorsHeader, type DType, type SafetensorsFile } from '../../../web/src/io/safetensors.js';
+import { bytesSource } from '../../../web/src/io/source.js';
+import { planSafetensors, type SafetensorsPlan } from '../../../web/src/io/writer.js';
+import { HQQLINEAR_KEYS } from '../../../web/src/model/hqqlinear.js';
+import { quantizeModel, type ModelSink, type ModelProgressEvent } from '../../../web/src/model/quantize-model.js';
+import {
+  generateTensorData, shardPlan, syntheticLlamaSpec, syntheticPreset, type SyntheticTensor,
+} from '../../../web/src/model/synthetic.js';
+import { dequantizeModelFile, inspectModelFile, quantizeModelFiles } from '../../../web/src/node-model.js';
+import { loadHQQ } from '../../../web/src/node.js';
+import type { HQQ } from '../../../web/src/engine.js';
+import { createInlinePool } from '../../../web/src/pool/inline-pool.js';
+import type { WorkerPool } from '../../../web/src/pool/types.js';
+
+const WORKER = new URL('../../../web/dist/pool/node-worker.js', import.meta.url);
+const REF = new URL('../../../../shared/testdata/hqq-ref/hqqlinear/normal_256x512_4bit_g64_axis1_fp16.safetensors', import.meta.url);
+
+let dir: string;
+let hqq: HQQ;
+
+beforeAll(async () => {
+  if (!existsSync(WORKER)) {
+    throw new Error('web/dist is missing (web/dist/pool/node-worker.js): run `bash scripts/build.sh` first; the worker_threads pool runs the compiled worker');
+  }
+  dir = await mkdtemp(join(tmpdir(), 'hqq-model-'));
+  hqq = await loadHQQ();
+});
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+type Entry = { name: string; dtype: DType; shape: number[]; data: Uint8Array };
+
+function synth(name: string, dtype: 'F16' | 'BF16' | 'F32', shape: number[], kind: SyntheticTensor['kind'] = 'linear', seed = 7): Entry {
+  const numel = shape.reduce((a, b) => a * b, 1);
+  const t: SyntheticTensor = { name, dtype, shape, kind, numel, byteLength: numel * (dtype === 'F32' ? 4 : 2) };
+  return { name, dtype, shape, data: generateTensorData(t, seed) };
+}
+
+function fileBytes(entries: Entry[], metadata: Record<string, string> = { format: 'pt' }): Uint8Array {
+  const plan = planSafetensors(entries, metadata);
+  const out = new Uint8Array(plan.totalSize);
+  out.set(plan.headerBytes);
+  for (const e of entries) out.set(e.data, plan.offsets.get(e.name)!.begin);
+  return out;
+}
+
+async function writeModel(path: string, entries: Entry[]): Promise<void> {
+  await writeFile(path, fileBytes(entries));
+}
+
+async function open(path: string): Promise<SafetensorsFile> {
+  return openSafetensors(await openFileSource(path));
+}
+
+function f32(bytes: Uint8Array): Float32Array {
+  return new Float32Array(bytes.slice().buffer);
+}
+
+async function catchErr(p: Promise<unknown>): Promise<HQQError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(HQQError);
+    return e as HQQError;
+  }
+  throw new Error('expected an HQQError');
+}
+
+const POS_IDS = (() => {
+  const b = new Uint8Array(16 * 8);
+  const dv = new DataView(b.buffer);
+  for (let i = 0; i < 16; i++) dv.setBigInt64(i * 8, BigInt(i * 1_000_000_007), true);
+  return b;
+})();
+
+function smallModel(): Entry[] {
+  return [
+    synth('model.embed_tokens.weight', 'F16', [128, 64], 'embedding'),
+    { name: 'position_ids', dtype: 'I64', shape: [1, 16], data: POS_IDS },
+    synth('model.layers.0.mlp.up_proj.weight', 'F32', [256, 512]),
+    synth('model.layers.0.mlp.up_proj.bias', 'F16', [256], 'linear', 9),
+    synth('model.layers.0.input_layernorm.weight', 'F16', [64], 'norm'),
+    synth('model.layers.0.self_attn.o_proj.weight', 'BF16', [64, 64]),
+  ];
+}
+
+describe('quantizeModelFiles: single file', () => {
+  it('writes the reference HQQLinear keys, copies everything else byte-identical, and dequantizes within the expected error', async () => {
+    const entries = smallModel();
+    const input = join(dir, 'small.safetensors');
+    const output = join(dir, 'small-q.safetensors');
+    await writeModel(input, entries);
+    const events: ModelProgressEvent[] = [];
+    const report = await quantizeModelFiles(input, output, { workers: 2, onProgress: (e) => events.push(e) });
+    expect(report.outputPaths).toEqual([output]);
+    expect(report.totals.quantized).toBe(2);
+
+    const out = await open(output);
+    const refBytes = new Uint8Array(readFileSync(REF));
+    const ref = parseSafetensorsHeader(refBytes, refBytes.byteLength, 'ref');
+    try {
+      // Key names, dtypes, shapes: identical to the reference layer (prefix layer. -> <name>.).
+      const p = 'model.layers.0.mlp.up_proj.';
+      const ours = out.header.tensors.filter((t) => t.name.startsWith(p)).map((t) => `${t.name.slice(p.length)} ${t.dtype} [${t.shape}]`).sort();
+      const theirs = ref.tensors.map((t) => `${t.name.slice('layer.'.length)} ${t.dtype} [${t.shape}]`).sort();
+      expect(ours).toEqual(theirs);
+      // Config tensors: same bytes as the reference.
+      for (const k of HQQLINEAR_KEYS.filter((k) => !['W_q', 'scale', 'zero'].includes(k))) {
+        const r = ref.tensors.find((t) => t.name === `layer.${k}`)!;
+        expect([...(await out.readTensor(p + k))], k).toEqual([...refBytes.subarray(r.begin, r.end)]);
+      }
+      expect(out.tensor('model.layers.0.mlp.up_proj.weight')).toBeUndefined();
+      // Copy-through: byte-identical.
+      for (const name of ['position_ids', 'model.embed_tokens.weight', 'model.layers.0.mlp.up_proj.bias', 'model.layers.0.input_layernorm.weight']) {
+        const e = entries.find((x) => x.name === name)!;
+        const t = out.tensor(name)!;
+        expect(t.dtype).toBe(e.dtype);
+        expect(t.shape).toEqual(e.shape);
+        expect(Buffer.from(await out.readTensor(name)).equals(Buffer.from(e.data)), name).toBe(true);
+      }
+      expect(out.header.metadata).toMatchObject({ format: 'pt', hqq_tool: 'hqq-wasm' });
+      expect(JSON.parse(out.header.metadata.hqq_config!)).toMatchObject({ nbits: 4, group_size: 64 });
+    } finally {
+      await out.close();
+    }
+
+    // quantize -> dequantize: relative Frobenius error of 4-bit g64 on these weights
+    const restored = join(dir, 'small-deq.safetensors');
+    await dequantizeModelFile(output, restored, { dtype: 'float32' });
+    const d = await open(restored);
+    try {
+      const w = f32(entries[2]!.data);
+      const r = f32(await d.readTensor('model.layers.0.mlp.up_proj.weight'));
+      let e2 = 0;
+      let w2 = 0;
+      for (let i = 0; i < w.length; i++) {
+        e2 += (w[i]! - r[i]!) ** 2;
+        w2 += w[i]! ** 2;
+      }
+      const rel = Math.sqrt(e2 / w2);
+      expect(rel).toBeLessThan(0.15);
+      expect(rel).toBeGreaterThan(0.02);
+      const rep = report.tensors.find((t) => t.name === 'model.layers.0.mlp.up_proj.weight')!;
+      // The file stores scale/zero in float16, so the restored error differs slightly from the in-wasm one.
+      expect(Math.abs(rel - rep.relFrobenius!) / rep.relFrobenius!).toBeLessThan(0.05);
+      expect(d.header.tensors.map((t) => t.name)).toEqual(entries.map((e) => e.name));
+      expect(Buffer.from(await d.readTensor('position_ids')).equals(Buffer.from(POS_IDS))).toBe(true);
+    } finally {
+      await d.close();
+    }
+
+    // events: one done per tensor, bytes add up
+    const done = events.filter((e) => e.type === 'tensor-done');
+    expect(done.map((e) => e.index).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(done.every((e) => e.total === 6 && e.result)).toBe(true);
+    const last = events[events.length - 1]!;
+    expect(last.bytesDone).toBe(last.bytesTotal);
+    expect(events.filter((e) => e.type === 'tensor-start')).toHaveLength(6);
+    const q = done.find((e) => e.name === 'model.layers.0.mlp.up_proj.weight')!.result!;
+    expect(q).toMatchObject({ action: 'quantize', nbits: 4, groupSize: 64, bytesBefore: 256 * 512 * 4 });
+    expect(q.iterations).toBeGreaterThan(0);
+    expect(q.meanAbs).toBeGreaterThan(0);
+  });
+
+  it('other configs round-trip: 3-bit axis 0 bf16, 1.58-bit f32, 8-bit; inspect reads them back', async () => {
+    const entries = [
+      synth('a.weight', 'F32', [128, 256]),
+      synth('b.weight', 'F16', [64, 256]),
+      synth('c.weight', 'BF16', [64, 128]),
+    ];
+    const input = join(dir, 'cfg.safetensors');
+    const output = join(dir, 'cfg-q.safetensors');
+    await writeModel(input, entries);
+    const rep = await quantizeModelFiles(input, output, {
+      workers: 2, axis: 0, computeDtype: 'bfloat16', tensorConfig: ['^a=3:64', '^b=1.58:64', '^c=8:128'], compareRtn: true,
+    });
+    const layers = (await inspectModelFile(output)).files[0]!.layers;
+    expect(layers.map((l) => [l.prefix, l.nbits, l.groupSize, l.axis, l.packing, l.computeDtype])).toEqual([
+      ['a.', 3, 64, 0, '3bit_32', 'torch.bfloat16'],
+      ['b.', 1.58, 64, 0, '2bit_u8', 'torch.bfloat16'],
+      ['c.', 8, 128, 0, '8bit_u8', 'torch.bfloat16'],
+    ]);
+    const out = await open(output);
+    expect(out.tensor('a.W_q')).toMatchObject({ dtype: 'I32', shape: [7, 512] });
+    expect(out.tensor('a.scale')).toMatchObject({ dtype: 'BF16', shape: [1, 512] });
+    expect(out.tensor('b.nbits')).toMatchObject({ dtype: 'F32', shape: [] });
+    await out.close();
+    const limits: Record<string, number> = { 'a.weight': 0.3, 'b.weight': 0.8, 'c.weight': 0.02 };
+    for (const t of rep.tensors) {
+      expect(t.relFrobenius!, t.name).toBeLessThan(limits[t.name]!);
+      expect(t.rtn, t.name).toBeDefined();
+      expect(t.meanAbs!, t.name).toBeLessThanOrEqual(t.rtn!.meanAbs * 1.001);
+    }
+    expect(rep.rtn!.meanAbs).toBeGreaterThan(rep.meanAbs);
+    const restored = join(dir, 'cfg-deq.safetensors');
+    await dequantizeModelFile(output, restored);
+    const d = await open(restored);
+    expect(d.header.tensors.map((t) => [t.name, t.dtype, t.shape])).toEqual([
+      ['a.weight', 'BF16', [128, 256]], ['b.weight', 'BF16', [64, 256]], ['c.weight', 'BF16', [64, 128]],
+    ]);
+    await d.close();
+  });
+
+  it('dry run plans without writing anything', async () => {
+    const input = join(dir, 'small.safetensors');
+    const output = join(dir, 'dry-out.safetensors');
+    const rep = await quantizeModelFiles(input, output, { dryRun: true });
+    expect(rep.dryRun).toBe(true);
+    expect(existsSync(output)).toBe(false);
+    expect(rep.totals.bitsPerWeight).toBeGreaterThan(4);
+    expect(rep.totals.bitsPerWeight).toBeLessThan(5);
+    expect(rep.tensors.find((t) => t.action === 'quantize')!.meanAbs).toBeUndefined();
+  });
+
+  it('refuses to overwrite the input', async () => {
+    const input = join(dir, 'small.safetensors');
+    const before = await readFile(input);
+    const err = await catchErr(quantizeModelFiles(input, input, { workers: 1 }));
+    expect(err.code).toBe('INVALID_ARGUMENT');
+    expect(err.message).toMatch(/refusing to overwrite/);
+    expect((await readFile(input)).equals(before)).toBe(true);
+  });
+});
+
+describe('quantizeModelFiles: sharded', () => {
+  it('sharded input -> sharded output with the same shard names and a new index', async () => {
+    const spec = syntheticLlamaSpec(syntheticPreset('tiny', 'F16'));
+    const sp = shardPlan(spec, 1_500_000);
+    expect(sp.shards.length).toBeGreaterThan(1);
+    const inDir = join(dir, 'sharded-in');
+    const outDir = join(dir, 'sharded-out');
+    await mkdir(inDir);
+    for (const s of sp.shards) {
+      await writeModel(join(inDir, s.fileName), s.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: generateTensorData(t, 3) })));
+    }
+    const indexPath = join(inDir, 'model.safetensors.index.json');
+    await writeFile(indexPath, buildIndexJson(sp.weightMap, sp.totalSize));
+    const rep = await quantizeModelFiles(indexPath, outDir, { workers: 2 });
+    const names = sp.shards.map((s) => s.fileName);
+    expect((await readdir(outDir)).sort()).toEqual([...names, 'model.safetensors.index.json'].sort());
+    expect(rep.outputPaths).toEqual([...names.map((n) => join(outDir, n)), join(outDir, 'model.safetensors.index.json')]);
+    const index = parseIndexJson(await readFile(join(outDir, 'model.safetensors.index.json'), 'utf8'), 'index');
+    let total = 0;
+    const seen = new Set<string>();
+    for (const n of names) {
+      const f = await open(join(outDir, n));
+      total += f.header.fileSize - f.header.dataOffset;
+      for (const t of f.header.tensors) {
+        expect(index.weightMap.get(t.name), t.name).toBe(n);
+        seen.add(t.name);
+      }
+      await f.close();
+    }
+    expect(seen.size).toBe(index.weightMap.size);
+    expect(index.metadata.total_size).toBe(total);
+    expect(index.metadata.hqq_tool).toBe('hqq-wasm');
+    expect(index.weightMap.get('model.layers.1.mlp.down_proj.W_q')).toBe(sp.weightMap.get('model.layers.1.mlp.down_proj.weight'));
+    expect(index.weightMap.has('model.layers.1.mlp.down_proj.weight')).toBe(false);
+    expect(rep.totals.quantized).toBe(14);
+    expect(rep.relFrobenius).toBeLessThan(0.15);
+    // writing into the input folder would overwrite the shards
+    const err = await catchErr(quantizeModelFiles(indexPath, inDir, { workers: 1 }));
+    expect(err.message).toMatch(/overwrite the input/);
+  });
+});
+
+describe('failures leave no output', () => {
+  async function tinyModel(): Promise<{ input: string; outDir: string; output: string }> {
+    const input = join(dir, 'tiny.safetensors');
+    if (!existsSync(input)) {
+      const spec = syntheticLlamaSpec(syntheticPreset('tiny', 'F16'));
+      await writeModel(input, spec.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: generateTensorData(t, 5) })));
+    }
+    const outDir = await mkdtemp(join(dir, 'out-'));
+    return { input, outDir, output: join(outDir, 'tiny-q.safetensors') };
+  }
+
+  it('cancellation mid-run: ABORTED, no file and no temp file', async () => {
+    const { input, outDir, output } = await tinyModel();
+    const ctl = new AbortController();
+    let doneQuantized = 0;
+    const err = await catchErr(quantizeModelFiles(input, output, {
+      workers: 1,
+      signal: ctl.signal,
+      onProgress: (e) => {
+        if (e.type === 'tensor-done' && e.result?.action === 'quantize' && ++doneQuantized === 2) ctl.abort();
+      },
+    }));
+    expect(err.code).toBe('ABORTED');
+    expect(doneQuantized).toBe(2);
+    expect(await readdir(outDir)).toEqual([]);
+  });
+
+  it('an already aborted signal does nothing', async () => {
+    const { input, outDir, output } = await tinyModel();
+    const err = await catchErr(quantizeModelFiles(input, output, { signal: AbortSignal.abort() }));
+    expect(err.code).toBe('ABORTED');
+    expect(await readdir(outDir)).toEqual([]);
+  });
+
+  for (const mode of ['throw', 'exit'] as const) {
+    it(`a worker that ${mode === 'throw' ? 'throws' : 'dies'} fails the job with WORKER_FAILED naming the tensor, no file`, async () => {
+      const { input, outDir, output } = await tinyModel();
+      const name = 'model.layers.1.self_attn.k_proj.weight';
+      const err = await catchErr(quantizeModelFiles(input, output, { workers: 2, testHooks: { crashOn: name, crashMode: mode } }));
+      expect(err.code).toBe('WORKER_FAILED');
+      expect(err.message).toContain(name);
+      expect(await readdir(outDir)).toEqual([]);
+    });
+  }
+
+  it('a sharded job that fails leaves no shard and no index', async () => {
+    const inDir = join(dir, 'sharded-in');
+    const outDir = await mkdtemp(join(dir, 'out-'));
+    const err = await catchErr(quantizeModelFiles(join(inDir, 'model.safetensors.index.json'), outDir, {
+      workers: 2, testHooks: { crashOn: 'model.layers.1.mlp.down_proj.weight', crashMode: 'exit' },
+    }));
+    expect(err.code).toBe('WORKER_FAILED');
+    expect(await readdir(outDir)).toEqual([]);
+  });
+});
+
+describe('quantizeModel (browser-safe core)', () => {
+  it('works from bytes into a memory sink, keeps at most maxInFlight tensors, and matches the file output byte for byte', async () => {
+    const entries = smallModel().concat([synth('model.layers.1.mlp.up_proj.weight', 'F16', [128, 128]), synth('model.layers.2.mlp.up_proj.weight', 'F16', [128, 128])]);
+    const bytes = fileBytes(entries);
+    const files = new Map<string, Uint8Array>();
+    const sink: ModelSink = {
+      async createShard(fileName: string, plan: SafetensorsPlan) {
+        const buf = new Uint8Array(plan.totalSize);
+        buf.set(plan.headerBytes);
+        return {
+          async writeTensor(name, data, offset) {
+            buf.set(data, plan.offsets.get(name)!.begin + offset);
+          },
+          async commit() {
+            files.set(fileName, buf);
+          },
+          async abort() {},
+        };
+      },
+    };
+    let outstanding = 0;
+    let peak = 0;
+    const counting = (inner: WorkerPool): WorkerPool => ({
+      size: inner.size,
+      async run(task) {
+        outstanding++;
+        peak = Math.max(peak, outstanding);
+        try {
+          await new Promise((r) => setTimeout(r, 5));
+          return await inner.run(task);
+        } finally {
+          outstanding--;
+        }
+      },
+      terminate: () => inner.terminate(),
+    });
+    const rep = await quantizeModel({ sources: [bytesSource(bytes, 'm.safetensors')], outputFileName: 'm-q.safetensors' }, sink, {
+      workers: 2, maxInFlight: 2, copyChunkBytes: 1000, createPool: () => counting(createInlinePool(hqq)),
+    });
+    expect(rep.totals.quantized).toBe(4);
+    expect(peak).toBeLessThanOrEqual(2);
+    expect(peak).toBeGreaterThan(0);
+    // The same model through files and worker_threads gives the same bytes.
+    const input = join(dir, 'mem.safetensors');
+    await writeFile(input, bytes);
+    await quantizeModelFiles(input, join(dir, 'm-q.safetensors'), { workers: 2 });
+    const viaFile = await readFile(join(dir, 'm-q.safetensors'));
+    expect(Buffer.from(files.get('m-q.safetensors')!).equals(viaFile)).toBe(true);
+  });
+
+  it('validates its input', async () => {
+    expect((await catchErr(quantizeModel({ sources: [] }, undefined, { dryRun: true }))).message).toMatch(/at least one ByteSource/);
+    const one = bytesSource(fileBytes(smallModel()), 'x.safetensors');
+    expect((await catchErr(quantizeModel({ sources: [one] }, undefined, {}))).message).toMatch(/output sink/);
+    expect((await catchErr(quantizeModel({ sources: [one] }, { createShard: async () => { throw new Error('x'); } }, {}))).message).toMatch(/createPool/);
+    expect((await catchErr(quantizeModel({ sources: [one] }, undefined, { dryRun: true, workers: 0 }))).message).toMatch(/workers = 0/);
+  });
+});
