@@ -4,7 +4,7 @@
 // Prints `N passed, M failed`; exits non-zero on any failure. Needs `bash scripts/build.sh` first.
 // Set KEEP_TMP=1 to keep the temp directory.
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -118,6 +118,14 @@ console.log(JSON.stringify({ ...r, failed: r.failed + extra.length, failures: [.
     const lines = stdout.trim().split('\n');
     return JSON.parse(lines[lines.length - 1]);
   });
+
+  const manifestBin = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).bin;
+  if (manifestBin) {
+    await step('(a) the installed bin runs (node_modules/.bin/hqq-wasm --version)', async () => {
+      const { stdout } = await sh(join(app, 'node_modules/.bin/hqq-wasm'), ['--version'], app);
+      if (!/^\d+\.\d+\.\d+/.test(stdout.trim())) throw new Error(`--version printed ${JSON.stringify(stdout)}`);
+    });
+  }
 
   await step('(a) TypeScript resolves the package types (moduleResolution nodenext and bundler)', async () => {
     writeFileSync(join(app, 'types-check.mts'), `
