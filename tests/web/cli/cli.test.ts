@@ -1,0 +1,181 @@
+/**
+ * The hqq-wasm CLI as a child process: `node bin/hqq-wasm.mjs ...`. The launcher imports the
+ * COMPILED CLI (web/dist/cli.js), so build first with `bash scripts/build.sh`; these tests fail
+ * with that message when web/dist is missing.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planSafetensors } from '../../../web/src/io/writer.js';
+import { generateTensorData, syntheticLlamaSpec, syntheticPreset } from '../../../web/src/model/synthetic.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const BIN = join(ROOT, 'bin/hqq-wasm.mjs');
+let dir: string;
+let model: string;
+
+function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+beforeAll(async () => {
+  if (!existsSync(join(ROOT, 'web/dist/cli.js'))) {
+    throw new Error('web/dist/cli.js is missing: run `bash scripts/build.sh` first (the CLI runs the compiled package)');
+  }
+  dir = await mkdtemp(join(tmpdir(), 'hqq-cli-'));
+  model = join(dir, 'tiny.safetensors');
+  const spec = syntheticLlamaSpec(syntheticPreset('tiny', 'F16', { numLayers: 1 }));
+  const entries = spec.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape }));
+  const plan = planSafetensors(entries.concat([{ name: 'step', dtype: 'I64', shape: [] }]), { format: 'pt' });
+  const bytes = new Uint8Array(plan.totalSize);
+  bytes.set(plan.headerBytes);
+  for (const t of spec) bytes.set(generateTensorData(t, 11), plan.offsets.get(t.name)!.begin);
+  await writeFile(model, bytes);
+});
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('hqq-wasm CLI', () => {
+  it('--help everywhere, exit 0', async () => {
+    const top = await run(['--help']);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/hqq-wasm quantize/);
+    for (const cmd of ['quantize', 'inspect', 'dequantize']) {
+      const r = await run([cmd, '--help']);
+      expect(r.code, cmd).toBe(0);
+      expect(r.stdout, cmd).toMatch(new RegExp(`Usage: hqq-wasm ${cmd}`));
+    }
+    expect((await run(['quantize', '-h'])).stdout).toMatch(/--tensor-config/);
+  });
+
+  it('usage errors exit 2 and name the flag', async () => {
+    const cases: [string[], RegExp][] = [
+      [[], /Usage/],
+      [['frobnicate'], /unknown command "frobnicate"/],
+      [['quantize', model, '-o', join(dir, 'x.safetensors'), '--nbits', '7'], /--nbits must be one of/],
+      [['quantize', model, '-o', join(dir, 'x.safetensors'), '--group-size', 'abc'], /--group-size must be an integer/],
+      [['quantize', model, '-o', join(dir, 'x.safetensors'), '--axis', '2'], /--axis must be 0 or 1/],
+      [['quantize', model, '-o', join(dir, 'x.safetensors'), '--frob'], /unknown option --frob/],
+      [['quantize', model, '-o', join(dir, 'x.safetensors'), '--tensor-config', 'mlp=4'], /./],
+      [['quantize', model, '-o', join(dir, 'x.safetensors'), '--tensor-config', 'mlp'], /--tensor-config: .*RE=BITS:GROUP/],
+      [['quantize', model, '-o', join(dir, 'x.safetensors'), '--include', '('], /--include: .*not a valid regular expression/],
+      [['quantize', model, '-o', join(dir, 'x.safetensors'), '--compute-dtype', 'float64'], /--compute-dtype must be one of/],
+      [['quantize', model, '-o', join(dir, 'x.safetensors'), '--workers', '0'], /--workers must be an integer >= 1/],
+      [['quantize', model], /needs -o/],
+      [['quantize', model, '--nbits'], /--nbits needs a value/],
+      [['dequantize', model], /needs -o/],
+      [['dequantize', model, '-o', join(dir, 'd.safetensors'), '--dtype', 'int8'], /--dtype must be/],
+      [['inspect'], /exactly one file/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await run(args);
+      if (args.includes('mlp=4')) {
+        expect(r.code, args.join(' ')).toBe(0); // RE=BITS keeps the group size: valid
+        continue;
+      }
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(re);
+    }
+  });
+
+  it('quantize prints one line per tensor and a summary; --json is machine-readable; inspect and dequantize work', async () => {
+    const out = join(dir, 'tiny-q.safetensors');
+    const r = await run(['quantize', model, '-o', out, '--workers', '2']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    const tensorLines = lines.filter((l) => /^\[\s*\d+\/\s*\d+\] /.test(l));
+    expect(tensorLines).toHaveLength(13);
+    expect(r.stdout).toMatch(/\] model\.layers\.0\.mlp\.up_proj\.weight {2}\[688, 256\] {2}F16 -> q4 g64 {2}344\.00 KiB -> \d+\.\d\d KiB {2}\d\.\d\d bpw {2}mean\|err\| \d\.\de-\d/);
+    expect(r.stdout).toMatch(/model\.embed_tokens\.weight .*-> copy .*embedding/);
+    expect(r.stdout).toMatch(/^quantized 7 of 13 tensors/m);
+    expect(r.stdout).toMatch(/bits per weight/);
+    expect(r.stdout).not.toMatch(/\r/); // no progress bar when stdout is not a TTY
+
+    const j = await run(['quantize', model, '-o', join(dir, 'tiny-q2.safetensors'), '--json', '--nbits', '2', '--group-size', '32', '--exclude', 'down_proj']);
+    expect(j.code, j.stderr).toBe(0);
+    const rep = JSON.parse(j.stdout);
+    expect(rep.command).toBe('quantize');
+    expect(rep.totals.quantized).toBe(6);
+    expect(rep.config).toMatchObject({ nbits: 2, group_size: 32, exclude: 'down_proj' });
+    expect(rep.tensors.find((t: { name: string }) => t.name.endsWith('down_proj.weight')).reason).toMatch(/exclude/);
+    expect(rep.outputPaths).toEqual([join(dir, 'tiny-q2.safetensors')]);
+
+    const dry = await run(['quantize', model, '--dry-run', '--json']);
+    expect(dry.code).toBe(0);
+    expect(JSON.parse(dry.stdout).dryRun).toBe(true);
+
+    const ins = await run(['inspect', out]);
+    expect(ins.code, ins.stderr).toBe(0);
+    expect(ins.stdout).toMatch(/model\.layers\.0\.mlp\.up_proj\.W_q +U8 +\[1376, 64\]/);
+    expect(ins.stdout).toMatch(/HQQ layers: 7/);
+    expect(ins.stdout).toMatch(/model\.layers\.0\.mlp\.up_proj +q4 g64 axis 1 +\[688, 256\] +4bit_u8 +torch\.float16/);
+    const insJ = JSON.parse((await run(['inspect', out, '--json'])).stdout);
+    expect(insJ.files[0].layers).toHaveLength(7);
+
+    const deq = join(dir, 'tiny-deq.safetensors');
+    const d = await run(['dequantize', out, '-o', deq, '--dtype', 'float32']);
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stdout).toMatch(/dequantized 7 layers, copied 6 tensors/);
+    const insD = JSON.parse((await run(['inspect', deq, '--json'])).stdout);
+    const up = insD.files[0].tensors.find((t: { name: string }) => t.name === 'model.layers.0.mlp.up_proj.weight');
+    expect(up).toMatchObject({ dtype: 'F32', shape: [688, 256] });
+  });
+
+  it('failures exit 1 with a message and leave no file', async () => {
+    const missing = await run(['quantize', join(dir, 'nope.safetensors'), '-o', join(dir, 'n.safetensors')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/IO_ERROR.*nope\.safetensors/);
+    const self = await run(['quantize', model, '-o', model]);
+    expect(self.code).toBe(1);
+    expect(self.stderr).toMatch(/refusing to overwrite/);
+    const outDir = await mkdtemp(join(dir, 'crash-'));
+    const crash = await run(['quantize', model, '-o', join(outDir, 'c.safetensors')], { HQQ_WASM_TEST_CRASH_ON: 'model.layers.0.mlp.gate_proj.weight:exit' });
+    expect(crash.code).toBe(1);
+    expect(crash.stderr).toMatch(/WORKER_FAILED.*model\.layers\.0\.mlp\.gate_proj\.weight/);
+    expect(await readdir(outDir)).toEqual([]);
+  });
+
+  it('Ctrl-C (SIGINT) aborts cleanly: exit 130, no output, no temp file', async () => {
+    const big = join(dir, 'mid.safetensors');
+    const spec = syntheticLlamaSpec(syntheticPreset('tiny', 'F16', { hiddenSize: 1024, intermediateSize: 2816, numLayers: 2, vocabSize: 256 }));
+    const plan = planSafetensors(spec.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })));
+    const bytes = new Uint8Array(plan.totalSize);
+    bytes.set(plan.headerBytes);
+    for (const t of spec) bytes.set(generateTensorData(t, 2), plan.offsets.get(t.name)!.begin);
+    await writeFile(big, bytes);
+    const outDir = await mkdtemp(join(dir, 'sigint-'));
+    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const p = spawn(process.execPath, [BIN, 'quantize', big, '-o', join(outDir, 'o.safetensors'), '--workers', '1'], { cwd: ROOT });
+      let stdout = '';
+      let stderr = '';
+      let sent = false;
+      p.stdout.on('data', (d) => {
+        stdout += d;
+        if (!sent && / -> q4 /.test(stdout)) {
+          sent = true;
+          p.kill('SIGINT');
+        }
+      });
+      p.stderr.on('data', (d) => (stderr += d));
+      p.on('error', reject);
+      p.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/interrupted/);
+    expect(r.stdout).not.toMatch(/^wrote /m);
+    expect(await readdir(outDir)).toEqual([]);
+  });
+});
