@@ -26,11 +26,13 @@ export interface ShardWriter {
   abort(): Promise<void>;
 }
 
-/** Output files from one run. */
+/** Output files from one run (the `ModelSink` that `quantizeModel` writes to). */
 export interface OutputSink {
   createShard(fileName: string, plan: SafetensorsPlan): Promise<ShardWriter>;
-  /** A small whole file such as `model.safetensors.index.json`. */
-  writeFile(fileName: string, data: string | Uint8Array): Promise<void>;
+  /** A small whole file: the `model.safetensors.index.json` of a sharded output. */
+  writeIndex(fileName: string, text: string): Promise<void>;
+  /** Removes files already committed in this run (the job failed later). Never throws. */
+  discard(fileNames: string[]): Promise<void>;
 }
 
 export interface OutputFile {
@@ -109,8 +111,8 @@ function checkFileName(fileName: string): void {
   }
 }
 
-function toBytes(data: string | Uint8Array): Uint8Array {
-  return typeof data === 'string' ? new TextEncoder().encode(data) : data;
+function toBytes(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
 }
 
 /** Keeps the output in Blobs for download. */
@@ -160,11 +162,17 @@ export function memorySink(): BrowserSink {
       open.add(writer);
       return writer;
     },
-    async writeFile(fileName, data) {
+    async writeIndex(fileName, text) {
       claim(fileName);
-      const bytes = toBytes(data);
-      const type = fileName.endsWith('.json') ? 'application/json' : 'application/octet-stream';
-      done.push({ fileName, size: bytes.byteLength, blob: new Blob([bytes as BlobPart], { type }) });
+      const bytes = toBytes(text);
+      done.push({ fileName, size: bytes.byteLength, blob: new Blob([bytes as BlobPart], { type: 'application/json' }) });
+    },
+    async discard(fileNames) {
+      for (const name of fileNames) {
+        const i = done.findIndex((f) => f.fileName === name);
+        if (i >= 0) done.splice(i, 1);
+        names.delete(name);
+      }
     },
     files: () => done.slice(),
     async abortAll() {
@@ -251,8 +259,13 @@ function streamWriter(fileName: string, plan: SafetensorsPlan, stream: WritableF
   };
 }
 
-/** Streams every output file into a folder chosen with `showDirectoryPicker`. */
-export function directorySink(dir: DirectoryHandleLike): BrowserSink {
+/**
+ * Streams every output file into a folder chosen with `showDirectoryPicker`. Unless `overwrite`,
+ * a file that already exists there is not touched and the run fails with a clear message (a
+ * sharded output keeps the input's shard names: writing into the input's own folder would
+ * replace the model being read).
+ */
+export function directorySink(dir: DirectoryHandleLike, options: { overwrite?: boolean } = {}): BrowserSink {
   const done: OutputFile[] = [];
   const open = new Set<ShardWriter>();
   const names = new Set<string>();
@@ -268,6 +281,9 @@ export function directorySink(dir: DirectoryHandleLike): BrowserSink {
       await dir.getFileHandle(fileName);
     } catch {
       existed = false;
+    }
+    if (existed && !options.overwrite) {
+      throw new HQQError('IO_ERROR', `the folder "${dir.name}" already holds ${fileName}; choose an empty folder for the output (nothing was overwritten)`);
     }
     try {
       const handle = await dir.getFileHandle(fileName, { create: true });
@@ -297,9 +313,9 @@ export function directorySink(dir: DirectoryHandleLike): BrowserSink {
       open.add(writer);
       return writer;
     },
-    async writeFile(fileName, data) {
+    async writeIndex(fileName, text) {
       claim(fileName);
-      const bytes = toBytes(data);
+      const bytes = toBytes(text);
       const { stream } = await openFile(fileName);
       try {
         await stream.write(bytes as BlobPart);
@@ -309,6 +325,14 @@ export function directorySink(dir: DirectoryHandleLike): BrowserSink {
         throw ioError(`${fileName}: writing failed`, e);
       }
       done.push({ fileName, size: bytes.byteLength });
+    },
+    async discard(fileNames) {
+      for (const name of fileNames) {
+        await dir.removeEntry(name).catch(() => {});
+        const i = done.findIndex((f) => f.fileName === name);
+        if (i >= 0) done.splice(i, 1);
+        names.delete(name);
+      }
     },
     files: () => done.slice(),
     async abortAll() {
@@ -344,8 +368,11 @@ export function fileSink(handle: FileHandleLike): BrowserSink {
       });
       return current;
     },
-    async writeFile(fileName) {
+    async writeIndex(fileName) {
       throw arg(`the output needs a second file (${fileName}); a single save-as file cannot hold it: choose a folder instead`);
+    },
+    async discard() {
+      // The save dialog's file cannot be deleted from here; a committed file stays as written.
     },
     files: () => done.slice(),
     async abortAll() {
@@ -359,12 +386,12 @@ export function fileSink(handle: FileHandleLike): BrowserSink {
  * (sharded or not), `'file'` for a single output file. Call it from a click handler. Throws
  * `ABORTED` when the user closes the picker, `UNSUPPORTED` without the File System Access API.
  */
-export async function pickOutput(kind: 'directory' | 'file', suggestedName = 'model-hqq.safetensors'): Promise<BrowserSink> {
+export async function pickOutput(kind: 'directory' | 'file', suggestedName = 'model-hqq.safetensors', options: { overwrite?: boolean } = {}): Promise<BrowserSink> {
   const w = (typeof window === 'undefined' ? {} : window) as PickerWindow;
   try {
     if (kind === 'directory') {
       if (!w.showDirectoryPicker) throw new HQQError('UNSUPPORTED', 'this browser cannot write into a folder (no File System Access API); keep the output in memory and download it');
-      return directorySink(await w.showDirectoryPicker({ mode: 'readwrite', id: 'hqq-output' }));
+      return directorySink(await w.showDirectoryPicker({ mode: 'readwrite', id: 'hqq-output' }), options);
     }
     if (!w.showSaveFilePicker) throw new HQQError('UNSUPPORTED', 'this browser cannot save straight to a file (no File System Access API); keep the output in memory and download it');
     const handle = await w.showSaveFilePicker({

@@ -1,0 +1,192 @@
+/** SVG plots of one tensor: weight histogram with a group's grid, the group close up, error histograms. */
+import { formatSci } from './format';
+import type { GroupView, Histogram, InspectResult } from './inspect-protocol';
+
+const NS = 'http://www.w3.org/2000/svg';
+const W = 640;
+const H = 230;
+const M = { l: 52, r: 14, t: 26, b: 34 };
+
+type Attrs = Record<string, string | number>;
+
+function svgEl<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Attrs = {}, text?: string): SVGElementTagNameMap[K] {
+  const e = document.createElementNS(NS, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function niceTicks(lo: number, hi: number, count = 6): number[] {
+  const span = hi - lo;
+  if (!(span > 0)) return [lo];
+  const raw = span / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((f) => f * mag).find((s) => span / s <= count) ?? 10 * mag;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  return out;
+}
+
+function tickLabel(v: number): string {
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  if (a >= 1e-3 && a < 1e4) return String(Number(v.toPrecision(3)));
+  return v.toExponential(1);
+}
+
+interface Frame {
+  svg: SVGSVGElement;
+  x: (v: number) => number;
+  y: (v: number) => number;
+  plot: SVGGElement;
+}
+
+function frame(title: string, xlo: number, xhi: number, ylo: number, yhi: number, opts: { logY?: boolean; yLabel?: string; xLabel?: string; height?: number; noY?: boolean } = {}): Frame {
+  const height = opts.height ?? H;
+  const svg = svgEl('svg', { viewBox: `0 0 ${W} ${height}`, class: 'plot', role: 'img', 'aria-label': title });
+  const iw = W - M.l - M.r;
+  const ih = height - M.t - M.b;
+  const x = (v: number) => M.l + ((v - xlo) / (xhi - xlo || 1)) * iw;
+  const ly = (v: number) => (opts.logY ? Math.log10(Math.max(v, 1e-12)) : v);
+  const y0 = ly(ylo);
+  const y1 = ly(yhi);
+  const y = (v: number) => M.t + ih - ((ly(v) - y0) / (y1 - y0 || 1)) * ih;
+  svg.append(svgEl('text', { x: M.l, y: 16, class: 'plot-title' }, title));
+  const axes = svgEl('g', { class: 'axes' });
+  axes.append(svgEl('line', { x1: M.l, y1: M.t + ih, x2: M.l + iw, y2: M.t + ih }));
+  for (const t of niceTicks(xlo, xhi, 7)) {
+    const px = x(t);
+    axes.append(svgEl('line', { x1: px, y1: M.t + ih, x2: px, y2: M.t + ih + 4 }));
+    axes.append(svgEl('text', { x: px, y: M.t + ih + 16, 'text-anchor': 'middle' }, tickLabel(t)));
+  }
+  if (opts.xLabel) axes.append(svgEl('text', { x: M.l + iw, y: height - 3, 'text-anchor': 'end', class: 'axis-label' }, opts.xLabel));
+  if (!opts.noY) {
+    axes.append(svgEl('line', { x1: M.l, y1: M.t, x2: M.l, y2: M.t + ih }));
+    const yt = opts.logY
+      ? Array.from({ length: Math.floor(y1) - Math.ceil(y0) + 1 }, (_, i) => 10 ** (Math.ceil(y0) + i))
+      : niceTicks(ylo, yhi, 4);
+    for (const t of yt) {
+      const py = y(t);
+      axes.append(svgEl('line', { x1: M.l - 4, y1: py, x2: M.l, y2: py }));
+      axes.append(svgEl('line', { x1: M.l, y1: py, x2: M.l + iw, y2: py, class: 'gridline' }));
+      axes.append(svgEl('text', { x: M.l - 7, y: py + 4, 'text-anchor': 'end' }, opts.logY ? formatPow10(t) : tickLabel(t)));
+    }
+    if (opts.yLabel) axes.append(svgEl('text', { x: 12, y: M.t + ih / 2, 'text-anchor': 'middle', transform: `rotate(-90 12 ${M.t + ih / 2})`, class: 'axis-label' }, opts.yLabel));
+  }
+  const plot = svgEl('g', {});
+  svg.append(axes, plot);
+  return { svg, x, y, plot };
+}
+
+function formatPow10(v: number): string {
+  const e = Math.round(Math.log10(v));
+  return e <= 3 ? String(10 ** e) : `1e${e}`;
+}
+
+/** Path of a step histogram (outline), optionally closed to the baseline for filling. */
+function stepPath(h: Histogram, f: Frame, base: number, closed: boolean): string {
+  const n = h.counts.length;
+  const bw = (h.hi - h.lo) / n;
+  let d = `M${f.x(h.lo).toFixed(1)},${f.y(base).toFixed(1)}`;
+  for (let i = 0; i < n; i++) {
+    const c = h.counts[i]!;
+    const yv = f.y(c > 0 ? c : base).toFixed(1);
+    d += `L${f.x(h.lo + i * bw).toFixed(1)},${yv}L${f.x(h.lo + (i + 1) * bw).toFixed(1)},${yv}`;
+  }
+  d += `L${f.x(h.hi).toFixed(1)},${f.y(base).toFixed(1)}`;
+  return closed ? d + 'Z' : d;
+}
+
+function legend(svg: SVGSVGElement, items: { cls: string; label: string }[]): void {
+  let x = W - M.r;
+  const g = svgEl('g', { class: 'legend' });
+  for (const it of [...items].reverse()) {
+    const t = svgEl('text', { x, y: 16, 'text-anchor': 'end' }, it.label);
+    g.append(t);
+    x -= it.label.length * 6.1 + 8;
+    g.append(svgEl('rect', { x: x - 12, y: 8, width: 12, height: 9, class: it.cls }));
+    x -= 22;
+  }
+  svg.append(g);
+}
+
+/** All weights (log counts), with the chosen group's span and its HQQ quantization grid. */
+export function weightsPlot(r: InspectResult): SVGSVGElement {
+  const h = r.weights;
+  const maxCount = Math.max(...h.counts, 1);
+  const sliced = r.rows < r.totalRows ? ` (first ${r.rows} of ${r.totalRows} rows)` : '';
+  const f = frame(`Weights${sliced}`, h.lo, h.hi, 0.8, maxCount * 1.5, { logY: true, yLabel: 'count', xLabel: 'weight value' });
+  const q = r.quant;
+  if (q) {
+    const g = q.group;
+    const lo = Math.min(...g.values);
+    const hi = Math.max(...g.values);
+    f.plot.append(svgEl('rect', { x: f.x(lo), y: M.t, width: Math.max(1, f.x(hi) - f.x(lo)), height: H - M.t - M.b, class: 'group-span' }));
+  }
+  f.plot.append(svgEl('path', { d: stepPath(h, f, 0.8, true), class: 'hist-weights' }));
+  if (q) {
+    for (const v of q.group.hqq.levels) {
+      if (v < h.lo || v > h.hi) continue;
+      f.plot.append(svgEl('line', { x1: f.x(v), y1: M.t, x2: f.x(v), y2: H - M.b, class: 'level-hqq' }));
+    }
+    legend(f.svg, [
+      { cls: 'swatch-weights', label: 'all weights' },
+      { cls: 'swatch-span', label: `group ${q.group.index}` },
+      { cls: 'swatch-hqq', label: 'its HQQ levels' },
+    ]);
+  } else {
+    legend(f.svg, [{ cls: 'swatch-weights', label: 'all weights' }]);
+  }
+  return f.svg;
+}
+
+/**
+ * One group close up: its values (middle lane) and where each lands on the RTN grid (top) and the
+ * HQQ grid (bottom), with the restored values marked.
+ */
+export function groupPlot(g: GroupView, nbits: number): SVGSVGElement {
+  const all = [...g.values, ...g.hqq.restored, ...g.rtn.restored];
+  let lo = Math.min(...all);
+  let hi = Math.max(...all);
+  const pad = (hi - lo) * 0.04 || 1e-4;
+  lo -= pad;
+  hi += pad;
+  const height = 210;
+  const why = g.reason === 'widest' ? ' (widest range)' : '';
+  const f = frame(`Group ${g.index} of ${g.count}${why}: ${g.values.length} weights on the ${nbits}-bit grid`, lo, hi, 0, 1, { noY: true, height, xLabel: 'weight value' });
+  const lane = { rtn: 58, w: 110, hqq: 162 };
+  const laneLabel = (y: number, text: string, cls: string) => f.plot.append(svgEl('text', { x: M.l - 6, y: y + 4, 'text-anchor': 'end', class: `lane-label ${cls}` }, text));
+  laneLabel(lane.rtn, 'RTN', 'rtn');
+  laneLabel(lane.w, 'weights', '');
+  laneLabel(lane.hqq, 'HQQ', 'hqq');
+  for (const [key, y] of [['rtn', lane.rtn], ['hqq', lane.hqq]] as const) {
+    const grid = g[key];
+    for (const v of grid.levels) {
+      if (v < lo || v > hi) continue;
+      f.plot.append(svgEl('line', { x1: f.x(v), y1: y - 14, x2: f.x(v), y2: y + 14, class: `tick-${key}` }));
+    }
+    g.values.forEach((v, i) => {
+      f.plot.append(svgEl('line', { x1: f.x(v), y1: lane.w, x2: f.x(grid.restored[i]!), y2: y, class: `link-${key}` }));
+    });
+  }
+  for (const v of g.values) f.plot.append(svgEl('circle', { cx: f.x(v), cy: lane.w, r: 3, class: 'dot-weight' }));
+  const note = `HQQ: scale ${formatSci(g.hqq.scale)}, zero ${g.hqq.zero.toFixed(2)}   ·   RTN: scale ${formatSci(g.rtn.scale)}, zero ${g.rtn.zero.toFixed(2)}`;
+  f.svg.append(svgEl('text', { x: W - M.r, y: 16, 'text-anchor': 'end', class: 'plot-note' }, note));
+  return f.svg;
+}
+
+/** Distribution of W - dequant(quant(W)) for HQQ and for RTN. */
+export function errorPlot(r: InspectResult): SVGSVGElement {
+  const q = r.quant!;
+  const { hqq, rtn } = q.error;
+  const maxCount = Math.max(...hqq.counts, ...rtn.counts, 1);
+  const f = frame('Quantization error W − Ŵ', hqq.lo, hqq.hi, 0, maxCount * 1.08, { yLabel: 'count', xLabel: 'error' });
+  f.plot.append(svgEl('path', { d: stepPath(hqq, f, 0, true), class: 'hist-hqq' }));
+  f.plot.append(svgEl('path', { d: stepPath(rtn, f, 0, false), class: 'hist-rtn' }));
+  f.plot.append(svgEl('line', { x1: f.x(0), y1: M.t, x2: f.x(0), y2: H - M.b, class: 'zero-line' }));
+  legend(f.svg, [
+    { cls: 'swatch-hqq', label: `HQQ  mean |e| ${formatSci(q.hqqStats.meanAbs)}` },
+    { cls: 'swatch-rtn', label: `RTN  mean |e| ${formatSci(q.rtnStats.meanAbs)}` },
+  ]);
+  return f.svg;
+}
