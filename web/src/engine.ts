@@ -268,12 +268,23 @@ export class HQQ {
         this.#m.HEAPU8.set(new Uint8Array(input.buffer, input.byteOffset, bytes), ptr);
       }
       const r = call(ptrs);
-      if (!r.ok) throw new HQQError(r.code as HQQErrorCode, r.message);
+      if (!r.ok) throw new HQQError(r.code as HQQErrorCode, jsOptionNames(r.message));
       return r;
     } finally {
       for (const ptr of ptrs) this.#m._free(ptr);
     }
   }
+}
+
+// The C++ core names options as its Config fields do; say them the way JavaScript callers spell them.
+const CPP_TO_JS_OPTION: Record<string, string> = {
+  group_size: 'groupSize', lp_norm: 'lpNorm', round_zero: 'roundZero', early_stop: 'earlyStop',
+  'solver lpNorm': 'lpNorm', 'solver beta': 'beta', 'solver kappa': 'kappa', 'solver iters': 'iters',
+};
+function jsOptionNames(message: string): string {
+  return message
+    .replace(/\b(group_size|lp_norm|round_zero|early_stop)\b/g, (m) => CPP_TO_JS_OPTION[m] ?? m)
+    .replace(/\bsolver (lpNorm|beta|kappa|iters)\b/g, '$1');
 }
 
 function describe(v: unknown): string {

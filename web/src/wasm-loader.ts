@@ -85,9 +85,15 @@ export async function instantiate(module: WebAssembly.Module): Promise<HQQ> {
       onAbort(what) {
         reject(new HQQError('INTERNAL', `the wasm module aborted while starting: ${String(what)}`));
       },
-      print: (t: string) => { if (globalThis.process?.env?.HQQ_DEBUG) console.log(t); },
-      printErr: (t: string) => { if (globalThis.process?.env?.HQQ_DEBUG) console.error(t); },
+      // The core prints nothing; anything printed is a diagnostic worth seeing.
+      print: (t: string) => console.log(`[hqq-wasm] ${t}`),
+      printErr: (t: string) => console.error(`[hqq-wasm] ${t}`),
     }).then(resolve, reject);
   });
+  for (const fn of ['quantize', 'unpack', 'dequantize', 'encode16', 'decode16', 'kernelName', 'heapInUse'] as const) {
+    if (typeof m[fn] !== 'function') {
+      throw new HQQError('INVALID_ARGUMENT', `the wasm module lacks the hqq-wasm function ${fn}(): the .wasm and its JavaScript glue (hqq.mjs) come from different builds; use the files of one package version`);
+    }
+  }
   return new HQQ(m, module);
 }

@@ -136,7 +136,7 @@ describe.each([true, false])('API (simd: %s)', (simd) => {
     it('rejects bad nbits, groupSize and axis', () => {
       expectHQQError(q({ nbits: 7 }), 'INVALID_ARGUMENT', 'nbits = 7 is not supported', '8, 6, 5, 4, 3, 2, 1.58, 1');
       expectHQQError(q({ nbits: '4' }), 'INVALID_ARGUMENT', 'nbits = 4 is not supported');
-      expectHQQError(q({ groupSize: 100 }), 'INVALID_ARGUMENT', 'group_size 100 does not divide the 4096 elements of shape [64, 64]');
+      expectHQQError(q({ groupSize: 100 }), 'INVALID_ARGUMENT', 'groupSize 100 does not divide the 4096 elements of shape [64, 64]');
       expectHQQError(q({ groupSize: 6.5 }), 'INVALID_ARGUMENT', 'groupSize = 6.5 is invalid', 'positive integer');
       expectHQQError(q({ groupSize: 0 }), 'INVALID_ARGUMENT', 'groupSize = 0 is invalid');
       expectHQQError(q({ axis: 2 }), 'INVALID_ARGUMENT', 'axis = 2 is invalid');
@@ -168,7 +168,7 @@ describe.each([true, false])('API (simd: %s)', (simd) => {
       expectHQQError(q({ dtype: 'bf16' }, b), 'INVALID_VALUE', 'inf at flat index 64 (row 1, column 0)');
     });
     it('rejects solver parameters out of range', () => {
-      for (const p of [0, -0.5, 1.5]) expectHQQError(q({ lpNorm: p }), 'INVALID_ARGUMENT', `lp_norm = ${p} is out of range`, '0 < p <= 1');
+      for (const p of [0, -0.5, 1.5]) expectHQQError(q({ lpNorm: p }), 'INVALID_ARGUMENT', `lpNorm = ${p} is out of range`, '0 < p <= 1');
       expectHQQError(q({ lpNorm: NaN }), 'INVALID_ARGUMENT', 'lpNorm must be a finite number');
       for (const b of [0, -1]) expectHQQError(q({ beta: b }), 'INVALID_ARGUMENT', `beta = ${b} is out of range`, '> 0');
       expectHQQError(q({ beta: Infinity }), 'INVALID_ARGUMENT', 'beta must be a finite number');
@@ -182,7 +182,7 @@ describe.each([true, false])('API (simd: %s)', (simd) => {
       expect(hqq.quantize(small, [64, 64], { lpNorm: 1, kappa: 1, iters: 0 }).iterations).toBe(0);
     });
     it('rejects shapes the packing cannot hold', () => {
-      expectHQQError(q({ nbits: 4 }, new Float32Array(3 * 64), [3, 64]), 'INVALID_ARGUMENT', '4bit_u8 packs 2 rows', 'shape [3, 64], group_size 64, axis 1');
+      expectHQQError(q({ nbits: 4 }, new Float32Array(3 * 64), [3, 64]), 'INVALID_ARGUMENT', '4bit_u8 packs 2 rows', 'shape [3, 64], groupSize 64, axis 1');
       expectHQQError(q({ nbits: 2 }, new Float32Array(6 * 64), [6, 64]), 'INVALID_ARGUMENT', '2bit_u8 packs 4 rows', 'has 6 rows');
       expectHQQError(q({ nbits: 1 }, new Float32Array(64 * 4), [64, 4], ), 'INVALID_ARGUMENT', '1bit_u8 packs 8 rows');
       // 3-bit pads to a multiple of 10 rows and 8-bit stores one level per byte: any row count works.
