@@ -1,0 +1,269 @@
+#!/usr/bin/env node
+/**
+ * Whole-model benchmark (npm run bench:model): generates synthetic Llama-shaped F16 models (1B
+ * single file, 7B sharded like Hugging Face) into a temp dir, streaming them to disk, quantizes each
+ * with the default config (4-bit g64, optimize) on all cores, and prints wall time, parameters/s,
+ * peak RSS and the throughput relative to workers x the single-thread kernel speed.
+ *
+ *   node scripts/bench-model.mjs [--preset 1b|7b] [--keep] [--workers N] [--dir DIR]
+ *
+ * Every measurement runs in its own child process, so that the memory numbers belong to it alone:
+ * RSS is sampled every 100 ms, and VmHWM (/proc/<pid>/status) is the kernel's high-water mark of
+ * the whole process, worker threads included. Needs web/dist (npm run build).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, statfsSync } from 'node:fs';
+import { mkdtemp, mkdir, open, rm, writeFile, stat } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const DIST = join(ROOT, 'web/dist');
+const SELF = fileURLToPath(import.meta.url);
+
+// ---------------------------------------------------------------------------------------------
+// Generation worker: produces chunks of a tensor.
+if (!isMainThread) {
+  const { generateTensorChunk } = await import(join(DIST, 'model/synthetic.js'));
+  parentPort.on('message', ({ id, entry, seed, offset, count }) => {
+    const bytes = generateTensorChunk(entry, seed, offset, count);
+    parentPort.postMessage({ id, bytes }, [bytes.buffer]);
+  });
+} else {
+  await mainThread();
+}
+
+function gib(n) {
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+function mib(n) {
+  return `${(n / 1024 ** 2).toFixed(0)} MiB`;
+}
+
+function vmHWM(pid = 'self') {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function mainThread() {
+  const args = process.argv.slice(2);
+  if (args[0] === '--child') return child(args.slice(1));
+  const opt = { presets: ['1b', '7b'], keep: false, workers: availableParallelism(), dir: tmpdir() };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--preset') {
+      const v = args[++i];
+      if (v !== '1b' && v !== '7b') usage(`--preset must be 1b or 7b, got ${JSON.stringify(v)}`);
+      opt.presets = [v];
+    } else if (a === '--keep') opt.keep = true;
+    else if (a === '--workers') {
+      opt.workers = Number(args[++i]);
+      if (!Number.isInteger(opt.workers) || opt.workers < 1) usage('--workers must be a positive integer');
+    } else if (a === '--dir') opt.dir = args[++i];
+    else if (a === '-h' || a === '--help') {
+      process.stdout.write('usage: node scripts/bench-model.mjs [--preset 1b|7b] [--keep] [--workers N] [--dir DIR]\n');
+      return;
+    } else usage(`unknown option ${a}`);
+  }
+  if (!existsSync(join(DIST, 'node.js'))) {
+    process.stderr.write('bench-model: web/dist is missing; run npm run build first\n');
+    process.exit(1);
+  }
+  const { syntheticLlamaSpec, syntheticPreset, countParameters, shardPlan } = await import(join(DIST, 'model/synthetic.js'));
+  const base = await mkdtemp(join(opt.dir, 'hqq-bench-model-'));
+  const cleanup = async () => {
+    if (!opt.keep) await rm(base, { recursive: true, force: true });
+    else process.stdout.write(`kept ${base}\n`);
+  };
+  process.once('SIGINT', () => {
+    cleanup().finally(() => process.exit(130));
+  });
+  const rows = [];
+  try {
+    process.stdout.write(`== single-thread kernel speed (4096 x 4096 F16, 4-bit g64, optimize) ==\n`);
+    const k = await runChild(['kernel']);
+    process.stdout.write(`${(k.paramsPerSecond / 1e6).toFixed(1)} M params/s (${k.seconds.toFixed(3)} s, ${k.iterations} iterations, kernel ${k.kernel})\n`);
+    for (const preset of opt.presets) {
+      const spec = syntheticLlamaSpec(syntheticPreset(preset, 'F16'));
+      const params = countParameters(spec);
+      const inputBytes = spec.reduce((a, t) => a + t.byteLength, 0);
+      const need = inputBytes * 1.35 + 512 * 1024 ** 2; // input + ~30% output + slack
+      const fs = statfsSync(base);
+      const free = fs.bavail * fs.bsize;
+      if (free < need) {
+        process.stderr.write(`bench-model: ${preset}: needs about ${gib(need)} free in ${base} (input ${gib(inputBytes)} + output), only ${gib(free)} available; free space or pass --dir on a larger disk\n`);
+        process.exitCode = 1;
+        continue;
+      }
+      const dir = join(base, preset);
+      await mkdir(dir);
+      process.stdout.write(`== ${preset}: generating ${(params / 1e9).toFixed(2)} B parameters (${gib(inputBytes)} F16) into ${dir} ==\n`);
+      const g0 = performance.now();
+      let input;
+      if (preset === '7b') {
+        const sp = shardPlan(spec, 10 * 1024 ** 3);
+        for (const s of sp.shards) await writeModel(join(dir, s.fileName), s.tensors, opt.workers);
+        const { buildIndexJson } = await import(join(DIST, 'io/index-json.js'));
+        input = join(dir, 'model.safetensors.index.json');
+        await writeFile(input, buildIndexJson(sp.weightMap, sp.totalSize));
+      } else {
+        input = join(dir, 'model.safetensors');
+        await writeModel(input, spec, opt.workers);
+      }
+      process.stdout.write(`generated in ${((performance.now() - g0) / 1000).toFixed(1)} s\n`);
+      const outDir = join(dir, 'out');
+      await mkdir(outDir);
+      const output = preset === '7b' ? outDir : join(outDir, 'model-hqq4.safetensors');
+      process.stdout.write(`== ${preset}: quantizing with ${opt.workers} workers ==\n`);
+      const r = await runChild(['quantize', input, output, String(opt.workers)]);
+      let outBytes = 0;
+      for (const p of r.outputPaths) outBytes += (await stat(p)).size;
+      const row = {
+        preset, params, quantizedParams: r.quantizedParams, inputBytes, outBytes, seconds: r.seconds,
+        paramsPerSecond: r.quantizedParams / r.seconds, workers: r.workers,
+        efficiency: r.quantizedParams / r.seconds / (r.workers * k.paramsPerSecond),
+        peakRss: r.peakRss, vmHWM: r.vmHWM, relFrobenius: r.relFrobenius, meanAbs: r.meanAbs, bitsPerWeight: r.bitsPerWeight,
+      };
+      rows.push(row);
+      process.stdout.write(`${JSON.stringify(row)}\n`);
+      await rm(dir, { recursive: true, force: true }).catch(() => {});
+    }
+    if (rows.length) {
+      process.stdout.write(`\n| model | params (quantized) | input -> output | wall | quantized params/s | workers | vs workers x 1-thread kernel | peak RSS sampled / VmHWM | rel. Frobenius |\n|---|---|---|---|---|---|---|---|---|\n`);
+      for (const r of rows) {
+        process.stdout.write(`| ${r.preset} | ${(r.params / 1e9).toFixed(2)} B (${(r.quantizedParams / 1e9).toFixed(2)} B) | ${gib(r.inputBytes)} -> ${gib(r.outBytes)} | ${r.seconds.toFixed(1)} s | ${(r.paramsPerSecond / 1e6).toFixed(1)} M | ${r.workers} | ${(r.efficiency * 100).toFixed(0)}% (1-thread ${(k.paramsPerSecond / 1e6).toFixed(1)} M/s) | ${mib(r.peakRss)} / ${r.vmHWM ? mib(r.vmHWM) : 'n/a'} | ${r.relFrobenius.toFixed(4)} |\n`);
+      }
+    }
+  } finally {
+    await cleanup();
+  }
+}
+
+function usage(msg) {
+  process.stderr.write(`bench-model: ${msg}\nusage: node scripts/bench-model.mjs [--preset 1b|7b] [--keep] [--workers N] [--dir DIR]\n`);
+  process.exit(2);
+}
+
+/** Streams a safetensors file of synthetic tensors to disk, generating chunks on worker threads. */
+async function writeModel(path, tensors, nWorkers) {
+  const { planSafetensors } = await import(join(DIST, 'io/writer.js'));
+  const plan = planSafetensors(tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape })), { format: 'pt' });
+  const fh = await open(path, 'w');
+  const workers = Array.from({ length: Math.max(1, nWorkers) }, () => new Worker(SELF));
+  try {
+    await fh.write(plan.headerBytes, 0, plan.headerBytes.byteLength, 0);
+    const CHUNK = 4 * 1024 * 1024; // elements per job
+    const jobs = [];
+    for (const t of tensors) for (let o = 0; o < t.numel; o += CHUNK) jobs.push({ t, o, n: Math.min(CHUNK, t.numel - o) });
+    let next = 0;
+    let id = 0;
+    const run = (w, job) =>
+      new Promise((resolve) => {
+        const myId = ++id;
+        const onMsg = (m) => {
+          if (m.id !== myId) return;
+          w.off('message', onMsg);
+          resolve(m.bytes);
+        };
+        w.on('message', onMsg);
+        w.postMessage({ id: myId, entry: job.t, seed: 1, offset: job.o, count: job.n });
+      });
+    // Keep every worker busy, write in order (at most 2 chunks per worker outstanding).
+    const inflight = [];
+    const launch = () => {
+      while (next < jobs.length && inflight.length < workers.length * 2) {
+        const job = jobs[next];
+        const w = workers[next % workers.length];
+        inflight.push({ job, p: run(w, job) });
+        next++;
+      }
+    };
+    launch();
+    while (inflight.length) {
+      const { job, p } = inflight.shift();
+      const bytes = await p;
+      const pos = plan.offsets.get(job.t.name).begin + job.o * (job.t.byteLength / job.t.numel);
+      await fh.write(bytes, 0, bytes.byteLength, pos);
+      launch();
+    }
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+    await fh.close();
+  }
+}
+
+/** Runs `node bench-model.mjs --child ...`, returns its JSON result (last stdout line) plus VmHWM. */
+function runChild(args) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [SELF, '--child', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d) => {
+      out += d;
+      const lines = out.split('\n');
+      out = lines.pop();
+      for (const l of lines) {
+        if (l.startsWith('{')) p.result = JSON.parse(l);
+        else process.stdout.write(`  ${l}\n`);
+      }
+    });
+    p.on('error', reject);
+    p.on('close', (code) => {
+      if (code !== 0 || !p.result) reject(new Error(`bench child ${args[0]} failed with exit code ${code}`));
+      else resolve(p.result);
+    });
+  });
+}
+
+async function child([what, ...rest]) {
+  const hqqMod = await import(join(DIST, 'node.js'));
+  let peakRss = 0;
+  const sample = () => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  };
+  const timer = setInterval(sample, 100);
+  try {
+    if (what === 'kernel') {
+      const { generateTensorChunk } = await import(join(DIST, 'model/synthetic.js'));
+      const hqq = await hqqMod.loadHQQ();
+      const entry = { name: 'model.layers.0.self_attn.q_proj.weight', dtype: 'F16', shape: [4096, 4096], kind: 'linear', numel: 4096 * 4096, byteLength: 4096 * 4096 * 2 };
+      const u16 = new Uint16Array(generateTensorChunk(entry, 1, 0, entry.numel).buffer);
+      let best = Infinity;
+      let q;
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        q = hqq.quantize(u16, [4096, 4096], { dtype: 'f16', nbits: 4, groupSize: 64, axis: 1, optimize: true, roundZero: true });
+        best = Math.min(best, (performance.now() - t0) / 1000);
+      }
+      process.stdout.write(JSON.stringify({ seconds: best, paramsPerSecond: entry.numel / best, iterations: q.iterations, kernel: hqq.kernel }) + '\n');
+      return;
+    }
+    const [input, output, workers] = rest;
+    let lastPct = -10;
+    const t0 = performance.now();
+    const r = await hqqMod.quantizeModelFiles(input, output, {
+      workers: Number(workers),
+      handleSigint: true,
+      onProgress: (e) => {
+        sample();
+        const pct = Math.floor((100 * e.bytesDone) / e.bytesTotal);
+        if (e.type === 'tensor-done' && pct >= lastPct + 10) {
+          lastPct = pct - (pct % 10);
+          process.stdout.write(`${String(pct).padStart(3)}%  ${((performance.now() - t0) / 1000).toFixed(1)} s  rss ${mib(process.memoryUsage().rss)}  eta ${Number.isFinite(e.etaSeconds) ? e.etaSeconds.toFixed(0) : '?'} s\n`);
+        }
+      },
+    });
+    sample();
+    process.stdout.write(JSON.stringify({
+      seconds: r.seconds, workers: r.workers, quantizedParams: r.totals.quantizedParameters, outputPaths: r.outputPaths,
+      peakRss, vmHWM: vmHWM(), relFrobenius: r.relFrobenius, meanAbs: r.meanAbs, bitsPerWeight: r.totals.bitsPerWeight,
+    }) + '\n');
+  } finally {
+    clearInterval(timer);
+  }
+}
