@@ -4,9 +4,14 @@
 #include "hqq/pack.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "hqq/error.hpp"
+#include "kernels/kernels.hpp"
+
+// 3bit_32 words are built as host-order uint32 and stored as bytes; the format is little-endian.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "3bit_32 packing assumes a little-endian host");
 
 namespace hqq {
 namespace {
@@ -36,9 +41,7 @@ std::size_t checked_mul(std::size_t a, std::size_t b, const char* what) {
 
 void check_levels(Packing p, const uint8_t* levels, std::size_t n) {
   const unsigned limit = format_of(p).max_level;
-  uint8_t top = 0;  // a plain max reduction vectorises; find the culprit only when there is one
-  for (std::size_t i = 0; i < n; ++i) top = levels[i] > top ? levels[i] : top;
-  if (top <= limit) return;
+  if (kernels::default_kernels().byte_max(levels, n) <= limit) return;  // the culprit only if any
   const uint8_t* bad = std::find_if(levels, levels + n, [limit](uint8_t v) { return v > limit; });
   if (bad != levels + n) {
     throw Error(ErrorCode::InvalidValue,
@@ -107,31 +110,25 @@ std::vector<uint8_t> pack(Packing p, const uint8_t* levels, std::size_t rows, st
   check_levels(p, levels, checked_mul(rows, cols, "level matrix"));
   std::vector<uint8_t> out(shape.bytes, 0);
   const std::size_t step = shape.rows;
+  const auto& k = kernels::default_kernels();
   if (p == Packing::i32_3bit) {
-    for (std::size_t i = 0; i < step; ++i) {
-      for (std::size_t c = 0; c < cols; ++c) {
-        uint32_t word = 0;
-        for (unsigned k = 0; k < 10; ++k) {
-          const std::size_t r = k * step + i;
-          if (r < rows) word |= static_cast<uint32_t>(levels[r * cols + c]) << (27 - 3 * k);
-        }
-        uint8_t* dst = &out[(i * cols + c) * 4];
-        dst[0] = static_cast<uint8_t>(word);
-        dst[1] = static_cast<uint8_t>(word >> 8);
-        dst[2] = static_cast<uint8_t>(word >> 16);
-        dst[3] = static_cast<uint8_t>(word >> 24);
+    // Word row i holds level rows k * step + i, k = 0..9, in bits 29-27, 26-24, ..., 2-0.
+    std::vector<uint32_t> words(step * cols, 0);
+    for (unsigned block = 0; block < 10; ++block) {
+      for (std::size_t i = 0; i < step; ++i) {
+        const std::size_t r = block * step + i;
+        if (r >= rows) break;  // zero padding rows
+        k.or_shifted_u32(words.data() + i * cols, levels + r * cols, cols, 27 - 3 * block);
       }
     }
+    std::memcpy(out.data(), words.data(), out.size());
     return out;
   }
   const Format f = format_of(p);
-  for (unsigned k = 0; k < f.per_word; ++k) {
-    const unsigned shift = 8 - f.bits * (k + 1);  // block k sits in the k-th bits from the top
-    for (std::size_t i = 0; i < step; ++i) {
-      const uint8_t* src = levels + (k * step + i) * cols;
-      uint8_t* dst = out.data() + i * cols;
-      for (std::size_t c = 0; c < cols; ++c) dst[c] = static_cast<uint8_t>(dst[c] | (src[c] << shift));
-    }
+  for (unsigned block = 0; block < f.per_word; ++block) {
+    const unsigned shift = 8 - f.bits * (block + 1);  // block k sits in the k-th bits from the top
+    // Rows i of consecutive level blocks are contiguous: one call per block.
+    k.or_shifted_u8(out.data(), levels + block * step * cols, step * cols, shift);
   }
   return out;
 }
@@ -147,29 +144,24 @@ std::vector<uint8_t> unpack(Packing p, const uint8_t* packed, std::size_t packed
   }
   std::vector<uint8_t> out(checked_mul(rows, cols, "level matrix"));
   const std::size_t step = shape.rows;
+  const auto& k = kernels::default_kernels();
   if (p == Packing::i32_3bit) {
-    for (std::size_t i = 0; i < step; ++i) {
-      for (std::size_t c = 0; c < cols; ++c) {
-        const uint8_t* src = &packed[(i * cols + c) * 4];
-        const uint32_t word = static_cast<uint32_t>(src[0]) | static_cast<uint32_t>(src[1]) << 8 |
-                              static_cast<uint32_t>(src[2]) << 16 | static_cast<uint32_t>(src[3]) << 24;
-        for (unsigned k = 0; k < 10; ++k) {
-          const std::size_t r = k * step + i;
-          if (r < rows) out[r * cols + c] = static_cast<uint8_t>((word >> (27 - 3 * k)) & 7u);
-        }
+    std::vector<uint32_t> words(step * cols);
+    std::memcpy(words.data(), packed, packed_bytes);
+    for (unsigned block = 0; block < 10; ++block) {
+      for (std::size_t i = 0; i < step; ++i) {
+        const std::size_t r = block * step + i;
+        if (r >= rows) break;
+        k.extract_u32(out.data() + r * cols, words.data() + i * cols, cols, 27 - 3 * block, 7u);
       }
     }
     return out;
   }
   const Format f = format_of(p);
   const unsigned mask = (1u << f.bits) - 1u;
-  for (unsigned k = 0; k < f.per_word; ++k) {
-    const unsigned shift = 8 - f.bits * (k + 1);
-    for (std::size_t i = 0; i < step; ++i) {
-      const uint8_t* src = packed + i * cols;
-      uint8_t* dst = out.data() + (k * step + i) * cols;
-      for (std::size_t c = 0; c < cols; ++c) dst[c] = static_cast<uint8_t>((src[c] >> shift) & mask);
-    }
+  for (unsigned block = 0; block < f.per_word; ++block) {
+    const unsigned shift = 8 - f.bits * (block + 1);
+    k.extract_u8(out.data() + block * step * cols, packed, step * cols, shift, mask);
   }
   return out;
 }

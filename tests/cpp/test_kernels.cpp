@@ -128,6 +128,40 @@ TEST_CASE("SIMD kernels agree with the scalar reference kernels", "[kernels][sim
     CHECK_FALSE(simd->group_min_max(bad.data(), n_groups, g, mn2.data(), mx2.data()));
   }
 
+  SECTION("bit-packing primitives are exact (every shift, lengths with tails)") {
+    std::mt19937 rng(5);
+    for (std::size_t len : {1u, 15u, 16u, 17u, 63u, 1000u}) {
+      std::vector<uint8_t> src(len), d1(len), d2(len);
+      for (auto& v : src) v = static_cast<uint8_t>(rng());
+      for (unsigned shift = 0; shift < 8; ++shift) {
+        std::vector<uint8_t> low(src);
+        for (auto& v : low) v = static_cast<uint8_t>(v >> shift);  // fits after << shift
+        for (std::size_t i = 0; i < len; ++i) d1[i] = d2[i] = static_cast<uint8_t>(rng() & 1);
+        ref.or_shifted_u8(d1.data(), low.data(), len, shift);
+        simd->or_shifted_u8(d2.data(), low.data(), len, shift);
+        CHECK(d1 == d2);
+        for (unsigned mask : {1u, 3u, 7u, 15u, 255u}) {
+          ref.extract_u8(d1.data(), src.data(), len, shift, mask);
+          simd->extract_u8(d2.data(), src.data(), len, shift, mask);
+          CHECK(d1 == d2);
+        }
+      }
+      std::vector<uint32_t> w1(len), w2(len);
+      for (std::size_t i = 0; i < len; ++i) w1[i] = w2[i] = static_cast<uint32_t>(rng()) & 0x3u;
+      std::vector<uint8_t> levels(len);
+      for (auto& v : levels) v = static_cast<uint8_t>(rng() & 7u);
+      for (unsigned shift = 0; shift <= 27; shift += 3) {
+        ref.or_shifted_u32(w1.data(), levels.data(), len, shift);
+        simd->or_shifted_u32(w2.data(), levels.data(), len, shift);
+        CHECK(w1 == w2);
+        ref.extract_u32(d1.data(), w1.data(), len, shift, 7u);
+        simd->extract_u32(d2.data(), w1.data(), len, shift, 7u);
+        CHECK(d1 == d2);
+      }
+      CHECK(ref.byte_max(src.data(), len) == simd->byte_max(src.data(), len));
+    }
+  }
+
   SECTION("whole quantizer: SIMD solver within the conformance tolerances of the scalar one") {
     for (auto bits : {hqq::Bits::b4, hqq::Bits::b2, hqq::Bits::b8, hqq::Bits::b3}) {
       for (float sigma : {0.02f, 1.0f}) {

@@ -66,6 +66,13 @@ struct Kernels {
   // Sums for error statistics: sum|d|, sum d^2, max|d|, sum w^2 with d = w - r.
   void (*error_sums)(const float* w, const float* r, std::size_t n, double* sum_abs,
                      double* sum_sq, double* max_abs, double* sum_w_sq);
+  // Bit packing primitives (pack.cpp): dst[i] |= src[i] << shift, and dst[i] = (src[i] >> shift) &
+  // mask, on bytes (8/4/2/1-bit formats) and on 32-bit words in host order (3bit_32).
+  void (*or_shifted_u8)(uint8_t* dst, const uint8_t* src, std::size_t n, unsigned shift);
+  void (*extract_u8)(uint8_t* dst, const uint8_t* src, std::size_t n, unsigned shift, unsigned mask);
+  void (*or_shifted_u32)(uint32_t* dst, const uint8_t* src, std::size_t n, unsigned shift);
+  void (*extract_u32)(uint8_t* dst, const uint32_t* src, std::size_t n, unsigned shift, unsigned mask);
+  uint8_t (*byte_max)(const uint8_t* src, std::size_t n);
   void (*decode_f16)(const uint16_t* in, float* out, std::size_t n);
   void (*decode_bf16)(const uint16_t* in, float* out, std::size_t n);
 };

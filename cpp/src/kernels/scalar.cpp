@@ -129,12 +129,31 @@ void level_error_sums(const float* w, const uint8_t* q, std::size_t n_groups, st
   *sum_w_sq = sw;
 }
 
+void or_shifted_u8(uint8_t* dst, const uint8_t* src, std::size_t n, unsigned shift) {
+  for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<uint8_t>(dst[i] | (src[i] << shift));
+}
+void extract_u8(uint8_t* dst, const uint8_t* src, std::size_t n, unsigned shift, unsigned mask) {
+  for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<uint8_t>((src[i] >> shift) & mask);
+}
+void or_shifted_u32(uint32_t* dst, const uint8_t* src, std::size_t n, unsigned shift) {
+  for (std::size_t i = 0; i < n; ++i) dst[i] |= static_cast<uint32_t>(src[i]) << shift;
+}
+void extract_u32(uint8_t* dst, const uint32_t* src, std::size_t n, unsigned shift, unsigned mask) {
+  for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<uint8_t>((src[i] >> shift) & mask);
+}
+uint8_t byte_max(const uint8_t* src, std::size_t n) {
+  uint8_t m = 0;
+  for (std::size_t i = 0; i < n; ++i) m = src[i] > m ? src[i] : m;
+  return m;
+}
+
 void decode_f16_kernel(const uint16_t* in, float* out, std::size_t n) { decode_f16(in, out, n); }
 void decode_bf16_kernel(const uint16_t* in, float* out, std::size_t n) { decode_bf16(in, out, n); }
 
 constexpr Kernels kScalar{
     "scalar",        group_min_max,   quantize_levels, solve_block,       dequantize_rows,
-    dequantize_cols, level_error_sums, error_sums,      decode_f16_kernel, decode_bf16_kernel,
+    dequantize_cols, level_error_sums, error_sums,      or_shifted_u8,     extract_u8,
+    or_shifted_u32,  extract_u32,      byte_max,         decode_f16_kernel, decode_bf16_kernel,
 };
 
 }  // namespace

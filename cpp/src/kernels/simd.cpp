@@ -335,6 +335,41 @@ void error_sums(const float* w, const float* r, std::size_t n, double* sum_abs, 
   *max_abs = m;
 }
 
+void or_shifted_u8(uint8_t* dst, const uint8_t* src, std::size_t n, unsigned shift) {
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) store16(dst + i, ior(load16(dst + i), shl_u8(load16(src + i), shift)));
+  for (; i < n; ++i) dst[i] = static_cast<uint8_t>(dst[i] | (src[i] << shift));
+}
+
+void extract_u8(uint8_t* dst, const uint8_t* src, std::size_t n, unsigned shift, unsigned mask) {
+  const i4 m = splat_u8(static_cast<uint8_t>(mask));
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) store16(dst + i, iand(shr_u8(load16(src + i), shift), m));
+  for (; i < n; ++i) dst[i] = static_cast<uint8_t>((src[i] >> shift) & mask);
+}
+
+void or_shifted_u32(uint32_t* dst, const uint8_t* src, std::size_t n, unsigned shift) {
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) store16(dst + i, ior(load16(dst + i), shl_u32(u8x4_to_u32x4(src + i), shift)));
+  for (; i < n; ++i) dst[i] |= static_cast<uint32_t>(src[i]) << shift;
+}
+
+void extract_u32(uint8_t* dst, const uint32_t* src, std::size_t n, unsigned shift, unsigned mask) {
+  const i4 m = isplat(mask);
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) store_u32x4_as_u8x4(dst + i, iand(shr_u32(load16(src + i), shift), m));
+  for (; i < n; ++i) dst[i] = static_cast<uint8_t>((src[i] >> shift) & mask);
+}
+
+uint8_t byte_max(const uint8_t* src, std::size_t n) {
+  i4 m = splat_u8(0);
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) m = max_u8(m, load16(src + i));
+  uint8_t top = hmax_u8(m);
+  for (; i < n; ++i) top = src[i] > top ? src[i] : top;
+  return top;
+}
+
 void decode_f16(const uint16_t* in, float* out, std::size_t n) {
   // Normal and subnormal halves: the 15 magnitude bits shifted into a float32 and multiplied by
   // 2^112 re-bias the exponent (subnormals become normal floats exactly). Inf/NaN keep their
@@ -390,7 +425,7 @@ constexpr Kernels kSimd{
     "sse4.1",
 #endif
     group_min_max, quantize_levels, solve_block, dequantize_rows, dequantize_cols,
-    level_error_sums, error_sums,
+    level_error_sums, error_sums, or_shifted_u8, extract_u8, or_shifted_u32, extract_u32, byte_max,
     decode_f16,    decode_bf16,
 };
 

@@ -71,6 +71,32 @@ inline i4 as_i4(f4 a) { return a; }
 inline f4 lt(f4 a, f4 b) { return wasm_f32x4_lt(a, b); }  // all-ones lanes where a < b
 inline bool any_gt(f4 a, f4 b) { return wasm_v128_any_true(wasm_f32x4_gt(a, b)); }
 inline f4 select_f(f4 mask, f4 a, f4 b) { return wasm_v128_bitselect(a, b, mask); }  // mask ? a : b
+// Byte and word helpers for bit packing.
+inline i4 load16(const void* p) { return wasm_v128_load(p); }
+inline void store16(void* p, i4 v) { wasm_v128_store(p, v); }
+inline i4 shl_u8(i4 v, unsigned n) { return wasm_i8x16_shl(v, n); }
+inline i4 shr_u8(i4 v, unsigned n) { return wasm_u8x16_shr(v, n); }
+inline i4 splat_u8(uint8_t x) { return wasm_i8x16_splat(static_cast<int8_t>(x)); }
+inline i4 max_u8(i4 a, i4 b) { return wasm_u8x16_max(a, b); }
+inline uint8_t hmax_u8(i4 v) {
+  alignas(16) uint8_t b[16];
+  wasm_v128_store(b, v);
+  uint8_t m = 0;
+  for (uint8_t x : b) m = x > m ? x : m;
+  return m;
+}
+inline i4 u8x4_to_u32x4(const uint8_t* p) {
+  uint32_t word;
+  std::memcpy(&word, p, 4);
+  return wasm_u32x4_extend_low_u16x8(wasm_u16x8_extend_low_u8x16(wasm_i32x4_make(static_cast<int32_t>(word), 0, 0, 0)));
+}
+inline i4 shl_u32(i4 v, unsigned n) { return wasm_i32x4_shl(v, n); }
+inline i4 shr_u32(i4 v, unsigned n) { return wasm_u32x4_shr(v, n); }
+inline void store_u32x4_as_u8x4(uint8_t* p, i4 v) {  // lanes already 0..255
+  const v128_t b = wasm_u8x16_narrow_i16x8(wasm_i16x8_narrow_i32x4(v, v), wasm_i16x8_narrow_i32x4(v, v));
+  const uint32_t word = static_cast<uint32_t>(wasm_i32x4_extract_lane(b, 0));
+  std::memcpy(p, &word, 4);
+}
 // Two-lane double vectors, for sums that must not lose float32 precision.
 using d2 = v128_t;
 inline d2 dsplat(double x) { return wasm_f64x2_splat(x); }
@@ -124,6 +150,36 @@ inline i4 as_i4(f4 a) { return _mm_castps_si128(a); }
 inline f4 lt(f4 a, f4 b) { return _mm_cmplt_ps(a, b); }
 inline bool any_gt(f4 a, f4 b) { return _mm_movemask_ps(_mm_cmpgt_ps(a, b)) != 0; }
 inline f4 select_f(f4 mask, f4 a, f4 b) { return _mm_blendv_ps(b, a, mask); }
+inline i4 load16(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
+inline void store16(void* p, i4 v) { _mm_storeu_si128(static_cast<__m128i*>(p), v); }
+inline i4 splat_u8(uint8_t x) { return _mm_set1_epi8(static_cast<char>(x)); }
+// SSE has no byte shifts: shift 16-bit lanes and clear the bits that crossed a byte boundary.
+inline i4 shl_u8(i4 v, unsigned n) {
+  return _mm_and_si128(_mm_sll_epi16(v, _mm_cvtsi32_si128(static_cast<int>(n))), splat_u8(static_cast<uint8_t>(0xFFu << n)));
+}
+inline i4 shr_u8(i4 v, unsigned n) {
+  return _mm_and_si128(_mm_srl_epi16(v, _mm_cvtsi32_si128(static_cast<int>(n))), splat_u8(static_cast<uint8_t>(0xFFu >> n)));
+}
+inline i4 max_u8(i4 a, i4 b) { return _mm_max_epu8(a, b); }
+inline uint8_t hmax_u8(i4 v) {
+  alignas(16) uint8_t b[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(b), v);
+  uint8_t m = 0;
+  for (uint8_t x : b) m = x > m ? x : m;
+  return m;
+}
+inline i4 u8x4_to_u32x4(const uint8_t* p) {
+  int32_t word;
+  std::memcpy(&word, p, 4);
+  return _mm_cvtepu8_epi32(_mm_cvtsi32_si128(word));
+}
+inline i4 shl_u32(i4 v, unsigned n) { return _mm_sll_epi32(v, _mm_cvtsi32_si128(static_cast<int>(n))); }
+inline i4 shr_u32(i4 v, unsigned n) { return _mm_srl_epi32(v, _mm_cvtsi32_si128(static_cast<int>(n))); }
+inline void store_u32x4_as_u8x4(uint8_t* p, i4 v) {
+  const __m128i b = _mm_packus_epi16(_mm_packs_epi32(v, v), _mm_packs_epi32(v, v));
+  const int32_t word = _mm_cvtsi128_si32(b);
+  std::memcpy(p, &word, 4);
+}
 using d2 = __m128d;
 inline d2 dsplat(double x) { return _mm_set1_pd(x); }
 inline d2 lo_to_d2(f4 a) { return _mm_cvtps_pd(a); }
