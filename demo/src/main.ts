@@ -52,6 +52,7 @@ const ui = {
   errorTitle: $('error-title'),
   errorMessage: $('error-message'),
   errorClose: $<HTMLButtonElement>('error-close'),
+  notice: $('notice'),
   progressCard: $('progress-card'),
   progress: $<HTMLProgressElement>('progress'),
   progressText: $('progress-text'),
@@ -315,6 +316,7 @@ function describeInputProblem(files: File[]): string | undefined {
 async function loadInput(files: File[], label: string): Promise<void> {
   if (running) return;
   clearError();
+  clearNotice();
   const problem = describeInputProblem(files);
   if (problem) return showError(new HQQError('INVALID_ARGUMENT', problem), 'Opening the model');
   const shards = new Map<string, File>();
@@ -485,6 +487,7 @@ async function run(): Promise<void> {
     return showError(e, 'Choosing where to save');
   }
   clearError();
+  clearNotice();
   revokeDownloads();
   const controller = new AbortController();
   running = { controller, sink, started: performance.now(), inFlight: new Set() };
@@ -533,8 +536,12 @@ async function run(): Promise<void> {
 }
 
 function showNotice(text: string): void {
-  ui.resultsSummary.replaceChildren(el('div', 'stat notice', text));
-  ui.downloads.replaceChildren();
+  ui.notice.textContent = text;
+  ui.notice.hidden = false;
+}
+
+function clearNotice(): void {
+  ui.notice.hidden = true;
 }
 
 let progressFrame = 0;

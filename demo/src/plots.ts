@@ -36,15 +36,17 @@ function tickLabel(v: number): string {
 
 interface Frame {
   svg: SVGSVGElement;
+  width: number;
   x: (v: number) => number;
   y: (v: number) => number;
   plot: SVGGElement;
 }
 
-function frame(title: string, xlo: number, xhi: number, ylo: number, yhi: number, opts: { logY?: boolean; yLabel?: string; xLabel?: string; height?: number; noY?: boolean } = {}): Frame {
+function frame(title: string, xlo: number, xhi: number, ylo: number, yhi: number, opts: { logY?: boolean; yLabel?: string; xLabel?: string; height?: number; width?: number; noY?: boolean } = {}): Frame {
   const height = opts.height ?? H;
-  const svg = svgEl('svg', { viewBox: `0 0 ${W} ${height}`, class: 'plot', role: 'img', 'aria-label': title });
-  const iw = W - M.l - M.r;
+  const width = opts.width ?? W;
+  const svg = svgEl('svg', { viewBox: `0 0 ${width} ${height}`, class: 'plot', role: 'img', 'aria-label': title });
+  const iw = width - M.l - M.r;
   const ih = height - M.t - M.b;
   const x = (v: number) => M.l + ((v - xlo) / (xhi - xlo || 1)) * iw;
   const ly = (v: number) => (opts.logY ? Math.log10(Math.max(v, 1e-12)) : v);
@@ -75,7 +77,7 @@ function frame(title: string, xlo: number, xhi: number, ylo: number, yhi: number
   }
   const plot = svgEl('g', {});
   svg.append(axes, plot);
-  return { svg, x, y, plot };
+  return { svg, width, x, y, plot };
 }
 
 function formatPow10(v: number): string {
@@ -97,8 +99,8 @@ function stepPath(h: Histogram, f: Frame, base: number, closed: boolean): string
   return closed ? d + 'Z' : d;
 }
 
-function legend(svg: SVGSVGElement, items: { cls: string; label: string }[]): void {
-  let x = W - M.r;
+function legend(svg: SVGSVGElement, items: { cls: string; label: string }[], width = W): void {
+  let x = width - M.r;
   const g = svgEl('g', { class: 'legend' });
   for (const it of [...items].reverse()) {
     const t = svgEl('text', { x, y: 16, 'text-anchor': 'end' }, it.label);
@@ -151,10 +153,11 @@ export function groupPlot(g: GroupView, nbits: number): SVGSVGElement {
   const pad = (hi - lo) * 0.04 || 1e-4;
   lo -= pad;
   hi += pad;
-  const height = 210;
-  const why = g.reason === 'widest' ? ' (widest range)' : '';
-  const f = frame(`Group ${g.index} of ${g.count}${why}: ${g.values.length} weights on the ${nbits}-bit grid`, lo, hi, 0, 1, { noY: true, height, xLabel: 'weight value' });
-  const lane = { rtn: 58, w: 110, hqq: 162 };
+  const height = 230;
+  const width = 1120;
+  const why = g.reason === 'widest' ? ' (the widest range)' : '';
+  const f = frame(`Group ${g.index} of ${g.count}${why}: its ${g.values.length} weights and where they land on the ${nbits}-bit grid`, lo, hi, 0, 1, { noY: true, height, width, xLabel: 'weight value' });
+  const lane = { rtn: 62, w: 118, hqq: 174 };
   const laneLabel = (y: number, text: string, cls: string) => f.plot.append(svgEl('text', { x: M.l - 6, y: y + 4, 'text-anchor': 'end', class: `lane-label ${cls}` }, text));
   laneLabel(lane.rtn, 'RTN', 'rtn');
   laneLabel(lane.w, 'weights', '');
@@ -171,7 +174,7 @@ export function groupPlot(g: GroupView, nbits: number): SVGSVGElement {
   }
   for (const v of g.values) f.plot.append(svgEl('circle', { cx: f.x(v), cy: lane.w, r: 3, class: 'dot-weight' }));
   const note = `HQQ: scale ${formatSci(g.hqq.scale)}, zero ${g.hqq.zero.toFixed(2)}   ·   RTN: scale ${formatSci(g.rtn.scale)}, zero ${g.rtn.zero.toFixed(2)}`;
-  f.svg.append(svgEl('text', { x: W - M.r, y: 16, 'text-anchor': 'end', class: 'plot-note' }, note));
+  f.svg.append(svgEl('text', { x: width - M.r, y: 16, 'text-anchor': 'end', class: 'plot-note' }, note));
   return f.svg;
 }
 
