@@ -132,7 +132,7 @@ async function mainThread() {
       };
       rows.push(row);
       process.stdout.write(`${JSON.stringify(row)}\n`);
-      await rm(dir, { recursive: true, force: true }).catch(() => {});
+      if (!opt.keep) await rm(dir, { recursive: true, force: true }).catch(() => {});
     }
     if (rows.length) {
       process.stdout.write(`\n| model | params (quantized) | input -> output | wall | quantized params/s | workers | vs workers x 1-thread kernel | peak RSS sampled / VmHWM | rel. Frobenius |\n|---|---|---|---|---|---|---|---|---|\n`);

@@ -43,8 +43,7 @@ export function createNodePool(options: NodePoolOptions): WorkerPool {
   const size = options.size ?? defaultNodeWorkers();
   const url = options.workerUrl ?? nodeWorkerUrl();
   return createPortPool(size, options.module, () => {
-    const w = new Worker(url);
-    w.unref(); // never keep the process alive on its own; the pool terminates its workers
+    const w = new Worker(url); // kept referenced: the pool's owner must terminate() it (quantizeModel always does)
     const port: WorkerPort = {
       post: (msg, transfer) => w.postMessage(msg, transfer ?? []),
       listen(h) {
