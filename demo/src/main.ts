@@ -123,6 +123,7 @@ function showError(e: unknown, context?: string): void {
   ui.errorTitle.textContent = (context ? `${context}: ` : '') + (ERROR_TITLES[code ?? ''] ?? 'Something went wrong');
   ui.errorMessage.textContent = message;
   ui.error.dataset.code = code ?? 'ERROR';
+  ui.error.dataset.context = context ?? '';
   ui.error.hidden = false;
 }
 
@@ -445,7 +446,7 @@ async function refreshPreview(): Promise<void> {
     ui.group.setCustomValidity('');
     if (!input) return;
     const report = await quantizeModel(modelInput(input, opts.config.nbits!), undefined, { ...opts.config, dryRun: true });
-    clearError();
+    if (ui.error.dataset.context === 'Options') clearError(); // a run's error stays until dismissed
     renderInputSummary(input, report);
     showReport(report, false, input);
   } catch (e) {
@@ -592,10 +593,10 @@ function gain(hqqRel: number | undefined, rtnRel: number | undefined): { text: s
 
 function fillRow(tr: HTMLTableRowElement, r: TensorReport, final: boolean): void {
   const quantized = r.action === 'quantize';
-  const badge = el('span', `badge ${r.action}`, quantized ? `HQQ ${r.nbits}-bit g${r.groupSize}` : 'copy');
+  const badge = el('span', `badge ${r.action}`, quantized ? `${r.nbits}-bit g${r.groupSize}` : 'copy');
   const action = el('td');
   action.append(badge);
-  if (r.reason) action.title = r.reason;
+  action.title = r.reason ?? `HQQ ${r.nbits}-bit, group size ${r.groupSize}, axis ${r.axis}`;
   const errs = quantized && r.meanAbs !== undefined;
   const pend = quantized && final ? '…' : '–';
   const g = gain(r.relFrobenius, r.rtn?.relFrobenius);

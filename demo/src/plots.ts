@@ -42,26 +42,27 @@ interface Frame {
   plot: SVGGElement;
 }
 
-function frame(title: string, xlo: number, xhi: number, ylo: number, yhi: number, opts: { logY?: boolean; yLabel?: string; xLabel?: string; height?: number; width?: number; noY?: boolean } = {}): Frame {
+function frame(title: string, xlo: number, xhi: number, ylo: number, yhi: number, opts: { logY?: boolean; yLabel?: string; xLabel?: string; height?: number; width?: number; left?: number; noY?: boolean } = {}): Frame {
   const height = opts.height ?? H;
   const width = opts.width ?? W;
   const svg = svgEl('svg', { viewBox: `0 0 ${width} ${height}`, class: 'plot', role: 'img', 'aria-label': title });
-  const iw = width - M.l - M.r;
+  const left = opts.left ?? M.l;
+  const iw = width - left - M.r;
   const ih = height - M.t - M.b;
-  const x = (v: number) => M.l + ((v - xlo) / (xhi - xlo || 1)) * iw;
+  const x = (v: number) => left + ((v - xlo) / (xhi - xlo || 1)) * iw;
   const ly = (v: number) => (opts.logY ? Math.log10(Math.max(v, 1e-12)) : v);
   const y0 = ly(ylo);
   const y1 = ly(yhi);
   const y = (v: number) => M.t + ih - ((ly(v) - y0) / (y1 - y0 || 1)) * ih;
-  svg.append(svgEl('text', { x: M.l, y: 16, class: 'plot-title' }, title));
+  svg.append(svgEl('text', { x: left, y: 16, class: 'plot-title' }, title));
   const axes = svgEl('g', { class: 'axes' });
-  axes.append(svgEl('line', { x1: M.l, y1: M.t + ih, x2: M.l + iw, y2: M.t + ih }));
+  axes.append(svgEl('line', { x1: left, y1: M.t + ih, x2: left + iw, y2: M.t + ih }));
   for (const t of niceTicks(xlo, xhi, 7)) {
     const px = x(t);
     axes.append(svgEl('line', { x1: px, y1: M.t + ih, x2: px, y2: M.t + ih + 4 }));
     axes.append(svgEl('text', { x: px, y: M.t + ih + 16, 'text-anchor': 'middle' }, tickLabel(t)));
   }
-  if (opts.xLabel) axes.append(svgEl('text', { x: M.l + iw, y: height - 3, 'text-anchor': 'end', class: 'axis-label' }, opts.xLabel));
+  if (opts.xLabel) axes.append(svgEl('text', { x: left + iw, y: height - 3, 'text-anchor': 'end', class: 'axis-label' }, opts.xLabel));
   if (!opts.noY) {
     axes.append(svgEl('line', { x1: M.l, y1: M.t, x2: M.l, y2: M.t + ih }));
     const yt = opts.logY
@@ -156,9 +157,9 @@ export function groupPlot(g: GroupView, nbits: number): SVGSVGElement {
   const height = 230;
   const width = 1120;
   const why = g.reason === 'widest' ? ' (the widest range)' : '';
-  const f = frame(`Group ${g.index} of ${g.count}${why}: its ${g.values.length} weights and where they land on the ${nbits}-bit grid`, lo, hi, 0, 1, { noY: true, height, width, xLabel: 'weight value' });
+  const f = frame(`Group ${g.index} of ${g.count}${why}: its ${g.values.length} weights and where they land on the ${nbits}-bit grid`, lo, hi, 0, 1, { noY: true, height, width, left: 74, xLabel: 'weight value' });
   const lane = { rtn: 62, w: 118, hqq: 174 };
-  const laneLabel = (y: number, text: string, cls: string) => f.plot.append(svgEl('text', { x: M.l - 6, y: y + 4, 'text-anchor': 'end', class: `lane-label ${cls}` }, text));
+  const laneLabel = (y: number, text: string, cls: string) => f.plot.append(svgEl('text', { x: 66, y: y + 4, 'text-anchor': 'end', class: `lane-label ${cls}` }, text));
   laneLabel(lane.rtn, 'RTN', 'rtn');
   laneLabel(lane.w, 'weights', '');
   laneLabel(lane.hqq, 'HQQ', 'hqq');

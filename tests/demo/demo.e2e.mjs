@@ -55,6 +55,30 @@ page.on('pageerror', (e) => pageErrors.push(e.message));
 page.on('console', (m) => {
   if (m.type() === 'error') consoleErrors.push(m.text());
 });
+// Headless Chromium cannot click through the File System Access pickers: stand them in with
+// handles of the origin-private file system (real FileSystemDirectoryHandle / FileHandle objects),
+// so the page's streaming sinks run for real. `window.__pickDir` names the folder returned.
+await context.addInitScript(() => {
+  window.showDirectoryPicker = async () => (await navigator.storage.getDirectory()).getDirectoryHandle(window.__pickDir ?? 'out', { create: true });
+  window.showSaveFilePicker = async (o) => (await navigator.storage.getDirectory()).getFileHandle(o?.suggestedName ?? 'out.safetensors', { create: true });
+});
+/** Reads files of the origin-private file system (`dir` undefined: the root) as Buffers. */
+async function readOpfs(dir, names) {
+  const data = await page.evaluate(async ({ dir, names }) => {
+    let d = await navigator.storage.getDirectory();
+    if (dir) d = await d.getDirectoryHandle(dir);
+    const out = {};
+    for await (const [name, h] of d.entries()) {
+      if (h.kind !== 'file' || (names && !names.includes(name))) continue;
+      const bytes = new Uint8Array(await (await h.getFile()).arrayBuffer());
+      let bin = '';
+      for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+      out[name] = btoa(bin);
+    }
+    return out;
+  }, { dir, names });
+  return new Map(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
+}
 let readyAt = Infinity;
 const requestsAfterReady = [];
 context.on('request', (r) => {
@@ -87,6 +111,7 @@ async function loadSample() {
 
 const t = createRunner();
 let report; // the sample run's rows
+const outDir = join(work, 'out'); // the downloaded output of the sample run
 
 t.test('page loads: CSP meta tag and header, quantizer and sample ready, no errors', async () => {
   const res = await page.goto(server.url);
@@ -200,7 +225,6 @@ t.test('download (Blob path): sharded output + index parse as safetensors with H
   const links = await page.$$eval('#downloads a[download]', (as) => as.map((a) => a.dataset.file));
   const expected = [...sample.files.map((f) => f.name)];
   assertEqual(JSON.stringify([...links].sort()), JSON.stringify([...expected].sort()), 'download links (shards + index)');
-  const outDir = join(work, 'out');
   await mkdir(outDir, { recursive: true });
   for (const name of links) {
     const [download] = await Promise.all([page.waitForEvent('download'), page.click(`#downloads a[data-file="${name}"]`)]);
@@ -277,6 +301,48 @@ t.test('download (Blob path): sharded output + index parse as safetensors with H
     assert(rel > 0.06 && rel < 0.16, `${name}: dequantized relative error ${rel.toFixed(4)} in the 4-bit range`);
     assert(Math.abs(rel - shown) < 0.005, `${name}: file error ${rel.toFixed(4)} matches the table's ${shown.toFixed(4)} (scale/zero stored as float16)`);
   }
+});
+
+t.test('stream into a folder (File System Access): the same bytes as the download; an occupied folder is refused', async () => {
+  await page.evaluate(() => { window.__pickDir = 'stream-1'; });
+  await page.check('#out-directory');
+  await runAndWait();
+  const saved = await page.textContent('#downloads');
+  assert(saved.includes('Saved 3 files') && saved.includes('stream-1'), `saved note: ${saved}`);
+  const files = await readOpfs('stream-1');
+  assertEqual(JSON.stringify([...files.keys()].sort()), JSON.stringify(sample.files.map((f) => f.name).sort()), 'files in the folder');
+  for (const [name, bytes] of files) {
+    assert(Buffer.compare(bytes, await readFile(join(outDir, name))) === 0, `${name}: streamed bytes equal the downloaded ones`);
+  }
+  // The same folder again: nothing is overwritten, the reason is shown, the page recovers.
+  await page.click('#run-btn');
+  await waitAttr('html[data-run="failed"]', 60_000);
+  const msg = await page.textContent('#error-message');
+  assert(msg.includes('already holds') && msg.includes('stream-1'), `error: ${msg}`);
+  const again = await readOpfs('stream-1');
+  for (const [name, bytes] of again) assert(Buffer.compare(bytes, files.get(name)) === 0, `${name} untouched`);
+  await page.check('input[name="output"][value="memory"]');
+});
+
+t.test('stream a single-file model into one file (save dialog path)', async () => {
+  const shard = 'model-00002-of-00002.safetensors'; // a shard alone is a valid single-file model
+  await page.setInputFiles('#file-input', join(dist, 'sample', shard));
+  await page.waitForFunction((n) => document.querySelector('#input-summary strong')?.textContent === n, shard);
+  assertEqual(await page.isDisabled('#out-file'), false, 'one-file output offered for a single file');
+  await page.check('#out-file');
+  await runAndWait();
+  const name = 'model-00002-of-00002-hqq4bit.safetensors';
+  const bytes = (await readOpfs(undefined, [name])).get(name);
+  assert(bytes, `${name} written`);
+  const f = await openSafetensors(bytesSource(new Uint8Array(bytes), name));
+  const expected = sample.tensors.filter((x) => x.shard === shard);
+  for (const x of expected) {
+    if (isLinear(x.name)) for (const k of HQQ_KEYS) assert(f.tensor(x.name.slice(0, -'weight'.length) + k), `${x.name}: ${k}`);
+    else assert(f.tensor(x.name), `${x.name} copied`);
+  }
+  await page.check('input[name="output"][value="memory"]');
+  await loadSample();
+  assertEqual(await page.isDisabled('#out-file'), true, 'one-file output not offered for a sharded model');
 });
 
 t.test('a malformed .safetensors file: the reader\'s message is shown, then the page recovers', async () => {
