@@ -267,6 +267,7 @@ async function cmdQuantize(args: string[], io: Out): Promise<number> {
   const testHooks = crash ? { crashOn: crash.replace(/:exit$/, ''), crashMode: crash.endsWith(':exit') ? ('exit' as const) : ('throw' as const) } : undefined;
 
   let barShown = false;
+  let lastBar = 0;
   const clearBar = () => {
     if (barShown) {
       io.out('\r\x1b[K');
@@ -280,7 +281,9 @@ async function cmdQuantize(args: string[], io: Out): Promise<number> {
           clearBar();
           io.out(tensorLine(e.result, e.index, e.total) + '\n');
         }
-        if (io.isTTY && (e.type === 'progress' || e.type === 'tensor-done')) {
+        const now = performance.now();
+        if (io.isTTY && e.type !== 'tensor-start' && (e.type === 'tensor-done' || now - lastBar > 100)) {
+          lastBar = now;
           clearBar();
           io.out(progressBar(e));
           barShown = true;
