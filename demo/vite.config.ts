@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { defineConfig, type Plugin } from 'vite';
+import { createLogger, defineConfig, type Plugin } from 'vite';
 // @ts-expect-error plain ES module without types
 import { CSP, CSP_META_RE, demoCsp, glueNeedsEval } from './csp.mjs';
 
@@ -36,7 +36,17 @@ function cspMeta(): Plugin {
   };
 }
 
+// The Emscripten glue computes a default `new URL("hqq.wasm", import.meta.url)` that the package
+// never uses (it hands the glue a compiled module); Vite warns that the file does not exist.
+const logger = createLogger('warn');
+const unused = (msg: string) => msg.includes('new URL("hqq.wasm"');
+const warn = logger.warn.bind(logger);
+const warnOnce = logger.warnOnce.bind(logger);
+logger.warn = (msg, options) => void (unused(msg) || warn(msg, options));
+logger.warnOnce = (msg, options) => void (unused(msg) || warnOnce(msg, options));
+
 export default defineConfig({
+  customLogger: logger,
   root: here('.'),
   base: './', // works from any static host and sub-path
   publicDir: 'public',
