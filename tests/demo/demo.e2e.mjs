@@ -133,6 +133,12 @@ t.test('page loads: CSP meta tag and header, quantizer and sample ready, no erro
   const wasm = head.headers.get('content-type');
   assertEqual(wasm, 'application/wasm', 'the wasm MIME type');
   assert((await page.textContent('#engine-status')).startsWith('Ready'), 'engine status says Ready');
+  const defaults = await page.evaluate(() => ({
+    nbits: document.querySelector('#opt-nbits').value, group: document.querySelector('#opt-group').value,
+    axis: document.querySelector('#opt-axis').value, optimize: document.querySelector('#opt-optimize').checked,
+    dtype: document.querySelector('#opt-dtype').value, output: document.querySelector('input[name="output"]:checked').value,
+  }));
+  assertEqual(JSON.stringify(defaults), JSON.stringify({ nbits: '4', group: '64', axis: '1', optimize: true, dtype: 'float16', output: 'memory' }), 'default options');
   assert((await page.textContent('#privacy')).includes('no network requests'), 'the privacy note is on the page');
   assertEqual(pageErrors.length, 0, `page errors: ${pageErrors.join(' | ')}`);
 });
@@ -354,6 +360,15 @@ t.test('a malformed .safetensors file: the reader\'s message is shown, then the 
   assert(msg.includes('broken.safetensors') && msg.includes('header length'), `error message: ${msg}`);
   assertEqual(await attr('#error', 'data-code'), 'BAD_FILE', 'error code');
   assertEqual(await page.isDisabled('#run-btn'), true, 'nothing to run');
+  // The same through the drop zone (a 5-byte file made in the page).
+  const dt = await page.evaluateHandle(() => {
+    const d = new DataTransfer();
+    d.items.add(new File([new Uint8Array(5)], 'tiny.safetensors'));
+    return d;
+  });
+  await page.dispatchEvent('#dropzone', 'drop', { dataTransfer: dt });
+  await page.waitForFunction(() => document.querySelector('#error-message').textContent.includes('tiny.safetensors'));
+  assert((await page.textContent('#error-message')).includes('5 bytes long'), 'the reader says why');
   // A shard without its index.
   await page.setInputFiles('#file-input', [
     { name: 'model-00001-of-00002.safetensors', mimeType: 'application/octet-stream', buffer: await readFile(join(dist, 'sample/model-00001-of-00002.safetensors')) },
@@ -378,6 +393,33 @@ t.test('a bad option (invalid regex) is explained in the page and clears once fi
   for (const r of rows) assertEqual(r.action, isLinear(r.name) && r.name.includes('.mlp.') ? 'quantize' : 'copy', `${r.name} with include=mlp`);
   await page.fill('#opt-include', '');
   await page.waitForFunction(() => [...document.querySelectorAll('#results tbody tr')].filter((tr) => tr.dataset.action === 'quantize').length === 14);
+});
+
+t.test('other options reach the quantizer: 2-bit, group 32, axis 0, bfloat16, no solver', async () => {
+  await page.selectOption('#opt-nbits', '2');
+  await page.fill('#opt-group', '32');
+  await page.selectOption('#opt-axis', '0');
+  await page.selectOption('#opt-dtype', 'bfloat16');
+  await page.uncheck('#opt-optimize');
+  await page.waitForFunction(() => document.querySelector('#results tbody tr[data-action="quantize"] .badge')?.textContent === '2-bit g32');
+  await runAndWait();
+  const rows = (await rowsInfo()).filter((r) => r.action === 'quantize');
+  assertEqual(rows.length, 14, 'quantized rows');
+  for (const r of rows) {
+    assertEqual(r.cells[3], '2-bit g32', `${r.name} action`);
+    const bits = Number(r.cells[5]);
+    assert(bits > 2.9 && bits < 3.1, `${r.name}: bits per weight ${bits} (2 + 2x16/32)`);
+    const hqqRel = parsePercent(r.cells[7]);
+    const rtnRel = parsePercent(r.cells[9]);
+    assert(hqqRel > 0.25 && hqqRel < 0.8, `${r.name}: 2-bit relative error ${hqqRel}`);
+    assertEqual(hqqRel, rtnRel, `${r.name}: without the solver HQQ is RTN`);
+  }
+  await page.selectOption('#opt-nbits', '4');
+  await page.fill('#opt-group', '64');
+  await page.selectOption('#opt-axis', '1');
+  await page.selectOption('#opt-dtype', 'float16');
+  await page.check('#opt-optimize');
+  await page.waitForFunction(() => document.querySelector('#results tbody tr[data-action="quantize"] .badge')?.textContent === '4-bit g64');
 });
 
 t.test('Cancel mid-run stops the work (workers terminated) and the page stays usable', async () => {
