@@ -349,6 +349,7 @@ async function loadInput(files: File[], label: string): Promise<void> {
     // Opening every header and planning with the current options validates the files now.
     const report = await preview(next);
     input = next;
+    suggestOutput(report);
     renderInputSummary(next, report);
     showReport(report, false, next);
     ui.plotsCard.hidden = true;
@@ -359,6 +360,22 @@ async function loadInput(files: File[], label: string): Promise<void> {
     showError(e, 'Opening the model');
   }
   updateButtons();
+}
+
+/** Output over this size goes straight to disk by default where the browser can (not the user's choice yet). */
+const STREAM_ABOVE_BYTES = 1e9;
+let outputChosenByUser = false;
+for (const radio of ui.form.querySelectorAll<HTMLInputElement>('input[name="output"]')) {
+  radio.addEventListener('change', () => {
+    outputChosenByUser = true;
+  });
+}
+
+function suggestOutput(report: QuantizeModelReport): void {
+  if (outputChosenByUser) return;
+  const big = report.totals.fileBytes > STREAM_ABOVE_BYTES && fileSystemAccess().directory;
+  const value = big ? 'directory' : 'memory';
+  ui.form.querySelector<HTMLInputElement>(`input[name="output"][value="${value}"]`)!.checked = true;
 }
 
 function modelInput(inp: LoadedInput, nbits: Nbits): ModelInput {
