@@ -218,6 +218,7 @@ t.test('screenshot of the results view', async () => {
   await page.click('#results tbody tr[data-name="model.layers.0.self_attn.q_proj.weight"]');
   await waitAttr('#plots-card[data-state="ready"]', 30_000);
   await page.evaluate(() => window.scrollTo(0, 0));
+  await page.mouse.move(1270, 890); // no hover highlight in the picture
   await page.waitForTimeout(300);
   const file = join(artifacts, 'demo-results.png');
   await page.screenshot({ path: file, fullPage: true });
@@ -423,8 +424,8 @@ t.test('other options reach the quantizer: 2-bit, group 32, axis 0, bfloat16, no
 });
 
 t.test('Cancel mid-run stops the work (workers terminated) and the page stays usable', async () => {
-  // A bigger single-file model (~25 M parameters, F16) so that the run lasts long enough.
-  const cfg = syntheticPreset('tiny', 'F16', { hiddenSize: 1024, intermediateSize: 2816, numLayers: 2, numHeads: 8, numKvHeads: 4 });
+  // A bigger single-file model (~50 M parameters, F16) so that the run lasts long enough.
+  const cfg = syntheticPreset('tiny', 'F16', { hiddenSize: 1024, intermediateSize: 2816, numLayers: 4, numHeads: 8, numKvHeads: 4 });
   const spec = syntheticLlamaSpec(cfg);
   const layout = planSafetensors(spec.map((x) => ({ name: x.name, dtype: x.dtype, shape: x.shape })));
   const bytes = new Uint8Array(layout.totalSize);
@@ -447,6 +448,7 @@ t.test('Cancel mid-run stops the work (workers terminated) and the page stays us
   const t0 = Date.now();
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())));
   assert(Date.now() - t0 < 1000, 'a frame renders promptly during the run');
+  await page.screenshot({ path: join(artifacts, 'demo-progress.png') });
   await page.click('#cancel-btn');
   await waitAttr('html[data-run="cancelled"]', 10_000);
   for (let i = 0; i < 50 && poolWorkers() > 0; i++) await page.waitForTimeout(100);
