@@ -5,7 +5,7 @@
  * with the default config (4-bit g64, optimize) on all cores, and prints wall time, parameters/s,
  * peak RSS and the throughput relative to workers x the single-thread kernel speed.
  *
- *   node scripts/bench-model.mjs [--preset 1b|7b] [--keep] [--workers N] [--dir DIR]
+ *   node scripts/bench-model.mjs [--preset 1b|7b] [--keep] [--workers N] [--dir DIR] [--max-in-flight N]
  *
  * Every measurement runs in its own child process, so that the memory numbers belong to it alone:
  * RSS is sampled every 100 ms, and VmHWM (/proc/<pid>/status) is the kernel's high-water mark of
@@ -66,8 +66,12 @@ async function mainThread() {
       opt.workers = Number(args[++i]);
       if (!Number.isInteger(opt.workers) || opt.workers < 1) usage('--workers must be a positive integer');
     } else if (a === '--dir') opt.dir = args[++i];
+    else if (a === '--max-in-flight') {
+      opt.maxInFlight = Number(args[++i]);
+      if (!Number.isInteger(opt.maxInFlight) || opt.maxInFlight < 1) usage('--max-in-flight must be a positive integer');
+    }
     else if (a === '-h' || a === '--help') {
-      process.stdout.write('usage: node scripts/bench-model.mjs [--preset 1b|7b] [--keep] [--workers N] [--dir DIR]\n');
+      process.stdout.write('usage: node scripts/bench-model.mjs [--preset 1b|7b] [--keep] [--workers N] [--dir DIR] [--max-in-flight N]\n');
       return;
     } else usage(`unknown option ${a}`);
   }
@@ -121,7 +125,7 @@ async function mainThread() {
       await mkdir(outDir);
       const output = preset === '7b' ? outDir : join(outDir, 'model-hqq4.safetensors');
       process.stdout.write(`== ${preset}: quantizing with ${opt.workers} workers ==\n`);
-      const r = await runChild(['quantize', input, output, String(opt.workers)]);
+      const r = await runChild(['quantize', input, output, String(opt.workers), String(opt.maxInFlight ?? '')]);
       let outBytes = 0;
       for (const p of r.outputPaths) outBytes += (await stat(p)).size;
       const row = {
@@ -146,7 +150,7 @@ async function mainThread() {
 }
 
 function usage(msg) {
-  process.stderr.write(`bench-model: ${msg}\nusage: node scripts/bench-model.mjs [--preset 1b|7b] [--keep] [--workers N] [--dir DIR]\n`);
+  process.stderr.write(`bench-model: ${msg}\nusage: node scripts/bench-model.mjs [--preset 1b|7b] [--keep] [--workers N] [--dir DIR] [--max-in-flight N]\n`);
   process.exit(2);
 }
 
@@ -243,11 +247,12 @@ async function child([what, ...rest]) {
       process.stdout.write(JSON.stringify({ seconds: best, paramsPerSecond: entry.numel / best, iterations: q.iterations, kernel: hqq.kernel }) + '\n');
       return;
     }
-    const [input, output, workers] = rest;
+    const [input, output, workers, maxInFlight] = rest;
     let lastPct = -10;
     const t0 = performance.now();
     const r = await hqqMod.quantizeModelFiles(input, output, {
       workers: Number(workers),
+      maxInFlight: maxInFlight ? Number(maxInFlight) : undefined,
       handleSigint: true,
       onProgress: (e) => {
         sample();

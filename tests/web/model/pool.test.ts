@@ -1,0 +1,139 @@
+/** The shared pool logic (createPortPool) over fake workers: dispatch, transfer, failure semantics. */
+import { describe, expect, it } from 'vitest';
+import { HQQError } from '../../../web/src/errors.js';
+import { createPortPool, type WorkerPort } from '../../../web/src/pool/pool.js';
+import type { FromWorker, QuantizeTask, QuantizeTaskResult, ToWorker } from '../../../web/src/pool/types.js';
+
+const MODULE = new WebAssembly.Module(new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]));
+
+class FakeWorker implements WorkerPort {
+  h!: { message(m: FromWorker): void; error(e: Error): void; exit(code: number): void };
+  got: ToWorker[] = [];
+  transfers: ArrayBuffer[][] = [];
+  terminated = false;
+  constructor(private behave: (w: FakeWorker, m: ToWorker) => void) {}
+  post(msg: ToWorker, transfer?: ArrayBuffer[]) {
+    this.got.push(msg);
+    this.transfers.push(transfer ?? []);
+    queueMicrotask(() => this.behave(this, msg));
+  }
+  listen(h: FakeWorker['h']) {
+    this.h = h;
+  }
+  terminate() {
+    this.terminated = true;
+  }
+}
+
+function task(name: string): QuantizeTask {
+  return { name, dtype: 'F32', shape: [1, 8], data: new ArrayBuffer(32), options: {}, computeDtype: 'float16' };
+}
+
+function result(name: string): QuantizeTaskResult {
+  return {
+    name, wq: new ArrayBuffer(4), scale: new ArrayBuffer(2), zero: new ArrayBuffer(2), packing: '4bit_u8', packedShape: [1, 4],
+    groupedShape: [2, 4], iterations: 1, stats: { meanAbs: 0, maxAbs: 0, frobenius: 0, relFrobenius: 0 }, ms: 1,
+  };
+}
+
+async function rejection(p: Promise<unknown>): Promise<HQQError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(HQQError);
+    return e as HQQError;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('createPortPool', () => {
+  it('sends the module once per worker, runs one task per worker, transfers the input', async () => {
+    const workers: FakeWorker[] = [];
+    let busy = 0;
+    let peak = 0;
+    const pool = createPortPool(2, MODULE, () => {
+      const w = new FakeWorker((w, m) => {
+        if (m.type === 'init') w.h.message({ type: 'ready' });
+        else {
+          busy++;
+          peak = Math.max(peak, busy);
+          setTimeout(() => {
+            busy--;
+            w.h.message({ type: 'result', id: m.id, result: result(m.task.name) });
+          }, 5);
+        }
+      });
+      workers.push(w);
+      return w;
+    }, 'fake');
+    const names = ['a', 'b', 'c', 'd', 'e'];
+    const tasks = names.map(task);
+    const out = await Promise.all(tasks.map((t) => pool.run(t)));
+    expect(out.map((r) => r.name)).toEqual(names);
+    expect(peak).toBe(2);
+    for (const w of workers) {
+      expect(w.got.filter((m) => m.type === 'init')).toHaveLength(1);
+      expect((w.got[0] as { module: WebAssembly.Module }).module).toBe(MODULE);
+    }
+    const sent = workers.flatMap((w) => w.transfers.filter((t) => t.length > 0));
+    expect(sent).toHaveLength(5);
+    expect(new Set(sent.map((t) => t[0]))).toEqual(new Set(tasks.map((t) => t.data)));
+    await pool.terminate();
+    expect(workers.every((w) => w.terminated)).toBe(true);
+    expect((await rejection(pool.run(task('late')))).code).toBe('ABORTED');
+  });
+
+  it('a worker that dies fails its task with WORKER_FAILED naming the tensor, and the queued ones too', async () => {
+    const pool = createPortPool(1, MODULE, () => new FakeWorker((w, m) => {
+      if (m.type === 'init') w.h.message({ type: 'ready' });
+      else if (m.task.name === 'boom') setTimeout(() => w.h.exit(3), 1);
+      else setTimeout(() => w.h.message({ type: 'result', id: m.id, result: result(m.task.name) }), 1);
+    }), 'fake');
+    const ok = pool.run(task('fine'));
+    const boom = pool.run(task('boom'));
+    const queued = pool.run(task('after'));
+    await expect(ok).resolves.toMatchObject({ name: 'fine' });
+    const e = await rejection(boom);
+    expect(e.code).toBe('WORKER_FAILED');
+    expect(e.message).toContain('"boom"');
+    expect(e.message).toMatch(/exit code 3/);
+    expect((await rejection(queued)).code).toBe('WORKER_FAILED');
+    expect((await rejection(pool.run(task('x')))).message).toMatch(/pool has failed/);
+    await pool.terminate();
+  });
+
+  it('worker errors: plain exceptions are WORKER_FAILED, engine HQQErrors keep their code; init failure fails the pool', async () => {
+    const pool = createPortPool(1, MODULE, () => new FakeWorker((w, m) => {
+      if (m.type === 'init') w.h.message({ type: 'ready' });
+      else if (m.task.name === 'nan') w.h.message({ type: 'error', id: m.id, error: { name: 'HQQError', code: 'INVALID_VALUE', message: 'weights hold NaN' } });
+      else w.h.message({ type: 'error', id: m.id, error: { name: 'Error', message: 'kaput' } });
+    }), 'fake');
+    const a = await rejection(pool.run(task('nan')));
+    expect([a.code, a.message]).toEqual(['INVALID_VALUE', 'tensor "nan": weights hold NaN']);
+    const b = await rejection(pool.run(task('other')));
+    expect(b.code).toBe('WORKER_FAILED');
+    expect(b.message).toMatch(/"other".*threw: kaput/);
+    await pool.terminate();
+
+    const bad = createPortPool(1, MODULE, () => new FakeWorker((w, m) => {
+      if (m.type === 'init') w.h.message({ type: 'init-error', message: 'no memory' });
+    }), 'fake');
+    const c = await rejection(bad.run(task('t')));
+    expect(c.code).toBe('WORKER_FAILED');
+    expect(c.message).toMatch(/no memory/);
+    await bad.terminate();
+  });
+
+  it('terminate() rejects running and queued tasks with ABORTED', async () => {
+    const pool = createPortPool(1, MODULE, () => new FakeWorker((w, m) => {
+      if (m.type === 'init') w.h.message({ type: 'ready' });
+    }), 'fake');
+    const a = pool.run(task('a'));
+    const b = pool.run(task('b'));
+    await new Promise((r) => setTimeout(r, 5));
+    await pool.terminate();
+    expect((await rejection(a)).code).toBe('ABORTED');
+    expect((await rejection(b)).code).toBe('ABORTED');
+    expect(() => createPortPool(0, MODULE, () => new FakeWorker(() => {}), 'fake')).toThrow(/workers = 0/);
+  });
+});
