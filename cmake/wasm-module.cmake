@@ -18,6 +18,9 @@ target_link_options(hqq_wasm PRIVATE
   -sENVIRONMENT=web,worker
   -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -sINITIAL_MEMORY=32MB
   -sFILESYSTEM=0 -sASSERTIONS=0
+  # No eval/new Function in the glue: pages can keep a strict Content-Security-Policy (only
+  # 'wasm-unsafe-eval' is needed).
+  -sDYNAMIC_EXECUTION=0
   -sEXPORTED_FUNCTIONS=_malloc,_free
   -sINCOMING_MODULE_JS_API=instantiateWasm,wasmBinary,print,printErr,onAbort)
 # Emscripten 3.1.6 runs its JS optimizer (acorn) at -O1 and above; Debian ships acorn there.
