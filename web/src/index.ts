@@ -4,11 +4,9 @@
  */
 import type { HQQ } from './engine.js';
 import { HQQError } from './errors.js';
-import { checkLoadOptions, chooseFlavour, compileBytes, instantiate, type LoadOptions, type WasmSource } from './wasm-loader.js';
+import { compileBytes, createLoader, type LoadOptions, type WasmSource } from './wasm-loader.js';
 
 export * from './common.js';
-
-const compiled = new Map<string, Promise<WebAssembly.Module>>();
 
 function shippedWasm(flavour: 'simd' | 'scalar'): URL {
   // Written literally so that Vite and other bundlers emit both binaries as assets.
@@ -47,15 +45,4 @@ async function compileSource(source: WasmSource): Promise<WebAssembly.Module> {
 }
 
 /** Loads and instantiates the quantizer (SIMD build where the engine supports it). */
-export async function loadHQQ(options?: LoadOptions): Promise<HQQ> {
-  const opts = checkLoadOptions(options);
-  if (opts.wasm !== undefined) return instantiate(await compileSource(opts.wasm));
-  const flavour = chooseFlavour(opts.simd);
-  let module = compiled.get(flavour);
-  if (!module) {
-    module = compileUrl(shippedWasm(flavour));
-    compiled.set(flavour, module);
-    module.catch(() => compiled.delete(flavour));
-  }
-  return instantiate(await module);
-}
+export const loadHQQ: (options?: LoadOptions) => Promise<HQQ> = createLoader(compileSource, shippedWasm);

@@ -71,6 +71,30 @@ export async function compileBytes(bytes: ArrayBuffer | ArrayBufferView, what: s
   }
 }
 
+/**
+ * Builds an environment's `loadHQQ` from how it compiles a source: options are checked, the
+ * shipped binary for the chosen flavour is compiled once per flavour and shared by every
+ * instance, a user-supplied source is compiled as given.
+ */
+export function createLoader(
+  compileSource: (source: WasmSource) => Promise<WebAssembly.Module>,
+  shippedWasm: (flavour: 'simd' | 'scalar') => URL,
+): (options?: LoadOptions) => Promise<HQQ> {
+  const compiled = new Map<string, Promise<WebAssembly.Module>>();
+  return async (options?: LoadOptions) => {
+    const opts = checkLoadOptions(options);
+    if (opts.wasm !== undefined) return instantiate(await compileSource(opts.wasm));
+    const flavour = chooseFlavour(opts.simd);
+    let module = compiled.get(flavour);
+    if (!module) {
+      module = compileSource(shippedWasm(flavour));
+      compiled.set(flavour, module);
+      module.catch(() => compiled.delete(flavour));
+    }
+    return instantiate(await module);
+  };
+}
+
 /** Instantiates the Emscripten glue around a compiled module. */
 export async function instantiate(module: WebAssembly.Module): Promise<HQQ> {
   const { default: createHQQModule } = await import('../wasm/hqq.mjs');
