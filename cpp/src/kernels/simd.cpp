@@ -241,6 +241,11 @@ void dequantize_rows(const uint8_t* q, std::size_t rows, std::size_t cols, const
     const uint8_t* src = q + r * cols;
     float* dst = out + r * cols;
     std::size_t c = 0;
+    for (; c + 16 <= cols; c += 16) {
+      f4 levels[4];
+      from_u8x16(src + c, levels);
+      for (int j = 0; j < 4; ++j) store(dst + c + 4 * j, mul(sub(levels[j], vz), vs));
+    }
     for (; c + 4 <= cols; c += 4) store(dst + c, mul(sub(from_u8x4(src + c), vz), vs));
     for (; c < cols; ++c) dst[c] = (static_cast<float>(src[c]) - zero[r]) * scale[r];
   }
@@ -275,15 +280,20 @@ void level_error_sums(const float* w, const uint8_t* q, std::size_t n_groups, st
     while (k + 4 <= g) {
       const std::size_t end = std::min(g, k + kChunk);
       f4 a = splat(0.0f), b = a, c = a;
-      for (; k + 4 <= end; k += 4) {
-        const f4 wv = load(wg + k);
-        const f4 d = sub(wv, mul(sub(from_u8x4(qg + k), vz), vs));
+      auto accumulate = [&](f4 wv, f4 level) {
+        const f4 d = sub(wv, mul(sub(level, vz), vs));
         const f4 ad = abs(d);
         a = add(a, ad);
         b = add(b, mul(d, d));
         c = add(c, mul(wv, wv));
         vmax = max(vmax, ad);
+      };
+      for (; k + 16 <= end; k += 16) {
+        f4 levels[4];
+        from_u8x16(qg + k, levels);
+        for (int j = 0; j < 4; ++j) accumulate(load(wg + k + 4 * j), levels[j]);
       }
+      for (; k + 4 <= end; k += 4) accumulate(load(wg + k), from_u8x4(qg + k));
       sa += hsum(a);
       sq += hsum(b);
       sw += hsum(c);

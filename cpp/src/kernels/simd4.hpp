@@ -48,6 +48,15 @@ inline f4 from_u8x4(const uint8_t* p) {
   const v128_t bytes = wasm_i32x4_make(static_cast<int32_t>(word), 0, 0, 0);
   return wasm_f32x4_convert_u32x4(wasm_u32x4_extend_low_u16x8(wasm_u16x8_extend_low_u8x16(bytes)));
 }
+// Sixteen bytes -> four vectors of four floats.
+inline void from_u8x16(const uint8_t* p, f4* out) {
+  const v128_t bytes = wasm_v128_load(p);
+  const v128_t lo = wasm_u16x8_extend_low_u8x16(bytes), hi = wasm_u16x8_extend_high_u8x16(bytes);
+  out[0] = wasm_f32x4_convert_u32x4(wasm_u32x4_extend_low_u16x8(lo));
+  out[1] = wasm_f32x4_convert_u32x4(wasm_u32x4_extend_high_u16x8(lo));
+  out[2] = wasm_f32x4_convert_u32x4(wasm_u32x4_extend_low_u16x8(hi));
+  out[3] = wasm_f32x4_convert_u32x4(wasm_u32x4_extend_high_u16x8(hi));
+}
 // Sixteen floats already in 0..255 (integral) -> sixteen bytes.
 inline void store_u8x16(uint8_t* p, f4 a, f4 b, f4 c, f4 d) {
   const v128_t ab = wasm_i16x8_narrow_i32x4(wasm_i32x4_trunc_sat_f32x4(a), wasm_i32x4_trunc_sat_f32x4(b));
@@ -74,8 +83,14 @@ inline f4 select_f(f4 mask, f4 a, f4 b) { return wasm_v128_bitselect(a, b, mask)
 // Byte and word helpers for bit packing.
 inline i4 load16(const void* p) { return wasm_v128_load(p); }
 inline void store16(void* p, i4 v) { wasm_v128_store(p, v); }
-inline i4 shl_u8(i4 v, unsigned n) { return wasm_i8x16_shl(v, n); }
-inline i4 shr_u8(i4 v, unsigned n) { return wasm_u8x16_shr(v, n); }
+// Byte shifts through 16-bit lanes plus a mask: clang 14 scalarises i8x16.shl/shr_u with a
+// variable count into per-lane extract/replace sequences.
+inline i4 shl_u8(i4 v, unsigned n) {
+  return wasm_v128_and(wasm_i16x8_shl(v, n), wasm_i8x16_splat(static_cast<int8_t>(0xFFu << n)));
+}
+inline i4 shr_u8(i4 v, unsigned n) {
+  return wasm_v128_and(wasm_u16x8_shr(v, n), wasm_i8x16_splat(static_cast<int8_t>(0xFFu >> n)));
+}
 inline i4 splat_u8(uint8_t x) { return wasm_i8x16_splat(static_cast<int8_t>(x)); }
 inline i4 max_u8(i4 a, i4 b) { return wasm_u8x16_max(a, b); }
 inline uint8_t hmax_u8(i4 v) {
@@ -130,6 +145,13 @@ inline f4 from_u8x4(const uint8_t* p) {
   int32_t word;
   std::memcpy(&word, p, 4);
   return _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(word)));
+}
+inline void from_u8x16(const uint8_t* p, f4* out) {
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  out[0] = _mm_cvtepi32_ps(_mm_cvtepu8_epi32(bytes));
+  out[1] = _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_srli_si128(bytes, 4)));
+  out[2] = _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_srli_si128(bytes, 8)));
+  out[3] = _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_srli_si128(bytes, 12)));
 }
 inline void store_u8x16(uint8_t* p, f4 a, f4 b, f4 c, f4 d) {
   const __m128i ab = _mm_packs_epi32(_mm_cvttps_epi32(a), _mm_cvttps_epi32(b));
