@@ -69,6 +69,7 @@ describe('selection', () => {
   const MODEL: { name: string; dtype: DType; shape: number[] }[] = [
     { name: 'model.embed_tokens.weight', dtype: 'F16', shape: [128, 64] },
     { name: 'transformer.wte.weight', dtype: 'F16', shape: [128, 64] },
+    { name: 'gpt_neox.embed_in.weight', dtype: 'F16', shape: [128, 64] },
     { name: 'model.layers.0.self_attn.q_proj.weight', dtype: 'F16', shape: [64, 64] },
     { name: 'model.layers.0.self_attn.q_proj.bias', dtype: 'F16', shape: [64] },
     { name: 'model.layers.0.mlp.down_proj.weight', dtype: 'BF16', shape: [64, 128] },
@@ -88,6 +89,7 @@ describe('selection', () => {
     expect(act).toEqual({
       'model.embed_tokens.weight': 'copy',
       'transformer.wte.weight': 'copy',
+      'gpt_neox.embed_in.weight': 'copy',
       'model.layers.0.self_attn.q_proj.weight': 'quantize',
       'model.layers.0.self_attn.q_proj.bias': 'copy',
       'model.layers.0.mlp.down_proj.weight': 'quantize',
@@ -103,6 +105,7 @@ describe('selection', () => {
     const reason = Object.fromEntries(p.tensors.map((t) => [t.name, t.reason]));
     expect(reason['model.embed_tokens.weight']).toMatch(/embedding/);
     expect(reason['transformer.wte.weight']).toMatch(/embedding/);
+    expect(reason['gpt_neox.embed_in.weight']).toMatch(/embedding/);
     expect(reason['lm_head.weight']).toMatch(/lm_head/);
     expect(reason['h.0.ln_1.weight']).toMatch(/norm/);
     expect(reason['model.layers.0.input_layernorm.weight']).toMatch(/1-D/);
@@ -121,7 +124,7 @@ describe('selection', () => {
     const p = plan1(MODEL);
     const names = p.shards[0]!.layout.tensors.map((t) => t.name);
     const i = names.indexOf('model.layers.0.self_attn.q_proj.W_q');
-    expect(names[i - 1]).toBe('transformer.wte.weight');
+    expect(names[i - 1]).toBe('gpt_neox.embed_in.weight');
     expect(names.slice(i, i + 3)).toEqual(['model.layers.0.self_attn.q_proj.W_q', 'model.layers.0.self_attn.q_proj.scale', 'model.layers.0.self_attn.q_proj.zero']);
     expect(names[i + HQQLINEAR_KEYS.length]).toBe('model.layers.0.self_attn.q_proj.bias');
     expect(names).not.toContain('model.layers.0.self_attn.q_proj.weight');

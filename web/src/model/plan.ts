@@ -181,8 +181,8 @@ export function describeConfig(c: ResolvedModelConfig): Record<string, unknown> 
 }
 
 const FLOAT_DTYPES: readonly DType[] = ['F32', 'F16', 'BF16'];
-const EMBEDDING = /(^|\.)(embed_tokens|wte|wpe|embed|embeddings?|word_embeddings)(\.|$)/;
-const HEAD = /(^|\.)lm_head(\.|$)/;
+const EMBEDDING = /embed|(^|\.)(wte|wpe)(\.|$)/; // embed_tokens, embed_in, embeddings, wte, wpe
+const HEAD = /lm_head/;
 const NORM = /norm|(^|\.)ln_|layernorm/i;
 /** Largest element count sent to one wasm instance (the f32 copy and work buffers must fit 4 GiB). */
 export const MAX_QUANTIZE_ELEMENTS = 1 << 28;
