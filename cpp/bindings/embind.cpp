@@ -7,6 +7,8 @@
 #include <emscripten/val.h>
 #include <malloc.h>
 
+#include <cstdlib>
+#include <memory>
 #include <new>
 #include <string>
 
@@ -69,15 +71,19 @@ hqq::Config to_config(const val& o) {
   return c;
 }
 
-// dtype: 0 = f32 (data is float*), 1 = f16, 2 = bf16 (data is uint16_t*).
+// dtype: 0 = f32 (data is float*), 1 = f16, 2 = bf16 (data is uint16_t*). 16-bit input is handed
+// over by the caller: it is freed here as soon as it has been decoded (or on error), so it never
+// sits in the heap next to the solver's working memory.
 val quantize(uintptr_t data, int dtype, val shape, val options) {
+  std::unique_ptr<void, void (*)(void*)> owned(dtype != 0 ? reinterpret_cast<void*>(data) : nullptr, std::free);
   return guarded([&] {
     const hqq::Shape s = to_shape(shape);
     const hqq::Config cfg = to_config(options);
     const hqq::QuantizedTensor q =
         dtype == 0 ? hqq::quantize(reinterpret_cast<const float*>(data), s, cfg)
                    : hqq::quantize(reinterpret_cast<const uint16_t*>(data),
-                                   dtype == 1 ? hqq::InputDtype::f16 : hqq::InputDtype::bf16, s, cfg);
+                                   dtype == 1 ? hqq::InputDtype::f16 : hqq::InputDtype::bf16, s, cfg,
+                                   [&owned] { owned.reset(); });
     val r = val::object();
     r.set("ok", true);
     r.set("packed", copy_to_js("Uint8Array", q.packed.data(), q.packed.size()));

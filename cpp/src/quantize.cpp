@@ -213,7 +213,7 @@ QuantizedTensor quantize(const float* weights, const Shape& shape, const Config&
 }
 
 QuantizedTensor quantize(const uint16_t* weights, InputDtype dtype, const Shape& shape,
-                         const Config& config) {
+                         const Config& config, const std::function<void()>& input_released) {
   if (weights == nullptr) throw Error(ErrorCode::InvalidArgument, "weights pointer is null");
   if (dtype == InputDtype::f32) {
     throw Error(ErrorCode::InvalidArgument,
@@ -225,6 +225,7 @@ QuantizedTensor quantize(const uint16_t* weights, InputDtype dtype, const Shape&
     std::vector<float> decoded(n);
     const auto& k = kernels::default_kernels();
     (dtype == InputDtype::f16 ? k.decode_f16 : k.decode_bf16)(weights, decoded.data(), n);
+    if (input_released) input_released();
     return detail::quantize_with(k, decoded.data(), shape, config);
   } catch (const std::bad_alloc&) {
     throw Error(ErrorCode::OutOfMemory, "out of memory decoding a 16-bit tensor of shape " +

@@ -211,7 +211,8 @@ export class HQQ {
       invalid(`data must be a Float32Array, or a Uint16Array with dtype 'f16' | 'bf16'; got ${describe(data)}`);
     }
     const dims = checkShape(shape, data.length);
-    const r = this.#withInput([data], ([ptr]) => this.#m.quantize(ptr, dtypeCode, dims, opts));
+    // 16-bit input is handed over to the core, which frees it once decoded (lower peak memory).
+    const r = this.#withInput([data], ([ptr]) => this.#m.quantize(ptr, dtypeCode, dims, opts), dtypeCode !== 0);
     const groupedShape: [number, number] = [r.groupedRows, r.groupedCols];
     return {
       packed: r.packed, scale: r.scale, zero: r.zero, shape: dims, nbits: opts.nbits,
@@ -253,9 +254,13 @@ export class HQQ {
     return this.#withInput([values], ([p]) => this.#m.decode16(p, values.length, kind === 'f16' ? 1 : 2)).values;
   }
 
-  /** Copies inputs into wasm memory, runs `call`, frees them whatever happens. */
-  #withInput(inputs: ArrayBufferView[], call: (ptrs: number[]) => WasmResult): any {
+  /**
+   * Copies inputs into wasm memory, runs `call`, frees them whatever happens; with
+   * `firstConsumed` the callee owns (and frees) the first input once the call has started.
+   */
+  #withInput(inputs: ArrayBufferView[], call: (ptrs: number[]) => WasmResult, firstConsumed = false): any {
     const ptrs: number[] = [];
+    let handedOver = false;
     try {
       for (const input of inputs) {
         const bytes = input.byteLength;
@@ -267,11 +272,14 @@ export class HQQ {
         // HEAPU8 is replaced when memory grows: read it after every allocation.
         this.#m.HEAPU8.set(new Uint8Array(input.buffer, input.byteOffset, bytes), ptr);
       }
+      handedOver = firstConsumed;
       const r = call(ptrs);
       if (!r.ok) throw new HQQError(r.code as HQQErrorCode, jsOptionNames(r.message));
       return r;
     } finally {
-      for (const ptr of ptrs) this.#m._free(ptr);
+      ptrs.forEach((ptr, i) => {
+        if (!(handedOver && i === 0)) this.#m._free(ptr);
+      });
     }
   }
 }

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "hqq/config.hpp"
@@ -43,9 +44,11 @@ std::size_t checked_numel(const Shape& shape);  // throws on empty shape, zero o
 // `weights` holds numel(shape) float32 values, row-major. NaN or Inf anywhere is rejected with
 // Error(InvalidValue) naming the first position (the reference would propagate NaN silently).
 QuantizedTensor quantize(const float* weights, const Shape& shape, const Config& config);
-// Same, decoding float16 / bfloat16 input first.
+// Same, decoding float16 / bfloat16 input first. `input_released`, when given, is called once the
+// input has been decoded and will not be read again, so a caller that owns a copy of it can free
+// that copy before the solver's working memory is allocated.
 QuantizedTensor quantize(const uint16_t* weights, InputDtype dtype, const Shape& shape,
-                         const Config& config);
+                         const Config& config, const std::function<void()>& input_released = {});
 
 // Unpacked levels in the grouped layout [grouped_rows, grouped_cols].
 std::vector<uint8_t> unpack_levels(const QuantizedTensor& q);
