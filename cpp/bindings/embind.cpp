@@ -46,10 +46,19 @@ val guarded(Fn&& fn) {
   }
 }
 
+// A JS number as a size: converting an out-of-range double to an integer is undefined behaviour
+// (a trap in wasm), so range-check first.
+std::size_t to_size(double v, const char* what) {
+  if (!(v >= 0) || v > static_cast<double>(static_cast<std::size_t>(-1)) || v != static_cast<double>(static_cast<std::size_t>(v))) {
+    throw hqq::Error(hqq::ErrorCode::InvalidArgument, std::string(what) + " must be an integer between 0 and 2^32 - 1 in the wasm build");
+  }
+  return static_cast<std::size_t>(v);
+}
+
 hqq::Shape to_shape(const val& dims) {
   hqq::Shape shape;
   const auto n = dims["length"].as<unsigned>();
-  for (unsigned i = 0; i < n; ++i) shape.push_back(static_cast<std::size_t>(dims[i].as<double>()));
+  for (unsigned i = 0; i < n; ++i) shape.push_back(to_size(dims[i].as<double>(), "every dimension of shape"));
   return shape;
 }
 
@@ -57,7 +66,7 @@ hqq::Shape to_shape(const val& dims) {
 hqq::Config to_config(const val& o) {
   hqq::Config c;
   c.nbits = hqq::nbits_from_number(o["nbits"].as<double>());
-  c.group_size = static_cast<std::size_t>(o["groupSize"].as<double>());
+  c.group_size = to_size(o["groupSize"].as<double>(), "groupSize");
   c.axis = o["axis"].as<int>();
   c.optimize = o["optimize"].as<bool>();
   c.round_zero = o["roundZero"].as<bool>();

@@ -5,7 +5,8 @@
 // where it does not (see tests/cpp/test_kernels.cpp).
 //
 // Every kernel works on "group-major" data: n_groups rows of g consecutive values, one row per
-// quantization group. Kernels are free of allocation, exceptions and mutable globals.
+// quantization group. Kernels throw no exceptions and have no mutable globals; they do not allocate,
+// except solve_block for its per-iteration sums when iters > 64.
 #pragma once
 
 #include <cstddef>
@@ -39,9 +40,11 @@ struct SolveBlockArgs {
   float* z_best = nullptr;
 };
 
-// Scratch space solve_block may use: room for W*s and W of a block, four groups interleaved.
+// Scratch space solve_block may use: room for W*s and W of a block, four groups interleaved, and
+// one value per group.
 inline std::size_t solve_block_scratch_floats(std::size_t n_groups, std::size_t g) {
-  return 2 * ((n_groups + 3) / 4) * 4 * g;
+  const std::size_t padded = (n_groups + 3) / 4 * 4;
+  return 2 * padded * g + padded;
 }
 
 struct Kernels {

@@ -82,7 +82,8 @@ struct alignas(16) Lanes {
   float v[kLanes];
 };
 
-void interleave_block(const SolveBlockArgs& a, float* ws4, float* w4) {
+// Also records, per group, max |W * s| (ws_absmax): the scale of the rounding in W * s.
+void interleave_block(const SolveBlockArgs& a, float* ws4, float* w4, float* ws_absmax) {
   const std::size_t g = a.g, batches = (a.n_groups + kLanes - 1) / kLanes;
   for (std::size_t b = 0; b < batches; ++b) {
     for (std::size_t lane = 0; lane < kLanes; ++lane) {
@@ -90,6 +91,7 @@ void interleave_block(const SolveBlockArgs& a, float* ws4, float* w4) {
       float* dst_ws = ws4 + b * g * kLanes + lane;
       float* dst_w = w4 ? w4 + b * g * kLanes + lane : nullptr;
       if (grp >= a.n_groups) {  // padding lanes: zeros, results discarded
+        ws_absmax[b * kLanes + lane] = 0.0f;
         for (std::size_t k = 0; k < g; ++k) dst_ws[k * kLanes] = 0.0f;
         if (dst_w)
           for (std::size_t k = 0; k < g; ++k) dst_w[k * kLanes] = 0.0f;
@@ -97,7 +99,13 @@ void interleave_block(const SolveBlockArgs& a, float* ws4, float* w4) {
       }
       const float* src = a.w + grp * g;
       const float s = a.s[grp];
-      for (std::size_t k = 0; k < g; ++k) dst_ws[k * kLanes] = src[k] * s;  // exactly f32(w * s)
+      float absmax = 0.0f;
+      for (std::size_t k = 0; k < g; ++k) {
+        const float ws = src[k] * s;  // exactly f32(w * s)
+        dst_ws[k * kLanes] = ws;
+        absmax = std::fabs(ws) > absmax ? std::fabs(ws) : absmax;
+      }
+      ws_absmax[b * kLanes + lane] = absmax;
       if (dst_w)
         for (std::size_t k = 0; k < g; ++k) dst_w[k * kLanes] = src[k];
     }
@@ -121,7 +129,8 @@ void solve_block(const SolveBlockArgs& a) {
   const std::size_t iters = static_cast<std::size_t>(a.iters);
   float* ws4 = a.scratch;
   float* w4 = best_mode ? a.scratch + batches * g * kLanes : nullptr;
-  interleave_block(a, ws4, w4);
+  float* ws_absmax = a.scratch + 2 * batches * g * kLanes;
+  interleave_block(a, ws4, w4, ws_absmax);
 
   const f4 zero = splat(0.0f), top = splat(a.max_q);
   const f4 inv_g = splat(1.0f / static_cast<float>(g));
@@ -144,6 +153,9 @@ void solve_block(const SolveBlockArgs& a) {
       z0.v[l] = l < lanes ? a.z0[first + l] : 0.0f;
     }
     const f4 vs = load(s.v), vscale = load(scale.v);
+    // Rounding slack of the fast path in level units: v = f32(f32(W*s) + z) and the reference's
+    // own x = W - f32(f32(q - z) / s) each round at most a few ulps of max(|W*s|, |z|, max_q).
+    const f4 ws_mag = add(load(ws_absmax + first), top);
     f4 vz = load(z0.v), best_err = zero, best_z = vz;
     if (!best_mode)
       for (std::size_t l = 0; l < lanes; ++l) a.z_hist[first + l] = z0.v[l];
@@ -174,19 +186,24 @@ void solve_block(const SolveBlockArgs& a) {
       f4 err = mul(add(e_abs[0], e_abs[1]), vscale);
       f4 merr = add(m_abs[0], m_abs[1]);
       // |x| = |W - W_r| ~ |v - q| / s: while every |v - q| stays below the shrink threshold in
-      // level units (with a margin for this approximation) shrink() is exactly zero and the fast
-      // path is the reference's arithmetic. Otherwise those groups' iteration is redone exactly.
-      const f4 level_threshold = mul(splat(a.threshold[it] * (1.0f - 1e-3f)), vs);
-      if (any_gt(max(e_max[0], e_max[1]), level_threshold)) {
-        Lanes zn, er, me, emax, zc;
+      // level units, less a 1e-3 margin, shrink() is exactly zero and the fast path is the
+      // reference's arithmetic. A group needs the exact path when it may reach the threshold, or
+      // when its rounding slack could exceed the margin (huge |W*s| or |z|: far-off-centre groups).
+      const f4 threshold_levels = mul(splat(a.threshold[it]), vs);
+      const f4 margin = mul(threshold_levels, splat(1e-3f));
+      const f4 slack = mul(add(ws_mag, abs(vz)), splat(0x1p-20f));
+      const f4 exact = or_mask(gt(max(e_max[0], e_max[1]), sub(threshold_levels, margin)), gt(slack, margin));
+      if (any_lane(exact)) {
+        Lanes zn, er, me, zc, need;
         store(zn.v, z_next);
         store(er.v, err);
         store(me.v, merr);
-        store(emax.v, max(e_max[0], e_max[1]));
         store(zc.v, vz);
-        const float threshold = a.threshold[it] * (1.0f - 1e-3f);
+        store(need.v, exact);
         for (std::size_t l = 0; l < lanes; ++l) {
-          if (!(emax.v[l] > threshold * s.v[l])) continue;
+          uint32_t bits;
+          std::memcpy(&bits, &need.v[l], 4);
+          if (bits == 0) continue;
           const float* wg = a.w + (first + l) * g;
           double e = 0;
           zn.v[l] = ref::group_iteration(wg, g, s.v[l], zc.v[l], a.max_q, a.inv_beta[it],

@@ -78,7 +78,9 @@ inline i4 select(i4 mask, i4 a, i4 b) { return wasm_v128_bitselect(a, b, mask); 
 inline f4 as_f4(i4 a) { return a; }
 inline i4 as_i4(f4 a) { return a; }
 inline f4 lt(f4 a, f4 b) { return wasm_f32x4_lt(a, b); }  // all-ones lanes where a < b
-inline bool any_gt(f4 a, f4 b) { return wasm_v128_any_true(wasm_f32x4_gt(a, b)); }
+inline f4 gt(f4 a, f4 b) { return wasm_f32x4_gt(a, b); }
+inline f4 or_mask(f4 a, f4 b) { return wasm_v128_or(a, b); }
+inline bool any_lane(f4 mask) { return wasm_v128_any_true(mask); }
 inline f4 select_f(f4 mask, f4 a, f4 b) { return wasm_v128_bitselect(a, b, mask); }  // mask ? a : b
 // Byte and word helpers for bit packing.
 inline i4 load16(const void* p) { return wasm_v128_load(p); }
@@ -170,7 +172,9 @@ inline i4 select(i4 mask, i4 a, i4 b) { return _mm_blendv_epi8(b, a, mask); }
 inline f4 as_f4(i4 a) { return _mm_castsi128_ps(a); }
 inline i4 as_i4(f4 a) { return _mm_castps_si128(a); }
 inline f4 lt(f4 a, f4 b) { return _mm_cmplt_ps(a, b); }
-inline bool any_gt(f4 a, f4 b) { return _mm_movemask_ps(_mm_cmpgt_ps(a, b)) != 0; }
+inline f4 gt(f4 a, f4 b) { return _mm_cmpgt_ps(a, b); }
+inline f4 or_mask(f4 a, f4 b) { return _mm_or_ps(a, b); }
+inline bool any_lane(f4 mask) { return _mm_movemask_ps(mask) != 0; }
 inline f4 select_f(f4 mask, f4 a, f4 b) { return _mm_blendv_ps(b, a, mask); }
 inline i4 load16(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 inline void store16(void* p, i4 v) { _mm_storeu_si128(static_cast<__m128i*>(p), v); }
