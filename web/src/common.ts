@@ -1,5 +1,5 @@
 /** Everything both entry points export besides `loadHQQ`. */
-export { HQQ, SUPPORTED_NBITS, normalizeOptions } from './engine.js';
+export { HQQ, MAX_TENSOR_ELEMENTS, SUPPORTED_NBITS, normalizeOptions } from './engine.js';
 export type {
   EarlyStop, ErrorStatistics, InputDtype, Nbits, PackingName, QuantizeOptions, QuantizedTensor,
 } from './engine.js';

@@ -11,6 +11,13 @@ export type PackingName = '8bit_u8' | '4bit_u8' | '3bit_32' | '2bit_u8' | '1bit_
 export type InputDtype = 'f32' | 'f16' | 'bf16';
 export type EarlyStop = 'global' | 'per-group-best';
 
+/**
+ * The largest tensor (in elements) one wasm instance quantizes: the core needs a few bytes of
+ * working memory per element and refuses counts whose byte sizes could overflow its 32-bit
+ * address space (numel > 2^32 / 16).
+ */
+export const MAX_TENSOR_ELEMENTS = 2 ** 28 - 1;
+
 export interface QuantizeOptions {
   /** Bits per weight: 8, 6, 5, 4, 3, 2, 1.58 or 1. Default 4. */
   nbits?: Nbits;
@@ -137,7 +144,7 @@ export function normalizeOptions(options: QuantizeOptions | undefined): Normaliz
   }
   o.nbits = nbits as Nbits;
   const g = pick('groupSize');
-  if (typeof g !== 'number' || !Number.isSafeInteger(g) || g <= 0) invalid(`groupSize = ${String(g)} is invalid; use a positive integer that divides the element count (default 64)`);
+  if (typeof g !== 'number' || !Number.isSafeInteger(g) || g <= 0 || g > MAX_TENSOR_ELEMENTS) invalid(`groupSize = ${String(g)} is invalid; use a positive integer that divides the element count (default 64)`);
   o.groupSize = g;
   const axis = pick('axis');
   if (axis !== 0 && axis !== 1) invalid(`axis = ${String(axis)} is invalid; use 1 (default: groups of consecutive values) or 0`);
@@ -154,11 +161,12 @@ export function normalizeOptions(options: QuantizeOptions | undefined): Normaliz
   }
   const iters = pick('iters');
   if (typeof iters !== 'number' || !Number.isInteger(iters)) invalid(`iters must be an integer (0..1000, default 20), got ${String(iters)}`);
+  if (iters < 0 || iters > 1000) invalid(`iters = ${iters} is out of range; use 0..1000 (default 20)`);
   o.iters = iters;
   const stop = pick('earlyStop');
   if (stop !== 'global' && stop !== 'per-group-best') invalid(`earlyStop = ${String(stop)} is invalid; use 'global' (the reference) or 'per-group-best'`);
   o.earlyStop = stop;
-  return o; // ranges (0 < p <= 1, beta > 0, ...) are checked by the C++ core with its messages
+  return o; // value ranges of lpNorm, beta and kappa are checked by the C++ core with its messages
 }
 
 function checkShape(shape: unknown, length: number): number[] {
@@ -233,6 +241,7 @@ export class HQQ {
   /** (level - zero) * scale in float32, in the original shape (row-major). */
   dequantize(q: Pick<QuantizedTensor, 'packed' | 'nbits' | 'groupedShape' | 'axis' | 'scale' | 'zero'>): Float32Array {
     const [rows, cols] = checkGrouped(q);
+    if (q.axis !== 0 && q.axis !== 1) invalid(`q.axis = ${String(q.axis)} is invalid; it must be the axis the tensor was quantized with, 0 or 1`);
     if (!(q.scale instanceof Float32Array) || !(q.zero instanceof Float32Array)) invalid('q.scale and q.zero must be Float32Arrays');
     if (q.scale.length !== q.zero.length) invalid(`q.scale has ${q.scale.length} values but q.zero has ${q.zero.length}`);
     const r = this.#withInput([asBytes(q.packed, 'q.packed'), q.scale, q.zero], ([p, s, z]) =>

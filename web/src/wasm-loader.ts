@@ -83,7 +83,13 @@ export function createLoader(
   const compiled = new Map<string, Promise<WebAssembly.Module>>();
   return async (options?: LoadOptions) => {
     const opts = checkLoadOptions(options);
-    if (opts.wasm !== undefined) return instantiate(await compileSource(opts.wasm));
+    if (opts.wasm !== undefined) {
+      const hqq = await instantiate(await compileSource(opts.wasm));
+      if (opts.simd !== undefined && opts.simd !== (hqq.flavour === 'simd')) {
+        throw new HQQError('INVALID_ARGUMENT', `loadHQQ({ simd: ${opts.simd} }) was given the ${hqq.flavour} build as wasm; pass ${opts.simd ? 'hqq.wasm (SIMD)' : 'hqq-scalar.wasm'} or omit simd`);
+      }
+      return hqq;
+    }
     const flavour = chooseFlavour(opts.simd);
     let module = compiled.get(flavour);
     if (!module) {
