@@ -2,6 +2,7 @@
 // float16 against its tensors.
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <cstring>
 #include <map>
 
 #include "hqq/hqq.hpp"
@@ -72,29 +73,43 @@ TEST_CASE("conformance: the reference HQQLinear layer", "[conformance][hqqlinear
 
     const Tensor& wq = tensors.at(prefix + "W_q");
     CHECK(wq.shape == std::vector<std::size_t>{q.packed_shape.rows, q.packed_shape.cols});
+    CHECK(wq.dtype == (q.packing == hqq::Packing::i32_3bit ? "I32" : "U8"));
     REQUIRE(wq.data.size() == q.packed.size());
     std::size_t byte_diff = 0;
     for (std::size_t i = 0; i < q.packed.size(); ++i) byte_diff += wq.data[i] != q.packed[i];
     CHECK(byte_diff == 0);
 
+    // scale/zero are stored in the compute dtype: compare in its bit patterns, where "one step"
+    // is one unit in the last place of that dtype.
     const std::string compute = ex["compute_dtype"];
-    REQUIRE(compute == "torch.float16");
+    REQUIRE((compute == "torch.float16" || compute == "torch.bfloat16" || compute == "torch.float32"));
+    const std::string st_dtype = compute == "torch.float16" ? "F16" : compute == "torch.bfloat16" ? "BF16" : "F32";
+    const std::size_t width = st_dtype == "F32" ? 4 : 2;
+    auto encode = [&](float v) -> uint32_t {
+      if (st_dtype == "F16") return hqq::f32_to_f16(v);
+      if (st_dtype == "BF16") return hqq::f32_to_bf16(v);
+      uint32_t bits;
+      std::memcpy(&bits, &v, 4);
+      return bits;
+    };
+    const uint32_t sign_bit = width == 4 ? 0x80000000u : 0x8000u;
     std::size_t equal = 0, one_step = 0, worse = 0;
     for (const char* key : {"scale", "zero"}) {
       const Tensor& t = tensors.at(prefix + key);
       const auto& ours = std::string(key) == "scale" ? q.scale : q.zero;
-      CHECK(t.dtype == "F16");
-      REQUIRE(t.data.size() == ours.size() * 2);
+      CHECK(t.dtype == st_dtype);
+      REQUIRE(t.data.size() == ours.size() * width);
       for (std::size_t i = 0; i < ours.size(); ++i) {
-        const uint16_t ref = static_cast<uint16_t>(t.data[2 * i] | (t.data[2 * i + 1] << 8));
-        const uint16_t mine = hqq::f32_to_f16(ours[i]);
-        const int diff = std::abs(static_cast<int>(ref) - static_cast<int>(mine));
+        uint32_t ref = 0;
+        for (std::size_t b = 0; b < width; ++b) ref |= static_cast<uint32_t>(t.data[width * i + b]) << (8 * b);
+        const uint32_t mine = encode(ours[i]);
+        const int64_t diff = std::llabs(static_cast<int64_t>(ref) - static_cast<int64_t>(mine));
         if (diff == 0) ++equal;
-        else if (diff == 1 && ((ref ^ mine) & 0x8000) == 0) ++one_step;
+        else if (diff == 1 && ((ref ^ mine) & sign_bit) == 0) ++one_step;
         else ++worse;
       }
     }
-    std::printf("[conformance] HQQLinear %s: W_q bytes differing %zu of %zu; scale+zero in float16: "
+    std::printf("[conformance] HQQLinear %s: W_q bytes differing %zu of %zu; scale+zero in the compute dtype: "
                 "%zu equal, %zu one float16 step apart, %zu further\n",
                 name.c_str(), byte_diff, q.packed.size(), equal, one_step, worse);
     CHECK(worse == 0);
