@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { MAX_TENSOR_ELEMENTS } from '../../../web/src/engine.js';
 import { HQQError } from '../../../web/src/errors.js';
 import { parseSafetensorsHeader, type DType, type SafetensorsHeader } from '../../../web/src/io/safetensors.js';
 import { planSafetensors } from '../../../web/src/io/writer.js';
@@ -180,6 +181,22 @@ describe('selection', () => {
     expect(plan1(M, { nbits: 2 }).tensors[0]!.config!.roundZero).toBe(false);
     expect(plan1(M, { roundZero: false }).tensors[0]!.config!.roundZero).toBe(false);
     expect(plan1(M, { nbits: 8, roundZero: true }).tensors[0]!.config!.roundZero).toBe(true);
+  });
+
+  it('a tensor over the core limit (MAX_TENSOR_ELEMENTS = 2^28 - 1) is copied with the reason, one below it is quantized', () => {
+    // Header only: the data section is never allocated (parseSafetensorsHeader takes the file size).
+    const entries: { name: string; dtype: DType; shape: number[] }[] = [
+      { name: 'big.weight', dtype: 'BF16', shape: [16384, 16384] }, // 2^28 elements
+      { name: 'fits.weight', dtype: 'BF16', shape: [16384, 16383] },
+    ];
+    const layout = planSafetensors(entries);
+    const h = parseSafetensorsHeader(layout.headerBytes, layout.totalSize, 'huge.safetensors');
+    const p = planModel([{ fileName: 'huge.safetensors', header: h }]);
+    expect(MAX_TENSOR_ELEMENTS).toBe(2 ** 28 - 1);
+    const big = p.tensors.find((t) => t.name === 'big.weight')!;
+    expect(big.action).toBe('copy');
+    expect(big.reason).toMatch(/268435456 elements is more than one wasm instance can quantize \(at most 268435455\)/);
+    expect(p.tensors.find((t) => t.name === 'fits.weight')!.action).toBe('quantize');
   });
 
   it('HQQ_WASM_VERSION equals package.json version', () => {

@@ -17,7 +17,7 @@
  *     2/4/8 for 4/2/1-bit packing, and the tensor fits the 32-bit wasm heap.
  * Skipped tensors are copied through unchanged.
  */
-import { SUPPORTED_NBITS, type EarlyStop, type Nbits } from '../engine.js';
+import { MAX_TENSOR_ELEMENTS, SUPPORTED_NBITS, type EarlyStop, type Nbits } from '../engine.js';
 import { HQQError } from '../errors.js';
 import { buildIndexJson, type IndexJson } from '../io/index-json.js';
 import { DTYPE_SIZES, type DType, type SafetensorsHeader, type TensorInfo } from '../io/safetensors.js';
@@ -184,8 +184,6 @@ const FLOAT_DTYPES: readonly DType[] = ['F32', 'F16', 'BF16'];
 const EMBEDDING = /embed|(^|\.)(wte|wpe)(\.|$)/; // embed_tokens, embed_in, embeddings, wte, wpe
 const HEAD = /lm_head/;
 const NORM = /norm|(^|\.)ln_|layernorm/i;
-/** Largest element count sent to one wasm instance (the f32 copy and work buffers must fit 4 GiB). */
-export const MAX_QUANTIZE_ELEMENTS = 1 << 28;
 
 export type TensorAction = 'quantize' | 'copy';
 
@@ -311,7 +309,7 @@ function planTensor(t: TensorInfo, index: number, sourceIndex: number, c: Resolv
   const cfg = tensorConfigFor(t.name, c);
   const problem = configProblem(t.shape, cfg.nbits, cfg.groupSize, cfg.axis);
   if (problem) return copy(`cannot hold ${cfg.nbits}-bit g${cfg.groupSize} axis ${cfg.axis}: ${problem}`);
-  if (t.numel > MAX_QUANTIZE_ELEMENTS) return copy(`${t.numel} elements is more than one wasm instance can quantize (${MAX_QUANTIZE_ELEMENTS})`);
+  if (t.numel > MAX_TENSOR_ELEMENTS) return copy(`${t.numel} elements is more than one wasm instance can quantize (at most ${MAX_TENSOR_ELEMENTS})`);
   const prefix = t.name.slice(0, -'weight'.length);
   const outputs = hqqLinearEntries(prefix, t.shape, cfg);
   const bytesAfter = hqqLinearBytes(outputs);
