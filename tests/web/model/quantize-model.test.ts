@@ -391,5 +391,11 @@ describe('quantizeModel (browser-safe core)', () => {
     expect((await catchErr(quantizeModel({ sources: [one] }, undefined, {}))).message).toMatch(/output sink/);
     expect((await catchErr(quantizeModel({ sources: [one] }, { createShard: async () => { throw new Error('x'); } }, {}))).message).toMatch(/createPool/);
     expect((await catchErr(quantizeModel({ sources: [one] }, undefined, { dryRun: true, workers: 0 }))).message).toMatch(/workers = 0/);
+    // maxInFlight: 0 used to hang forever, NaN / negative disabled backpressure.
+    for (const bad of [0, -1, Number.NaN, 1.5, Infinity, '2' as unknown as number]) {
+      const err = await catchErr(quantizeModel({ sources: [one] }, undefined, { dryRun: true, maxInFlight: bad }));
+      expect(err.code, String(bad)).toBe('INVALID_ARGUMENT');
+      expect(err.message, String(bad)).toMatch(/^maxInFlight = .* is invalid; use a positive integer/);
+    }
   });
 });

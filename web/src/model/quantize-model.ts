@@ -285,6 +285,9 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
   if (workersOpt !== undefined && (!Number.isSafeInteger(workersOpt) || workersOpt < 1)) {
     throw new HQQError('INVALID_ARGUMENT', `workers = ${String(workersOpt)} is invalid; use a positive integer (default: the number of cores)`);
   }
+  if (maxInFlightOpt !== undefined && (!Number.isSafeInteger(maxInFlightOpt) || maxInFlightOpt < 1)) {
+    throw new HQQError('INVALID_ARGUMENT', `maxInFlight = ${String(maxInFlightOpt)} is invalid; use a positive integer (default: workers + 1)`);
+  }
   const planned = await planModelInput(input, config);
   const { plan, files } = planned;
   const quantTensors = plan.tensors.filter((t) => t.action === 'quantize');
