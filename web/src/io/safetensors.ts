@@ -631,16 +631,27 @@ async function readExact(source: ByteSource, offset: number, length: number): Pr
 /**
  * Opens a safetensors file lazily: reads the 8-byte prefix, then the header, validates everything,
  * and never reads tensor data until asked.
+ *
+ * Ownership: on success the returned file owns `source` (its `close()` closes the source). When
+ * reading or validating the header fails, the source is closed before the error is thrown, so
+ * `openSafetensors(await openFileSource(path))` never leaks a file handle. Closing a source twice
+ * must be harmless (every source in this package allows it).
  */
 export async function openSafetensors(source: ByteSource): Promise<SafetensorsFile> {
   const fileName = source.name;
   const size = source.size;
-  const first = await readExact(source, 0, Math.min(8, size));
-  const n = readHeaderLength(first, size, fileName);
-  const prefix = new Uint8Array(8 + n);
-  prefix.set(first, 0);
-  prefix.set(await readExact(source, 8, n), 8);
-  const header = parseSafetensorsHeader(prefix, size, fileName);
+  let header: SafetensorsHeader;
+  try {
+    const first = await readExact(source, 0, Math.min(8, size));
+    const n = readHeaderLength(first, size, fileName);
+    const prefix = new Uint8Array(8 + n);
+    prefix.set(first, 0);
+    prefix.set(await readExact(source, 8, n), 8);
+    header = parseSafetensorsHeader(prefix, size, fileName);
+  } catch (e) {
+    await source.close?.().catch(() => {});
+    throw e;
+  }
   const byName = new Map<string, TensorInfo>();
   for (const t of header.tensors) byName.set(t.name, t);
 
