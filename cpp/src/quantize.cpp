@@ -55,6 +55,16 @@ void transpose(const T* in, std::size_t rows, std::size_t cols, T* out) {
   }
 }
 
+ErrorStats stats_from_sums(double sum_abs, double sum_sq, double max_abs, double sum_w_sq,
+                           std::size_t numel) {
+  ErrorStats st;
+  st.mean_abs = sum_abs / static_cast<double>(numel);
+  st.max_abs = max_abs;
+  st.frobenius = std::sqrt(sum_sq);
+  st.rel_frobenius = sum_w_sq > 0 ? std::sqrt(sum_sq / sum_w_sq) : 0.0;
+  return st;
+}
+
 struct Layout {
   std::size_t numel, g, n_groups, rows, cols;
   Packing packing;
@@ -152,18 +162,15 @@ QuantizedTensor quantize_impl(const kernels::Kernels& k, const float* weights, c
     double sum_abs, sum_sq, max_abs, sum_w_sq;
     k.level_error_sums(gm, levels.data(), l.n_groups, l.g, scale.data(), z.data(), &sum_abs, &sum_sq,
                        &max_abs, &sum_w_sq);
-    q.stats.mean_abs = sum_abs / static_cast<double>(l.numel);
-    q.stats.max_abs = max_abs;
-    q.stats.frobenius = std::sqrt(sum_sq);
-    q.stats.rel_frobenius = sum_w_sq > 0 ? std::sqrt(sum_sq / sum_w_sq) : 0.0;
+    q.stats = stats_from_sums(sum_abs, sum_sq, max_abs, sum_w_sq, l.numel);
   }
+  transposed = {};  // the weights are not read again
 
   if (config.axis == 0) {
     std::vector<uint8_t> grouped(l.numel);
     transpose(levels.data(), l.n_groups, l.g, grouped.data());
     levels.swap(grouped);
   }
-  transposed = {};
   q.packed_shape = packed_shape(l.packing, l.rows, l.cols);
   q.packed = pack(l.packing, levels.data(), l.rows, l.cols);
   q.scale = std::move(scale);
@@ -267,16 +274,11 @@ std::vector<float> dequantize(const QuantizedTensor& q) {
 }
 
 ErrorStats error_stats(const float* weights, const float* reconstruction, std::size_t numel) {
-  ErrorStats st;
-  if (numel == 0) return st;
+  if (numel == 0) return {};
   double sum_abs, sum_sq, max_abs, sum_w_sq;
   kernels::default_kernels().error_sums(weights, reconstruction, numel, &sum_abs, &sum_sq, &max_abs,
                                         &sum_w_sq);
-  st.mean_abs = sum_abs / static_cast<double>(numel);
-  st.max_abs = max_abs;
-  st.frobenius = std::sqrt(sum_sq);
-  st.rel_frobenius = sum_w_sq > 0 ? std::sqrt(sum_sq / sum_w_sq) : 0.0;
-  return st;
+  return stats_from_sums(sum_abs, sum_sq, max_abs, sum_w_sq, numel);
 }
 
 }  // namespace hqq
