@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HQQError } from '../../../web/src/errors.js';
 import { openSafetensors, parseSafetensorsHeader } from '../../../web/src/io/safetensors.js';
 import { openFileSource } from '../../../web/src/io/node-file.js';
+import { memorySink } from '../../../web/src/io/browser-sink.js';
 import { createSafetensorsFileWriter } from '../../../web/src/io/node-writer.js';
 import { planSafetensors, type PlanEntry } from '../../../web/src/io/writer.js';
 
@@ -244,5 +245,28 @@ describe('createSafetensorsFileWriter', () => {
     err = await catchAsync(createSafetensorsFileWriter(join(dir, 'no', 'such', 'x.safetensors'), plan));
     expect(err.code).toBe('IO_ERROR');
     expect(err.message).toContain('create it first');
+  });
+});
+
+describe('memorySink (browser sink) shares the byte bookkeeping of the file writer', () => {
+  it('refuses double writes, out-of-range writes, unknown tensors and incomplete files with the same messages', async () => {
+    const plan = planSafetensors(ENTRIES);
+    const sink = memorySink();
+    const w = await sink.createShard('m.safetensors', plan);
+    await w.writeTensor('odd', new Uint8Array(5), 0);
+    expect((await catchAsync(w.writeTensor('odd', new Uint8Array(2), 4))).message).toContain('bytes [4, 6) were already written');
+    expect((await catchAsync(w.writeTensor('odd', new Uint8Array(5), 5))).message).toContain('writing 5 bytes at offset 5 goes outside the tensor\'s 9 bytes');
+    expect((await catchAsync(w.writeTensor('nope', new Uint8Array(1), 0))).message).toContain('tensor "nope": not in the plan');
+    const err = await catchAsync(w.commit());
+    expect(err.code).toBe('INVALID_ARGUMENT');
+    expect(err.message).toContain('"odd" (4 of 9 bytes missing)');
+    // Completed, it assembles exactly the planned file.
+    await w.writeTensor('odd', new Uint8Array(4), 5);
+    for (const t of plan.tensors) if (t.name !== 'odd') await w.writeTensor(t.name, pattern(t.byteLength, 3), 0);
+    await w.commit();
+    const [file] = sink.files();
+    expect(file!.size).toBe(plan.totalSize);
+    const bytes = new Uint8Array(await file!.blob!.arrayBuffer());
+    expect(parseSafetensorsHeader(bytes, bytes.byteLength, 'm.safetensors').tensors.map((t) => t.name)).toEqual(plan.tensors.map((t) => t.name));
   });
 });

@@ -14,21 +14,13 @@
  * Browser-only (DOM types), no `node:` imports.
  */
 import { HQQError } from '../errors.js';
+import { TensorCoverage, type ModelSink, type ShardWriter } from './sink.js';
 import type { SafetensorsPlan } from './writer.js';
 
-/** Writes one planned safetensors file. */
-export interface ShardWriter {
-  /** Writes `bytes` at byte `offsetWithinTensor` of tensor `name`. */
-  writeTensor(name: string, bytes: Uint8Array, offsetWithinTensor: number): Promise<void>;
-  /** Checks that every tensor was written completely, then finishes the file. */
-  commit(): Promise<void>;
-  /** Drops the file (nothing partial is left); safe to call more than once or after a failure. */
-  abort(): Promise<void>;
-}
+export type { ShardWriter } from './sink.js';
 
 /** Output files from one run (the `ModelSink` that `quantizeModel` writes to). */
-export interface OutputSink {
-  createShard(fileName: string, plan: SafetensorsPlan): Promise<ShardWriter>;
+export interface OutputSink extends ModelSink {
   /** A small whole file: the `model.safetensors.index.json` of a sharded output. */
   writeIndex(fileName: string, text: string): Promise<void>;
   /** Removes files already committed in this run (the job failed later). Never throws. */
@@ -61,50 +53,6 @@ function ioError(message: string, cause?: unknown): HQQError {
   return new HQQError('IO_ERROR', `${message}${detail}`, cause === undefined ? undefined : { cause });
 }
 
-/** Tracks which bytes of every tensor were written, to refuse committing an incomplete file. */
-class Coverage {
-  readonly #plan: SafetensorsPlan;
-  readonly #fileName: string;
-  readonly #pieces = new Map<string, [number, number][]>();
-
-  constructor(fileName: string, plan: SafetensorsPlan) {
-    this.#fileName = fileName;
-    this.#plan = plan;
-  }
-
-  /** Validates a write and returns its absolute file position. */
-  add(name: string, bytes: Uint8Array, offsetWithinTensor: number): number {
-    const where = `${this.#fileName}: tensor ${JSON.stringify(name)}`;
-    const range = this.#plan.offsets.get(name);
-    if (!range) throw arg(`${where} is not in this file's plan`);
-    if (!(bytes instanceof Uint8Array)) throw arg(`${where}: bytes must be a Uint8Array`);
-    const size = range.end - range.begin;
-    if (!Number.isSafeInteger(offsetWithinTensor) || offsetWithinTensor < 0 || offsetWithinTensor + bytes.byteLength > size) {
-      throw arg(`${where}: writing ${bytes.byteLength} bytes at offset ${offsetWithinTensor} does not fit its ${size} bytes`);
-    }
-    let list = this.#pieces.get(name);
-    if (!list) this.#pieces.set(name, (list = []));
-    list.push([offsetWithinTensor, offsetWithinTensor + bytes.byteLength]);
-    return range.begin + offsetWithinTensor;
-  }
-
-  /** Throws unless every tensor is covered exactly once. */
-  check(): void {
-    for (const t of this.#plan.tensors) {
-      const list = (this.#pieces.get(t.name) ?? []).filter(([b, e]) => e > b).sort((a, b) => a[0] - b[0]);
-      let pos = 0;
-      for (const [b, e] of list) {
-        if (b < pos) throw arg(`${this.#fileName}: tensor ${JSON.stringify(t.name)}: bytes ${b}..${Math.min(e, pos)} were written twice`);
-        if (b > pos) break;
-        pos = e;
-      }
-      if (pos !== t.byteLength) {
-        throw arg(`${this.#fileName}: tensor ${JSON.stringify(t.name)} is incomplete (${pos} of ${t.byteLength} bytes written contiguously); the file was not finished`);
-      }
-    }
-  }
-}
-
 function checkFileName(fileName: string): void {
   if (typeof fileName !== 'string' || fileName.length === 0 || /[/\\\0]/.test(fileName) || fileName === '.' || fileName === '..') {
     throw arg(`output file name ${JSON.stringify(fileName)} must be a plain file name (no folders)`);
@@ -130,7 +78,7 @@ export function memorySink(): BrowserSink {
     location: 'memory (download when done)',
     async createShard(fileName, plan) {
       claim(fileName);
-      const coverage = new Coverage(fileName, plan);
+      const coverage = new TensorCoverage(fileName, plan);
       let parts: { pos: number; blob: Blob }[] = [{ pos: 0, blob: new Blob([plan.headerBytes as BlobPart]) }];
       let state: 'open' | 'committed' | 'aborted' = 'open';
       const writer: ShardWriter = {
@@ -215,7 +163,7 @@ export function fileSystemAccess(): { saveFile: boolean; directory: boolean } {
 }
 
 function streamWriter(fileName: string, plan: SafetensorsPlan, stream: WritableFileStream, onAbort: () => Promise<void>, onCommit: () => void): ShardWriter {
-  const coverage = new Coverage(fileName, plan);
+  const coverage = new TensorCoverage(fileName, plan);
   let state: 'open' | 'committed' | 'aborted' = 'open';
   let failure: unknown;
   // A FileSystemWritableFileStream accepts one write at a time: chain them.

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { open, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { HQQError } from '../errors.js';
+import { TensorCoverage } from './sink.js';
 import type { SafetensorsPlan } from './writer.js';
 
 export interface SafetensorsFileWriterOptions {
@@ -66,42 +67,6 @@ async function realOrResolved(p: string): Promise<string> {
     return await realpath(p);
   } catch {
     return resolve(p);
-  }
-}
-
-/** Byte coverage of one tensor: disjoint, merged, sorted intervals [start, end). */
-class Coverage {
-  private starts: number[] = [];
-  private ends: number[] = [];
-  covered = 0;
-  /** Adds [a, b); returns false (and changes nothing) when it overlaps bytes already added. */
-  add(a: number, b: number): boolean {
-    if (b <= a) return true;
-    const s = this.starts;
-    const e = this.ends;
-    let lo = 0;
-    let hi = s.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (s[mid] < a) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo > 0 && e[lo - 1] > a) return false;
-    if (lo < s.length && s[lo] < b) return false;
-    const joinPrev = lo > 0 && e[lo - 1] === a;
-    const joinNext = lo < s.length && s[lo] === b;
-    if (joinPrev && joinNext) {
-      e[lo - 1] = e[lo];
-      s.splice(lo, 1);
-      e.splice(lo, 1);
-    } else if (joinPrev) e[lo - 1] = b;
-    else if (joinNext) s[lo] = a;
-    else {
-      s.splice(lo, 0, a);
-      e.splice(lo, 0, b);
-    }
-    this.covered += b - a;
-    return true;
   }
 }
 
@@ -178,9 +143,7 @@ export async function createSafetensorsFileWriter(
   let fhOpen = true;
   let abortPromise: Promise<void> | undefined;
   const inflight = new Set<Promise<void>>();
-  const coverage = new Map<string, Coverage>();
-  for (const t of plan.tensors) coverage.set(t.name, new Coverage());
-  const byName = new Map(plan.tensors.map((t) => [t.name, t]));
+  const coverage = new TensorCoverage(name, plan);
 
   const doAbort = (): Promise<void> => {
     if (state === 'committed') return Promise.resolve();
@@ -215,33 +178,25 @@ export async function createSafetensorsFileWriter(
     plan,
     async writeTensor(tname: string, bytes: Uint8Array, offsetWithinTensor = 0): Promise<void> {
       if (state !== 'open') throw notOpen(`writeTensor(${JSON.stringify(tname)})`);
-      const info = byName.get(tname);
-      const where = `${name}: tensor ${JSON.stringify(tname)}`;
-      if (!info) throw await fail('INVALID_ARGUMENT', `${where}: not in the plan; only planned tensors can be written`);
-      if (!(bytes instanceof Uint8Array)) throw await fail('INVALID_ARGUMENT', `${where}: bytes must be a Uint8Array`);
-      const off = offsetWithinTensor;
-      if (!Number.isSafeInteger(off) || off < 0 || off + bytes.byteLength > info.byteLength) {
-        throw await fail(
-          'INVALID_ARGUMENT',
-          `${where}: writing ${bytes.byteLength} bytes at offset ${off} goes outside the tensor's ${info.byteLength} bytes`,
-        );
-      }
-      if (!coverage.get(tname)!.add(off, off + bytes.byteLength)) {
-        throw await fail('INVALID_ARGUMENT', `${where}: bytes [${off}, ${off + bytes.byteLength}) were already written; each byte must be written exactly once`);
+      let pos: number;
+      try {
+        pos = coverage.add(tname, bytes, offsetWithinTensor);
+      } catch (e) {
+        throw await fail('INVALID_ARGUMENT', (e as Error).message);
       }
       if (bytes.byteLength === 0) return;
-      const op = writeAll(fh, bytes, info.begin + off);
+      const op = writeAll(fh, bytes, pos);
       inflight.add(op);
       try {
         await op;
       } catch (e) {
-        throw await fail('IO_ERROR', `${where}: writing ${bytes.byteLength} bytes to ${tempPath} failed (${errText(e)}); check free space`, e);
+        throw await fail('IO_ERROR', `${name}: tensor ${JSON.stringify(tname)}: writing ${bytes.byteLength} bytes to ${tempPath} failed (${errText(e)}); check free space`, e);
       } finally {
         inflight.delete(op);
       }
     },
     incompleteTensors(): string[] {
-      return plan.tensors.filter((t) => coverage.get(t.name)!.covered !== t.byteLength).map((t) => t.name);
+      return coverage.incomplete().map((t) => t.name);
     },
     async commit(): Promise<void> {
       if (state !== 'open') throw notOpen('commit()');
@@ -250,13 +205,10 @@ export async function createSafetensorsFileWriter(
       if ((state as State) === 'aborted') {
         throw new HQQError('IO_ERROR', `${name}: commit() failed because an earlier write failed; the output was discarded (temp file removed, ${name} untouched)`);
       }
-      const missing = plan.tensors.filter((t) => coverage.get(t.name)!.covered !== t.byteLength);
-      if (missing.length > 0) {
-        const list = missing
-          .slice(0, 5)
-          .map((t) => `"${t.name}" (${t.byteLength - coverage.get(t.name)!.covered} of ${t.byteLength} bytes missing)`)
-          .join(', ');
-        throw await fail('INVALID_ARGUMENT', `${name}: commit() with ${missing.length} tensor(s) not completely written: ${list}${missing.length > 5 ? ', ...' : ''}; write every planned tensor before commit()`);
+      try {
+        coverage.check('commit()');
+      } catch (e) {
+        throw await fail('INVALID_ARGUMENT', (e as Error).message);
       }
       try {
         await fh.sync();

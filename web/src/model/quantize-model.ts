@@ -12,43 +12,14 @@
 import { HQQError } from '../errors.js';
 import { parseIndexJson, type IndexJson } from '../io/index-json.js';
 import { openSafetensors, type SafetensorsFile } from '../io/safetensors.js';
+import type { ModelSink, ShardWriter } from '../io/sink.js';
 import type { ByteSource } from '../io/source.js';
-import type { SafetensorsPlan } from '../io/writer.js';
 import type { QuantizeTask, QuantizeTaskResult, TaskInputDtype, WorkerPool } from '../pool/types.js';
 import { hqqLinearConfigBytes } from './hqqlinear.js';
 import { planModel, resolveModelConfig, type ModelPlan, type ModelQuantConfig, type PlannedTensor } from './plan.js';
 
-// ------------------------------------------------------------------------------------------------
-// The sink interface (output side). Implement it to write somewhere else (File System Access, Blobs).
-
-/** One output safetensors file being written. */
-export interface ShardWriter {
-  /**
-   * Writes `bytes` at `offsetWithinTensor` inside output tensor `name` (its absolute position is
-   * `plan.offsets.get(name).begin + offsetWithinTensor`). Calls come in any order, possibly
-   * concurrently; every byte of every planned tensor is written exactly once. The header bytes
-   * (`plan.headerBytes`, at offset 0) are the sink's to write, e.g. in `createShard`.
-   */
-  writeTensor(name: string, bytes: Uint8Array, offsetWithinTensor: number): Promise<void>;
-  /** All tensors are written: make the file visible (rename the temp file, close the stream...). */
-  commit(): Promise<void>;
-  /** Discard the partial file. May be called after a failed write or commit; must not throw. */
-  abort(): Promise<void>;
-}
-
-export interface ModelSink {
-  /** Starts output file `fileName` laid out by `plan` (`plan.totalSize` bytes in all). */
-  createShard(fileName: string, plan: SafetensorsPlan): Promise<ShardWriter>;
-  /** Sharded models: writes the new index.json, after every shard has been committed. */
-  writeIndex?(fileName: string, text: string): Promise<void>;
-  /**
-   * Called when the job fails after some shards were already committed (a later commit or the
-   * index write failed): remove those files if possible. Best effort; must not throw.
-   */
-  discard?(fileNames: string[]): Promise<void>;
-}
-
-// ------------------------------------------------------------------------------------------------
+// The sink interface (output side) lives in io/sink.ts; re-exported here for API users.
+export type { ModelSink, ShardWriter } from '../io/sink.js';
 
 export interface ModelInput {
   /** Single-file model: one source. Sharded: every shard named in the index (matched by `name`). */

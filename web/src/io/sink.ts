@@ -1,0 +1,116 @@
+/**
+ * The output side of whole-model quantization, shared by every sink (Node files in
+ * `node-model.ts`, browser Blobs / File System Access in `browser-sink.ts`, test sinks):
+ * the `ShardWriter` / `ModelSink` interfaces, and `TensorCoverage`, the byte bookkeeping every
+ * writer needs to refuse overlapping writes and incomplete files. Browser-safe (no `node:` imports).
+ */
+import { HQQError } from '../errors.js';
+import type { SafetensorsPlan } from './writer.js';
+
+/** One output safetensors file being written. */
+export interface ShardWriter {
+  /**
+   * Writes `bytes` at `offsetWithinTensor` inside output tensor `name` (its absolute position is
+   * `plan.offsets.get(name).begin + offsetWithinTensor`). Calls come in any order, possibly
+   * concurrently; every byte of every planned tensor is written exactly once. The header bytes
+   * (`plan.headerBytes`, at offset 0) are the sink's to write, e.g. in `createShard`.
+   */
+  writeTensor(name: string, bytes: Uint8Array, offsetWithinTensor: number): Promise<void>;
+  /** All tensors are written: make the file visible (rename the temp file, close the stream...). */
+  commit(): Promise<void>;
+  /** Discard the partial file. May be called after a failed write or commit; must not throw. */
+  abort(): Promise<void>;
+}
+
+export interface ModelSink {
+  /** Starts output file `fileName` laid out by `plan` (`plan.totalSize` bytes in all). */
+  createShard(fileName: string, plan: SafetensorsPlan): Promise<ShardWriter>;
+  /** Sharded models: writes the new index.json, after every shard has been committed. */
+  writeIndex?(fileName: string, text: string): Promise<void>;
+  /**
+   * Called when the job fails after some shards were already committed (a later commit or the
+   * index write failed): remove those files if possible. Best effort; must not throw.
+   */
+  discard?(fileNames: string[]): Promise<void>;
+}
+
+function arg(message: string): HQQError {
+  return new HQQError('INVALID_ARGUMENT', message);
+}
+
+/**
+ * Which bytes of every planned tensor of one file were written: disjoint, merged, sorted intervals
+ * per tensor. `add` refuses unknown tensors, writes outside a tensor and bytes written twice;
+ * `check` refuses a file with a tensor not completely written.
+ */
+export class TensorCoverage {
+  readonly #fileName: string;
+  readonly #plan: SafetensorsPlan;
+  readonly #intervals = new Map<string, { starts: number[]; ends: number[]; covered: number }>();
+
+  constructor(fileName: string, plan: SafetensorsPlan) {
+    this.#fileName = fileName;
+    this.#plan = plan;
+    for (const t of plan.tensors) this.#intervals.set(t.name, { starts: [], ends: [], covered: 0 });
+  }
+
+  /**
+   * Records a write of `bytes` at `offsetWithinTensor` inside tensor `name` and returns its
+   * absolute file position. Throws INVALID_ARGUMENT (recording nothing) when the write is invalid.
+   */
+  add(name: string, bytes: Uint8Array, offsetWithinTensor: number): number {
+    const where = `${this.#fileName}: tensor ${JSON.stringify(name)}`;
+    const range = this.#plan.offsets.get(name);
+    const iv = this.#intervals.get(name);
+    if (!range || !iv) throw arg(`${where}: not in the plan; only planned tensors can be written`);
+    if (!(bytes instanceof Uint8Array)) throw arg(`${where}: bytes must be a Uint8Array`);
+    const size = range.end - range.begin;
+    const a = offsetWithinTensor;
+    const b = a + bytes.byteLength;
+    if (!Number.isSafeInteger(a) || a < 0 || b > size) {
+      throw arg(`${where}: writing ${bytes.byteLength} bytes at offset ${a} goes outside the tensor's ${size} bytes`);
+    }
+    if (b > a) {
+      const { starts: s, ends: e } = iv;
+      let lo = 0;
+      let hi = s.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (s[mid]! < a) lo = mid + 1;
+        else hi = mid;
+      }
+      if ((lo > 0 && e[lo - 1]! > a) || (lo < s.length && s[lo]! < b)) {
+        throw arg(`${where}: bytes [${a}, ${b}) were already written; each byte must be written exactly once`);
+      }
+      const joinPrev = lo > 0 && e[lo - 1] === a;
+      const joinNext = lo < s.length && s[lo] === b;
+      if (joinPrev && joinNext) {
+        e[lo - 1] = e[lo]!;
+        s.splice(lo, 1);
+        e.splice(lo, 1);
+      } else if (joinPrev) e[lo - 1] = b;
+      else if (joinNext) s[lo] = a;
+      else {
+        s.splice(lo, 0, a);
+        e.splice(lo, 0, b);
+      }
+      iv.covered += b - a;
+    }
+    return range.begin + a;
+  }
+
+  /** Tensors not completely written, with the number of bytes still missing. */
+  incomplete(): { name: string; missing: number; byteLength: number }[] {
+    return this.#plan.tensors
+      .filter((t) => this.#intervals.get(t.name)!.covered !== t.byteLength)
+      .map((t) => ({ name: t.name, missing: t.byteLength - this.#intervals.get(t.name)!.covered, byteLength: t.byteLength }));
+  }
+
+  /** Throws INVALID_ARGUMENT naming (up to 5 of) the tensors not completely written. */
+  check(what = 'commit()'): void {
+    const missing = this.incomplete();
+    if (missing.length === 0) return;
+    const list = missing.slice(0, 5).map((t) => `"${t.name}" (${t.missing} of ${t.byteLength} bytes missing)`).join(', ');
+    throw arg(`${this.#fileName}: ${what} with ${missing.length} tensor(s) not completely written: ${list}${missing.length > 5 ? ', ...' : ''}; write every planned tensor before commit()`);
+  }
+}
