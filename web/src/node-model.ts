@@ -12,7 +12,7 @@ import { HQQError } from './errors.js';
 import { parseIndexJson } from './io/index-json.js';
 import { openFileSource } from './io/node-file.js';
 import { createSafetensorsFileWriter } from './io/node-writer.js';
-import { DTYPE_SIZES, openSafetensors, type DType, type SafetensorsFile, type TensorInfo } from './io/safetensors.js';
+import { openSafetensors, type DType, type SafetensorsFile, type TensorInfo } from './io/safetensors.js';
 import type { ByteSource } from './io/source.js';
 import { planSafetensors, type PlanEntry } from './io/writer.js';
 import { HQQLINEAR_KEYS, groupedShapeOf, readHQQLayers, type HQQLayerInfo } from './model/hqqlinear.js';
@@ -389,7 +389,3 @@ export async function dequantizeModelFile(inputPath: string, outputPath: string,
   }
 }
 
-/** Element size helper for reports. */
-export function dtypeBytes(d: DType): number {
-  return DTYPE_SIZES[d];
-}

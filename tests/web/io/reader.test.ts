@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HQQError } from '../../../web/src/errors.js';
 import {
   DTYPE_SIZES,
-  assertFitsWasm32,
   openSafetensors,
   parseSafetensorsHeader,
   readAsciiString,
@@ -246,15 +245,6 @@ describe('file sources', () => {
 });
 
 describe('helpers', () => {
-  it('assertFitsWasm32 throws UNSUPPORTED above the limit', () => {
-    const t: TensorInfo = { name: 'big', dtype: 'F16', shape: [65536, 65536], begin: 8, end: 8 + 2 ** 33, byteLength: 2 ** 33, numel: 2 ** 32 };
-    const err = catchErr(() => assertFitsWasm32(t, undefined, 'm.safetensors'));
-    expect(err.code).toBe('UNSUPPORTED');
-    expect(err.message).toContain('m.safetensors: tensor "big"');
-    expect(() => assertFitsWasm32({ ...t, byteLength: 100 }, 100)).not.toThrow();
-    expect(() => assertFitsWasm32({ ...t, byteLength: 101 }, 100)).toThrow(HQQError);
-  });
-
   it('readScalarInt / readIntArray / readAsciiString decode config tensors', async () => {
     const parts = [
       `"nbits":${entry('I64', [], [0, 8])}`,

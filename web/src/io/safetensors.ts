@@ -498,19 +498,6 @@ export function parseSafetensorsHeader(prefixBytes: Uint8Array, fileSize: number
   return { fileName, fileSize, headerLength, dataOffset, metadata, tensors };
 }
 
-/**
- * Throws `UNSUPPORTED` when a tensor is too large to be handed to a 32-bit wasm heap as one block
- * (default limit 2^32 - 1 bytes). The engine calls this before copying a tensor into wasm memory.
- */
-export function assertFitsWasm32(tensor: TensorInfo, limitBytes: number = 0xffff_ffff, fileName?: string): void {
-  if (tensor.byteLength > limitBytes) {
-    throw new HQQError(
-      'UNSUPPORTED',
-      `${fileName ? `${fileName}: ` : ''}tensor ${JSON.stringify(tensor.name)}: ${tensor.dtype} [${tensor.shape.join(', ')}] is ${tensor.byteLength} bytes, over the ${limitBytes}-byte limit of a 32-bit wasm heap; split the tensor or process it in chunks`,
-    );
-  }
-}
-
 const INT_DTYPES: readonly DType[] = ['BOOL', 'U8', 'I8', 'I16', 'U16', 'I32', 'U32', 'I64', 'U64'];
 
 function intElements(tensor: TensorInfo, bytes: Uint8Array, fileName?: string): number[] {

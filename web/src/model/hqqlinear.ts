@@ -18,7 +18,7 @@
  */
 import { SUPPORTED_NBITS, type Nbits, type PackingName } from '../engine.js';
 import { HQQError } from '../errors.js';
-import { DTYPE_SIZES, type DType, type TensorInfo } from '../io/safetensors.js';
+import { DTYPE_SIZES, readAsciiString, readIntArray, readScalarInt, type DType, type TensorInfo } from '../io/safetensors.js';
 import type { PlanEntry } from '../io/writer.js';
 
 export type ComputeDtype = 'float16' | 'bfloat16' | 'float32';
@@ -240,41 +240,40 @@ export async function readHQQLayers(file: TensorReader): Promise<HQQLayerInfo[]>
       const info = get(k)!;
       return { info, bytes: await file.readTensor(info) };
     };
-    const num = async (k: string): Promise<number> => {
+    /** An integer scalar (any integer dtype, shape [] or [1]). */
+    const int = async (k: string): Promise<number> => {
       const { info, bytes } = await read(k);
-      if (info.numel !== 1) throw new HQQError('BAD_FILE', `${fileName}: ${prefix + k} must hold one value, has shape [${info.shape.join(', ')}]`);
-      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      switch (info.dtype) {
-        case 'I32': return dv.getInt32(0, true);
-        case 'I64': return Number(dv.getBigInt64(0, true));
-        case 'U8': return dv.getUint8(0);
-        case 'F32': return dv.getFloat32(0, true);
-        case 'F64': return dv.getFloat64(0, true);
-        default: throw new HQQError('BAD_FILE', `${fileName}: ${prefix + k} has dtype ${info.dtype}; expected an integer or float scalar`);
-      }
+      return readScalarInt(info, bytes, fileName);
     };
     const str = async (k: string): Promise<string | undefined> => {
       if (!get(k)) return undefined;
-      const { bytes } = await read(k);
-      return String.fromCharCode(...bytes);
+      const { info, bytes } = await read(k);
+      return readAsciiString(info, bytes, fileName);
     };
-    const rawNbits = await num('nbits');
+    // nbits: I32 for integer widths; the reference stores the Python float 1.58 as F32.
+    const nbitsT = await read('nbits');
+    let rawNbits: number;
+    if (nbitsT.info.dtype === 'F32' || nbitsT.info.dtype === 'F64') {
+      if (nbitsT.info.numel !== 1) throw new HQQError('BAD_FILE', `${fileName}: tensor ${JSON.stringify(nbitsT.info.name)}: shape [${nbitsT.info.shape.join(', ')}] holds ${nbitsT.info.numel} elements but a scalar config value must hold exactly 1`);
+      const dv = new DataView(nbitsT.bytes.buffer, nbitsT.bytes.byteOffset, nbitsT.bytes.byteLength);
+      rawNbits = nbitsT.info.dtype === 'F32' ? dv.getFloat32(0, true) : dv.getFloat64(0, true);
+    } else {
+      rawNbits = readScalarInt(nbitsT.info, nbitsT.bytes, fileName);
+    }
     const nbits = (Math.abs(rawNbits - 1.58) < 1e-3 ? 1.58 : rawNbits) as Nbits;
     if (!(SUPPORTED_NBITS as readonly number[]).includes(nbits)) throw new HQQError('BAD_FILE', `${fileName}: ${prefix}nbits is ${rawNbits}, not a supported bit width`);
-    const axis = await num('axis');
+    const axis = await int('axis');
     if (axis !== 0 && axis !== 1) throw new HQQError('BAD_FILE', `${fileName}: ${prefix}axis is ${axis}; expected 0 or 1`);
     const shapeT = await read('shape');
-    if (shapeT.info.numel !== 2 || (shapeT.info.dtype !== 'I64' && shapeT.info.dtype !== 'I32')) {
+    const dims = readIntArray(shapeT.info, shapeT.bytes, fileName);
+    if (dims.length !== 2) {
       throw new HQQError('BAD_FILE', `${fileName}: ${prefix}shape must be I64 [2], got ${shapeT.info.dtype} [${shapeT.info.shape.join(', ')}]`);
     }
-    const sdv = new DataView(shapeT.bytes.buffer, shapeT.bytes.byteOffset, shapeT.bytes.byteLength);
-    const shape: [number, number] = shapeT.info.dtype === 'I64'
-      ? [Number(sdv.getBigInt64(0, true)), Number(sdv.getBigInt64(8, true))]
-      : [sdv.getInt32(0, true), sdv.getInt32(4, true)];
-    const flag = async (k: string) => (get(k) ? (await num(k)) !== 0 : undefined);
+    const shape: [number, number] = [dims[0]!, dims[1]!];
+    const flag = async (k: string) => (get(k) ? (await int(k)) !== 0 : undefined);
     const keys = HQQLINEAR_KEYS.filter((k) => get(k)).map((k) => prefix + k);
     out.push({
-      prefix, nbits, groupSize: await num('group_size'), axis, shape,
+      prefix, nbits, groupSize: await int('group_size'), axis, shape,
       packing: (await str('packing')) ?? packingFor(nbits),
       computeDtype: (await str('compute_dtype')) ?? '',
       optimize: await flag('optimize'),

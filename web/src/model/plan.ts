@@ -20,7 +20,7 @@
 import { MAX_TENSOR_ELEMENTS, SUPPORTED_NBITS, type EarlyStop, type Nbits } from '../engine.js';
 import { HQQError } from '../errors.js';
 import { buildIndexJson, type IndexJson } from '../io/index-json.js';
-import { DTYPE_SIZES, type DType, type SafetensorsHeader, type TensorInfo } from '../io/safetensors.js';
+import type { DType, SafetensorsHeader, TensorInfo } from '../io/safetensors.js';
 import { planSafetensors, type PlanEntry, type SafetensorsPlan } from '../io/writer.js';
 import {
   COMPUTE_DTYPES, configProblem, hqqLinearBytes, hqqLinearEntries, type ComputeDtype, type LayerQuantConfig,
@@ -409,7 +409,3 @@ export function planModel(files: readonly ModelInputFile[], config: ModelQuantCo
   return { config: c, sharded, shards, tensors, metadata: shards[0]!.layout.metadata, index, totals };
 }
 
-/** Bytes per element of a dtype (re-exported for callers formatting plans). */
-export function elementSize(d: DType): number {
-  return DTYPE_SIZES[d];
-}
