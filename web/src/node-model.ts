@@ -357,8 +357,7 @@ export async function dequantizeModelFile(inputPath: string, outputPath: string,
         if (t.dtype === 'F16' || t.dtype === 'BF16') return hqq!.decode16(new Uint16Array(own.buffer), t.dtype === 'F16' ? 'f16' : 'bf16');
         throw new HQQError('BAD_FILE', `${inputPath}: ${t.name} has dtype ${t.dtype}; scale/zero must be F32, F16 or BF16`);
       };
-      const numel = l.shape[0] * l.shape[1];
-      if (numel % l.groupSize !== 0) throw new HQQError('BAD_FILE', `${inputPath}: ${l.prefix}group_size ${l.groupSize} does not divide the ${numel} elements of shape [${l.shape.join(', ')}]`);
+      const numel = l.shape[0] * l.shape[1]; // readHQQLayers checked the config against the tensors
       const values = hqq!.dequantize({
         packed: await file.readTensor(l.wq),
         nbits: l.nbits,

@@ -2,13 +2,17 @@
  * Node file helpers around the orchestrator (node-model.ts): file handles, output folders, reading
  * quantized files back. Runs on the calling thread (inline pool): no web/dist needed.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HQQError } from '../../../web/src/errors.js';
+import { parseSafetensorsHeader, type DType } from '../../../web/src/io/safetensors.js';
+import { planSafetensors } from '../../../web/src/io/writer.js';
 import { dequantizeModelFile, inspectModelFile } from '../../../web/src/node-model.js';
+
+const REF = new URL('../../../../shared/testdata/hqq-ref/hqqlinear/normal_256x512_4bit_g64_axis1_fp16.safetensors', import.meta.url);
 
 let dir: string;
 
@@ -53,4 +57,65 @@ describe('file handles', () => {
     expect(openFds()).toBe(before);
     expect(readdirSync(dir)).toEqual(['malformed.safetensors']);
   });
+});
+
+type Entry = { name: string; dtype: DType; shape: number[]; data: Uint8Array };
+
+/** The reference HQQLinear layer (prefix `layer.`) as editable entries. */
+function refEntries(): Entry[] {
+  const bytes = new Uint8Array(readFileSync(REF));
+  const h = parseSafetensorsHeader(bytes, bytes.byteLength, 'ref.safetensors');
+  return h.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: bytes.slice(t.begin, t.end) }));
+}
+
+function fileBytes(entries: Entry[]): Uint8Array {
+  const plan = planSafetensors(entries, { format: 'pt' });
+  const out = new Uint8Array(plan.totalSize);
+  out.set(plan.headerBytes);
+  for (const e of entries) out.set(e.data, plan.offsets.get(e.name)!.begin);
+  return out;
+}
+
+const i32 = (v: number): Entry['data'] => new Uint8Array(new Int32Array([v]).buffer);
+const i64x2 = (a: number, b: number): Entry['data'] => new Uint8Array(new BigInt64Array([BigInt(a), BigInt(b)]).buffer);
+const ascii = (s: string): Entry['data'] => new Uint8Array([...s].map((c) => c.charCodeAt(0)));
+
+describe('reading quantized layers back (inspect, dequantize)', () => {
+  it('the reference layer reads back with its config', async () => {
+    const p = join(dir, 'ref-ok.safetensors');
+    await writeFile(p, fileBytes(refEntries()));
+    const [layer] = (await inspectModelFile(p)).files[0]!.layers;
+    expect(layer).toMatchObject({ prefix: 'layer.', nbits: 4, groupSize: 64, axis: 1, shape: [256, 512], packing: '4bit_u8', computeDtype: 'torch.float16' });
+  });
+
+  const cases: [string, (e: Map<string, Entry>) => void, RegExp][] = [
+    ['group_size 0', (e) => { e.get('layer.group_size')!.data = i32(0); }, /tensor "layer\.group_size": group_size is 0; it must be a positive integer/],
+    ['group_size -64', (e) => { e.get('layer.group_size')!.data = i32(-64); }, /tensor "layer\.group_size": group_size is -64; it must be a positive integer/],
+    ['group_size 48', (e) => { e.get('layer.group_size')!.data = i32(48); }, /tensor "layer\.group_size": group_size 48 .* does not fit the weight shape \[256, 512\]: group size 48 does not divide/],
+    ['shape [0, 512]', (e) => { e.get('layer.shape')!.data = i64x2(0, 512); }, /tensor "layer\.shape": the weight shape \[0, 512\] must hold two positive dimensions/],
+    ['shape [-256, 512]', (e) => { e.get('layer.shape')!.data = i64x2(-256, 512); }, /tensor "layer\.shape": the weight shape \[-256, 512\] must hold two positive/],
+    ['shape [512, 512] (W_q too small)', (e) => { e.get('layer.shape')!.data = i64x2(512, 512); }, /tensor "layer\.W_q": U8 \[1024, 64\] does not match the layer config: .* pack as U8 \[2048, 64\]/],
+    ['axis 2', (e) => { e.get('layer.axis')!.data = i32(2); }, /tensor "layer\.axis": axis is 2; it must be 0 or 1/],
+    ['nbits 7', (e) => { e.get('layer.nbits')!.data = i32(7); }, /tensor "layer\.nbits": nbits is 7, not a supported bit width/],
+    ['packing of another width', (e) => { const t = e.get('layer.packing')!; t.data = ascii('8bit_u8'); t.shape = [7]; }, /tensor "layer\.packing": packing "8bit_u8" does not match nbits 4/],
+    ['a 1 MiB packing string', (e) => { const t = e.get('layer.packing')!; t.data = new Uint8Array(1 << 20).fill(65); t.shape = [1 << 20]; }, /tensor "layer\.packing": U8 \[1048576\] is 1048576 bytes, more than a config string can hold \(at most 64\)/],
+    ['a 200 kB compute_dtype string', (e) => { const t = e.get('layer.compute_dtype')!; t.data = new Uint8Array(200_000).fill(65); t.shape = [200_000]; }, /tensor "layer\.compute_dtype": .* more than a config string can hold/],
+    ['a non-ASCII packing', (e) => { const t = e.get('layer.packing')!; t.data = new Uint8Array([0x34, 0xff]); t.shape = [2]; }, /tensor "layer\.packing": byte 1 is 0xff, not printable ASCII/],
+    ['scale with too few groups', (e) => { const t = e.get('layer.scale')!; t.data = t.data.slice(0, 2 * 1024); t.shape = [1024, 1]; }, /tensor "layer\.scale": F16 \[1024, 1\] holds 1024 values but the layer has 2048 groups/],
+  ];
+  for (const [what, edit, message] of cases) {
+    it(`${what}: BAD_FILE naming the tensor and the rule, from inspect and dequantize`, async () => {
+      const entries = refEntries();
+      edit(new Map(entries.map((e) => [e.name, e])));
+      const p = join(dir, 'bad-layer.safetensors');
+      await writeFile(p, fileBytes(entries));
+      for (const run of [() => inspectModelFile(p), () => dequantizeModelFile(p, join(dir, 'bad-layer-deq.safetensors'))]) {
+        const err = await catchErr(run());
+        expect(err.code).toBe('BAD_FILE');
+        expect(err.message).toMatch(/^bad-layer\.safetensors: /);
+        expect(err.message).toMatch(message);
+      }
+      expect(readdirSync(dir)).not.toContain('bad-layer-deq.safetensors');
+    });
+  }
 });

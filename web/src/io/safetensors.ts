@@ -568,11 +568,20 @@ export function readIntArray(tensor: TensorInfo, bytes: Uint8Array, fileName?: s
   return intElements(tensor, bytes, fileName);
 }
 
-/** Reads a U8/I8 tensor holding ASCII text (e.g. a string-valued config key); trailing NULs are dropped. */
-export function readAsciiString(tensor: TensorInfo, bytes: Uint8Array, fileName?: string): string {
+/** The longest config string `readAsciiString` accepts by default ("torch.bfloat16" is 14 bytes). */
+export const MAX_CONFIG_STRING_BYTES = 64;
+
+/**
+ * Reads a U8/I8 tensor holding ASCII text (e.g. a string-valued config key); trailing NULs are
+ * dropped. A tensor longer than `maxBytes` is refused (BAD_FILE) before its bytes are looked at.
+ */
+export function readAsciiString(tensor: TensorInfo, bytes: Uint8Array, fileName?: string, maxBytes = MAX_CONFIG_STRING_BYTES): string {
   const where = `${fileName ? `${fileName}: ` : ''}tensor ${JSON.stringify(tensor.name)}`;
   if (tensor.dtype !== 'U8' && tensor.dtype !== 'I8') {
     throw new HQQError('BAD_FILE', `${where}: dtype ${tensor.dtype} cannot hold ASCII text; expected U8 or I8`);
+  }
+  if (tensor.byteLength > maxBytes) {
+    throw new HQQError('BAD_FILE', `${where}: ${tensor.byteLength} bytes is longer than a config string may be (at most ${maxBytes}); the config string is corrupt`);
   }
   if (bytes.byteLength !== tensor.byteLength) {
     throw new HQQError('INVALID_ARGUMENT', `${where}: got ${bytes.byteLength} bytes but the tensor holds ${tensor.byteLength}; pass the bytes returned by readTensor`);

@@ -18,7 +18,9 @@
  */
 import { SUPPORTED_NBITS, type Nbits, type PackingName } from '../engine.js';
 import { HQQError } from '../errors.js';
-import { DTYPE_SIZES, readAsciiString, readIntArray, readScalarInt, type DType, type TensorInfo } from '../io/safetensors.js';
+import {
+  DTYPE_SIZES, MAX_CONFIG_STRING_BYTES, readAsciiString, readIntArray, readScalarInt, type DType, type TensorInfo,
+} from '../io/safetensors.js';
 import type { PlanEntry } from '../io/writer.js';
 
 export type ComputeDtype = 'float16' | 'bfloat16' | 'float32';
@@ -222,11 +224,13 @@ export interface HQQLayerInfo {
   zero: TensorInfo;
 }
 
+const FLOAT_DTYPES: readonly DType[] = ['F32', 'F16', 'BF16'];
 const REQUIRED: readonly HQQLinearKey[] = ['W_q', 'scale', 'zero', 'nbits', 'group_size', 'axis', 'shape'];
 
 /** Finds every HQQLinear layer (a `<prefix>W_q` with its siblings) and reads its config. */
 export async function readHQQLayers(file: TensorReader): Promise<HQQLayerInfo[]> {
   const fileName = file.header.fileName;
+  const bad = (t: TensorInfo, what: string) => new HQQError('BAD_FILE', `${fileName}: tensor ${JSON.stringify(t.name)}: ${what}; the quantized layer is corrupt`);
   const out: HQQLayerInfo[] = [];
   for (const t of file.header.tensors) {
     if (!t.name.endsWith('.W_q') && t.name !== 'W_q') continue;
@@ -236,49 +240,73 @@ export async function readHQQLayers(file: TensorReader): Promise<HQQLayerInfo[]>
     if (missing.length > 0) {
       throw new HQQError('BAD_FILE', `${fileName}: layer ${JSON.stringify(prefix)} has W_q but no ${missing.map((k) => prefix + k).join(', ')}; not a complete HQQLinear layer`);
     }
-    const read = async (k: string) => {
+    /** Reads config tensor `k`, refusing (before reading) one larger than such a value can be. */
+    const read = async (k: string, maxBytes: number, what: string) => {
       const info = get(k)!;
+      if (info.byteLength > maxBytes) {
+        throw bad(info, `${info.dtype} [${info.shape.join(', ')}] is ${info.byteLength} bytes, more than a ${what} can hold (at most ${maxBytes})`);
+      }
       return { info, bytes: await file.readTensor(info) };
     };
     /** An integer scalar (any integer dtype, shape [] or [1]). */
     const int = async (k: string): Promise<number> => {
-      const { info, bytes } = await read(k);
+      const { info, bytes } = await read(k, 8, 'scalar config value');
       return readScalarInt(info, bytes, fileName);
     };
     const str = async (k: string): Promise<string | undefined> => {
       if (!get(k)) return undefined;
-      const { info, bytes } = await read(k);
+      const { info, bytes } = await read(k, MAX_CONFIG_STRING_BYTES, 'config string');
       return readAsciiString(info, bytes, fileName);
     };
     // nbits: I32 for integer widths; the reference stores the Python float 1.58 as F32.
-    const nbitsT = await read('nbits');
+    const nbitsT = await read('nbits', 8, 'scalar config value');
     let rawNbits: number;
     if (nbitsT.info.dtype === 'F32' || nbitsT.info.dtype === 'F64') {
-      if (nbitsT.info.numel !== 1) throw new HQQError('BAD_FILE', `${fileName}: tensor ${JSON.stringify(nbitsT.info.name)}: shape [${nbitsT.info.shape.join(', ')}] holds ${nbitsT.info.numel} elements but a scalar config value must hold exactly 1`);
+      if (nbitsT.info.numel !== 1) throw bad(nbitsT.info, `shape [${nbitsT.info.shape.join(', ')}] holds ${nbitsT.info.numel} elements but a scalar config value must hold exactly 1`);
       const dv = new DataView(nbitsT.bytes.buffer, nbitsT.bytes.byteOffset, nbitsT.bytes.byteLength);
       rawNbits = nbitsT.info.dtype === 'F32' ? dv.getFloat32(0, true) : dv.getFloat64(0, true);
     } else {
       rawNbits = readScalarInt(nbitsT.info, nbitsT.bytes, fileName);
     }
     const nbits = (Math.abs(rawNbits - 1.58) < 1e-3 ? 1.58 : rawNbits) as Nbits;
-    if (!(SUPPORTED_NBITS as readonly number[]).includes(nbits)) throw new HQQError('BAD_FILE', `${fileName}: ${prefix}nbits is ${rawNbits}, not a supported bit width`);
+    if (!(SUPPORTED_NBITS as readonly number[]).includes(nbits)) {
+      throw bad(get('nbits')!, `nbits is ${rawNbits}, not a supported bit width (${SUPPORTED_NBITS.join(', ')})`);
+    }
     const axis = await int('axis');
-    if (axis !== 0 && axis !== 1) throw new HQQError('BAD_FILE', `${fileName}: ${prefix}axis is ${axis}; expected 0 or 1`);
-    const shapeT = await read('shape');
+    if (axis !== 0 && axis !== 1) throw bad(get('axis')!, `axis is ${axis}; it must be 0 or 1`);
+    const shapeT = await read('shape', 16, 'weight shape');
     const dims = readIntArray(shapeT.info, shapeT.bytes, fileName);
-    if (dims.length !== 2) {
-      throw new HQQError('BAD_FILE', `${fileName}: ${prefix}shape must be I64 [2], got ${shapeT.info.dtype} [${shapeT.info.shape.join(', ')}]`);
+    if (dims.length !== 2) throw bad(shapeT.info, `the weight shape must be I64 [2], got ${shapeT.info.dtype} [${shapeT.info.shape.join(', ')}]`);
+    if (!dims.every((d) => Number.isSafeInteger(d) && d > 0) || !Number.isSafeInteger(dims[0]! * dims[1]!)) {
+      throw bad(shapeT.info, `the weight shape [${dims.join(', ')}] must hold two positive dimensions`);
     }
     const shape: [number, number] = [dims[0]!, dims[1]!];
+    const groupSize = await int('group_size');
+    if (groupSize <= 0) throw bad(get('group_size')!, `group_size is ${groupSize}; it must be a positive integer`);
+    const problem = configProblem(shape, nbits, groupSize, axis);
+    if (problem) throw bad(get('group_size')!, `group_size ${groupSize} (nbits ${nbits}, axis ${axis}) does not fit the weight shape [${shape.join(', ')}]: ${problem}`);
+    const packing = (await str('packing')) ?? packingFor(nbits);
+    if (packing !== packingFor(nbits)) throw bad(get('packing')!, `packing ${JSON.stringify(packing)} does not match nbits ${nbits}, which is packed as ${JSON.stringify(packingFor(nbits))}`);
+    // W_q, scale and zero must have the sizes this config implies (what dequantize relies on).
+    const wq = get('W_q')!;
+    const wqWant = hqqLinearEntries(prefix, shape, { nbits, groupSize, axis, optimize: true, roundZero: false, computeDtype: 'float32' })[0]!;
+    if (wq.dtype !== wqWant.dtype || wq.shape.length !== 2 || wq.shape[0] !== wqWant.shape[0] || wq.shape[1] !== wqWant.shape[1]) {
+      throw bad(wq, `${wq.dtype} [${wq.shape.join(', ')}] does not match the layer config: nbits ${nbits}, group_size ${groupSize}, axis ${axis} and shape [${shape.join(', ')}] pack as ${wqWant.dtype} [${wqWant.shape.join(', ')}] (${packing})`);
+    }
+    const nGroups = (shape[0] * shape[1]) / groupSize;
+    for (const k of ['scale', 'zero'] as const) {
+      const info = get(k)!;
+      if (!FLOAT_DTYPES.includes(info.dtype)) throw bad(info, `dtype ${info.dtype}; ${k} must be F32, F16 or BF16`);
+      if (info.numel !== nGroups) throw bad(info, `${info.dtype} [${info.shape.join(', ')}] holds ${info.numel} values but the layer has ${nGroups} groups (shape [${shape.join(', ')}], group_size ${groupSize})`);
+    }
     const flag = async (k: string) => (get(k) ? (await int(k)) !== 0 : undefined);
     const keys = HQQLINEAR_KEYS.filter((k) => get(k)).map((k) => prefix + k);
     out.push({
-      prefix, nbits, groupSize: await int('group_size'), axis, shape,
-      packing: (await str('packing')) ?? packingFor(nbits),
+      prefix, nbits, groupSize, axis, shape, packing,
       computeDtype: (await str('compute_dtype')) ?? '',
       optimize: await flag('optimize'),
       roundZero: await flag('round_zero'),
-      keys, wq: get('W_q')!, scale: get('scale')!, zero: get('zero')!,
+      keys, wq, scale: get('scale')!, zero: get('zero')!,
     });
   }
   return out;
