@@ -175,6 +175,44 @@ describe('selection', () => {
     expect(() => resolveModelConfig({ group_size: 64 } as ModelQuantConfig)).toThrow(/unknown model config option "group_size"/);
   });
 
+  it('solver options are whitelisted and validated when the config is resolved', () => {
+    const ok = resolveModelConfig({ solver: { lpNorm: 1, beta: 0.5, kappa: 1, iters: 0, earlyStop: 'per-group-best', ...{ beta: undefined } } });
+    expect(ok.solver).toEqual({ lpNorm: 1, kappa: 1, iters: 0, earlyStop: 'per-group-best' });
+    const bad: [unknown, RegExp][] = [
+      [{ iters: -5, foo: 1 }, /unknown solver option "foo"/],
+      [{ nbits: 2 }, /unknown solver option "nbits"; .*nbits is a model config option/],
+      [{ groupSize: 32 }, /unknown solver option "groupSize"/],
+      [{ axis: 0 }, /unknown solver option "axis"/],
+      [{ iters: -5 }, /^solver: iters = -5 is out of range/],
+      [{ iters: 1001 }, /^solver: iters = 1001 is out of range/],
+      [{ iters: 2.5 }, /^solver: iters must be an integer/],
+      [{ lpNorm: 0 }, /^solver: lpNorm = 0 is out of range; use 0 < lpNorm <= 1/],
+      [{ lpNorm: 1.5 }, /^solver: lpNorm = 1.5 is out of range/],
+      [{ lpNorm: Number.NaN }, /^solver: lpNorm must be a finite number/],
+      [{ beta: 0 }, /^solver: beta = 0 is out of range/],
+      [{ beta: -1 }, /^solver: beta = -1 is out of range/],
+      [{ beta: Infinity }, /^solver: beta must be a finite number/],
+      [{ kappa: 0.99 }, /^solver: kappa = 0.99 is out of range; use a finite kappa >= 1/],
+      [{ kappa: '2' }, /^solver: kappa must be a finite number/],
+      [{ earlyStop: 'best' }, /^solver: earlyStop = best is invalid/],
+      ['fast', /solver must be an object/],
+      [null, /solver must be an object/],
+    ];
+    for (const [solver, message] of bad) {
+      let err: unknown;
+      try {
+        resolveModelConfig({ solver } as ModelQuantConfig);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, JSON.stringify(solver)).toBeInstanceOf(HQQError);
+      expect((err as HQQError).code).toBe('INVALID_ARGUMENT');
+      expect((err as HQQError).message, JSON.stringify(solver)).toMatch(message);
+    }
+    // A dry run plans through the same resolution: it refuses too.
+    expect(() => plan1([{ name: 'x.weight', dtype: 'F16', shape: [64, 64] }], { solver: { iters: -5 } })).toThrow(/iters = -5/);
+  });
+
   it('round_zero defaults to the reference (on for 4-bit only) and can be forced', () => {
     const M = [{ name: 'x.weight', dtype: 'F16' as DType, shape: [64, 64] }];
     expect(plan1(M).tensors[0]!.config!.roundZero).toBe(true);

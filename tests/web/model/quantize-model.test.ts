@@ -24,7 +24,7 @@ import { dequantizeModelFile, inspectModelFile, quantizeModelFiles } from '../..
 import { loadHQQ } from '../../../web/src/node.js';
 import type { HQQ } from '../../../web/src/engine.js';
 import { createInlinePool } from '../../../web/src/pool/inline-pool.js';
-import type { WorkerPool } from '../../../web/src/pool/types.js';
+import type { QuantizeTask, WorkerPool } from '../../../web/src/pool/types.js';
 
 const WORKER = new URL('../../../web/dist/pool/node-worker.js', import.meta.url);
 const REF = new URL('../../../../shared/testdata/hqq-ref/hqqlinear/normal_256x512_4bit_g64_axis1_fp16.safetensors', import.meta.url);
@@ -383,6 +383,37 @@ describe('quantizeModel (browser-safe core)', () => {
     await quantizeModelFiles(input, join(dir, 'm-q.safetensors'), { workers: 2 });
     const viaFile = await readFile(join(dir, 'm-q.safetensors'));
     expect(Buffer.from(files.get('m-q.safetensors')!).equals(viaFile)).toBe(true);
+  });
+
+  it('solver options reach every task, but never override the per-tensor config; bad ones fail before any output', async () => {
+    const entries = [synth('a.weight', 'F16', [64, 128]), synth('b.weight', 'F16', [64, 128])];
+    const bytes = fileBytes(entries);
+    const tasks: QuantizeTask[] = [];
+    const created: string[] = [];
+    const sink: ModelSink = {
+      async createShard(fileName) {
+        created.push(fileName);
+        return { async writeTensor() {}, async commit() {}, async abort() {} };
+      },
+    };
+    const inline = createInlinePool(hqq);
+    const capture = (): WorkerPool => ({ size: 1, run: (t) => (tasks.push({ ...t, data: new ArrayBuffer(0) }), inline.run(t)), terminate: () => inline.terminate() });
+    await quantizeModel({ sources: [bytesSource(bytes, 's.safetensors')] }, sink, {
+      workers: 1, tensorConfig: ['^b=8:32'], solver: { iters: 3, lpNorm: 0.5, earlyStop: 'per-group-best' }, createPool: capture,
+    });
+    expect(tasks.map((t) => [t.name, t.options.nbits, t.options.groupSize, t.options.iters, t.options.lpNorm, t.options.earlyStop])).toEqual([
+      ['a.weight', 4, 64, 3, 0.5, 'per-group-best'],
+      ['b.weight', 8, 32, 3, 0.5, 'per-group-best'],
+    ]);
+    created.length = 0;
+    for (const solver of [{ iters: -5, foo: 1 }, { nbits: 2 }, { kappa: 0.5 }] as never[]) {
+      for (const dryRun of [true, false]) {
+        const err = await catchErr(quantizeModel({ sources: [bytesSource(bytes, 's.safetensors')] }, sink, { dryRun, workers: 1, solver, createPool: capture }));
+        expect(err.code).toBe('INVALID_ARGUMENT');
+        expect(err.message).toMatch(/solver/);
+      }
+    }
+    expect(created).toEqual([]);
   });
 
   it('validates its input', async () => {

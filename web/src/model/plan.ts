@@ -17,7 +17,7 @@
  *     2/4/8 for 4/2/1-bit packing, and the tensor fits the 32-bit wasm heap.
  * Skipped tensors are copied through unchanged.
  */
-import { MAX_TENSOR_ELEMENTS, SUPPORTED_NBITS, type EarlyStop, type Nbits } from '../engine.js';
+import { MAX_TENSOR_ELEMENTS, SUPPORTED_NBITS, normalizeOptions, type EarlyStop, type Nbits } from '../engine.js';
 import { HQQError } from '../errors.js';
 import { buildIndexJson, type IndexJson } from '../io/index-json.js';
 import type { DType, SafetensorsHeader, TensorInfo } from '../io/safetensors.js';
@@ -123,6 +123,39 @@ export function parseTensorOverride(text: string, defaultGroup = 64): TensorOver
   };
 }
 
+const SOLVER_KEYS: readonly (keyof SolverOptions)[] = ['lpNorm', 'beta', 'kappa', 'iters', 'earlyStop'];
+
+/**
+ * Picks and validates the solver options (types and ranges), so a bad value fails before any
+ * output exists. Only `SOLVER_KEYS` are accepted: the quantization config itself (nbits, group
+ * size, axis...) comes from the model config and the per-tensor overrides, never from `solver`.
+ */
+function resolveSolver(solver: unknown): SolverOptions {
+  if (solver === undefined) return {};
+  if (typeof solver !== 'object' || solver === null || Array.isArray(solver)) {
+    invalid(`solver must be an object such as { iters: 20, lpNorm: 0.7 }, got ${solver === null ? 'null' : Array.isArray(solver) ? 'an array' : typeof solver}`);
+  }
+  const given = solver as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(given)) {
+    if (!(SOLVER_KEYS as readonly string[]).includes(k)) {
+      invalid(`unknown solver option "${k}"; known solver options: ${SOLVER_KEYS.join(', ')}${CONFIG_KEYS.has(k) ? ` (${k} is a model config option, not a solver one)` : ''}`);
+    }
+    if (given[k] !== undefined) out[k] = given[k];
+  }
+  try {
+    normalizeOptions(out); // types, iters 0..1000, earlyStop
+  } catch (e) {
+    if (e instanceof HQQError) invalid(`solver: ${e.message}`);
+    throw e;
+  }
+  const { lpNorm, beta, kappa } = out as SolverOptions;
+  if (lpNorm !== undefined && !(lpNorm > 0 && lpNorm <= 1)) invalid(`solver: lpNorm = ${lpNorm} is out of range; use 0 < lpNorm <= 1 (default 0.7)`);
+  if (beta !== undefined && !(beta > 0)) invalid(`solver: beta = ${beta} is out of range; use a finite beta > 0 (default 10)`);
+  if (kappa !== undefined && !(kappa >= 1)) invalid(`solver: kappa = ${kappa} is out of range; use a finite kappa >= 1 (default 1.01)`);
+  return out as SolverOptions;
+}
+
 const CONFIG_KEYS = new Set(['nbits', 'groupSize', 'axis', 'optimize', 'roundZero', 'computeDtype', 'include', 'exclude', 'tensorConfig', 'solver']);
 
 /** Validates a model config and fills in the defaults. */
@@ -156,7 +189,7 @@ export function resolveModelConfig(config: ModelQuantConfig = {}): ResolvedModel
     nbits, groupSize, axis, optimize, roundZero: config.roundZero, computeDtype,
     include: config.include === undefined ? undefined : toRegExp(config.include, 'include'),
     exclude: config.exclude === undefined ? undefined : toRegExp(config.exclude, 'exclude'),
-    tensorConfig, solver: { ...(config.solver ?? {}) },
+    tensorConfig, solver: resolveSolver(config.solver),
   };
   RESOLVED.add(resolved);
   return resolved;

@@ -356,8 +356,9 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
         shape: t.shape,
         data: ownBuffer(bytes),
         options: {
+          ...plan.config.solver, // validated, solver keys only; the tensor's own config comes last
           nbits: t.config!.nbits, groupSize: t.config!.groupSize, axis: t.config!.axis,
-          optimize: t.config!.optimize, roundZero: t.config!.roundZero, ...plan.config.solver,
+          optimize: t.config!.optimize, roundZero: t.config!.roundZero,
         },
         computeDtype: t.config!.computeDtype,
         compareRtn,
