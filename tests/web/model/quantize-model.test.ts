@@ -24,6 +24,7 @@ import { dequantizeModelFile, inspectModelFile, quantizeModelFiles } from '../..
 import { loadHQQ } from '../../../web/src/node.js';
 import type { HQQ } from '../../../web/src/engine.js';
 import { createInlinePool } from '../../../web/src/pool/inline-pool.js';
+import { runQuantizeTask } from '../../../web/src/pool/task.js';
 import type { QuantizeTask, WorkerPool } from '../../../web/src/pool/types.js';
 
 const WORKER = new URL('../../../web/dist/pool/node-worker.js', import.meta.url);
@@ -414,6 +415,38 @@ describe('quantizeModel (browser-safe core)', () => {
       }
     }
     expect(created).toEqual([]);
+  });
+
+  it('the model-level relative Frobenius error counts ||W|| of a tensor quantized exactly', async () => {
+    // exact.weight: 8-bit, every group holds 0 and 255 and integers between: scale 1, zero 0, error 0.
+    const exact = new Float32Array(64 * 128);
+    for (let i = 0; i < exact.length; i++) exact[i] = i % 64 === 0 ? 0 : i % 64 === 1 ? 255 : (i * 37) % 256;
+    const noisy = synth('noisy.weight', 'F32', [64, 128]);
+    const entries: Entry[] = [{ name: 'exact.weight', dtype: 'F32', shape: [64, 128], data: new Uint8Array(exact.buffer) }, noisy];
+    const sink: ModelSink = { async createShard() { return { async writeTensor() {}, async commit() {}, async abort() {} }; } };
+    const rep = await quantizeModel({ sources: [bytesSource(fileBytes(entries), 'e.safetensors')] }, sink, {
+      workers: 1, tensorConfig: ['^exact=8:64'], compareRtn: true, createPool: () => createInlinePool(hqq),
+    });
+    const byName = new Map(rep.tensors.map((t) => [t.name, t]));
+    expect(byName.get('exact.weight')!.relFrobenius).toBe(0);
+    expect(byName.get('exact.weight')!.rtn!.relFrobenius).toBe(0);
+    const norm2 = (a: Float32Array) => a.reduce((acc, v) => acc + v * v, 0);
+    const w2Exact = norm2(exact);
+    const w2Noisy = norm2(f32(noisy.data));
+    const n = byName.get('noisy.weight')!;
+    // ||E_noisy||^2 = (rel * ||W_noisy||)^2; the exact tensor adds 0 error but all of its ||W||^2.
+    const expected = Math.sqrt((n.relFrobenius! ** 2 * w2Noisy) / (w2Noisy + w2Exact));
+    expect(rep.relFrobenius).toBeGreaterThan(0);
+    expect(Math.abs(rep.relFrobenius - expected) / expected).toBeLessThan(1e-5);
+    const expectedRtn = Math.sqrt((n.rtn!.relFrobenius ** 2 * w2Noisy) / (w2Noisy + w2Exact));
+    expect(Math.abs(rep.rtn!.relFrobenius - expectedRtn) / expectedRtn).toBeLessThan(1e-5);
+    // Every task reports ||W||_F^2, for 16-bit inputs too.
+    for (const dtype of ['F16', 'BF16'] as const) {
+      const e = synth('t.weight', dtype, [64, 64]);
+      const r = runQuantizeTask(hqq, { name: e.name, dtype, shape: e.shape, data: e.data.slice().buffer, options: {}, computeDtype: 'float16' });
+      const w = hqq.decode16(new Uint16Array(e.data.slice().buffer), dtype === 'F16' ? 'f16' : 'bf16');
+      expect(Math.abs(r.weightNormSq - norm2(w)) / norm2(w), dtype).toBeLessThan(1e-6);
+    }
   });
 
   it('validates its input', async () => {

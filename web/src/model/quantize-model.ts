@@ -172,35 +172,45 @@ function plannedReport(t: PlannedTensor): TensorReport {
   };
 }
 
-function aggregate(reports: TensorReport[], pick: (r: TensorReport) => { meanAbs: number; relFrobenius: number } | undefined): { meanAbs: number; relFrobenius: number } | undefined {
+/** Per quantized tensor: ||W - W_r||_F (HQQ, and RTN with `compareRtn`) and ||W||_F^2. */
+interface TensorErrors {
+  frobenius: number;
+  rtnFrobenius?: number;
+  weightNormSq: number;
+}
+
+/**
+ * Model-level errors over the tensors `pick` returns a value for: mean |W - W_r| weighted by
+ * element count, and sqrt(sum ||W - W_r||_F^2 / sum ||W||_F^2), both from sums every tensor
+ * contributes to (a tensor quantized exactly still adds its ||W||_F^2).
+ */
+function aggregate(
+  reports: TensorReport[], errors: Map<string, TensorErrors>,
+  pick: (r: TensorReport, e: TensorErrors) => { meanAbs: number; frobenius: number } | undefined,
+): { meanAbs: number; relFrobenius: number } | undefined {
   let n = 0;
   let abs = 0;
   let err2 = 0;
   let ref2 = 0;
   let any = false;
   for (const r of reports) {
-    const s = pick(r);
-    if (!s) continue;
+    const e = errors.get(r.name);
+    const s = e && pick(r, e);
+    if (!e || !s) continue;
     any = true;
     const numel = r.shape.reduce((a, b) => a * b, 1);
     n += numel;
     abs += s.meanAbs * numel;
-    // relFrobenius = ||E|| / ||W||; recover ||W|| from the per-tensor Frobenius error when available.
-    const frob = (r as TensorReport & { frobenius?: number }).frobenius;
-    if (frob !== undefined && s.relFrobenius > 0) {
-      err2 += frob * frob;
-      ref2 += (frob / s.relFrobenius) ** 2;
-    }
+    err2 += s.frobenius * s.frobenius;
+    ref2 += e.weightNormSq;
   }
   if (!any) return undefined;
   return { meanAbs: n ? abs / n : 0, relFrobenius: ref2 > 0 ? Math.sqrt(err2 / ref2) : 0 };
 }
 
-function summarize(plan: ModelPlan, reports: TensorReport[], frob: Map<string, { opt: number; rtn?: number }>, extra: { dryRun: boolean; workers: number; seconds: number }): QuantizeModelReport {
-  const withFrob = reports.map((r) => ({ ...r, frobenius: frob.get(r.name)?.opt }));
-  const withRtnFrob = reports.map((r) => ({ ...r, frobenius: frob.get(r.name)?.rtn }));
-  const opt = aggregate(withFrob, (r) => (r.meanAbs !== undefined ? { meanAbs: r.meanAbs, relFrobenius: r.relFrobenius! } : undefined));
-  const rtn = aggregate(withRtnFrob, (r) => r.rtn);
+function summarize(plan: ModelPlan, reports: TensorReport[], errors: Map<string, TensorErrors>, extra: { dryRun: boolean; workers: number; seconds: number }): QuantizeModelReport {
+  const opt = aggregate(reports, errors, (r, e) => (r.meanAbs !== undefined ? { meanAbs: r.meanAbs, frobenius: e.frobenius } : undefined));
+  const rtn = aggregate(reports, errors, (r, e) => (r.rtn && e.rtnFrobenius !== undefined ? { meanAbs: r.rtn.meanAbs, frobenius: e.rtnFrobenius } : undefined));
   return {
     dryRun: extra.dryRun,
     config: JSON.parse(plan.metadata.hqq_config ?? '{}') as Record<string, unknown>,
@@ -293,7 +303,7 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
   const writers: ShardWriter[] = [];
   const committed: string[] = [];
   const reports: (TensorReport | undefined)[] = new Array(plan.tensors.length);
-  const frob = new Map<string, { opt: number; rtn?: number }>();
+  const errors = new Map<string, TensorErrors>();
   const COPY_WEIGHT = 0.05; // a copied byte is much cheaper than a quantized one (for the ETA)
   const workOf = (t: PlannedTensor) => (t.action === 'copy' ? t.bytesBefore * COPY_WEIGHT : t.bytesBefore);
   const workTotal = plan.tensors.reduce((a, t) => a + workOf(t), 0);
@@ -373,7 +383,7 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
           iterations: r.iterations, seconds: r.ms / 1000,
           rtn: r.rtn ? { meanAbs: r.rtn.meanAbs, maxAbs: r.rtn.maxAbs, relFrobenius: r.rtn.relFrobenius } : undefined,
         };
-        frob.set(t.name, { opt: r.stats.frobenius, rtn: r.rtn?.frobenius });
+        errors.set(t.name, { frobenius: r.stats.frobenius, rtnFrobenius: r.rtn?.frobenius, weightNormSq: r.weightNormSq });
         reports[t.index] = rep;
         workDone += workOf(t);
         bytesDone += t.bytesBefore;
@@ -454,5 +464,5 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
     await planned.close();
   }
   const done = reports.map((r, i) => r ?? plannedReport(plan.tensors[i]!));
-  return summarize(plan, done, frob, { dryRun: false, workers, seconds: (performance.now() - t0) / 1000 });
+  return summarize(plan, done, errors, { dryRun: false, workers, seconds: (performance.now() - t0) / 1000 });
 }

@@ -37,6 +37,8 @@ export interface QuantizeTaskResult {
   groupedShape: [number, number];
   iterations: number;
   stats: ErrorStatistics;
+  /** ||W||_F^2 of the input tensor (summed in double), to aggregate relative errors over tensors. */
+  weightNormSq: number;
   /** Errors of plain round-to-nearest (when `compareRtn`). */
   rtn?: ErrorStatistics;
   /** Milliseconds spent in the worker. */
