@@ -1,17 +1,18 @@
 /**
- * Node helpers around the browser-safe model orchestrator: files in, files out (atomic: temp file +
- * rename per shard; nothing is left behind on failure, abort or Ctrl-C), worker_threads pool,
- * plus `inspectModelFile` and `dequantizeModelFile` for the CLI.
+ * Node helpers around the browser-safe model orchestrator: files in, files out (every file goes to a
+ * synced temp file first and all are renamed into place together at the end, index last; on
+ * failure, abort or Ctrl-C before that nothing is left behind and existing outputs are untouched),
+ * worker_threads pool, plus `inspectModelFile` and `dequantizeModelFile` for the CLI.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
 import type { HQQ } from './engine.js';
 import { HQQError } from './errors.js';
 import { parseIndexJson } from './io/index-json.js';
 import { openFileSource } from './io/node-file.js';
-import { createSafetensorsFileWriter } from './io/node-writer.js';
+import { createSafetensorsFileWriter, syncFolder, type SafetensorsFileWriter } from './io/node-writer.js';
 import { openSafetensors, type DType, type SafetensorsFile, type TensorInfo } from './io/safetensors.js';
 import type { ByteSource } from './io/source.js';
 import { planSafetensors, type PlanEntry } from './io/writer.js';
@@ -52,18 +53,6 @@ async function real(p: string): Promise<string> {
     return await realpath(p);
   } catch {
     return resolve(p);
-  }
-}
-
-/** Writes `text` to `path` atomically (temp file in the same folder, then rename). */
-async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`);
-  try {
-    await writeFile(tmp, text, { flag: 'wx' });
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true }).catch(() => {});
-    throw new HQQError('IO_ERROR', `${path}: writing failed (${(e as Error).message}); check free space and permissions`, { cause: e });
   }
 }
 
@@ -132,9 +121,23 @@ async function openInputs(inputPath: string, outputPath: string | undefined): Pr
   }
 }
 
-/** A ModelSink writing files with `createSafetensorsFileWriter` (atomic per file). */
+/**
+ * A ModelSink writing files with `createSafetensorsFileWriter`, in two phases. `commit()` of a shard
+ * only prepares it (every byte written, fsynced, closed; still a temp file) and `writeIndex` writes
+ * the index to a synced temp file; `finish()`, called once everything is ready, renames the temp
+ * files onto their targets in one tight loop, index last. A run that fails or is aborted before
+ * `finish()` therefore leaves the output folder exactly as it was (a previous run's files stay
+ * untouched, temp files are removed). Only a failure inside the rename loop itself can leave a mix;
+ * the error then names the files already replaced.
+ */
 export function nodeFileSink(pathOf: (fileName: string) => string, inputPaths: readonly string[]): ModelSink & { written: string[] } {
   const written: string[] = [];
+  const ready: SafetensorsFileWriter[] = [];
+  let index: { path: string; temp: string } | undefined;
+  const dropIndex = async () => {
+    if (index) await rm(index.temp, { force: true }).catch(() => {});
+    index = undefined;
+  };
   return {
     written,
     async createShard(fileName, plan): Promise<ShardWriter> {
@@ -142,8 +145,8 @@ export function nodeFileSink(pathOf: (fileName: string) => string, inputPaths: r
       return {
         writeTensor: (name, bytes, offset) => w.writeTensor(name, bytes, offset),
         async commit() {
-          await w.commit();
-          written.push(w.targetPath);
+          await w.prepare();
+          ready.push(w);
         },
         abort: () => w.abort(),
       };
@@ -153,11 +156,48 @@ export function nodeFileSink(pathOf: (fileName: string) => string, inputPaths: r
       if (inputPaths.some((i) => resolve(i) === resolve(p))) {
         throw new HQQError('INVALID_ARGUMENT', `${p}: the output index is the input index; write to a different folder`);
       }
-      await writeFileAtomic(p, text);
-      written.push(p);
+      await dropIndex();
+      const temp = join(dirname(p), `.${basename(p)}.${randomBytes(6).toString('hex')}.partial`);
+      try {
+        const fh = await open(temp, 'wx');
+        try {
+          await fh.writeFile(text);
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+      } catch (e) {
+        await rm(temp, { force: true }).catch(() => {});
+        throw new HQQError('IO_ERROR', `${p}: writing failed (${(e as Error).message}); check free space and permissions`, { cause: e });
+      }
+      index = { path: p, temp };
     },
-    async discard(fileNames) {
-      await Promise.allSettled(fileNames.map((f) => rm(pathOf(f), { force: true })));
+    async finish() {
+      const done: string[] = [];
+      try {
+        for (const w of ready) {
+          await w.commit({ syncFolder: false });
+          done.push(w.targetPath);
+        }
+        if (index) {
+          await rename(index.temp, index.path);
+          done.push(index.path);
+          index = undefined;
+        }
+      } catch (e) {
+        await Promise.allSettled(ready.map((w) => w.abort()));
+        await dropIndex();
+        const replaced = done.length ? `${done.join(', ')} had already been replaced` : 'no file had been replaced yet';
+        throw new HQQError('IO_ERROR', `renaming the finished output files into place failed (${(e as Error).message}); ${replaced}`, { cause: e });
+      } finally {
+        written.push(...done);
+        for (const folder of new Set(done.map((p) => dirname(p)))) await syncFolder(folder);
+      }
+    },
+    async discard() {
+      // Nothing was published before finish(): remove what is still a temp file, never a target.
+      await Promise.allSettled(ready.map((w) => w.abort()));
+      await dropIndex();
     },
   };
 }
@@ -184,8 +224,9 @@ function sigintSignal(signal: AbortSignal | undefined, handle: boolean): { signa
  * Quantizes `inputPath` (a .safetensors file, or a `*.safetensors.index.json` of a sharded model)
  * into `outputPath` (single file: a file path or an existing folder; sharded: a folder, created if
  * needed, or the path of the new index.json). With `dryRun` nothing is written and `outputPath` may
- * be omitted. Files are written atomically; on failure, abort or Ctrl-C (`handleSigint`) nothing is
- * left behind.
+ * be omitted. Files are written to temp files and renamed into place only once all of them are
+ * complete (see `nodeFileSink`); on failure, abort or Ctrl-C (`handleSigint`) nothing is left behind
+ * and files of a previous run at the output paths stay as they were.
  */
 export async function quantizeModelFiles(inputPath: string, outputPath: string | undefined, options: QuantizeModelFilesOptions = {}): Promise<QuantizeModelFilesReport> {
   const { hqq: hqqOpt, handleSigint = false, ...rest } = options;

@@ -237,6 +237,30 @@ describe('createSafetensorsFileWriter', () => {
     expect(fs.existsSync(join(dir, 'other.safetensors'))).toBe(true);
   });
 
+  it('prepare() makes a complete, closed temp file without touching the target; commit() renames it, abort() removes it', async () => {
+    const plan = planSafetensors([{ name: 'a', dtype: 'U8', shape: [3] }]);
+    const target = join(dir, 'p.safetensors');
+    await writeFile(target, 'previous run');
+    for (const finish of ['commit', 'abort'] as const) {
+      const w = await createSafetensorsFileWriter(target, plan);
+      await w.writeTensor('a', new Uint8Array([1, 2, 3]));
+      await w.prepare();
+      expect(await partials()).toHaveLength(1);
+      expect(fs.statSync(w.tempPath).size).toBe(plan.totalSize);
+      expect(await readFile(target, 'utf8')).toBe('previous run');
+      expect((await catchAsync(w.writeTensor('a', new Uint8Array(1), 0))).message).toContain('after the writer was prepared for commit');
+      if (finish === 'abort') {
+        await w.abort();
+        expect(await readFile(target, 'utf8')).toBe('previous run');
+      } else {
+        await w.commit({ syncFolder: false });
+        expect([...(await readFile(target)).subarray(plan.dataOffset)]).toEqual([1, 2, 3]);
+      }
+      expect(await partials()).toEqual([]);
+      await writeFile(target, 'previous run');
+    }
+  });
+
   it('refuses a directory target and a missing output folder', async () => {
     const plan = planSafetensors([]);
     let err = await catchAsync(createSafetensorsFileWriter(dir, plan));

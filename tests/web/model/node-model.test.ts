@@ -3,14 +3,22 @@
  * quantized files back. Runs on the calling thread (inline pool): no web/dist needed.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HQQError } from '../../../web/src/errors.js';
+import type { HQQ } from '../../../web/src/engine.js';
+import { buildIndexJson } from '../../../web/src/io/index-json.js';
+import { openFileSource } from '../../../web/src/io/node-file.js';
 import { parseSafetensorsHeader, type DType } from '../../../web/src/io/safetensors.js';
+import type { ModelSink } from '../../../web/src/io/sink.js';
 import { planSafetensors } from '../../../web/src/io/writer.js';
-import { dequantizeModelFile, inspectModelFile } from '../../../web/src/node-model.js';
+import { quantizeModel, type QuantizeModelOptions } from '../../../web/src/model/quantize-model.js';
+import { generateTensorData, shardPlan, syntheticLlamaSpec, syntheticPreset } from '../../../web/src/model/synthetic.js';
+import { dequantizeModelFile, inspectModelFile, nodeFileSink } from '../../../web/src/node-model.js';
+import { loadHQQ } from '../../../web/src/node.js';
+import { createInlinePool } from '../../../web/src/pool/inline-pool.js';
 
 const REF = new URL('../../../../shared/testdata/hqq-ref/hqqlinear/normal_256x512_4bit_g64_axis1_fp16.safetensors', import.meta.url);
 
@@ -118,4 +126,79 @@ describe('reading quantized layers back (inspect, dequantize)', () => {
       expect(readdirSync(dir)).not.toContain('bad-layer-deq.safetensors');
     });
   }
+});
+
+describe('re-running into an existing output folder', () => {
+  let hqq: HQQ;
+  let inDir: string;
+  let indexText: string;
+  let shards: string[];
+  beforeAll(async () => {
+    hqq = await loadHQQ();
+    const spec = syntheticLlamaSpec(syntheticPreset('tiny', 'F16'));
+    const sp = shardPlan(spec, 1_500_000);
+    shards = sp.shards.map((s) => s.fileName);
+    expect(shards.length).toBeGreaterThan(2);
+    inDir = join(dir, 'rerun-in');
+    await mkdir(inDir);
+    for (const s of sp.shards) {
+      await writeFile(join(inDir, s.fileName), fileBytes(s.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: generateTensorData(t, 11) }))));
+    }
+    indexText = buildIndexJson(sp.weightMap, sp.totalSize);
+    await writeFile(join(inDir, 'model.safetensors.index.json'), indexText);
+  });
+
+  /** quantizeModel from the input shards into `outDir` through `wrap(nodeFileSink)`. */
+  async function run(outDir: string, options: QuantizeModelOptions, wrap: (s: ModelSink) => ModelSink = (s) => s) {
+    const sources = await Promise.all(shards.map((f) => openFileSource(join(inDir, f))));
+    try {
+      const sink = nodeFileSink((f) => join(outDir, f), [...shards.map((f) => join(inDir, f)), join(inDir, 'model.safetensors.index.json')]);
+      return await quantizeModel({ sources, index: { text: indexText, fileName: 'model.safetensors.index.json' } }, wrap(sink), {
+        workers: 1, createPool: () => createInlinePool(hqq), ...options,
+      });
+    } finally {
+      await Promise.all(sources.map((s) => s.close()));
+    }
+  }
+
+  async function snapshot(folder: string): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const f of (await readdir(folder)).sort()) out.set(f, (await readFile(join(folder, f))).toString('base64'));
+    return out;
+  }
+
+  const injected = () => new HQQError('IO_ERROR', 'injected failure');
+  const failures: [string, (s: ModelSink) => ModelSink][] = [
+    ['the second shard commit', (s) => {
+      let commits = 0;
+      return {
+        ...s,
+        async createShard(f, p) {
+          const w = await s.createShard(f, p);
+          return { ...w, async commit() { if (++commits === 2) throw injected(); await w.commit(); } };
+        },
+      };
+    }],
+    ['the index write', (s) => ({ ...s, async writeIndex() { throw injected(); } })],
+    ['an abort after the index was written', (s) => ({ ...s, async finish() { throw new HQQError('ABORTED', 'cancelled at the last moment'); } })],
+  ];
+
+  it('a run that fails after some shards were committed leaves the previous output exactly as it was', async () => {
+    const outDir = join(dir, 'rerun-out');
+    await mkdir(outDir);
+    await run(outDir, { nbits: 4 });
+    const before = await snapshot(outDir);
+    expect([...before.keys()].sort()).toEqual([...shards, 'model.safetensors.index.json'].sort());
+    for (const [what, wrap] of failures) {
+      const err = await catchErr(run(outDir, { nbits: 8 }, wrap));
+      expect(err.message, what).toMatch(/injected failure|cancelled at the last moment/);
+      expect(await snapshot(outDir), what).toEqual(before); // same names (no temp file), same bytes
+    }
+    // A run that succeeds replaces every shard and the index.
+    const rep = await run(outDir, { nbits: 8 });
+    expect(rep.totals.quantized).toBeGreaterThan(0);
+    const after = await snapshot(outDir);
+    expect([...after.keys()]).toEqual([...before.keys()]);
+    for (const [f, b] of after) expect(b === before.get(f), f).toBe(false);
+  });
 });

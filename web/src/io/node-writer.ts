@@ -3,7 +3,9 @@
  * `.<basename>.<random>.partial` next to the target, tensors may be written in any order and in
  * chunks at their planned positions, and `commit()` checks that every tensor byte was written
  * exactly once, fsyncs, and renames the temp file onto the target. Until then the target is never
- * touched; `abort()` (or any failure) removes the temp file.
+ * touched; `abort()` (or any failure) removes the temp file. `prepare()` does the first half on its
+ * own (check, fsync, close: the temp file is complete and durable, the target still untouched), so
+ * that several files can be made ready first and then renamed together (see `nodeFileSink`).
  *
  * Symlinks: directory symlinks in the target path are resolved; a symlink AT the target path is
  * replaced by the new regular file (its destination is left alone). The target must not resolve to
@@ -30,8 +32,18 @@ export interface SafetensorsFileWriter {
   writeTensor(name: string, bytes: Uint8Array, offsetWithinTensor?: number): Promise<void>;
   /** Names of tensors not yet completely written. */
   incompleteTensors(): string[];
-  commit(): Promise<void>;
-  /** Removes the temp file; the target is left untouched. Safe to call repeatedly and after a failed commit. */
+  /**
+   * Checks that every tensor byte was written, fsyncs and closes the temp file; the target is not
+   * touched yet. After it only `commit()` (the rename) and `abort()` are allowed.
+   */
+  prepare(): Promise<void>;
+  /**
+   * `prepare()` (unless done already), then renames the temp file onto the target and, unless
+   * `syncFolder: false`, fsyncs the folder to make the rename durable (callers renaming several
+   * files sync the folder once with `syncFolder()` afterwards).
+   */
+  commit(options?: { syncFolder?: boolean }): Promise<void>;
+  /** Removes the temp file (also after `prepare()`); the target is left untouched. Safe to call repeatedly and after a failed commit. */
   abort(): Promise<void>;
 }
 
@@ -67,6 +79,23 @@ async function realOrResolved(p: string): Promise<string> {
     return await realpath(p);
   } catch {
     return resolve(p);
+  }
+}
+
+/**
+ * Makes renames in `folder` durable where the platform allows fsync on a directory. Best effort:
+ * where it is not supported (e.g. Windows) the data itself is already synced.
+ */
+export async function syncFolder(folder: string): Promise<void> {
+  try {
+    const dh = await open(folder, 'r');
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+  } catch {
+    /* not supported */
   }
 }
 
@@ -138,7 +167,7 @@ export async function createSafetensorsFileWriter(
     throw new HQQError('IO_ERROR', `${targetPath}: writing the header to ${tempPath} failed (${errText(e)}); check free space and permissions`, { cause: e });
   }
 
-  type State = 'open' | 'committing' | 'committed' | 'aborted';
+  type State = 'open' | 'committing' | 'prepared' | 'committed' | 'aborted';
   let state: State = 'open';
   let fhOpen = true;
   let abortPromise: Promise<void> | undefined;
@@ -169,8 +198,30 @@ export async function createSafetensorsFileWriter(
   const notOpen = (what: string): HQQError =>
     new HQQError(
       'INVALID_ARGUMENT',
-      `${name}: ${what} after the writer was ${state === 'committed' ? 'committed' : state === 'committing' ? 'asked to commit' : 'aborted (by abort() or an earlier error)'}; start a new writer`,
+      `${name}: ${what} after the writer was ${state === 'committed' ? 'committed' : state === 'committing' ? 'asked to commit' : state === 'prepared' ? 'prepared for commit' : 'aborted (by abort() or an earlier error)'}; start a new writer`,
     );
+
+  const prepare = async (): Promise<void> => {
+    if (state !== 'open') throw notOpen('prepare()');
+    state = 'committing';
+    await Promise.allSettled([...inflight]);
+    if ((state as State) === 'aborted') {
+      throw new HQQError('IO_ERROR', `${name}: commit() failed because an earlier write failed; the output was discarded (temp file removed, ${name} untouched)`);
+    }
+    try {
+      coverage.check('commit()');
+    } catch (e) {
+      throw await fail('INVALID_ARGUMENT', (e as Error).message);
+    }
+    try {
+      await fh.sync();
+      fhOpen = false;
+      await fh.close();
+    } catch (e) {
+      throw await fail('IO_ERROR', `${name}: finishing the file failed (${errText(e)}); check free space and permissions`, e);
+    }
+    state = 'prepared';
+  };
 
   return {
     targetPath: placed,
@@ -198,38 +249,17 @@ export async function createSafetensorsFileWriter(
     incompleteTensors(): string[] {
       return coverage.incomplete().map((t) => t.name);
     },
-    async commit(): Promise<void> {
-      if (state !== 'open') throw notOpen('commit()');
-      state = 'committing';
-      await Promise.allSettled([...inflight]);
-      if ((state as State) === 'aborted') {
-        throw new HQQError('IO_ERROR', `${name}: commit() failed because an earlier write failed; the output was discarded (temp file removed, ${name} untouched)`);
-      }
+    prepare,
+    async commit(options: { syncFolder?: boolean } = {}): Promise<void> {
+      if (state === 'open') await prepare();
+      else if (state !== 'prepared') throw notOpen('commit()');
       try {
-        coverage.check('commit()');
-      } catch (e) {
-        throw await fail('INVALID_ARGUMENT', (e as Error).message);
-      }
-      try {
-        await fh.sync();
-        fhOpen = false;
-        await fh.close();
         await rename(tempPath, placed);
       } catch (e) {
         throw await fail('IO_ERROR', `${name}: finishing the file failed (${errText(e)}); check free space and permissions`, e);
       }
       state = 'committed';
-      // Make the rename durable where the platform allows fsync on a directory (best effort).
-      try {
-        const dh = await open(dirname(placed), 'r');
-        try {
-          await dh.sync();
-        } finally {
-          await dh.close();
-        }
-      } catch {
-        /* not supported (e.g. Windows): the data itself is already synced */
-      }
+      if (options.syncFolder !== false) await syncFolder(dirname(placed));
     },
     abort: doAbort,
   };

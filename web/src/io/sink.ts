@@ -16,9 +16,17 @@ export interface ShardWriter {
    * (`plan.headerBytes`, at offset 0) are the sink's to write, e.g. in `createShard`.
    */
   writeTensor(name: string, bytes: Uint8Array, offsetWithinTensor: number): Promise<void>;
-  /** All tensors are written: make the file visible (rename the temp file, close the stream...). */
+  /**
+   * All tensors are written: check that the file is complete and finish it. A sink without
+   * `finish()` makes the file visible here (close the stream, build the Blob...); a sink with
+   * `finish()` only makes it ready (complete and durable, nothing visible yet) and publishes it in
+   * `finish()`.
+   */
   commit(): Promise<void>;
-  /** Discard the partial file. May be called after a failed write or commit; must not throw. */
+  /**
+   * Discard the file: a partial one, or one committed but not yet published by `finish()`. May be
+   * called after a failed write or commit; must not throw.
+   */
   abort(): Promise<void>;
 }
 
@@ -28,8 +36,17 @@ export interface ModelSink {
   /** Sharded models: writes the new index.json, after every shard has been committed. */
   writeIndex?(fileName: string, text: string): Promise<void>;
   /**
-   * Called when the job fails after some shards were already committed (a later commit or the
-   * index write failed): remove those files if possible. Best effort; must not throw.
+   * Optional last step, called once after every shard was committed and the index written:
+   * publish everything at once. The Node sink renames its temp files onto the targets here in one
+   * tight loop, index last, so a run that fails before (a shard, the index, an abort) leaves an
+   * existing output folder exactly as it was. When it throws, the job fails like any other failure.
+   */
+  finish?(): Promise<void>;
+  /**
+   * Called when the job fails after some shards were already committed (a later commit, the index
+   * write or `finish` failed), with their names: remove what the failed run made visible, if
+   * possible. A sink with `finish()` has made nothing visible before it, and must not delete the
+   * targets (they may hold a previous run's files). Best effort; must not throw.
    */
   discard?(fileNames: string[]): Promise<void>;
 }

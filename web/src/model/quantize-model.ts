@@ -449,6 +449,10 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
           if (signal?.aborted) throw abortError(signal);
           await sink.writeIndex(plan.index.fileName, plan.index.text);
         }
+        if (!failure && sink.finish) {
+          if (signal?.aborted) throw abortError(signal);
+          await sink.finish();
+        }
       } catch (e) {
         fail(e);
       }
