@@ -66,6 +66,47 @@ describe('HQQLinear layout', () => {
   });
 });
 
+describe('bias of a quantized layer (HQQ-SPEC section 5: stored in the compute dtype)', () => {
+  it('an F32 bias of a float16 layer is planned as F16, as in the reference file', () => {
+    const p = plan1([{ name: 'layer.weight', dtype: 'F32', shape: [256, 512] }, { name: 'layer.bias', dtype: 'F32', shape: [256] }]);
+    const ours = p.shards[0]!.layout.tensors.map((t) => `${t.name} ${t.dtype} [${t.shape}]`).sort();
+    const ref = refHeader().tensors.map((t) => `${t.name} ${t.dtype} [${t.shape}]`).sort();
+    expect(ours).toEqual(ref);
+    expect(ref).toContain('layer.bias F16 [256]');
+    const bias = p.tensors.find((t) => t.name === 'layer.bias')!;
+    expect(bias).toMatchObject({ action: 'copy', convertTo: 'F16', bytesBefore: 1024, bytesAfter: 512, bitsPerWeight: 16, biasOf: 0 });
+    expect(bias.reason).toMatch(/bias of quantized layer\.weight: stored in its compute dtype float16 \(F32 -> F16\)/);
+    expect(p.tensors[0]!.bias).toBe(1);
+    expect(p.totals.bytesAfter).toBe(p.tensors[0]!.bytesAfter + 512);
+  });
+
+  it('converts to every compute dtype, across shards; other biases stay as they are', () => {
+    const M: { name: string; dtype: DType; shape: number[] }[] = [
+      { name: 'a.weight', dtype: 'F16', shape: [64, 64] },
+      { name: 'a.bias', dtype: 'F16', shape: [64] }, // already the compute dtype
+      { name: 'b.weight', dtype: 'F16', shape: [64, 64] },
+      { name: 'b.bias', dtype: 'BF16', shape: [64] },
+      { name: 'lm_head.weight', dtype: 'F32', shape: [64, 64] }, // not quantized
+      { name: 'lm_head.bias', dtype: 'F32', shape: [64] },
+      { name: 'c.weight', dtype: 'F16', shape: [64, 64] },
+      { name: 'c.bias', dtype: 'I64', shape: [64] }, // not a float
+    ];
+    const f16 = plan1(M);
+    const out = (p: ReturnType<typeof plan1>) => Object.fromEntries(p.shards.flatMap((s) => s.layout.tensors).filter((t) => t.name.endsWith('bias')).map((t) => [t.name, t.dtype]));
+    expect(out(f16)).toEqual({ 'a.bias': 'F16', 'b.bias': 'F16', 'lm_head.bias': 'F32', 'c.bias': 'I64' });
+    expect(f16.tensors.filter((t) => t.convertTo).map((t) => t.name)).toEqual(['b.bias']);
+    expect(out(plan1(M, { computeDtype: 'float32' }))).toEqual({ 'a.bias': 'F32', 'b.bias': 'F32', 'lm_head.bias': 'F32', 'c.bias': 'I64' });
+    expect(out(plan1(M, { computeDtype: 'bfloat16' }))).toEqual({ 'a.bias': 'BF16', 'b.bias': 'BF16', 'lm_head.bias': 'F32', 'c.bias': 'I64' });
+    // Sharded, the bias in another shard than its weight.
+    const s1 = header([M[2]!], 's1.safetensors');
+    const s2 = header([M[3]!], 's2.safetensors');
+    const index = { fileName: 'model.safetensors.index.json', shards: ['s1.safetensors', 's2.safetensors'], weightMap: new Map([['b.weight', 's1.safetensors'], ['b.bias', 's2.safetensors']]), metadata: {} };
+    const sh = planModel([{ fileName: 's1.safetensors', header: s1 }, { fileName: 's2.safetensors', header: s2 }], {}, { index: index as never });
+    expect(sh.shards[1]!.layout.tensors).toMatchObject([{ name: 'b.bias', dtype: 'F16', byteLength: 128 }]);
+    expect(JSON.parse(sh.index!.text).metadata.total_size).toBe(sh.shards.reduce((a, s) => a + s.layout.totalSize - s.layout.dataOffset, 0));
+  });
+});
+
 describe('selection', () => {
   const MODEL: { name: string; dtype: DType; shape: number[] }[] = [
     { name: 'model.embed_tokens.weight', dtype: 'F16', shape: [128, 64] },

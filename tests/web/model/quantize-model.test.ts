@@ -238,6 +238,128 @@ describe('quantizeModelFiles: single file', () => {
   });
 });
 
+/** float32 -> float16 bits, round to nearest even (independent of the wasm core). */
+function f16RNE(x: number): number {
+  const u = new Uint32Array(new Float32Array([x]).buffer)[0]!;
+  const sign = (u >>> 16) & 0x8000;
+  const exp = (u >>> 23) & 0xff;
+  const mant = u & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    const m = mant | 0x800000;
+    const shift = 14 - e;
+    let h = m >>> shift;
+    const rem = m & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rem > half || (rem === half && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
+  return sign | h;
+}
+
+/** float32 -> bfloat16 bits, round to nearest even (finite inputs). */
+function bf16RNE(x: number): number {
+  const u = new Uint32Array(new Float32Array([x]).buffer)[0]!;
+  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+function f16ToF32(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >>> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? Number.NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+const bf16ToF32 = (h: number) => new Float32Array(new Uint32Array([h << 16]).buffer)[0]!;
+
+describe('quantizeModelFiles: the bias of a quantized layer is stored in the compute dtype', () => {
+  it('F32 and BF16 biases become F16 (round to nearest even), the others stay byte-identical; reference key dtypes', async () => {
+    const special = [1 + 2 ** -11, 1 + 3 * 2 ** -11, 65519, 65520, 2 ** -25, 3 * 2 ** -26, -0, 1e-8, -2.5e-5, 0.1, -7.123456];
+    const b1 = new Float32Array(64);
+    for (let i = 0; i < b1.length; i++) b1[i] = i < special.length ? special[i]! : Math.sin(i * 12.9898) * 0.37;
+    const b2 = new Uint16Array(64);
+    for (let i = 0; i < b2.length; i++) b2[i] = bf16RNE(Math.cos(i * 3.1) * (i + 1) * 0.01);
+    const headBias = synth('lm_head.bias', 'F32', [64], 'linear', 4);
+    const entries: Entry[] = [
+      synth('l1.weight', 'F32', [64, 128]),
+      { name: 'l1.bias', dtype: 'F32', shape: [64], data: new Uint8Array(b1.buffer) },
+      synth('l2.weight', 'F16', [64, 64]),
+      { name: 'l2.bias', dtype: 'BF16', shape: [64], data: new Uint8Array(b2.buffer) },
+      synth('lm_head.weight', 'F32', [64, 64]),
+      headBias,
+    ];
+    const input = join(dir, 'bias.safetensors');
+    await writeModel(input, entries);
+
+    const output = join(dir, 'bias-q.safetensors');
+    const events: ModelProgressEvent[] = [];
+    const rep = await quantizeModelFiles(input, output, { workers: 2, onProgress: (e) => events.push(e) });
+    const out = await open(output);
+    try {
+      // The layer's keys and dtypes are the reference file's (bias F16 for compute dtype float16).
+      const refBytes = new Uint8Array(readFileSync(REF));
+      const ref = parseSafetensorsHeader(refBytes, refBytes.byteLength, 'ref');
+      expect(ref.tensors.find((t) => t.name === 'layer.bias')!.dtype).toBe('F16');
+      const keys = (p: string, ts: { name: string; dtype: string }[]) => ts.filter((t) => t.name.startsWith(p)).map((t) => `${t.name.slice(p.length)} ${t.dtype}`).sort();
+      expect(keys('l1.', out.header.tensors)).toEqual(keys('layer.', ref.tensors));
+      expect(out.tensor('l1.bias')).toMatchObject({ dtype: 'F16', shape: [64] });
+      const got1 = new Uint16Array((await out.readTensor('l1.bias')).slice().buffer);
+      expect([...got1]).toEqual([...b1].map(f16RNE));
+      expect(got1[0]).toBe(0x3c00); // tie -> even
+      expect(got1[1]).toBe(0x3c02); // tie -> even (up)
+      expect(got1[3]).toBe(0x7c00); // 65520 overflows to +inf
+      expect(out.tensor('l2.bias')).toMatchObject({ dtype: 'F16', shape: [64] });
+      const got2 = new Uint16Array((await out.readTensor('l2.bias')).slice().buffer);
+      expect([...got2]).toEqual([...b2].map((h) => f16RNE(bf16ToF32(h))));
+      // lm_head is not quantized: its bias is copied byte for byte.
+      expect(out.tensor('lm_head.bias')!.dtype).toBe('F32');
+      expect(Buffer.from(await out.readTensor('lm_head.bias')).equals(Buffer.from(headBias.data))).toBe(true);
+    } finally {
+      await out.close();
+    }
+    const r1 = rep.tensors.find((t) => t.name === 'l1.bias')!;
+    expect(r1).toMatchObject({ action: 'copy', outputDtype: 'F16', bytesBefore: 256, bytesAfter: 128 });
+    const done = events.filter((e) => e.type === 'tensor-done').map((e) => e.name).sort();
+    expect(done).toEqual(entries.map((e) => e.name).sort());
+    expect(events.filter((e) => e.type === 'tensor-start')).toHaveLength(entries.length);
+    expect(events[events.length - 1]!.bytesDone).toBe(events[events.length - 1]!.bytesTotal);
+
+    // compute dtype bfloat16: the F32 bias becomes BF16, the BF16 one is kept byte for byte.
+    const outBf = join(dir, 'bias-qbf.safetensors');
+    await quantizeModelFiles(input, outBf, { workers: 1, computeDtype: 'bfloat16' });
+    const o2 = await open(outBf);
+    try {
+      expect(o2.tensor('l1.bias')!.dtype).toBe('BF16');
+      expect([...new Uint16Array((await o2.readTensor('l1.bias')).slice().buffer)]).toEqual([...b1].map(bf16RNE));
+      expect(Buffer.from(await o2.readTensor('l2.bias')).equals(Buffer.from(b2.buffer))).toBe(true);
+    } finally {
+      await o2.close();
+    }
+    // F16 -> BF16 (decode, then encode) and to float32 via the inline pool.
+    const f16Bias = new Uint16Array(64).map((_, i) => f16RNE(Math.sin(i) * 3));
+    const small: Entry[] = [synth('x.weight', 'F16', [64, 64]), { name: 'x.bias', dtype: 'F16', shape: [64], data: new Uint8Array(f16Bias.buffer) }];
+    for (const [computeDtype, want] of [['bfloat16', [...f16Bias].map((h) => bf16RNE(f16ToF32(h)))], ['float32', [...f16Bias].map(f16ToF32)]] as const) {
+      let biasBytes: Uint8Array | undefined;
+      const sink: ModelSink = {
+        async createShard() {
+          return { async writeTensor(name, data) { if (name === 'x.bias') biasBytes = data.slice(); }, async commit() {}, async abort() {} };
+        },
+      };
+      await quantizeModel({ sources: [bytesSource(fileBytes(small), 's.safetensors')] }, sink, { workers: 1, computeDtype, createPool: () => createInlinePool(hqq) });
+      const got = computeDtype === 'float32' ? [...new Float32Array(biasBytes!.buffer)] : [...new Uint16Array(biasBytes!.buffer)];
+      expect(got, computeDtype).toEqual(want);
+    }
+  });
+});
+
 describe('quantizeModelFiles: sharded', () => {
   it('sharded input -> sharded output with the same shard names and a new index', async () => {
     const spec = syntheticLlamaSpec(syntheticPreset('tiny', 'F16'));

@@ -15,15 +15,17 @@
  *  7. the config picked for it (the first matching `tensorConfig` override, else the global one)
  *     must fit: the group size divides the element count, the grouped row count is a multiple of
  *     2/4/8 for 4/2/1-bit packing, and the tensor fits the 32-bit wasm heap.
- * Skipped tensors are copied through unchanged.
+ * Skipped tensors are copied through unchanged, except the bias of a quantized layer: HQQ-SPEC
+ * section 5 stores `<name>.bias` in the layer's compute dtype, so an F32/F16/BF16 bias of another
+ * dtype is converted (by the wasm core, in the worker quantizing `<name>.weight`).
  */
 import { MAX_TENSOR_ELEMENTS, SUPPORTED_NBITS, normalizeOptions, type EarlyStop, type Nbits } from '../engine.js';
 import { HQQError } from '../errors.js';
 import { buildIndexJson, type IndexJson } from '../io/index-json.js';
-import type { DType, SafetensorsHeader, TensorInfo } from '../io/safetensors.js';
+import { DTYPE_SIZES, type DType, type SafetensorsHeader, type TensorInfo } from '../io/safetensors.js';
 import { planSafetensors, type PlanEntry, type SafetensorsPlan } from '../io/writer.js';
 import {
-  COMPUTE_DTYPES, configProblem, hqqLinearBytes, hqqLinearEntries, type ComputeDtype, type LayerQuantConfig,
+  COMPUTE_DTYPES, computeDtypeToDType, configProblem, hqqLinearBytes, hqqLinearEntries, type ComputeDtype, type LayerQuantConfig,
 } from './hqqlinear.js';
 
 /** The version written into output metadata (kept equal to package.json's by a test). */
@@ -236,6 +238,15 @@ export interface PlannedTensor {
   /** Why the tensor is copied instead of quantized. */
   reason?: string;
   config?: LayerQuantConfig;
+  /**
+   * A copied tensor written in another dtype: the bias of a quantized layer, stored in the layer's
+   * compute dtype (HQQ-SPEC section 5). Converted along with `biasOf`.
+   */
+  convertTo?: DType;
+  /** With `convertTo`: the `index` of the quantized `<name>.weight` whose task converts this bias. */
+  biasOf?: number;
+  /** A quantized weight: the `index` of its `<name>.bias`, converted to the compute dtype by the same task. */
+  bias?: number;
   /** Output entries: the HQQLinear keys, or the tensor itself when copied. */
   outputs: PlanEntry[];
   bytesBefore: number;
@@ -349,6 +360,29 @@ function planTensor(t: TensorInfo, index: number, sourceIndex: number, c: Resolv
   return { ...base, action: 'quantize', config: cfg, outputs, bytesAfter, bitsPerWeight: (bytesAfter * 8) / t.numel };
 }
 
+/**
+ * The bias of every quantized layer is stored in the layer's compute dtype (HQQ-SPEC section 5, as
+ * the reference's HQQLinear state dict): marks `<name>.bias` (F32/F16/BF16) of a quantized
+ * `<name>.weight` for conversion when its dtype differs. Other biases stay byte-identical copies.
+ */
+function planBiasConversions(tensors: readonly PlannedTensor[]): void {
+  const byName = new Map(tensors.map((t) => [t.name, t]));
+  for (const b of tensors) {
+    if (b.action !== 'copy' || !(b.name === 'bias' || b.name.endsWith('.bias')) || !FLOAT_DTYPES.includes(b.dtype)) continue;
+    const w = byName.get(b.name.slice(0, -'bias'.length) + 'weight');
+    if (!w || w.action !== 'quantize') continue;
+    const to = computeDtypeToDType(w.config!.computeDtype);
+    if (to === b.dtype) continue;
+    b.convertTo = to;
+    b.biasOf = w.index;
+    w.bias = b.index;
+    b.reason = `bias of quantized ${w.name}: stored in its compute dtype ${w.config!.computeDtype} (${b.dtype} -> ${to})`;
+    b.outputs = [{ name: b.name, dtype: to, shape: b.shape }];
+    b.bytesAfter = b.numel * DTYPE_SIZES[to];
+    b.bitsPerWeight = b.numel > 0 ? (b.bytesAfter * 8) / b.numel : 0;
+  }
+}
+
 /** Output metadata: the input's metadata plus the tool, its version and the config as JSON. */
 export function outputMetadata(input: Record<string, string>, c: ResolvedModelConfig): Record<string, string> {
   return {
@@ -390,12 +424,17 @@ export function planModel(files: readonly ModelInputFile[], config: ModelQuantCo
   const tensors: PlannedTensor[] = [];
   const shards: PlannedShard[] = [];
   const seenOut = new Map<string, string>();
-  files.forEach((f, sourceIndex) => {
+  const lists = files.map((f, sourceIndex) => {
     const list = f.header.tensors.map((t) => planTensor(t, tensors.length, sourceIndex, c));
     for (const p of list) {
       p.index = tensors.length;
       tensors.push(p);
     }
+    return list;
+  });
+  planBiasConversions(tensors); // a bias may sit in another shard than its weight
+  files.forEach((f, sourceIndex) => {
+    const list = lists[sourceIndex]!;
     const fileName = sharded ? f.fileName : (options.outputFileName ?? f.fileName);
     const entries: PlanEntry[] = [];
     for (const p of list) {

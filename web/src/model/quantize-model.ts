@@ -39,6 +39,8 @@ export interface TensorReport {
   action: 'quantize' | 'copy';
   /** Why it was copied. */
   reason?: string;
+  /** A copied tensor stored in another dtype (the bias of a quantized layer, in its compute dtype). */
+  outputDtype?: string;
   nbits?: number;
   groupSize?: number;
   axis?: 0 | 1;
@@ -166,7 +168,7 @@ export async function planModelInput(input: ModelInput, config: ModelQuantConfig
 
 function plannedReport(t: PlannedTensor): TensorReport {
   return {
-    name: t.name, shape: t.shape, dtype: t.dtype, action: t.action, reason: t.reason,
+    name: t.name, shape: t.shape, dtype: t.dtype, action: t.action, reason: t.reason, outputDtype: t.convertTo,
     nbits: t.config?.nbits, groupSize: t.config?.groupSize, axis: t.config?.axis,
     bytesBefore: t.bytesBefore, bytesAfter: t.bytesAfter, bitsPerWeight: t.bitsPerWeight,
   };
@@ -272,7 +274,8 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
   const planned = await planModelInput(input, config);
   const { plan, files } = planned;
   const quantTensors = plan.tensors.filter((t) => t.action === 'quantize');
-  const copyTensors = plan.tensors.filter((t) => t.action === 'copy');
+  // Biases converted to a compute dtype travel with their weight's task (numerics in the worker).
+  const copyTensors = plan.tensors.filter((t) => t.action === 'copy' && !t.convertTo);
   const workers = Math.max(1, Math.min(workersOpt ?? defaultWorkers(), Math.max(1, quantTensors.length)));
   if (dryRun) {
     await planned.close();
@@ -332,7 +335,7 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
     waiters.shift()?.();
   };
 
-  const writeQuantized = async (t: PlannedTensor, r: QuantizeTaskResult) => {
+  const writeQuantized = async (t: PlannedTensor, r: QuantizeTaskResult, bias: PlannedTensor | undefined) => {
     const w = writers[t.sourceIndex]!;
     const prefix = t.name.slice(0, -'weight'.length);
     const cfgBytes = hqqLinearConfigBytes(t.shape, t.config!);
@@ -342,6 +345,10 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
       w.writeTensor(prefix + 'zero', new Uint8Array(r.zero), 0),
     ];
     for (const [k, bytes] of cfgBytes) writes.push(w.writeTensor(prefix + k, bytes, 0));
+    if (bias) {
+      if (!r.bias) throw new HQQError('INTERNAL', `tensor ${JSON.stringify(t.name)}: the worker returned no converted ${bias.name}`);
+      writes.push(writers[bias.sourceIndex]!.writeTensor(bias.name, new Uint8Array(r.bias), 0));
+    }
     await Promise.all(writes);
   };
 
@@ -351,9 +358,13 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
       await acquire();
       if (failure) break;
       emit('tensor-start', t);
+      const bias = t.bias === undefined ? undefined : plan.tensors[t.bias]!;
+      if (bias) emit('tensor-start', bias);
       let bytes: Uint8Array;
+      let biasBytes: Uint8Array | undefined;
       try {
         bytes = await files[t.sourceIndex]!.readTensor(t.info);
+        if (bias) biasBytes = await files[bias.sourceIndex]!.readTensor(bias.info);
       } catch (e) {
         release();
         fail(e);
@@ -371,12 +382,13 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
           optimize: t.config!.optimize, roundZero: t.config!.roundZero,
         },
         computeDtype: t.config!.computeDtype,
+        bias: bias && { dtype: bias.dtype as TaskInputDtype, to: bias.convertTo as TaskInputDtype, data: ownBuffer(biasBytes!) },
         compareRtn,
         crash: testHooks?.crashOn === t.name ? (testHooks.crashMode ?? 'throw') : undefined,
       };
       const job = pool!.run(task).then(async (r) => {
         if (failure) return;
-        await writeQuantized(t, r);
+        await writeQuantized(t, r, bias);
         if (failure) return;
         const rep: TensorReport = {
           ...plannedReport(t), meanAbs: r.stats.meanAbs, maxAbs: r.stats.maxAbs, relFrobenius: r.stats.relFrobenius,
@@ -388,6 +400,13 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
         workDone += workOf(t);
         bytesDone += t.bytesBefore;
         emit('tensor-done', t, rep);
+        if (bias) {
+          const biasRep = plannedReport(bias);
+          reports[bias.index] = biasRep;
+          workDone += workOf(bias);
+          bytesDone += bias.bytesBefore;
+          emit('tensor-done', bias, biasRep);
+        }
         emit('progress', t);
       }).catch(fail).finally(release);
       pending.push(job);

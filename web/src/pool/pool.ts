@@ -52,7 +52,7 @@ export function createPortPool(size: number, module: WebAssembly.Module, spawn: 
       const id = nextId++;
       s.busy = { id, name: q.task.name, resolve: q.resolve, reject: q.reject };
       try {
-        s.port.post({ type: 'task', id, task: q.task }, [q.task.data]);
+        s.port.post({ type: 'task', id, task: q.task }, q.task.bias ? [q.task.data, q.task.bias.data] : [q.task.data]);
       } catch (e) {
         s.busy = undefined;
         q.reject(new HQQError('WORKER_FAILED', `tensor ${JSON.stringify(q.task.name)}: could not send it to a ${kind} worker (${(e as Error).message})`, { cause: e }));

@@ -43,6 +43,14 @@ function sumOfSquares(hqq: HQQ, data: Float32Array | Uint16Array, dtype: Quantiz
   return s;
 }
 
+/** A bias in another float dtype (F32/F16/BF16), converted by the wasm core (round to nearest even). */
+function convertBias(hqq: HQQ, bias: NonNullable<QuantizeTask['bias']>): ArrayBuffer {
+  if (bias.dtype === bias.to || bias.data.byteLength === 0) return bias.data.slice(0);
+  const values = bias.dtype === 'F32' ? new Float32Array(bias.data) : hqq.decode16(new Uint16Array(bias.data), bias.dtype === 'F16' ? 'f16' : 'bf16');
+  if (bias.to === 'F32') return values.buffer === bias.data ? bias.data.slice(0) : (values.buffer as ArrayBuffer);
+  return hqq.encode16(values, bias.to === 'F16' ? 'f16' : 'bf16').buffer as ArrayBuffer;
+}
+
 /** Runs one quantization task on `hqq`. */
 export function runQuantizeTask(hqq: HQQ, task: QuantizeTask): QuantizeTaskResult {
   const t0 = performance.now();
@@ -58,6 +66,7 @@ export function runQuantizeTask(hqq: HQQ, task: QuantizeTask): QuantizeTaskResul
     wq: q.packed.buffer as ArrayBuffer,
     scale: encode(hqq, q.scale, task.computeDtype),
     zero: encode(hqq, q.zero, task.computeDtype),
+    bias: task.bias ? convertBias(hqq, task.bias) : undefined,
     packing: q.packing,
     packedShape: q.packedShape,
     groupedShape: q.groupedShape,
@@ -74,6 +83,7 @@ export function resultTransfer(r: QuantizeTaskResult): ArrayBuffer[] {
   const out = [r.wq];
   if (r.scale !== r.wq) out.push(r.scale);
   if (r.zero !== r.wq && r.zero !== r.scale) out.push(r.zero);
+  if (r.bias && !out.includes(r.bias)) out.push(r.bias);
   return out;
 }
 

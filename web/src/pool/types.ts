@@ -19,6 +19,11 @@ export interface QuantizeTask {
   /** Engine options without `dtype` (nbits, groupSize, axis, optimize, roundZero, solver). */
   options: Omit<QuantizeOptions, 'dtype'>;
   computeDtype: ComputeDtype;
+  /**
+   * The layer's `<name>.bias`, to store in the compute dtype (HQQ-SPEC section 5): its bytes in
+   * `dtype` (transferred) are converted to `to` by the wasm core (`decode16` / `encode16`).
+   */
+  bias?: { dtype: TaskInputDtype; to: TaskInputDtype; data: ArrayBuffer };
   /** Also quantize with plain round-to-nearest and report its error (for comparisons). */
   compareRtn?: boolean;
   /** Test-only: make the worker fail on this task ('throw': an exception; 'exit': the worker dies). */
@@ -32,6 +37,8 @@ export interface QuantizeTaskResult {
   /** scale and zero in the compute dtype, little-endian. */
   scale: ArrayBuffer;
   zero: ArrayBuffer;
+  /** With `task.bias`: the bias in `task.bias.to`, little-endian. */
+  bias?: ArrayBuffer;
   packing: PackingName;
   packedShape: [number, number];
   groupedShape: [number, number];
