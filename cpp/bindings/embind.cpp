@@ -109,6 +109,7 @@ val quantize(uintptr_t data, int dtype, val shape, val options) {
     r.set("maxAbs", q.stats.max_abs);
     r.set("frobenius", q.stats.frobenius);
     r.set("relFrobenius", q.stats.rel_frobenius);
+    r.set("weightFrobenius", q.stats.weight_frobenius);
     return r;
   });
 }

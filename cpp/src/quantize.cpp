@@ -62,6 +62,7 @@ ErrorStats stats_from_sums(double sum_abs, double sum_sq, double max_abs, double
   st.max_abs = max_abs;
   st.frobenius = std::sqrt(sum_sq);
   st.rel_frobenius = sum_w_sq > 0 ? std::sqrt(sum_sq / sum_w_sq) : 0.0;
+  st.weight_frobenius = std::sqrt(sum_w_sq);
   return st;
 }
 

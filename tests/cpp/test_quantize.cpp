@@ -142,6 +142,10 @@ TEST_CASE("every bit width quantizes, packs and dequantizes consistently", "[qua
         }
         const auto st = hqq::error_stats(w.data(), recon.data(), w.size());
         CHECK(st.mean_abs == Approx(q.stats.mean_abs).epsilon(1e-6));  // float32 vs double differences
+        double w2 = 0;
+        for (float x : w) w2 += static_cast<double>(x) * x;
+        CHECK(q.stats.weight_frobenius == Approx(std::sqrt(w2)).epsilon(1e-6));
+        CHECK(st.weight_frobenius == Approx(std::sqrt(w2)).epsilon(1e-9));
         if (axis == 1 && !optimize) {
           CHECK(q.stats.mean_abs > previous_error);  // fewer bits, larger error
           previous_error = q.stats.mean_abs;

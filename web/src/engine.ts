@@ -52,6 +52,8 @@ export interface ErrorStatistics {
   frobenius: number;
   /** ||W - W_r||_F / ||W||_F */
   relFrobenius: number;
+  /** ||W||_F, to aggregate relative errors over several tensors */
+  weightFrobenius: number;
 }
 
 export interface QuantizedTensor {
@@ -227,7 +229,10 @@ export class HQQ {
       groupSize: opts.groupSize, axis: opts.axis, packing: r.packing,
       packedShape: [r.packedRows, r.packedCols], groupedShape, optimize: opts.optimize,
       roundZero: opts.roundZero, iterations: r.iterations, errorTrace: r.errorTrace,
-      stats: { meanAbs: r.meanAbs, maxAbs: r.maxAbs, frobenius: r.frobenius, relFrobenius: r.relFrobenius },
+      stats: {
+        meanAbs: r.meanAbs, maxAbs: r.maxAbs, frobenius: r.frobenius, relFrobenius: r.relFrobenius,
+        weightFrobenius: r.weightFrobenius,
+      },
     };
   }
 

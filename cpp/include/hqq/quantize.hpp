@@ -21,6 +21,7 @@ struct ErrorStats {
   double max_abs = 0;
   double frobenius = 0;      // sqrt(sum (W - W_r)^2)
   double rel_frobenius = 0;  // frobenius / ||W||_F (0 when W is all zero)
+  double weight_frobenius = 0;  // ||W||_F, so callers can aggregate relative errors over tensors
 };
 
 struct QuantizedTensor {

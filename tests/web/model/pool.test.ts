@@ -32,7 +32,7 @@ function task(name: string): QuantizeTask {
 function result(name: string): QuantizeTaskResult {
   return {
     name, wq: new ArrayBuffer(4), scale: new ArrayBuffer(2), zero: new ArrayBuffer(2), packing: '4bit_u8', packedShape: [1, 4],
-    groupedShape: [2, 4], iterations: 1, stats: { meanAbs: 0, maxAbs: 0, frobenius: 0, relFrobenius: 0 }, weightNormSq: 0, ms: 1,
+    groupedShape: [2, 4], iterations: 1, stats: { meanAbs: 0, maxAbs: 0, frobenius: 0, relFrobenius: 0, weightFrobenius: 0 }, weightNormSq: 0, ms: 1,
   };
 }
 

@@ -13,36 +13,6 @@ function encode(hqq: HQQ, values: Float32Array, computeDtype: QuantizeTask['comp
   return u16.buffer as ArrayBuffer;
 }
 
-/** float16 / bfloat16 -> float32 for all 65536 codes, decoded once per instance by the wasm core. */
-const DECODE_TABLES = new WeakMap<HQQ, Partial<Record<'f16' | 'bf16', Float32Array>>>();
-
-function decodeTable(hqq: HQQ, kind: 'f16' | 'bf16'): Float32Array {
-  let tables = DECODE_TABLES.get(hqq);
-  if (!tables) DECODE_TABLES.set(hqq, (tables = {}));
-  let t = tables[kind];
-  if (!t) {
-    const codes = new Uint16Array(65536);
-    for (let i = 0; i < codes.length; i++) codes[i] = i;
-    t = tables[kind] = hqq.decode16(codes, kind);
-  }
-  return t;
-}
-
-/** ||W||_F^2 of the input, summed in double (for the model-level relative error). */
-function sumOfSquares(hqq: HQQ, data: Float32Array | Uint16Array, dtype: QuantizeTask['dtype']): number {
-  let s = 0;
-  if (data instanceof Float32Array) {
-    for (let i = 0; i < data.length; i++) s += data[i]! * data[i]!;
-    return s;
-  }
-  const table = decodeTable(hqq, dtype === 'F16' ? 'f16' : 'bf16');
-  for (let i = 0; i < data.length; i++) {
-    const v = table[data[i]!]!;
-    s += v * v;
-  }
-  return s;
-}
-
 /** A bias in another float dtype (F32/F16/BF16), converted by the wasm core (round to nearest even). */
 function convertBias(hqq: HQQ, bias: NonNullable<QuantizeTask['bias']>): ArrayBuffer {
   if (bias.dtype === bias.to || bias.data.byteLength === 0) return bias.data.slice(0);
@@ -57,7 +27,6 @@ export function runQuantizeTask(hqq: HQQ, task: QuantizeTask): QuantizeTaskResul
   if (task.crash === 'throw') throw new Error(`test hook: worker asked to throw on tensor ${task.name}`);
   const data = task.dtype === 'F32' ? new Float32Array(task.data) : new Uint16Array(task.data);
   const opts: QuantizeOptions = { ...task.options, ...(task.dtype === 'F32' ? {} : { dtype: task.dtype === 'F16' ? 'f16' : 'bf16' }) };
-  const weightNormSq = sumOfSquares(hqq, data, task.dtype);
   const q = hqq.quantize(data, task.shape, opts);
   let rtn: QuantizeTaskResult['rtn'];
   if (task.compareRtn) rtn = hqq.quantize(data, task.shape, { ...opts, optimize: false }).stats;
@@ -72,7 +41,7 @@ export function runQuantizeTask(hqq: HQQ, task: QuantizeTask): QuantizeTaskResul
     groupedShape: q.groupedShape,
     iterations: q.iterations,
     stats: q.stats,
-    weightNormSq,
+    weightNormSq: q.stats.weightFrobenius ** 2, // computed by the core with the error sums
     rtn,
     ms: performance.now() - t0,
   };
