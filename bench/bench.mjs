@@ -63,9 +63,9 @@ function ensureNativeBench() {
   if (!existsSync(exe)) {
     console.error('building the native benchmark (build/bench, -O3 -march=native)...');
     execFileSync('cmake', ['-S', root, '-B', join(root, 'build/bench'), '-G', 'Ninja', '-DCMAKE_BUILD_TYPE=Release',
-      '-DHQQ_NATIVE_ARCH=ON', '-DHQQ_BUILD_TESTS=OFF'], { stdio: 'inherit' });
+      '-DHQQ_NATIVE_ARCH=ON', '-DHQQ_BUILD_TESTS=OFF'], { stdio: ['ignore', 2, 2] });
   }
-  execFileSync('cmake', ['--build', join(root, 'build/bench'), '--target', 'bench_native'], { stdio: 'inherit' });
+  execFileSync('cmake', ['--build', join(root, 'build/bench'), '--target', 'bench_native'], { stdio: ['ignore', 2, 2] });
   return exe;
 }
 
