@@ -17,6 +17,7 @@ import {
 import { blobSource, bytesSource } from '../../../web/src/io/source.js';
 import { openFileSource } from '../../../web/src/io/node-file.js';
 import { badCases, buildFile, entry, goodCases } from './corpus.js';
+import { rejectsWithHQQError } from '../helpers.js';
 
 function catchErr(fn: () => unknown): HQQError {
   try {
@@ -28,15 +29,6 @@ function catchErr(fn: () => unknown): HQQError {
   throw new Error('expected an HQQError, nothing was thrown');
 }
 
-async function catchAsync(p: Promise<unknown>): Promise<HQQError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(HQQError);
-    return e as HQQError;
-  }
-  throw new Error('expected an HQQError, nothing was thrown');
-}
 
 function checkMessage(err: HQQError, fileName: string, fragments: (string | RegExp)[]) {
   expect(err.message.startsWith(`${fileName}: `)).toBe(true);
@@ -70,7 +62,7 @@ describe('malformed corpus', () => {
     });
     it(`rejects ${c.id} (openSafetensors over a Blob)`, async () => {
       const name = `${c.id}.safetensors`;
-      const err = await catchAsync(openSafetensors(blobSource(new Blob([c.bytes]), name)));
+      const err = await rejectsWithHQQError(openSafetensors(blobSource(new Blob([c.bytes]), name)));
       expect(err.code).toBe(c.code);
       checkMessage(err, name, c.message);
     });
@@ -160,24 +152,24 @@ describe('openSafetensors reads lazily', () => {
   it('rejects unknown tensors and out-of-range reads with INVALID_ARGUMENT', async () => {
     const bytes = buildFile(`{"a":${entry('U8', [4], [0, 4])}}`, 4);
     const f = await openSafetensors(bytesSource(bytes, 'r.safetensors'));
-    let err = await catchAsync(f.readTensor('nope'));
+    let err = await rejectsWithHQQError(f.readTensor('nope'));
     expect(err.code).toBe('INVALID_ARGUMENT');
     expect(err.message).toContain('no tensor named "nope"');
-    err = await catchAsync(f.readRange('a', 2, 3));
+    err = await rejectsWithHQQError(f.readRange('a', 2, 3));
     expect(err.code).toBe('INVALID_ARGUMENT');
     expect(err.message).toContain('tensor "a": readRange(offset=2, length=3)');
     const foreign: TensorInfo = { ...f.header.tensors[0], begin: 0 };
-    expect((await catchAsync(f.readTensor(foreign))).message).toContain('belongs to another file');
+    expect((await rejectsWithHQQError(f.readTensor(foreign))).message).toContain('belongs to another file');
   });
 
   it('wraps a failing source as IO_ERROR and reports short reads', async () => {
     const bytes = buildFile(`{"a":${entry('U8', [4], [0, 4])}}`, 4);
     const failing = { name: 'f.safetensors', size: bytes.byteLength, read: async () => { throw new Error('disk on fire'); } };
-    let err = await catchAsync(openSafetensors(failing));
+    let err = await rejectsWithHQQError(openSafetensors(failing));
     expect(err.code).toBe('IO_ERROR');
     expect(err.message).toContain('disk on fire');
     const short = { name: 's.safetensors', size: bytes.byteLength, read: async (o: number, l: number) => bytes.slice(o, o + Math.max(0, l - 1)) };
-    err = await catchAsync(openSafetensors(short));
+    err = await rejectsWithHQQError(openSafetensors(short));
     expect(err.code).toBe('IO_ERROR');
     expect(err.message).toContain('asked for 8 bytes at offset 0 but got 7');
   });
@@ -212,7 +204,7 @@ describe('file sources', () => {
       const p = join(dir, `${c.id}.safetensors`);
       await writeFile(p, c.bytes);
       const src = await openFileSource(p);
-      const err = await catchAsync(openSafetensors(src));
+      const err = await rejectsWithHQQError(openSafetensors(src));
       await src.close();
       expect(err.code, c.id).toBe(c.code);
       checkMessage(err, `${c.id}.safetensors`, c.message);
@@ -220,10 +212,10 @@ describe('file sources', () => {
   });
 
   it('reports a missing file and a directory as IO_ERROR', async () => {
-    let err = await catchAsync(openFileSource(join(dir, 'missing.safetensors')));
+    let err = await rejectsWithHQQError(openFileSource(join(dir, 'missing.safetensors')));
     expect(err.code).toBe('IO_ERROR');
     expect(err.message).toContain('ENOENT');
-    err = await catchAsync(openFileSource(dir));
+    err = await rejectsWithHQQError(openFileSource(dir));
     expect(err.code).toBe('IO_ERROR');
     expect(err.message).toContain('not a regular file');
   });
@@ -235,11 +227,11 @@ describe('file sources', () => {
     const src = await openFileSource(p);
     const f = await openSafetensors(src);
     fs.truncateSync(p, f.header.dataOffset + 2);
-    const err = await catchAsync(f.readTensor('b'));
+    const err = await rejectsWithHQQError(f.readTensor('b'));
     expect(err.code).toBe('IO_ERROR');
     expect(err.message).toContain('shrank while being read');
     await f.close();
-    const e2 = await catchAsync(src.read(0, 1));
+    const e2 = await rejectsWithHQQError(src.read(0, 1));
     expect(e2.code).toBe('INVALID_ARGUMENT');
   });
 });

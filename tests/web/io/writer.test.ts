@@ -9,16 +9,8 @@ import { openFileSource } from '../../../web/src/io/node-file.js';
 import { memorySink } from '../../../web/src/io/browser-sink.js';
 import { createSafetensorsFileWriter } from '../../../web/src/io/node-writer.js';
 import { planSafetensors, type PlanEntry } from '../../../web/src/io/writer.js';
+import { rejectsWithHQQError } from '../helpers.js';
 
-async function catchAsync(p: Promise<unknown>): Promise<HQQError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(HQQError);
-    return e as HQQError;
-  }
-  throw new Error('expected an HQQError, nothing was thrown');
-}
 
 function pattern(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
@@ -151,10 +143,10 @@ describe('createSafetensorsFileWriter', () => {
     await w.abort();
     expect(await partials()).toEqual([]);
     expect(await readFile(target, 'utf8')).toBe('original');
-    const err = await catchAsync(w.writeTensor('scalar', new Uint8Array(8)));
+    const err = await rejectsWithHQQError(w.writeTensor('scalar', new Uint8Array(8)));
     expect(err.code).toBe('INVALID_ARGUMENT');
     expect(err.message).toContain('after the writer was aborted');
-    expect((await catchAsync(w.commit())).code).toBe('INVALID_ARGUMENT');
+    expect((await rejectsWithHQQError(w.commit())).code).toBe('INVALID_ARGUMENT');
   });
 
   it('commit with a missing tensor fails, names it and leaves nothing', async () => {
@@ -166,7 +158,7 @@ describe('createSafetensorsFileWriter', () => {
       else if (t.name !== 'odd') await w.writeTensor(t.name, new Uint8Array(t.byteLength));
     }
     expect(w.incompleteTensors()).toEqual(['model.embed_tokens.weight', 'odd']);
-    const err = await catchAsync(w.commit());
+    const err = await rejectsWithHQQError(w.commit());
     expect(err.code).toBe('INVALID_ARGUMENT');
     expect(err.message).toContain('"model.embed_tokens.weight" (3996 of 4096 bytes missing)');
     expect(err.message).toContain('"odd" (9 of 9 bytes missing)');
@@ -186,7 +178,7 @@ describe('createSafetensorsFileWriter', () => {
     for (const [act, msg] of cases) {
       const target = join(dir, 'x.safetensors');
       const w = await createSafetensorsFileWriter(target, plan);
-      const err = await catchAsync(act(w));
+      const err = await rejectsWithHQQError(act(w));
       expect(err.code).toBe('INVALID_ARGUMENT');
       expect(err.message).toContain(msg);
       expect(err.message).toContain('the output was discarded');
@@ -201,7 +193,7 @@ describe('createSafetensorsFileWriter', () => {
     const w = await createSafetensorsFileWriter(target, plan);
     await rm(w.tempPath); // the file disappears under us: the rename at commit fails
     for (const t of plan.tensors) await w.writeTensor(t.name, new Uint8Array(t.byteLength));
-    const err = await catchAsync(w.commit());
+    const err = await rejectsWithHQQError(w.commit());
     expect(err.code).toBe('IO_ERROR');
     expect(err.message).toContain('io.safetensors: finishing the file failed');
     expect(fs.existsSync(target)).toBe(false);
@@ -213,20 +205,20 @@ describe('createSafetensorsFileWriter', () => {
     const input = join(dir, 'model.safetensors');
     await writeFile(input, 'input bytes');
     const plan = planSafetensors([{ name: 'a', dtype: 'U8', shape: [1] }]);
-    let err = await catchAsync(createSafetensorsFileWriter(input, plan, { inputPaths: [input] }));
+    let err = await rejectsWithHQQError(createSafetensorsFileWriter(input, plan, { inputPaths: [input] }));
     expect(err.code).toBe('INVALID_ARGUMENT');
     expect(err.message).toContain('refusing to overwrite a file being read');
     const link = join(dir, 'link.safetensors');
     await symlink(input, link);
-    err = await catchAsync(createSafetensorsFileWriter(link, plan, { inputPaths: [input] }));
+    err = await rejectsWithHQQError(createSafetensorsFileWriter(link, plan, { inputPaths: [input] }));
     expect(err.code).toBe('INVALID_ARGUMENT');
-    err = await catchAsync(createSafetensorsFileWriter(input, plan, { inputPaths: [link] }));
+    err = await rejectsWithHQQError(createSafetensorsFileWriter(input, plan, { inputPaths: [link] }));
     expect(err.code).toBe('INVALID_ARGUMENT');
     expect(err.message).toContain('through a symlink');
     // A symlinked folder in the path.
     const dirLink = join(dir, 'alias');
     await symlink(dir, dirLink);
-    err = await catchAsync(createSafetensorsFileWriter(join(dirLink, 'model.safetensors'), plan, { inputPaths: [input] }));
+    err = await rejectsWithHQQError(createSafetensorsFileWriter(join(dirLink, 'model.safetensors'), plan, { inputPaths: [input] }));
     expect(err.code).toBe('INVALID_ARGUMENT');
     expect(await partials()).toEqual([]);
     expect(await readFile(input, 'utf8')).toBe('input bytes');
@@ -248,7 +240,7 @@ describe('createSafetensorsFileWriter', () => {
       expect(await partials()).toHaveLength(1);
       expect(fs.statSync(w.tempPath).size).toBe(plan.totalSize);
       expect(await readFile(target, 'utf8')).toBe('previous run');
-      expect((await catchAsync(w.writeTensor('a', new Uint8Array(1), 0))).message).toContain('after the writer was prepared for commit');
+      expect((await rejectsWithHQQError(w.writeTensor('a', new Uint8Array(1), 0))).message).toContain('after the writer was prepared for commit');
       if (finish === 'abort') {
         await w.abort();
         expect(await readFile(target, 'utf8')).toBe('previous run');
@@ -263,10 +255,10 @@ describe('createSafetensorsFileWriter', () => {
 
   it('refuses a directory target and a missing output folder', async () => {
     const plan = planSafetensors([]);
-    let err = await catchAsync(createSafetensorsFileWriter(dir, plan));
+    let err = await rejectsWithHQQError(createSafetensorsFileWriter(dir, plan));
     expect(err.code).toBe('INVALID_ARGUMENT');
     expect(err.message).toContain('not a regular file');
-    err = await catchAsync(createSafetensorsFileWriter(join(dir, 'no', 'such', 'x.safetensors'), plan));
+    err = await rejectsWithHQQError(createSafetensorsFileWriter(join(dir, 'no', 'such', 'x.safetensors'), plan));
     expect(err.code).toBe('IO_ERROR');
     expect(err.message).toContain('create it first');
   });
@@ -278,10 +270,10 @@ describe('memorySink (browser sink) shares the byte bookkeeping of the file writ
     const sink = memorySink();
     const w = await sink.createShard('m.safetensors', plan);
     await w.writeTensor('odd', new Uint8Array(5), 0);
-    expect((await catchAsync(w.writeTensor('odd', new Uint8Array(2), 4))).message).toContain('bytes [4, 6) were already written');
-    expect((await catchAsync(w.writeTensor('odd', new Uint8Array(5), 5))).message).toContain('writing 5 bytes at offset 5 goes outside the tensor\'s 9 bytes');
-    expect((await catchAsync(w.writeTensor('nope', new Uint8Array(1), 0))).message).toContain('tensor "nope": not in the plan');
-    const err = await catchAsync(w.commit());
+    expect((await rejectsWithHQQError(w.writeTensor('odd', new Uint8Array(2), 4))).message).toContain('bytes [4, 6) were already written');
+    expect((await rejectsWithHQQError(w.writeTensor('odd', new Uint8Array(5), 5))).message).toContain('writing 5 bytes at offset 5 goes outside the tensor\'s 9 bytes');
+    expect((await rejectsWithHQQError(w.writeTensor('nope', new Uint8Array(1), 0))).message).toContain('tensor "nope": not in the plan');
+    const err = await rejectsWithHQQError(w.commit());
     expect(err.code).toBe('INVALID_ARGUMENT');
     expect(err.message).toContain('"odd" (4 of 9 bytes missing)');
     // Completed, it assembles exactly the planned file.

@@ -19,6 +19,7 @@ import { generateTensorData, shardPlan, syntheticLlamaSpec, syntheticPreset } fr
 import { dequantizeModelFile, inspectModelFile, nodeFileSink } from '../../../web/src/node-model.js';
 import { loadHQQ } from '../../../web/src/node.js';
 import { createInlinePool } from '../../../web/src/pool/inline-pool.js';
+import { rejectsWithHQQError } from '../helpers.js';
 
 const REF = new URL('../../../../shared/testdata/hqq-ref/hqqlinear/normal_256x512_4bit_g64_axis1_fp16.safetensors', import.meta.url);
 
@@ -31,15 +32,6 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function catchErr(p: Promise<unknown>): Promise<HQQError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(HQQError);
-    return e as HQQError;
-  }
-  throw new Error('expected an HQQError');
-}
 
 function openFds(): number {
   return readdirSync('/proc/self/fd').length;
@@ -55,12 +47,12 @@ describe('file handles', () => {
     await writeFile(p, bytes);
     const before = openFds();
     for (let i = 0; i < 50; i++) {
-      const err = await catchErr(inspectModelFile(p));
+      const err = await rejectsWithHQQError(inspectModelFile(p));
       expect(err.code).toBe('BAD_FILE');
       expect(err.message).toContain('malformed.safetensors');
     }
     for (let i = 0; i < 5; i++) {
-      expect((await catchErr(dequantizeModelFile(p, join(dir, 'never.safetensors')))).code).toBe('BAD_FILE');
+      expect((await rejectsWithHQQError(dequantizeModelFile(p, join(dir, 'never.safetensors')))).code).toBe('BAD_FILE');
     }
     expect(openFds()).toBe(before);
     expect(readdirSync(dir)).toEqual(['malformed.safetensors']);
@@ -118,7 +110,7 @@ describe('reading quantized layers back (inspect, dequantize)', () => {
       const p = join(dir, 'bad-layer.safetensors');
       await writeFile(p, fileBytes(entries));
       for (const run of [() => inspectModelFile(p), () => dequantizeModelFile(p, join(dir, 'bad-layer-deq.safetensors'))]) {
-        const err = await catchErr(run());
+        const err = await rejectsWithHQQError(run());
         expect(err.code).toBe('BAD_FILE');
         expect(err.message).toMatch(/^bad-layer\.safetensors: /);
         expect(err.message).toMatch(message);
@@ -190,7 +182,7 @@ describe('re-running into an existing output folder', () => {
     const before = await snapshot(outDir);
     expect([...before.keys()].sort()).toEqual([...shards, 'model.safetensors.index.json'].sort());
     for (const [what, wrap] of failures) {
-      const err = await catchErr(run(outDir, { nbits: 8 }, wrap));
+      const err = await rejectsWithHQQError(run(outDir, { nbits: 8 }, wrap));
       expect(err.message, what).toMatch(/injected failure|cancelled at the last moment/);
       expect(await snapshot(outDir), what).toEqual(before); // same names (no temp file), same bytes
     }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { HQQError } from '../../../web/src/errors.js';
 import { createPortPool, type WorkerPort } from '../../../web/src/pool/pool.js';
 import type { FromWorker, QuantizeTask, QuantizeTaskResult, ToWorker } from '../../../web/src/pool/types.js';
+import { rejectsWithHQQError } from '../helpers.js';
 
 const MODULE = new WebAssembly.Module(new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]));
 
@@ -36,15 +37,6 @@ function result(name: string): QuantizeTaskResult {
   };
 }
 
-async function rejection(p: Promise<unknown>): Promise<HQQError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(HQQError);
-    return e as HQQError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('createPortPool', () => {
   it('sends the module once per worker, runs one task per worker, transfers the input', async () => {
@@ -80,7 +72,7 @@ describe('createPortPool', () => {
     expect(new Set(sent.map((t) => t[0]))).toEqual(new Set(tasks.map((t) => t.data)));
     await pool.terminate();
     expect(workers.every((w) => w.terminated)).toBe(true);
-    expect((await rejection(pool.run(task('late')))).code).toBe('ABORTED');
+    expect((await rejectsWithHQQError(pool.run(task('late')))).code).toBe('ABORTED');
   });
 
   it('a worker that dies fails its task with WORKER_FAILED naming the tensor, and the queued ones too', async () => {
@@ -93,12 +85,12 @@ describe('createPortPool', () => {
     const boom = pool.run(task('boom'));
     const queued = pool.run(task('after'));
     await expect(ok).resolves.toMatchObject({ name: 'fine' });
-    const e = await rejection(boom);
+    const e = await rejectsWithHQQError(boom);
     expect(e.code).toBe('WORKER_FAILED');
     expect(e.message).toContain('"boom"');
     expect(e.message).toMatch(/exit code 3/);
-    expect((await rejection(queued)).code).toBe('WORKER_FAILED');
-    expect((await rejection(pool.run(task('x')))).message).toMatch(/pool has failed/);
+    expect((await rejectsWithHQQError(queued)).code).toBe('WORKER_FAILED');
+    expect((await rejectsWithHQQError(pool.run(task('x')))).message).toMatch(/pool has failed/);
     await pool.terminate();
   });
 
@@ -108,9 +100,9 @@ describe('createPortPool', () => {
       else if (m.task.name === 'nan') w.h.message({ type: 'error', id: m.id, error: { name: 'HQQError', code: 'INVALID_VALUE', message: 'weights hold NaN' } });
       else w.h.message({ type: 'error', id: m.id, error: { name: 'Error', message: 'kaput' } });
     }), 'fake');
-    const a = await rejection(pool.run(task('nan')));
+    const a = await rejectsWithHQQError(pool.run(task('nan')));
     expect([a.code, a.message]).toEqual(['INVALID_VALUE', 'tensor "nan": weights hold NaN']);
-    const b = await rejection(pool.run(task('other')));
+    const b = await rejectsWithHQQError(pool.run(task('other')));
     expect(b.code).toBe('WORKER_FAILED');
     expect(b.message).toMatch(/"other".*threw: kaput/);
     await pool.terminate();
@@ -118,7 +110,7 @@ describe('createPortPool', () => {
     const bad = createPortPool(1, MODULE, () => new FakeWorker((w, m) => {
       if (m.type === 'init') w.h.message({ type: 'init-error', message: 'no memory' });
     }), 'fake');
-    const c = await rejection(bad.run(task('t')));
+    const c = await rejectsWithHQQError(bad.run(task('t')));
     expect(c.code).toBe('WORKER_FAILED');
     expect(c.message).toMatch(/no memory/);
     await bad.terminate();
@@ -132,8 +124,8 @@ describe('createPortPool', () => {
     const b = pool.run(task('b'));
     await new Promise((r) => setTimeout(r, 5));
     await pool.terminate();
-    expect((await rejection(a)).code).toBe('ABORTED');
-    expect((await rejection(b)).code).toBe('ABORTED');
+    expect((await rejectsWithHQQError(a)).code).toBe('ABORTED');
+    expect((await rejectsWithHQQError(b)).code).toBe('ABORTED');
     expect(() => createPortPool(0, MODULE, () => new FakeWorker(() => {}), 'fake')).toThrow(/workers = 0/);
   });
 });

@@ -9,7 +9,6 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HQQError } from '../../../web/src/errors.js';
 import { buildIndexJson, parseIndexJson } from '../../../web/src/io/index-json.js';
 import { openFileSource } from '../../../web/src/io/node-file.js';
 import { openSafetensors, parseSafetensorsHeader, type DType, type SafetensorsFile } from '../../../web/src/io/safetensors.js';
@@ -26,6 +25,7 @@ import type { HQQ } from '../../../web/src/engine.js';
 import { createInlinePool } from '../../../web/src/pool/inline-pool.js';
 import { runQuantizeTask } from '../../../web/src/pool/task.js';
 import type { QuantizeTask, WorkerPool } from '../../../web/src/pool/types.js';
+import { rejectsWithHQQError } from '../helpers.js';
 
 const WORKER = new URL('../../../web/dist/pool/node-worker.js', import.meta.url);
 const REF = new URL('../../../../shared/testdata/hqq-ref/hqqlinear/normal_256x512_4bit_g64_axis1_fp16.safetensors', import.meta.url);
@@ -72,15 +72,6 @@ function f32(bytes: Uint8Array): Float32Array {
   return new Float32Array(bytes.slice().buffer);
 }
 
-async function catchErr(p: Promise<unknown>): Promise<HQQError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(HQQError);
-    return e as HQQError;
-  }
-  throw new Error('expected an HQQError');
-}
 
 const POS_IDS = (() => {
   const b = new Uint8Array(16 * 8);
@@ -231,7 +222,7 @@ describe('quantizeModelFiles: single file', () => {
   it('refuses to overwrite the input', async () => {
     const input = join(dir, 'small.safetensors');
     const before = await readFile(input);
-    const err = await catchErr(quantizeModelFiles(input, input, { workers: 1 }));
+    const err = await rejectsWithHQQError(quantizeModelFiles(input, input, { workers: 1 }));
     expect(err.code).toBe('INVALID_ARGUMENT');
     expect(err.message).toMatch(/refusing to overwrite/);
     expect((await readFile(input)).equals(before)).toBe(true);
@@ -397,7 +388,7 @@ describe('quantizeModelFiles: sharded', () => {
     expect(rep.totals.quantized).toBe(14);
     expect(rep.relFrobenius).toBeLessThan(0.15);
     // writing into the input folder would overwrite the shards
-    const err = await catchErr(quantizeModelFiles(indexPath, inDir, { workers: 1 }));
+    const err = await rejectsWithHQQError(quantizeModelFiles(indexPath, inDir, { workers: 1 }));
     expect(err.message).toMatch(/overwrite the input/);
   });
 });
@@ -417,7 +408,7 @@ describe('failures leave no output', () => {
     const { input, outDir, output } = await tinyModel();
     const ctl = new AbortController();
     let doneQuantized = 0;
-    const err = await catchErr(quantizeModelFiles(input, output, {
+    const err = await rejectsWithHQQError(quantizeModelFiles(input, output, {
       workers: 1,
       signal: ctl.signal,
       onProgress: (e) => {
@@ -431,7 +422,7 @@ describe('failures leave no output', () => {
 
   it('an already aborted signal does nothing', async () => {
     const { input, outDir, output } = await tinyModel();
-    const err = await catchErr(quantizeModelFiles(input, output, { signal: AbortSignal.abort() }));
+    const err = await rejectsWithHQQError(quantizeModelFiles(input, output, { signal: AbortSignal.abort() }));
     expect(err.code).toBe('ABORTED');
     expect(await readdir(outDir)).toEqual([]);
   });
@@ -440,7 +431,7 @@ describe('failures leave no output', () => {
     it(`a worker that ${mode === 'throw' ? 'throws' : 'dies'} fails the job with WORKER_FAILED naming the tensor, no file`, async () => {
       const { input, outDir, output } = await tinyModel();
       const name = 'model.layers.1.self_attn.k_proj.weight';
-      const err = await catchErr(quantizeModelFiles(input, output, { workers: 2, testHooks: { crashOn: name, crashMode: mode } }));
+      const err = await rejectsWithHQQError(quantizeModelFiles(input, output, { workers: 2, testHooks: { crashOn: name, crashMode: mode } }));
       expect(err.code).toBe('WORKER_FAILED');
       expect(err.message).toContain(name);
       expect(await readdir(outDir)).toEqual([]);
@@ -450,7 +441,7 @@ describe('failures leave no output', () => {
   it('a sharded job that fails leaves no shard and no index', async () => {
     const inDir = join(dir, 'sharded-in');
     const outDir = await mkdtemp(join(dir, 'out-'));
-    const err = await catchErr(quantizeModelFiles(join(inDir, 'model.safetensors.index.json'), outDir, {
+    const err = await rejectsWithHQQError(quantizeModelFiles(join(inDir, 'model.safetensors.index.json'), outDir, {
       workers: 2, testHooks: { crashOn: 'model.layers.1.mlp.down_proj.weight', crashMode: 'exit' },
     }));
     expect(err.code).toBe('WORKER_FAILED');
@@ -531,7 +522,7 @@ describe('quantizeModel (browser-safe core)', () => {
     created.length = 0;
     for (const solver of [{ iters: -5, foo: 1 }, { nbits: 2 }, { kappa: 0.5 }] as never[]) {
       for (const dryRun of [true, false]) {
-        const err = await catchErr(quantizeModel({ sources: [bytesSource(bytes, 's.safetensors')] }, sink, { dryRun, workers: 1, solver, createPool: capture }));
+        const err = await rejectsWithHQQError(quantizeModel({ sources: [bytesSource(bytes, 's.safetensors')] }, sink, { dryRun, workers: 1, solver, createPool: capture }));
         expect(err.code).toBe('INVALID_ARGUMENT');
         expect(err.message).toMatch(/solver/);
       }
@@ -572,14 +563,14 @@ describe('quantizeModel (browser-safe core)', () => {
   });
 
   it('validates its input', async () => {
-    expect((await catchErr(quantizeModel({ sources: [] }, undefined, { dryRun: true }))).message).toMatch(/at least one ByteSource/);
+    expect((await rejectsWithHQQError(quantizeModel({ sources: [] }, undefined, { dryRun: true }))).message).toMatch(/at least one ByteSource/);
     const one = bytesSource(fileBytes(smallModel()), 'x.safetensors');
-    expect((await catchErr(quantizeModel({ sources: [one] }, undefined, {}))).message).toMatch(/output sink/);
-    expect((await catchErr(quantizeModel({ sources: [one] }, { createShard: async () => { throw new Error('x'); } }, {}))).message).toMatch(/createPool/);
-    expect((await catchErr(quantizeModel({ sources: [one] }, undefined, { dryRun: true, workers: 0 }))).message).toMatch(/workers = 0/);
+    expect((await rejectsWithHQQError(quantizeModel({ sources: [one] }, undefined, {}))).message).toMatch(/output sink/);
+    expect((await rejectsWithHQQError(quantizeModel({ sources: [one] }, { createShard: async () => { throw new Error('x'); } }, {}))).message).toMatch(/createPool/);
+    expect((await rejectsWithHQQError(quantizeModel({ sources: [one] }, undefined, { dryRun: true, workers: 0 }))).message).toMatch(/workers = 0/);
     // maxInFlight: 0 used to hang forever, NaN / negative disabled backpressure.
     for (const bad of [0, -1, Number.NaN, 1.5, Infinity, '2' as unknown as number]) {
-      const err = await catchErr(quantizeModel({ sources: [one] }, undefined, { dryRun: true, maxInFlight: bad }));
+      const err = await rejectsWithHQQError(quantizeModel({ sources: [one] }, undefined, { dryRun: true, maxInFlight: bad }));
       expect(err.code, String(bad)).toBe('INVALID_ARGUMENT');
       expect(err.message, String(bad)).toMatch(/^maxInFlight = .* is invalid; use a positive integer/);
     }
