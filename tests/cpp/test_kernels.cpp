@@ -21,6 +21,23 @@ std::vector<float> sample(std::size_t n, float sigma, unsigned seed, bool heavy_
   return v;
 }
 
+// Initial inverse scale, stored scale and zero of each group (HQQ-SPEC section 2, without the
+// special cases: the samples never have flat groups).
+struct GroupParams {
+  std::vector<float> s, scale, z0;
+};
+GroupParams initial_params(const std::vector<float>& w, std::size_t g, float max_q) {
+  GroupParams p;
+  for (std::size_t grp = 0; grp < w.size() / g; ++grp) {
+    float mn = w[grp * g], mx = mn;
+    for (std::size_t i = 0; i < g; ++i) mn = std::min(mn, w[grp * g + i]), mx = std::max(mx, w[grp * g + i]);
+    p.s.push_back((1.0f / (mx - mn)) * max_q);
+    p.scale.push_back(1.0f / p.s.back());
+    p.z0.push_back(-mn * p.s.back());
+  }
+  return p;
+}
+
 }  // namespace
 
 TEST_CASE("the shrink threshold shortcut gives the same zeros as always evaluating pow", "[kernels][solver]") {
@@ -28,14 +45,9 @@ TEST_CASE("the shrink threshold shortcut gives the same zeros as always evaluati
   const std::size_t g = 64, n_groups = 64;
   const auto w = sample(g * n_groups, 1.0f, 11, true);  // unit scale: many |x| above threshold
   const int iters = 20;
-  std::vector<float> s(n_groups), scale(n_groups), z0(n_groups), inv_beta(iters), thr(iters), none(iters, -1.0f);
-  for (std::size_t grp = 0; grp < n_groups; ++grp) {
-    float mn = w[grp * g], mx = mn;
-    for (std::size_t i = 0; i < g; ++i) mn = std::min(mn, w[grp * g + i]), mx = std::max(mx, w[grp * g + i]);
-    s[grp] = (1.0f / (mx - mn)) * 15.0f;
-    scale[grp] = 1.0f / s[grp];
-    z0[grp] = -mn * s[grp];
-  }
+  std::vector<float> inv_beta(iters), thr(iters), none(iters, -1.0f);
+  const GroupParams params = initial_params(w, g, 15.0f);
+  const auto &s = params.s, &scale = params.scale, &z0 = params.z0;
   double beta = 10;
   for (int i = 0; i < iters; ++i, beta *= 1.01) {
     inv_beta[i] = static_cast<float>(1.0 / beta);
@@ -215,14 +227,8 @@ TEST_CASE("solver rounds: any round length gives the single-round answer", "[sol
   const std::size_t g = 16, n_groups = 512;
   for (float sigma : {0.02f, 1.0f}) {
     const auto w = sample(g * n_groups, sigma, 21, true);
-    std::vector<float> s(n_groups), scale(n_groups), z0(n_groups);
-    for (std::size_t grp = 0; grp < n_groups; ++grp) {
-      float mn = w[grp * g], mx = mn;
-      for (std::size_t i = 0; i < g; ++i) mn = std::min(mn, w[grp * g + i]), mx = std::max(mx, w[grp * g + i]);
-      s[grp] = (1.0f / (mx - mn)) * 3.0f;
-      scale[grp] = 1.0f / s[grp];
-      z0[grp] = -mn * s[grp];
-    }
+    const GroupParams params = initial_params(w, g, 3.0f);
+    const auto &s = params.s, &scale = params.scale, &z0 = params.z0;
     hqq::SolverParams p;
     for (const auto* k : {&hqq::kernels::scalar_kernels(), hqq::kernels::simd_kernels()}) {
       if (k == nullptr) continue;
