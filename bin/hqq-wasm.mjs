@@ -10,4 +10,11 @@ try {
   }
   throw e;
 }
+// `hqq-wasm inspect big.safetensors | head`: a closed pipe ends the output, it is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (e && e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
 process.exitCode = await cli.main(process.argv.slice(2));
