@@ -110,7 +110,7 @@ TEST_CASE("conformance: the reference HQQLinear layer", "[conformance][hqqlinear
       }
     }
     std::printf("[conformance] HQQLinear %s: W_q bytes differing %zu of %zu; scale+zero in the compute dtype: "
-                "%zu equal, %zu one float16 step apart, %zu further\n",
+                "%zu equal, %zu one step (ulp) apart, %zu further\n",
                 name.c_str(), byte_diff, q.packed.size(), equal, one_step, worse);
     CHECK(worse == 0);
   }
