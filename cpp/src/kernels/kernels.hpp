@@ -41,10 +41,10 @@ struct SolveBlockArgs {
 };
 
 // Scratch space solve_block may use: room for W*s and W of a block, four groups interleaved, and
-// one value per group.
+// two values per group.
 inline std::size_t solve_block_scratch_floats(std::size_t n_groups, std::size_t g) {
   const std::size_t padded = (n_groups + 3) / 4 * 4;
-  return 2 * padded * g + padded;
+  return 2 * padded * g + 2 * padded;
 }
 
 struct Kernels {

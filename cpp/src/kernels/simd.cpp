@@ -82,8 +82,9 @@ struct alignas(16) Lanes {
   float v[kLanes];
 };
 
-// Also records, per group, max |W * s| (ws_absmax): the scale of the rounding in W * s.
-void interleave_block(const SolveBlockArgs& a, float* ws4, float* w4, float* ws_absmax) {
+// Also records, per group, min and max of W * s: they bound |v - q| in every iteration (see
+// solve_block) and give the scale of the rounding in W * s.
+void interleave_block(const SolveBlockArgs& a, float* ws4, float* w4, float* ws_min, float* ws_max) {
   const std::size_t g = a.g, batches = (a.n_groups + kLanes - 1) / kLanes;
   for (std::size_t b = 0; b < batches; ++b) {
     for (std::size_t lane = 0; lane < kLanes; ++lane) {
@@ -91,7 +92,7 @@ void interleave_block(const SolveBlockArgs& a, float* ws4, float* w4, float* ws_
       float* dst_ws = ws4 + b * g * kLanes + lane;
       float* dst_w = w4 ? w4 + b * g * kLanes + lane : nullptr;
       if (grp >= a.n_groups) {  // padding lanes: zeros, results discarded
-        ws_absmax[b * kLanes + lane] = 0.0f;
+        ws_min[b * kLanes + lane] = ws_max[b * kLanes + lane] = 0.0f;
         for (std::size_t k = 0; k < g; ++k) dst_ws[k * kLanes] = 0.0f;
         if (dst_w)
           for (std::size_t k = 0; k < g; ++k) dst_w[k * kLanes] = 0.0f;
@@ -99,13 +100,15 @@ void interleave_block(const SolveBlockArgs& a, float* ws4, float* w4, float* ws_
       }
       const float* src = a.w + grp * g;
       const float s = a.s[grp];
-      float absmax = 0.0f;
+      float lo = src[0] * s, hi = lo;
       for (std::size_t k = 0; k < g; ++k) {
         const float ws = src[k] * s;  // exactly f32(w * s)
         dst_ws[k * kLanes] = ws;
-        absmax = std::fabs(ws) > absmax ? std::fabs(ws) : absmax;
+        lo = ws < lo ? ws : lo;
+        hi = ws > hi ? ws : hi;
       }
-      ws_absmax[b * kLanes + lane] = absmax;
+      ws_min[b * kLanes + lane] = lo;
+      ws_max[b * kLanes + lane] = hi;
       if (dst_w)
         for (std::size_t k = 0; k < g; ++k) dst_w[k * kLanes] = src[k];
     }
@@ -129,8 +132,9 @@ void solve_block(const SolveBlockArgs& a) {
   const std::size_t iters = static_cast<std::size_t>(a.iters);
   float* ws4 = a.scratch;
   float* w4 = best_mode ? a.scratch + batches * g * kLanes : nullptr;
-  float* ws_absmax = a.scratch + 2 * batches * g * kLanes;
-  interleave_block(a, ws4, w4, ws_absmax);
+  float* ws_min = a.scratch + 2 * batches * g * kLanes;
+  float* ws_max = ws_min + batches * kLanes;
+  interleave_block(a, ws4, w4, ws_min, ws_max);
 
   const f4 zero = splat(0.0f), top = splat(a.max_q);
   const f4 inv_g = splat(1.0f / static_cast<float>(g));
@@ -148,14 +152,17 @@ void solve_block(const SolveBlockArgs& a) {
     const std::size_t lanes = std::min(kLanes, a.n_groups - first);
     Lanes s{}, scale{}, z0{};
     for (std::size_t l = 0; l < kLanes; ++l) {
-      s.v[l] = l < lanes ? a.s[first + l] : 1.0f;
+      // Padding lanes get an enormous s so that their threshold (in level units) is never
+      // reached: they must not send the batch down the exact path.
+      s.v[l] = l < lanes ? a.s[first + l] : 1e30f;
       scale.v[l] = l < lanes ? a.scale[first + l] : 1.0f;
       z0.v[l] = l < lanes ? a.z0[first + l] : 0.0f;
     }
     const f4 vs = load(s.v), vscale = load(scale.v);
     // Rounding slack of the fast path in level units: v = f32(f32(W*s) + z) and the reference's
     // own x = W - f32(f32(q - z) / s) each round at most a few ulps of max(|W*s|, |z|, max_q).
-    const f4 ws_mag = add(load(ws_absmax + first), top);
+    const f4 lo_ws = load(ws_min + first), hi_ws = load(ws_max + first);
+    const f4 ws_mag = add(max(abs(lo_ws), abs(hi_ws)), top);
     f4 vz = load(z0.v), best_err = zero, best_z = vz;
     if (!best_mode)
       for (std::size_t l = 0; l < lanes; ++l) a.z_hist[first + l] = z0.v[l];
@@ -163,7 +170,7 @@ void solve_block(const SolveBlockArgs& a) {
     for (std::size_t it = 0; it < iters; ++it) {
       // Two independent sets of accumulators (even and odd k): the loop is bound by the latency
       // of the additions, not by their number.
-      f4 e_sum[2] = {zero, zero}, e_abs[2] = {zero, zero}, e_max[2] = {zero, zero};
+      f4 e_sum[2] = {zero, zero}, e_abs[2] = {zero, zero};
       f4 m_abs[2] = {zero, zero};
       auto step = [&](std::size_t k, int acc) {
         const f4 v = add(load(bws + k * kLanes), vz);
@@ -172,7 +179,6 @@ void solve_block(const SolveBlockArgs& a) {
         const f4 ae = abs(e);
         e_sum[acc] = add(e_sum[acc], e);
         e_abs[acc] = add(e_abs[acc], ae);
-        e_max[acc] = max(e_max[acc], ae);
         if (best_mode) m_abs[acc] = add(m_abs[acc], abs(sub(load(bw + k * kLanes), mul(sub(q, vz), vscale))));
       };
       std::size_t k = 0;
@@ -192,7 +198,11 @@ void solve_block(const SolveBlockArgs& a) {
       const f4 threshold_levels = mul(splat(a.threshold[it]), vs);
       const f4 margin = mul(threshold_levels, splat(1e-3f));
       const f4 slack = mul(add(ws_mag, abs(vz)), splat(0x1p-20f));
-      const f4 exact = or_mask(gt(max(e_max[0], e_max[1]), sub(threshold_levels, margin)), gt(slack, margin));
+      // max |v - q| without a per-element max: an element that rounds inside [0, max_q] is within
+      // 0.5 of its level; one that clamps is off by -(v) below 0 or v - max_q above, largest at
+      // the group's extreme W*s. So max |v - q| <= max(0.5, -(min W*s + z), max W*s + z - max_q).
+      const f4 e_bound = max(max(splat(0.5f), sub(zero, add(lo_ws, vz))), sub(add(hi_ws, vz), top));
+      const f4 exact = or_mask(gt(e_bound, sub(threshold_levels, margin)), gt(slack, margin));
       if (any_lane(exact)) {
         Lanes zn, er, me, zc, need;
         store(zn.v, z_next);
