@@ -2,6 +2,8 @@
 // package entry web/dist/index.js the way a browser would, fetches the reference data over HTTP
 // (?ref=<url prefix>, default /ref/) and checks both wasm builds. ?bench=0 skips the 4096x4096 timing.
 import { HQQError, loadHQQ, simdSupported } from '/web/dist/index.js';
+// The deterministic matrix generator of the packaging check (served from the repo root).
+import { normalMatrix } from '/tests/package/check.js';
 
 const params = new URLSearchParams(location.search);
 const REF = new URL(params.get('ref') ?? '/ref/', location.href);
@@ -26,23 +28,6 @@ function assert(cond, message) {
   if (!cond) throw new Error(message);
 }
 
-function normalMatrix(n, seed, sd = 0.02) {
-  let a = seed >>> 0;
-  const rand = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(1 - rand())) * sd, v = 2 * Math.PI * rand();
-    out[i] = r * Math.cos(v);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(v);
-  }
-  return out;
-}
 
 // ---- reference data over HTTP (missing data fails, never skips) ----
 const fileCache = new Map();

@@ -10,29 +10,13 @@ import type { HQQ, QuantizeOptions, QuantizedTensor } from '../../../web/src/eng
 import { HQQError, type HQQErrorCode } from '../../../web/src/errors.js';
 import { loadHQQ, simdSupported } from '../../../web/src/node.js';
 import { REPO_ROOT } from '../refdata.js';
+// The deterministic matrix generator of the packaging check (plain JS, shared by the browser suite).
+import { normalMatrix } from '../../package/check.js';
 
 const SIMD_WASM = resolve(REPO_ROOT, 'web/wasm/hqq-simd.wasm');
 const SCALAR_WASM = resolve(REPO_ROOT, 'web/wasm/hqq-scalar.wasm');
 const DIST_NODE = resolve(REPO_ROOT, 'web/dist/node.js');
 
-/** Deterministic N(0, sd^2) float32 values (mulberry32 + Box-Muller). */
-function normalMatrix(n: number, seed: number, sd = 0.02): Float32Array {
-  let a = seed >>> 0;
-  const rand = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(1 - rand())) * sd, v = 2 * Math.PI * rand();
-    out[i] = r * Math.cos(v);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(v);
-  }
-  return out;
-}
 
 function checkError(thrown: unknown, code: HQQErrorCode, fragments: (string | RegExp)[]): HQQError {
   expect(thrown, `expected HQQError ${code}, got ${String(thrown)}`).toBeInstanceOf(HQQError);
