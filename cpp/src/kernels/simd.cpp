@@ -139,11 +139,19 @@ void solve_block(const SolveBlockArgs& a) {
   const f4 zero = splat(0.0f), top = splat(a.max_q);
   const f4 inv_g = splat(1.0f / static_cast<float>(g));
   // Per-iteration error of the whole block, one float32 partial sum per lane (padding lanes add
-  // exactly 0: their W*s and z are 0, so v = q = 0).
-  constexpr std::size_t kMaxStackIters = 64;
+  // exactly 0: their W*s and z are 0, so v = q = 0), moved into the double totals every
+  // kFlushBatches batches so that float32 never sums more than a few dozen terms: the early stop
+  // compares errors that differ in the sixth digit.
+  constexpr std::size_t kMaxStackIters = 64, kFlushBatches = 8;
   alignas(16) float err_stack[kMaxStackIters * kLanes] = {};
   std::vector<float> err_heap(iters > kMaxStackIters ? iters * kLanes : 0, 0.0f);
   float* err_acc = iters > kMaxStackIters ? err_heap.data() : err_stack;
+  auto flush = [&](float* acc) {
+    for (std::size_t it = 0; it < iters; ++it) {
+      a.err_sum[it] += static_cast<double>(hsum(load(acc + it * kLanes)));
+      store(acc + it * kLanes, zero);
+    }
+  };
 
   for (std::size_t b = 0; b < batches; ++b) {
     const float* bws = ws4 + b * g * kLanes;
@@ -255,10 +263,8 @@ void solve_block(const SolveBlockArgs& a) {
       store(out.v, best_z);
       for (std::size_t l = 0; l < lanes; ++l) a.z_best[first + l] = out.v[l];
     }
+    if (!best_mode && ((b + 1) % kFlushBatches == 0 || b + 1 == batches)) flush(err_acc);
   }
-  if (!best_mode)
-    for (std::size_t it = 0; it < iters; ++it)
-      a.err_sum[it] += static_cast<double>(hsum(load(err_acc + it * kLanes)));
 }
 
 void dequantize_rows(const uint8_t* q, std::size_t rows, std::size_t cols, const float* scale,
