@@ -156,15 +156,11 @@ QuantizedTensor quantize_impl(const kernels::Kernels& k, const float* weights, c
   }
 
   std::vector<uint8_t> levels(l.numel);
-  k.quantize_levels(gm, l.n_groups, l.g, s.data(), z.data(), max_q, levels.data());
-
-  // Error statistics of the final reconstruction, in the group-major layout (same elements).
-  {
-    double sum_abs, sum_sq, max_abs, sum_w_sq;
-    k.level_error_sums(gm, levels.data(), l.n_groups, l.g, scale.data(), z.data(), &sum_abs, &sum_sq,
-                       &max_abs, &sum_w_sq);
-    q.stats = stats_from_sums(sum_abs, sum_sq, max_abs, sum_w_sq, l.numel);
-  }
+  // Levels and the error statistics of the final reconstruction in one pass over the weights
+  // (group-major layout: the same elements as the original).
+  kernels::ErrorSums sums;
+  k.quantize_levels(gm, l.n_groups, l.g, s.data(), z.data(), max_q, levels.data(), scale.data(), &sums);
+  q.stats = stats_from_sums(sums.sum_abs, sums.sum_sq, sums.max_abs, sums.sum_w_sq, l.numel);
   transposed = {};  // the weights are not read again
 
   if (config.axis == 0) {

@@ -47,13 +47,21 @@ inline std::size_t solve_block_scratch_floats(std::size_t n_groups, std::size_t 
   return 2 * padded * g + 2 * padded;
 }
 
+// Error sums of a reconstruction against the weights: d = w - r, sum |d|, sum d^2, max |d|, sum w^2.
+struct ErrorSums {
+  double sum_abs = 0, sum_sq = 0, max_abs = 0, sum_w_sq = 0;
+};
+
 struct Kernels {
   const char* name;
   // Per-group min and max; returns false when any value is NaN or Inf (min/max are then unusable).
   bool (*group_min_max)(const float* w, std::size_t n_groups, std::size_t g, float* mn, float* mx);
-  // q = clamp(nearest(f32(w * s) + z), 0, max_q) per element of each group.
+  // q = clamp(nearest(f32(w * s) + z), 0, max_q) per element of each group. With `sums`, also the
+  // error sums of the final reconstruction (f32(q) - z) * scale in the same pass over the weights
+  // (float32 differences, as the reconstruction itself; double totals).
   void (*quantize_levels)(const float* w, std::size_t n_groups, std::size_t g, const float* s,
-                          const float* z, float max_q, uint8_t* q);
+                          const float* z, float max_q, uint8_t* q, const float* scale,
+                          ErrorSums* sums);
   void (*solve_block)(const SolveBlockArgs& args);
   // out = (f32(q) - zero) * scale with per-row parameters ([rows][cols], axis 1 layout) ...
   void (*dequantize_rows)(const uint8_t* q, std::size_t rows, std::size_t cols, const float* scale,
@@ -61,11 +69,6 @@ struct Kernels {
   // ... or per-column parameters ([rows][cols], axis 0 layout: a group is a column).
   void (*dequantize_cols)(const uint8_t* q, std::size_t rows, std::size_t cols, const float* scale,
                           const float* zero, float* out);
-  // Error sums of the final reconstruction without materialising it: d = w - (f32(q) - zero) * scale
-  // per group-major element. Differences are float32 (as the reconstruction itself), sums double.
-  void (*level_error_sums)(const float* w, const uint8_t* q, std::size_t n_groups, std::size_t g,
-                           const float* scale, const float* zero, double* sum_abs, double* sum_sq,
-                           double* max_abs, double* sum_w_sq);
   // Sums for error statistics: sum|d|, sum d^2, max|d|, sum w^2 with d = w - r.
   void (*error_sums)(const float* w, const float* r, std::size_t n, double* sum_abs,
                      double* sum_sq, double* max_abs, double* sum_w_sq);

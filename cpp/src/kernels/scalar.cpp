@@ -30,13 +30,24 @@ bool group_min_max(const float* w, std::size_t n_groups, std::size_t g, float* m
 }
 
 void quantize_levels(const float* w, std::size_t n_groups, std::size_t g, const float* s,
-                     const float* z, float max_q, uint8_t* q) {
+                     const float* z, float max_q, uint8_t* q, const float* scale, ErrorSums* sums) {
+  ErrorSums e;
   for (std::size_t grp = 0; grp < n_groups; ++grp) {
     const float sg = s[grp], zg = z[grp];
     for (std::size_t k = 0; k < g; ++k) {
-      q[grp * g + k] = static_cast<uint8_t>(level_of(w[grp * g + k], sg, zg, max_q));
+      const std::size_t i = grp * g + k;
+      const float level = level_of(w[i], sg, zg, max_q);
+      q[i] = static_cast<uint8_t>(level);
+      if (sums == nullptr) continue;
+      const float r = (level - zg) * scale[grp];
+      const double ad = std::fabs(static_cast<double>(w[i] - r));
+      e.sum_abs += ad;
+      e.sum_sq += ad * ad;
+      e.max_abs = ad > e.max_abs ? ad : e.max_abs;
+      e.sum_w_sq += static_cast<double>(w[i]) * static_cast<double>(w[i]);
     }
   }
+  if (sums) *sums = e;
 }
 
 void solve_block(const SolveBlockArgs& a) {
@@ -107,28 +118,6 @@ void error_sums(const float* w, const float* r, std::size_t n, double* sum_abs, 
   *sum_w_sq = sw;
 }
 
-void level_error_sums(const float* w, const uint8_t* q, std::size_t n_groups, std::size_t g,
-                      const float* scale, const float* zero, double* sum_abs, double* sum_sq,
-                      double* max_abs, double* sum_w_sq) {
-  double sa = 0, sq = 0, mx = 0, sw = 0;
-  for (std::size_t grp = 0; grp < n_groups; ++grp) {
-    for (std::size_t k = 0; k < g; ++k) {
-      const std::size_t i = grp * g + k;
-      const float r = (static_cast<float>(q[i]) - zero[grp]) * scale[grp];
-      const float d = w[i] - r;
-      const double ad = std::fabs(static_cast<double>(d));
-      sa += ad;
-      sq += ad * ad;
-      mx = ad > mx ? ad : mx;
-      sw += static_cast<double>(w[i]) * static_cast<double>(w[i]);
-    }
-  }
-  *sum_abs = sa;
-  *sum_sq = sq;
-  *max_abs = mx;
-  *sum_w_sq = sw;
-}
-
 void or_shifted_u8(uint8_t* dst, const uint8_t* src, std::size_t n, unsigned shift) {
   for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<uint8_t>(dst[i] | (src[i] << shift));
 }
@@ -152,7 +141,7 @@ void decode_bf16_kernel(const uint16_t* in, float* out, std::size_t n) { decode_
 
 constexpr Kernels kScalar{
     "scalar",        group_min_max,   quantize_levels, solve_block,       dequantize_rows,
-    dequantize_cols, level_error_sums, error_sums,      or_shifted_u8,     extract_u8,
+    dequantize_cols, error_sums,      or_shifted_u8,     extract_u8,
     or_shifted_u32,  extract_u32,      byte_max,         decode_f16_kernel, decode_bf16_kernel,
 };
 

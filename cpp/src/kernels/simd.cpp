@@ -56,20 +56,55 @@ bool group_min_max(const float* w, std::size_t n_groups, std::size_t g, float* m
 inline f4 levels4(f4 ws, f4 z, f4 zero, f4 top) { return min(max(nearest(add(ws, z)), zero), top); }
 
 void quantize_levels(const float* w, std::size_t n_groups, std::size_t g, const float* s,
-                     const float* z, float max_q, uint8_t* q) {
+                     const float* z, float max_q, uint8_t* q, const float* scale, ErrorSums* sums) {
+  // With sums: float32 differences and float32 partial sums over at most 16 vectors, double
+  // totals (relative error of the sums ~1e-7, far below what they are used for).
   const f4 zero = splat(0.0f), top = splat(max_q);
+  ErrorSums e;
+  f4 vmax = zero;
   for (std::size_t grp = 0; grp < n_groups; ++grp) {
     const float* row = w + grp * g;
     uint8_t* out = q + grp * g;
     const f4 vs = splat(s[grp]), vz = splat(z[grp]);
+    const f4 vscale = sums ? splat(scale[grp]) : zero;
+    f4 a = zero, b = zero, c = zero;
     std::size_t k = 0;
     for (; k + 16 <= g; k += 16) {
-      store_u8x16(out + k, levels4(mul(load(row + k), vs), vz, zero, top),
-                  levels4(mul(load(row + k + 4), vs), vz, zero, top),
-                  levels4(mul(load(row + k + 8), vs), vz, zero, top),
-                  levels4(mul(load(row + k + 12), vs), vz, zero, top));
+      f4 wv[4], lv[4];
+      for (int j = 0; j < 4; ++j) {
+        wv[j] = load(row + k + 4 * j);
+        lv[j] = levels4(mul(wv[j], vs), vz, zero, top);
+      }
+      store_u8x16(out + k, lv[0], lv[1], lv[2], lv[3]);
+      if (sums == nullptr) continue;
+      for (int j = 0; j < 4; ++j) {
+        const f4 d = sub(wv[j], mul(sub(lv[j], vz), vscale));
+        const f4 ad = abs(d);
+        a = add(a, ad);
+        b = add(b, mul(d, d));
+        c = add(c, mul(wv[j], wv[j]));
+        vmax = max(vmax, ad);
+      }
+      if ((k / 16) % 16 == 15) {  // move the partial sums to double every 256 values
+        e.sum_abs += hsum(a), e.sum_sq += hsum(b), e.sum_w_sq += hsum(c);
+        a = b = c = zero;
+      }
     }
-    for (; k < g; ++k) out[k] = static_cast<uint8_t>(ref::level_of(row[k], s[grp], z[grp], max_q));
+    if (sums) e.sum_abs += hsum(a), e.sum_sq += hsum(b), e.sum_w_sq += hsum(c);
+    for (; k < g; ++k) {
+      const float level = ref::level_of(row[k], s[grp], z[grp], max_q);
+      out[k] = static_cast<uint8_t>(level);
+      if (sums == nullptr) continue;
+      const float d = row[k] - (level - z[grp]) * scale[grp];
+      e.sum_abs += std::fabs(d);
+      e.sum_sq += static_cast<double>(d) * d;
+      e.sum_w_sq += static_cast<double>(row[k]) * row[k];
+      e.max_abs = std::fabs(d) > e.max_abs ? std::fabs(d) : e.max_abs;
+    }
+  }
+  if (sums) {
+    e.max_abs = std::fmax(e.max_abs, static_cast<double>(hmax(vmax)));
+    *sums = e;
   }
 }
 
@@ -296,56 +331,6 @@ void dequantize_cols(const uint8_t* q, std::size_t rows, std::size_t cols, const
   }
 }
 
-void level_error_sums(const float* w, const uint8_t* q, std::size_t n_groups, std::size_t g,
-                      const float* scale, const float* zero, double* sum_abs, double* sum_sq,
-                      double* max_abs, double* sum_w_sq) {
-  // Float32 differences (the reconstruction is float32 anyway), float32 partial sums over at most
-  // 64 values, double totals: relative error of the sums ~1e-7, far below what they are used for.
-  constexpr std::size_t kChunk = 64;
-  double sa = 0, sq = 0, sw = 0;
-  f4 vmax = splat(0.0f);
-  float smax = 0.0f;
-  for (std::size_t grp = 0; grp < n_groups; ++grp) {
-    const float* wg = w + grp * g;
-    const uint8_t* qg = q + grp * g;
-    const f4 vs = splat(scale[grp]), vz = splat(zero[grp]);
-    std::size_t k = 0;
-    while (k + 4 <= g) {
-      const std::size_t end = std::min(g, k + kChunk);
-      f4 a = splat(0.0f), b = a, c = a;
-      auto accumulate = [&](f4 wv, f4 level) {
-        const f4 d = sub(wv, mul(sub(level, vz), vs));
-        const f4 ad = abs(d);
-        a = add(a, ad);
-        b = add(b, mul(d, d));
-        c = add(c, mul(wv, wv));
-        vmax = max(vmax, ad);
-      };
-      for (; k + 16 <= end; k += 16) {
-        f4 levels[4];
-        from_u8x16(qg + k, levels);
-        for (int j = 0; j < 4; ++j) accumulate(load(wg + k + 4 * j), levels[j]);
-      }
-      for (; k + 4 <= end; k += 4) accumulate(load(wg + k), from_u8x4(qg + k));
-      sa += hsum(a);
-      sq += hsum(b);
-      sw += hsum(c);
-    }
-    for (; k < g; ++k) {
-      const float d = wg[k] - (static_cast<float>(qg[k]) - zero[grp]) * scale[grp];
-      sa += std::fabs(d);
-      sq += static_cast<double>(d) * d;
-      sw += static_cast<double>(wg[k]) * wg[k];
-      smax = std::fabs(d) > smax ? std::fabs(d) : smax;
-    }
-  }
-  const float m = hmax(vmax);
-  *sum_abs = sa;
-  *sum_sq = sq;
-  *sum_w_sq = sw;
-  *max_abs = m > smax ? m : smax;
-}
-
 void error_sums(const float* w, const float* r, std::size_t n, double* sum_abs, double* sum_sq,
                 double* max_abs, double* sum_w_sq) {
   // Differences formed in double, as the scalar kernel does: only the summation order differs.
@@ -467,8 +452,7 @@ constexpr Kernels kSimd{
 #else
     "sse4.1",
 #endif
-    group_min_max, quantize_levels, solve_block, dequantize_rows, dequantize_cols,
-    level_error_sums, error_sums, or_shifted_u8, extract_u8, or_shifted_u32, extract_u32, byte_max,
+    group_min_max, quantize_levels, solve_block, dequantize_rows, dequantize_cols, error_sums, or_shifted_u8, extract_u8, or_shifted_u32, extract_u32, byte_max,
     decode_f16,    decode_bf16,
 };
 
