@@ -38,6 +38,17 @@ GroupParams initial_params(const std::vector<float>& w, std::size_t g, float max
   return p;
 }
 
+// The conformance tolerances, applied between the SIMD (b) and scalar reference (a) results.
+void check_simd_matches_scalar(const hqq::QuantizedTensor& a, const hqq::QuantizedTensor& b) {
+  const auto la = hqq::unpack_levels(a), lb = hqq::unpack_levels(b);
+  std::size_t same = 0;
+  for (std::size_t i = 0; i < la.size(); ++i) same += la[i] == lb[i];
+  CHECK(static_cast<double>(same) / la.size() >= 0.999);
+  CHECK(std::abs(a.iterations - b.iterations) <= 1);
+  CHECK(b.stats.mean_abs <= a.stats.mean_abs * 1.001);
+  CHECK(a.scale == b.scale);
+}
+
 }  // namespace
 
 TEST_CASE("the shrink threshold shortcut gives the same zeros as always evaluating pow", "[kernels][solver]") {
@@ -188,13 +199,7 @@ TEST_CASE("SIMD kernels agree with the scalar reference kernels", "[kernels][sim
           const auto b = hqq::detail::quantize_with(*simd, x.data(), {128, 256}, cfg);
           INFO("nbits " << hqq::nbits_name(bits) << " sigma " << sigma << " per-group-best "
                         << (stop == hqq::EarlyStop::PerGroupBest));
-          const auto la = hqq::unpack_levels(a), lb = hqq::unpack_levels(b);
-          std::size_t same = 0;
-          for (std::size_t i = 0; i < la.size(); ++i) same += la[i] == lb[i];
-          CHECK(static_cast<double>(same) / la.size() >= 0.999);
-          CHECK(std::abs(a.iterations - b.iterations) <= 1);
-          CHECK(b.stats.mean_abs <= a.stats.mean_abs * 1.001);
-          CHECK(a.scale == b.scale);
+          check_simd_matches_scalar(a, b);
         }
       }
     }
@@ -216,12 +221,7 @@ TEST_CASE("far-off-centre groups (huge |W*s| and |z|) take the exact path in the
     cfg.solver.early_stop = stop;
     const auto a = hqq::detail::quantize_with(hqq::kernels::scalar_kernels(), w.data(), {64, 256}, cfg);
     const auto b = hqq::detail::quantize_with(*simd, w.data(), {64, 256}, cfg);
-    const auto la = hqq::unpack_levels(a), lb = hqq::unpack_levels(b);
-    std::size_t same = 0;
-    for (std::size_t i = 0; i < la.size(); ++i) same += la[i] == lb[i];
-    CHECK(static_cast<double>(same) / la.size() >= 0.999);
-    CHECK(std::abs(a.iterations - b.iterations) <= 1);
-    CHECK(b.stats.mean_abs <= a.stats.mean_abs * 1.001);
+    check_simd_matches_scalar(a, b);
   }
 }
 
