@@ -59,6 +59,13 @@ function checkFileName(fileName: string): void {
   }
 }
 
+/** Drops a discarded output file from a sink's list of finished files and taken names. */
+function forget(done: OutputFile[], names: Set<string>, fileName: string): void {
+  const i = done.findIndex((f) => f.fileName === fileName);
+  if (i >= 0) done.splice(i, 1);
+  names.delete(fileName);
+}
+
 function toBytes(text: string): Uint8Array {
   return new TextEncoder().encode(text);
 }
@@ -116,11 +123,7 @@ export function memorySink(): BrowserSink {
       done.push({ fileName, size: bytes.byteLength, blob: new Blob([bytes as BlobPart], { type: 'application/json' }) });
     },
     async discard(fileNames) {
-      for (const name of fileNames) {
-        const i = done.findIndex((f) => f.fileName === name);
-        if (i >= 0) done.splice(i, 1);
-        names.delete(name);
-      }
+      for (const name of fileNames) forget(done, names, name);
     },
     files: () => done.slice(),
     async abortAll() {
@@ -277,9 +280,7 @@ export function directorySink(dir: DirectoryHandleLike, options: { overwrite?: b
     async discard(fileNames) {
       for (const name of fileNames) {
         await dir.removeEntry(name).catch(() => {});
-        const i = done.findIndex((f) => f.fileName === name);
-        if (i >= 0) done.splice(i, 1);
-        names.delete(name);
+        forget(done, names, name);
       }
     },
     files: () => done.slice(),
