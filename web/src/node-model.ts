@@ -123,9 +123,9 @@ async function openInputs(inputPath: string, outputPath: string | undefined): Pr
 
 /**
  * A ModelSink writing files with `createSafetensorsFileWriter`, in two phases. `commit()` of a shard
- * only prepares it (every byte written, fsynced, closed; still a temp file) and `writeIndex` writes
- * the index to a synced temp file; `finish()`, called once everything is ready, renames the temp
- * files onto their targets in one tight loop, index last. A run that fails or is aborted before
+ * only prepares it (every byte written, fsynced, closed; still a temp file) and `writeFile` writes
+ * a small file (an index, a config) to a synced temp file; `finish()`, called once everything is
+ * ready, renames the temp files onto their targets in one tight loop, small files last. A run that fails or is aborted before
  * `finish()` therefore leaves the output folder exactly as it was (a previous run's files stay
  * untouched, temp files are removed). Only a failure inside the rename loop itself can leave a mix;
  * the error then names the files already replaced.
@@ -133,10 +133,9 @@ async function openInputs(inputPath: string, outputPath: string | undefined): Pr
 export function nodeFileSink(pathOf: (fileName: string) => string, inputPaths: readonly string[]): ModelSink & { written: string[] } {
   const written: string[] = [];
   const ready: SafetensorsFileWriter[] = [];
-  let index: { path: string; temp: string } | undefined;
-  const dropIndex = async () => {
-    if (index) await rm(index.temp, { force: true }).catch(() => {});
-    index = undefined;
+  const small: { path: string; temp: string }[] = [];
+  const dropSmall = async () => {
+    await Promise.allSettled(small.splice(0).map((f) => rm(f.temp, { force: true })));
   };
   return {
     written,
@@ -151,17 +150,17 @@ export function nodeFileSink(pathOf: (fileName: string) => string, inputPaths: r
         abort: () => w.abort(),
       };
     },
-    async writeIndex(fileName, text) {
+    async writeFile(fileName, data) {
       const p = pathOf(fileName);
       if (inputPaths.some((i) => resolve(i) === resolve(p))) {
-        throw new HQQError('INVALID_ARGUMENT', `${p}: the output index is the input index; write to a different folder`);
+        throw new HQQError('INVALID_ARGUMENT', `${p}: this output file is also an input; write to a different folder`);
       }
-      await dropIndex();
+      if (small.some((f) => f.path === p)) throw new HQQError('INVALID_ARGUMENT', `${p}: written twice in one run`);
       const temp = join(dirname(p), `.${basename(p)}.${randomBytes(6).toString('hex')}.partial`);
       try {
         const fh = await open(temp, 'wx');
         try {
-          await fh.writeFile(text);
+          await fh.writeFile(data);
           await fh.sync();
         } finally {
           await fh.close();
@@ -170,7 +169,7 @@ export function nodeFileSink(pathOf: (fileName: string) => string, inputPaths: r
         await rm(temp, { force: true }).catch(() => {});
         throw new HQQError('IO_ERROR', `${p}: writing failed (${(e as Error).message}); check free space and permissions`, { cause: e });
       }
-      index = { path: p, temp };
+      small.push({ path: p, temp });
     },
     async finish() {
       const done: string[] = [];
@@ -179,14 +178,15 @@ export function nodeFileSink(pathOf: (fileName: string) => string, inputPaths: r
           await w.commit({ syncFolder: false });
           done.push(w.targetPath);
         }
-        if (index) {
-          await rename(index.temp, index.path);
-          done.push(index.path);
-          index = undefined;
+        while (small.length > 0) {
+          const f = small[0]!;
+          await rename(f.temp, f.path);
+          small.shift();
+          done.push(f.path);
         }
       } catch (e) {
         await Promise.allSettled(ready.map((w) => w.abort()));
-        await dropIndex();
+        await dropSmall();
         const replaced = done.length ? `${done.join(', ')} had already been replaced` : 'no file had been replaced yet';
         throw new HQQError('IO_ERROR', `renaming the finished output files into place failed (${(e as Error).message}); ${replaced}`, { cause: e });
       } finally {
@@ -197,7 +197,7 @@ export function nodeFileSink(pathOf: (fileName: string) => string, inputPaths: r
     async discard() {
       // Nothing was published before finish(): remove what is still a temp file, never a target.
       await Promise.allSettled(ready.map((w) => w.abort()));
-      await dropIndex();
+      await dropSmall();
     },
   };
 }

@@ -171,7 +171,7 @@ describe('re-running into an existing output folder', () => {
         },
       };
     }],
-    ['the index write', (s) => ({ ...s, async writeIndex() { throw injected(); } })],
+    ['the index write', (s) => ({ ...s, async writeFile() { throw injected(); } })],
     ['an abort after the index was written', (s) => ({ ...s, async finish() { throw new HQQError('ABORTED', 'cancelled at the last moment'); } })],
   ];
 

@@ -1,6 +1,7 @@
 /**
- * Browser output sinks for safetensors files whose layout is planned up front (`planSafetensors`):
- * tensors may arrive in any order and in pieces, each at its offset inside the tensor.
+ * Browser output sinks for files whose layout is planned up front (a `FileLayout`: safetensors,
+ * GGUF, ...): tensors may arrive in any order and in pieces, each at its offset inside the tensor;
+ * the padding between them is written as zeros.
  *
  * - `memorySink()`: works everywhere. Each piece becomes a `Blob` part as soon as it is written (the
  *   browser may keep large blobs on disk, the JS heap does not hold the output); `commit()` checks
@@ -14,15 +15,15 @@
  * Browser-only (DOM types), no `node:` imports.
  */
 import { HQQError } from '../errors.js';
+import { layoutGaps, type FileLayout } from './layout.js';
 import { TensorCoverage, type ModelSink, type ShardWriter } from './sink.js';
-import type { SafetensorsPlan } from './writer.js';
 
 export type { ShardWriter } from './sink.js';
 
 /** Output files from one run (the `ModelSink` that `quantizeModel` writes to). */
 export interface OutputSink extends ModelSink {
-  /** A small whole file: the `model.safetensors.index.json` of a sharded output. */
-  writeIndex(fileName: string, text: string): Promise<void>;
+  /** A small whole file: the `model.safetensors.index.json` of a sharded output, a config.json... */
+  writeFile(fileName: string, data: Uint8Array | string): Promise<void>;
   /** Removes files already committed in this run (the job failed later). Never throws. */
   discard(fileNames: string[]): Promise<void>;
 }
@@ -66,8 +67,13 @@ function forget(done: OutputFile[], names: Set<string>, fileName: string): void 
   names.delete(fileName);
 }
 
-function toBytes(text: string): Uint8Array {
-  return new TextEncoder().encode(text);
+function toBytes(data: Uint8Array | string): Uint8Array {
+  return typeof data === 'string' ? new TextEncoder().encode(data) : data;
+}
+
+/** Zero-filled Blobs for the padding of `layout`, with their positions. */
+function gapParts(layout: FileLayout): { pos: number; blob: Blob }[] {
+  return layoutGaps(layout).map((g) => ({ pos: g.begin, blob: new Blob([new Uint8Array(g.end - g.begin) as BlobPart]) }));
 }
 
 /** Keeps the output in Blobs for download. */
@@ -97,6 +103,7 @@ export function memorySink(): BrowserSink {
         async commit() {
           if (state !== 'open') throw arg(`${fileName}: commit after ${state === 'committed' ? 'commit' : 'abort'}`);
           coverage.check();
+          parts.push(...gapParts(plan));
           parts.sort((a, b) => a.pos - b.pos);
           const blob = new Blob(parts.map((p) => p.blob), { type: 'application/octet-stream' });
           parts = [];
@@ -117,10 +124,11 @@ export function memorySink(): BrowserSink {
       open.add(writer);
       return writer;
     },
-    async writeIndex(fileName, text) {
+    async writeFile(fileName, data) {
       claim(fileName);
-      const bytes = toBytes(text);
-      done.push({ fileName, size: bytes.byteLength, blob: new Blob([bytes as BlobPart], { type: 'application/json' }) });
+      const bytes = toBytes(data);
+      const type = typeof data === 'string' ? 'application/json' : 'application/octet-stream';
+      done.push({ fileName, size: bytes.byteLength, blob: new Blob([bytes.slice() as BlobPart], { type }) });
     },
     async discard(fileNames) {
       for (const name of fileNames) forget(done, names, name);
@@ -165,7 +173,7 @@ export function fileSystemAccess(): { saveFile: boolean; directory: boolean } {
   return { saveFile: typeof w.showSaveFilePicker === 'function', directory: typeof w.showDirectoryPicker === 'function' };
 }
 
-function streamWriter(fileName: string, plan: SafetensorsPlan, stream: WritableFileStream, onAbort: () => Promise<void>, onCommit: () => void): ShardWriter {
+function streamWriter(fileName: string, plan: FileLayout, stream: WritableFileStream, onAbort: () => Promise<void>, onCommit: () => void): ShardWriter {
   const coverage = new TensorCoverage(fileName, plan);
   let state: 'open' | 'committed' | 'aborted' = 'open';
   let failure: unknown;
@@ -190,6 +198,7 @@ function streamWriter(fileName: string, plan: SafetensorsPlan, stream: WritableF
     async commit() {
       if (state !== 'open') throw arg(`${fileName}: commit after ${state === 'committed' ? 'commit' : 'abort'}`);
       coverage.check();
+      for (const g of layoutGaps(plan)) enqueue(g.begin, new Uint8Array(g.end - g.begin)).catch(() => {});
       await chain;
       if (failure !== undefined) throw ioError(`${fileName}: an earlier write failed`, failure);
       try {
@@ -264,9 +273,9 @@ export function directorySink(dir: DirectoryHandleLike, options: { overwrite?: b
       open.add(writer);
       return writer;
     },
-    async writeIndex(fileName, text) {
+    async writeFile(fileName, data) {
       claim(fileName);
-      const bytes = toBytes(text);
+      const bytes = toBytes(data);
       const { stream } = await openFile(fileName);
       try {
         await stream.write(bytes as BlobPart);
@@ -317,7 +326,7 @@ export function fileSink(handle: FileHandleLike): BrowserSink {
       });
       return current;
     },
-    async writeIndex(fileName) {
+    async writeFile(fileName) {
       throw arg(`the output needs a second file (${fileName}); a single save-as file cannot hold it: choose a folder instead`);
     },
     async discard() {

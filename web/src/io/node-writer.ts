@@ -16,7 +16,7 @@ import { open, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promi
 import { basename, dirname, join, resolve } from 'node:path';
 import { HQQError } from '../errors.js';
 import { TensorCoverage } from './sink.js';
-import type { SafetensorsPlan } from './writer.js';
+import type { FileLayout } from './layout.js';
 
 export interface SafetensorsFileWriterOptions {
   /** Files being read to produce this one; the target may not be any of them. */
@@ -27,7 +27,7 @@ export interface SafetensorsFileWriter {
   /** Where the file lands on commit (directory symlinks resolved). */
   readonly targetPath: string;
   readonly tempPath: string;
-  readonly plan: SafetensorsPlan;
+  readonly plan: FileLayout;
   /** Writes `bytes` at `offsetWithinTensor` inside tensor `name`. Any order, any chunking; each byte once. */
   writeTensor(name: string, bytes: Uint8Array, offsetWithinTensor?: number): Promise<void>;
   /** Names of tensors not yet completely written. */
@@ -109,17 +109,17 @@ async function writeAll(fh: FileHandle, bytes: Uint8Array, position: number): Pr
   }
 }
 
-/** Starts writing a safetensors file for `plan` at `targetPath` (see the module comment). */
+/** Starts writing a file laid out by `plan` at `targetPath` (see the module comment); padding is zero. */
 export async function createSafetensorsFileWriter(
   targetPath: string,
-  plan: SafetensorsPlan,
+  plan: FileLayout,
   options: SafetensorsFileWriterOptions = {},
 ): Promise<SafetensorsFileWriter> {
   if (typeof targetPath !== 'string' || targetPath.length === 0) {
     throw new HQQError('INVALID_ARGUMENT', `createSafetensorsFileWriter: targetPath must be a non-empty path, got ${JSON.stringify(targetPath)}`);
   }
   if (!plan || !(plan.headerBytes instanceof Uint8Array) || !(plan.offsets instanceof Map)) {
-    throw new HQQError('INVALID_ARGUMENT', `${targetPath}: plan must come from planSafetensors()`);
+    throw new HQQError('INVALID_ARGUMENT', `${targetPath}: plan must be a file layout (from planSafetensors(), planGGUF(), ...)`);
   }
   const { full, placed } = await resolveTarget(targetPath);
   const name = basename(placed);

@@ -5,15 +5,16 @@
  * writer needs to refuse overlapping writes and incomplete files. Browser-safe (no `node:` imports).
  */
 import { HQQError } from '../errors.js';
-import type { SafetensorsPlan } from './writer.js';
+import type { FileLayout } from './layout.js';
 
-/** One output safetensors file being written. */
+/** One output file being written (a safetensors shard, a GGUF file, ONNX external data...). */
 export interface ShardWriter {
   /**
    * Writes `bytes` at `offsetWithinTensor` inside output tensor `name` (its absolute position is
-   * `plan.offsets.get(name).begin + offsetWithinTensor`). Calls come in any order, possibly
+   * `layout.offsets.get(name).begin + offsetWithinTensor`). Calls come in any order, possibly
    * concurrently; every byte of every planned tensor is written exactly once. The header bytes
-   * (`plan.headerBytes`, at offset 0) are the sink's to write, e.g. in `createShard`.
+   * (`layout.headerBytes`, at offset 0) and the zero padding between regions are the sink's to
+   * write, e.g. in `createShard` / `commit`.
    */
   writeTensor(name: string, bytes: Uint8Array, offsetWithinTensor: number): Promise<void>;
   /**
@@ -31,20 +32,23 @@ export interface ShardWriter {
 }
 
 export interface ModelSink {
-  /** Starts output file `fileName` laid out by `plan` (`plan.totalSize` bytes in all). */
-  createShard(fileName: string, plan: SafetensorsPlan): Promise<ShardWriter>;
-  /** Sharded models: writes the new index.json, after every shard has been committed. */
-  writeIndex?(fileName: string, text: string): Promise<void>;
+  /** Starts output file `fileName` laid out by `layout` (`layout.totalSize` bytes in all). */
+  createShard(fileName: string, layout: FileLayout): Promise<ShardWriter>;
   /**
-   * Optional last step, called once after every shard was committed and the index written:
+   * A small whole file (an index.json, a config.json, an ONNX graph), after every shard has been
+   * committed. Like a shard it becomes visible with the rest (in `finish()` where the sink has it).
+   */
+  writeFile?(fileName: string, data: Uint8Array | string): Promise<void>;
+  /**
+   * Optional last step, called once after every shard was committed and the small files written:
    * publish everything at once. The Node sink renames its temp files onto the targets here in one
    * tight loop, index last, so a run that fails before (a shard, the index, an abort) leaves an
    * existing output folder exactly as it was. When it throws, the job fails like any other failure.
    */
   finish?(): Promise<void>;
   /**
-   * Called when the job fails after some shards were already committed (a later commit, the index
-   * write or `finish` failed), with their names: remove what the failed run made visible, if
+   * Called when the job fails after some shards were already committed (a later commit, a small
+   * file or `finish` failed), with their names: remove what the failed run made visible, if
    * possible. A sink with `finish()` has made nothing visible before it, and must not delete the
    * targets (they may hold a previous run's files). Best effort; must not throw.
    */
@@ -62,10 +66,10 @@ function arg(message: string): HQQError {
  */
 export class TensorCoverage {
   readonly #fileName: string;
-  readonly #plan: SafetensorsPlan;
+  readonly #plan: FileLayout;
   readonly #intervals = new Map<string, { starts: number[]; ends: number[]; covered: number }>();
 
-  constructor(fileName: string, plan: SafetensorsPlan) {
+  constructor(fileName: string, plan: FileLayout) {
     this.#fileName = fileName;
     this.#plan = plan;
     for (const t of plan.tensors) this.#intervals.set(t.name, { starts: [], ends: [], covered: 0 });

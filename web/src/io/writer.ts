@@ -6,6 +6,7 @@
  * 8-byte aligned.
  */
 import { HQQError } from '../errors.js';
+import type { FileLayout } from './layout.js';
 import { DTYPE_SIZES, MAX_HEADER_LENGTH, isDType, type DType, type TensorInfo } from './safetensors.js';
 
 export interface PlanEntry {
@@ -16,7 +17,7 @@ export interface PlanEntry {
   byteLength?: number;
 }
 
-export interface SafetensorsPlan {
+export interface SafetensorsPlan extends FileLayout {
   /** The 8-byte length prefix followed by the padded header JSON. */
   headerBytes: Uint8Array;
   /** 8 + N: absolute offset of the data section. */

@@ -464,9 +464,9 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
           committed.push(plan.shards[i]!.fileName);
         }
         if (!failure && plan.index) {
-          if (!sink.writeIndex) throw new HQQError('INVALID_ARGUMENT', `the output is sharded but the sink has no writeIndex(); cannot write ${plan.index.fileName}`);
+          if (!sink.writeFile) throw new HQQError('INVALID_ARGUMENT', `the output is sharded but the sink has no writeFile(); cannot write ${plan.index.fileName}`);
           if (signal?.aborted) throw abortError(signal);
-          await sink.writeIndex(plan.index.fileName, plan.index.text);
+          await sink.writeFile(plan.index.fileName, plan.index.text);
         }
         if (!failure && sink.finish) {
           if (signal?.aborted) throw abortError(signal);
