@@ -6,7 +6,7 @@ import { SUPPORTED_NBITS, type Nbits } from './engine.js';
 import { HQQError } from './errors.js';
 import { COMPUTE_DTYPES, type ComputeDtype } from './model/hqqlinear.js';
 import { HQQ_WASM_VERSION, parseTensorOverride, resolveModelConfig, type ModelQuantConfig } from './model/plan.js';
-import type { ModelProgressEvent, QuantizeModelReport, TensorReport } from './model/quantize-model.js';
+import { TEST_HOOKS, type ModelProgressEvent, type QuantizeModelReport, type TensorReport } from './model/quantize-model.js';
 import {
   dequantizeModelFile, inspectModelFile, quantizeModelFiles, type DequantizeDtype, type InspectReport,
 } from './node-model.js';
@@ -289,9 +289,9 @@ async function cmdQuantize(args: string[], io: Out): Promise<number> {
           barShown = true;
         }
       };
-  const report = await quantizeModelFiles(positional[0]!, output, {
-    ...cfg, workers, dryRun, compareRtn: flags.has('--compare-rtn'), onProgress, handleSigint: true, testHooks,
-  }).finally(clearBar);
+  const runOptions = { ...cfg, workers, dryRun, compareRtn: flags.has('--compare-rtn'), onProgress, handleSigint: true };
+  if (testHooks) Object.assign(runOptions, { [TEST_HOOKS]: testHooks });
+  const report = await quantizeModelFiles(positional[0]!, output, runOptions).finally(clearBar);
   if (json) {
     io.out(JSON.stringify({ command: 'quantize', input: positional[0], output: output ?? null, ...report }, null, 2) + '\n');
     return 0;

@@ -11,7 +11,7 @@ export type { LoadOptions, WasmSource } from './wasm-loader.js';
 export { quantizeModel, planModelInput, DEFAULT_COPY_CHUNK } from './model/quantize-model.js';
 export type {
   ModelInput, ModelSink, ShardWriter, QuantizeModelOptions, QuantizeModelReport, TensorReport, ModelProgressEvent,
-  ModelProgressType, PlannedModel, TestHooks,
+  ModelProgressType, PlannedModel, ErrorSummary,
 } from './model/quantize-model.js';
 export { planModel, resolveModelConfig, parseTensorOverride, tensorConfigFor, HQQ_WASM_VERSION } from './model/plan.js';
 export type { ModelPlan, ModelQuantConfig, PlannedShard, PlannedTensor, ResolvedModelConfig, TensorOverride, SolverOptions } from './model/plan.js';
@@ -19,4 +19,6 @@ export { hqqLinearEntries, readHQQLayers } from './model/hqqlinear.js';
 export type { ComputeDtype, HQQLayerInfo, LayerQuantConfig } from './model/hqqlinear.js';
 export { createInlinePool } from './pool/inline-pool.js';
 export { createWebPool, defaultWebWorkers } from './pool/web-pool.js';
-export type { WorkerPool, QuantizeTask, QuantizeTaskResult } from './pool/types.js';
+export type { WorkerPool, WorkerTask, WorkerResult, TaskStats, QuantizeTask, QuantizeTaskResult } from './pool/types.js';
+export type { FormatName, FormatPlan, PlanWarning, PlanTotals } from './formats/types.js';
+export type { FormatOptions } from './formats/registry.js';

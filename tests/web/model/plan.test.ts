@@ -74,8 +74,8 @@ describe('bias of a quantized layer (HQQ-SPEC section 5: stored in the compute d
     expect(ours).toEqual(ref);
     expect(ref).toContain('layer.bias F16 [256]');
     const bias = p.tensors.find((t) => t.name === 'layer.bias')!;
-    expect(bias).toMatchObject({ action: 'copy', convertTo: 'F16', bytesBefore: 1024, bytesAfter: 512, bitsPerWeight: 16, biasOf: 0 });
-    expect(bias.reason).toMatch(/bias of quantized layer\.weight: stored in its compute dtype float16 \(F32 -> F16\)/);
+    expect(bias).toMatchObject({ action: 'convert', convertTo: 'F16', bytesBefore: 1024, bytesAfter: 512, bitsPerWeight: 16, biasOf: 0 });
+    expect(bias.reason).toMatch(/bias of quantized layer\.weight, in its compute dtype \(F32 -> F16\)/);
     expect(p.tensors[0]!.bias).toBe(1);
     expect(p.totals.bytesAfter).toBe(p.tensors[0]!.bytesAfter + 512);
   });
@@ -148,15 +148,15 @@ describe('selection', () => {
     expect(reason['model.embed_tokens.weight']).toMatch(/embedding/);
     expect(reason['transformer.wte.weight']).toMatch(/embedding/);
     expect(reason['gpt_neox.embed_in.weight']).toMatch(/embedding/);
-    expect(reason['lm_head.weight']).toMatch(/lm_head/);
+    expect(reason['lm_head.weight']).toMatch(/output head/);
     expect(reason['h.0.ln_1.weight']).toMatch(/norm/);
     expect(reason['model.layers.0.input_layernorm.weight']).toMatch(/1-D/);
-    expect(reason['model.layers.0.int.weight']).toMatch(/dtype I8/);
-    expect(reason['position_ids']).toMatch(/dtype I64/);
+    expect(reason['model.layers.0.int.weight']).toMatch(/I8, not a float/);
+    expect(reason['position_ids']).toMatch(/I64, not a float/);
     expect(reason['model.layers.0.q_proj.bias'.replace('q_proj', 'self_attn.q_proj')]).toMatch(/not a \.weight/);
     expect(reason['conv.weight']).toMatch(/4-D/);
     // 3 x 64 = 192 values = 3 groups of 64: 3 rows, not a multiple of 2 for 4-bit packing
-    expect(reason['model.layers.0.odd.weight']).toMatch(/3 rows, not a multiple of 2/);
+    expect(reason['model.layers.0.odd.weight']).toMatch(/4-bit packing needs grouped rows in multiples of 2/);
     for (const t of p.tensors) if (t.action === 'copy') expect(t.reason, t.name).toBeTruthy();
     expect(p.totals.quantized).toBe(3);
     expect(p.totals.copied).toBe(MODEL.length - 3);
@@ -199,7 +199,7 @@ describe('selection', () => {
     const bad = plan1(MODEL, { tensorConfig: ['up_proj=1:64'] }); // 128 rows of 64 -> 128 groups: OK for 1-bit (128 % 8)
     expect(bad.tensors.find((t) => t.name.includes('up_proj'))!.action).toBe('quantize');
     const bad2 = plan1(MODEL, { tensorConfig: ['q_proj=4:48'] });
-    expect(bad2.tensors.find((t) => t.name.includes('q_proj.weight'))!.reason).toMatch(/group size 48 does not divide its 4096 elements/);
+    expect(bad2.tensors.find((t) => t.name.includes('q_proj.weight'))!.reason).toMatch(/^g48 does not divide 4096 elements \(g64 would fit\)$/);
     const bpw = p.tensors.find((t) => t.name.includes('down_proj'))!;
     expect(bpw.bitsPerWeight).toBeGreaterThan(8);
   });
@@ -274,7 +274,7 @@ describe('selection', () => {
     expect(MAX_TENSOR_ELEMENTS).toBe(2 ** 28 - 1);
     const big = p.tensors.find((t) => t.name === 'big.weight')!;
     expect(big.action).toBe('copy');
-    expect(big.reason).toMatch(/268435456 elements is more than one wasm instance can quantize \(at most 268435455\)/);
+    expect(big.reason).toMatch(/268435456 elements, over one wasm instance's 268435455/);
     expect(p.tensors.find((t) => t.name === 'fits.weight')!.action).toBe('quantize');
   });
 
@@ -282,4 +282,69 @@ describe('selection', () => {
     const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
     expect(HQQ_WASM_VERSION).toBe(pkg.version);
   });
+});
+
+describe('selection does what it says (issue 9: include, warnings, requantizing, collisions)', () => {
+  const M = [
+    { name: 'blk.0.ffn_up', dtype: 'F32' as DType, shape: [64, 64] },
+    { name: 'dense/kernel', dtype: 'F16' as DType, shape: [64, 128] },
+    { name: 'layer.weight', dtype: 'F32' as DType, shape: [64, 64] },
+    { name: 'layer.bias', dtype: 'F32' as DType, shape: [64] },
+  ];
+
+  it("--include '.*' quantizes 2-D float tensors whatever their name; a non-.weight name keeps its full name as the layer prefix", () => {
+    const p = plan1(M, { include: '.*' });
+    expect(p.tensors.filter((t) => t.action === 'quantize').map((t) => t.name)).toEqual(['blk.0.ffn_up', 'dense/kernel', 'layer.weight']);
+    const names = p.shards[0]!.layout.tensors.map((t) => t.name);
+    expect(names).toContain('blk.0.ffn_up.W_q');
+    expect(names).toContain('dense/kernel.scale');
+    expect(names).toContain('layer.W_q');
+    expect(names).not.toContain('blk.0.ffn_up');
+    // The bias is still a 1-D copy (converted to the compute dtype, its layer being quantized).
+    expect(p.tensors.find((t) => t.name === 'layer.bias')).toMatchObject({ action: 'convert', biasOf: 2 });
+    // Without include, such names are skipped with a reason that says how to select them.
+    expect(plan1(M).tensors[0]!.reason).toBe('not a .weight tensor');
+  });
+
+  it('warns when nothing is quantized, and for patterns and overrides that match nothing', () => {
+    const none = plan1(M, { include: 'no_such' });
+    expect(none.warnings.map((w) => w.code)).toEqual(['PATTERN_UNUSED']);
+    expect(none.warnings[0]!.message).toMatch(/include \/no_such\/ matches no tensor/);
+    const p = plan1(M, { exclude: 'zzz', tensorConfig: ['lyer=8:64', 'layer\\.weight=2:64', 'blk=8:64'] });
+    expect(p.warnings.map((w) => `${w.code}: ${w.message}`)).toEqual([
+      'PATTERN_UNUSED: exclude /zzz/ matches no tensor name; check the pattern',
+      'OVERRIDE_UNUSED: tensor config /lyer/=8:64 matches no tensor; check the pattern',
+      'OVERRIDE_UNUSED: tensor config /blk/=8:64 matches only tensors that are not quantized (or are caught by an earlier override)',
+    ]);
+  });
+
+  it('refuses to requantize an HQQ file, naming the layer and the way out', () => {
+    const q = hqqLinearEntries('model.x.', [64, 64], { nbits: 4, groupSize: 64, axis: 1, optimize: true, roundZero: true, computeDtype: 'float16' });
+    const err = (() => {
+      try {
+        plan1([...q, { name: 'model.y.weight', dtype: 'F32', shape: [64, 64] }]);
+      } catch (e) {
+        return e as HQQError;
+      }
+      throw new Error('planned');
+    })();
+    expect(err).toBeInstanceOf(HQQError);
+    expect(err.message).toMatch(/already holds HQQ-quantized layers \(model\.x\.W_q.*hqq-wasm dequantize/);
+  });
+
+  it('an output-name clash names the quantized tensor and an exclude that really avoids it', () => {
+    // "a.scale" (a copied input tensor) clashes with the scale of quantized "a.weight".
+    const err = (() => {
+      try {
+        plan1([{ name: 'a.weight', dtype: 'F32', shape: [64, 64] }, { name: 'a.scale', dtype: 'F32', shape: [4] }]);
+      } catch (e) {
+        return e as HQQError;
+      }
+      throw new Error('planned');
+    })();
+    expect(err.message).toMatch(/"a\.scale" would be written for both a\.weight and a\.scale; exclude \/\^a\\\.weight\$\/ to keep a\.weight unquantized/);
+    const fixed = plan1([{ name: 'a.weight', dtype: 'F32', shape: [64, 64] }, { name: 'a.scale', dtype: 'F32', shape: [4] }], { exclude: '^a\\.weight$' });
+    expect(fixed.totals.quantized).toBe(0);
+  });
+
 });

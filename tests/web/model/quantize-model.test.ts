@@ -15,7 +15,7 @@ import { openSafetensors, parseSafetensorsHeader, type DType, type SafetensorsFi
 import { bytesSource } from '../../../web/src/io/source.js';
 import { planSafetensors, type SafetensorsPlan } from '../../../web/src/io/writer.js';
 import { HQQLINEAR_KEYS } from '../../../web/src/model/hqqlinear.js';
-import { quantizeModel, type ModelSink, type ModelProgressEvent } from '../../../web/src/model/quantize-model.js';
+import { TEST_HOOKS, quantizeModel, type ModelSink, type ModelProgressEvent } from '../../../web/src/model/quantize-model.js';
 import {
   generateTensorData, shardPlan, syntheticLlamaSpec, syntheticPreset, type SyntheticTensor,
 } from '../../../web/src/model/synthetic.js';
@@ -317,7 +317,7 @@ describe('quantizeModelFiles: the bias of a quantized layer is stored in the com
       await out.close();
     }
     const r1 = rep.tensors.find((t) => t.name === 'l1.bias')!;
-    expect(r1).toMatchObject({ action: 'copy', outputDtype: 'F16', bytesBefore: 256, bytesAfter: 128 });
+    expect(r1).toMatchObject({ action: 'convert', outputDtype: 'F16', bytesBefore: 256, bytesAfter: 128 });
     const done = events.filter((e) => e.type === 'tensor-done').map((e) => e.name).sort();
     expect(done).toEqual(entries.map((e) => e.name).sort());
     expect(events.filter((e) => e.type === 'tensor-start')).toHaveLength(entries.length);
@@ -431,7 +431,7 @@ describe('failures leave no output', () => {
     it(`a worker that ${mode === 'throw' ? 'throws' : 'dies'} fails the job with WORKER_FAILED naming the tensor, no file`, async () => {
       const { input, outDir, output } = await tinyModel();
       const name = 'model.layers.1.self_attn.k_proj.weight';
-      const err = await rejectsWithHQQError(quantizeModelFiles(input, output, { workers: 2, testHooks: { crashOn: name, crashMode: mode } }));
+      const err = await rejectsWithHQQError(quantizeModelFiles(input, output, { workers: 2, [TEST_HOOKS]: { crashOn: name, crashMode: mode } }));
       expect(err.code).toBe('WORKER_FAILED');
       expect(err.message).toContain(name);
       expect(await readdir(outDir)).toEqual([]);
@@ -442,7 +442,7 @@ describe('failures leave no output', () => {
     const inDir = join(dir, 'sharded-in');
     const outDir = await mkdtemp(join(dir, 'out-'));
     const err = await rejectsWithHQQError(quantizeModelFiles(join(inDir, 'model.safetensors.index.json'), outDir, {
-      workers: 2, testHooks: { crashOn: 'model.layers.1.mlp.down_proj.weight', crashMode: 'exit' },
+      workers: 2, [TEST_HOOKS]: { crashOn: 'model.layers.1.mlp.down_proj.weight', crashMode: 'exit' },
     }));
     expect(err.code).toBe('WORKER_FAILED');
     expect(await readdir(outDir)).toEqual([]);
@@ -556,9 +556,9 @@ describe('quantizeModel (browser-safe core)', () => {
     // Every task reports ||W||_F^2, for 16-bit inputs too.
     for (const dtype of ['F16', 'BF16'] as const) {
       const e = synth('t.weight', dtype, [64, 64]);
-      const r = runQuantizeTask(hqq, { name: e.name, dtype, shape: e.shape, data: e.data.slice().buffer, options: {}, computeDtype: 'float16' });
+      const r = runQuantizeTask(hqq, { kind: 'hqq', name: e.name, dtype, shape: e.shape, data: e.data.slice().buffer, options: {}, computeDtype: 'float16' });
       const w = hqq.decode16(new Uint16Array(e.data.slice().buffer), dtype === 'F16' ? 'f16' : 'bf16');
-      expect(Math.abs(r.weightNormSq - norm2(w)) / norm2(w), dtype).toBeLessThan(1e-6);
+      expect(Math.abs(r.stats!.sumWSq - norm2(w)) / norm2(w), dtype).toBeLessThan(1e-6);
     }
   });
 

@@ -4,22 +4,22 @@
  */
 import type { HQQ } from '../engine.js';
 import { HQQError } from '../errors.js';
-import { runQuantizeTask } from './task.js';
-import type { QuantizeTask, QuantizeTaskResult, WorkerPool } from './types.js';
+import { runTask } from './task.js';
+import type { WorkerPool, WorkerResult, WorkerTask } from './types.js';
 
 export function createInlinePool(hqq: HQQ): WorkerPool {
   let terminated = false;
   let chain: Promise<unknown> = Promise.resolve();
   return {
     size: 1,
-    run(task: QuantizeTask): Promise<QuantizeTaskResult> {
+    run(task: WorkerTask): Promise<WorkerResult> {
       const p = chain.then(async () => {
         if (terminated) throw new HQQError('ABORTED', `tensor ${JSON.stringify(task.name)}: the pool was terminated`);
         await new Promise((r) => setTimeout(r, 0)); // let events (abort, progress) run between tensors
         if (terminated) throw new HQQError('ABORTED', `tensor ${JSON.stringify(task.name)}: the pool was terminated`);
         if (task.crash) throw new HQQError('WORKER_FAILED', `tensor ${JSON.stringify(task.name)}: test hook crash (${task.crash})`);
         try {
-          return runQuantizeTask(hqq, task);
+          return runTask(hqq, task);
         } catch (e) {
           if (e instanceof HQQError) throw new HQQError(e.code, `tensor ${JSON.stringify(task.name)}: ${e.message}`, { cause: e });
           throw new HQQError('WORKER_FAILED', `tensor ${JSON.stringify(task.name)}: ${(e as Error).message}`, { cause: e });

@@ -5,7 +5,7 @@
  * keep their code), and after a death the pool refuses further work.
  */
 import { HQQError, type HQQErrorCode } from '../errors.js';
-import type { FromWorker, QuantizeTask, QuantizeTaskResult, ToWorker, WorkerPool } from './types.js';
+import { taskTransfer, type FromWorker, type ToWorker, type WorkerPool, type WorkerResult, type WorkerTask } from './types.js';
 
 /** The little a pool needs from a worker, whatever its kind. */
 export interface WorkerPort {
@@ -19,7 +19,7 @@ const KNOWN_CODES = new Set<HQQErrorCode>(['INVALID_ARGUMENT', 'INVALID_VALUE', 
 
 interface Slot {
   port: WorkerPort;
-  busy?: { id: number; name: string; resolve(r: QuantizeTaskResult): void; reject(e: Error): void };
+  busy?: { id: number; name: string; resolve(r: WorkerResult): void; reject(e: Error): void };
   ready: boolean;
   dead: boolean;
 }
@@ -30,7 +30,7 @@ export function createPortPool(size: number, module: WebAssembly.Module, spawn: 
     throw new HQQError('INVALID_ARGUMENT', `workers = ${String(size)} is invalid; use a positive integer (default: the number of cores)`);
   }
   const slots: Slot[] = [];
-  const queue: { task: QuantizeTask; resolve(r: QuantizeTaskResult): void; reject(e: Error): void }[] = [];
+  const queue: { task: WorkerTask; resolve(r: WorkerResult): void; reject(e: Error): void }[] = [];
   let nextId = 1;
   let failed: HQQError | undefined;
   let terminated = false;
@@ -52,7 +52,7 @@ export function createPortPool(size: number, module: WebAssembly.Module, spawn: 
       const id = nextId++;
       s.busy = { id, name: q.task.name, resolve: q.resolve, reject: q.reject };
       try {
-        s.port.post({ type: 'task', id, task: q.task }, q.task.bias ? [q.task.data, q.task.bias.data] : [q.task.data]);
+        s.port.post({ type: 'task', id, task: q.task }, taskTransfer(q.task));
       } catch (e) {
         s.busy = undefined;
         q.reject(new HQQError('WORKER_FAILED', `tensor ${JSON.stringify(q.task.name)}: could not send it to a ${kind} worker (${(e as Error).message})`, { cause: e }));
@@ -111,7 +111,7 @@ export function createPortPool(size: number, module: WebAssembly.Module, spawn: 
 
   return {
     size,
-    run(task: QuantizeTask): Promise<QuantizeTaskResult> {
+    run(task: WorkerTask): Promise<WorkerResult> {
       if (terminated) return Promise.reject(new HQQError('ABORTED', `tensor ${JSON.stringify(task.name)}: the worker pool was terminated`));
       if (failed) return Promise.reject(new HQQError('WORKER_FAILED', `tensor ${JSON.stringify(task.name)}: the worker pool has failed: ${failed.message}`));
       return new Promise((resolve, reject) => {

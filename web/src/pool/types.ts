@@ -1,53 +1,87 @@
 /**
  * The worker-pool interface shared by the Node (worker_threads) and browser (Web Workers) pools and
- * the in-thread fallback. Browser-safe. One task = one tensor: the input bytes are transferred to a
- * worker (no copy), the worker runs the wasm quantizer and transfers W_q / scale / zero back, with
- * scale and zero already encoded in the compute dtype by the wasm core (`HQQ.encode16`).
+ * the in-thread fallback. Browser-safe. One task = one tensor or one row range of a tensor: its
+ * input bytes are transferred to a worker (no copy), the worker runs the wasm core routine the
+ * task names and transfers the output buffers back. Which routine and which outputs is the
+ * format's business (`formats/`); the pool only moves tasks and results.
  */
-import type { ErrorStatistics, PackingName, QuantizeOptions } from '../engine.js';
-import type { ComputeDtype } from '../model/hqqlinear.js';
+import type { QuantizeOptions } from '../engine.js';
 
 export type TaskInputDtype = 'F32' | 'F16' | 'BF16';
 
-export interface QuantizeTask {
+interface TaskBase {
   /** Tensor name (for messages). */
   name: string;
-  dtype: TaskInputDtype;
-  shape: number[];
-  /** The tensor's bytes (little-endian, as stored), exactly `numel * size` long; transferred. */
+  /** The input bytes (little-endian, as stored); transferred. */
   data: ArrayBuffer;
-  /** Engine options without `dtype` (nbits, groupSize, axis, optimize, roundZero, solver). */
-  options: Omit<QuantizeOptions, 'dtype'>;
-  computeDtype: ComputeDtype;
-  /**
-   * The layer's `<name>.bias`, to store in the compute dtype (HQQ-SPEC section 5): its bytes in
-   * `dtype` (transferred) are converted to `to` by the wasm core (`decode16` / `encode16`).
-   */
-  bias?: { dtype: TaskInputDtype; to: TaskInputDtype; data: ArrayBuffer };
-  /** Also quantize with plain round-to-nearest and report its error (for comparisons). */
-  compareRtn?: boolean;
   /** Test-only: make the worker fail on this task ('throw': an exception; 'exit': the worker dies). */
   crash?: 'throw' | 'exit';
 }
 
-export interface QuantizeTaskResult {
+/** HQQ quantization of one whole tensor (HQQLinear layout). */
+export interface HQQTask extends TaskBase {
+  kind: 'hqq';
+  dtype: TaskInputDtype;
+  shape: number[];
+  /** Engine options without `dtype` (nbits, groupSize, axis, optimize, roundZero, solver). */
+  options: Omit<QuantizeOptions, 'dtype'>;
+  /** Storage dtype of scale and zero: they are rounded to it before the error statistics. */
+  computeDtype: 'float16' | 'bfloat16' | 'float32';
+  /**
+   * The layer's `<name>.bias`, to store in the compute dtype (HQQ-SPEC section 5): its bytes in
+   * `dtype` (transferred) are converted to `to` by the wasm core.
+   */
+  bias?: { dtype: TaskInputDtype; to: TaskInputDtype; data: ArrayBuffer };
+  /** Also quantize with plain round-to-nearest and report its error (the baseline). */
+  compareBaseline?: boolean;
+}
+
+/** A GGML block type for `rows` rows of `cols` weights (a whole tensor or a row range). */
+export interface GGUFTask extends TaskBase {
+  kind: 'gguf';
+  /** F32/F16/BF16, or a GGML type name when requantizing (decoded by the core first). */
+  inputType: string;
+  rows: number;
+  cols: number;
+  /** Output GGML type name. */
+  type: string;
+  /** Also run llama.cpp's reference quantizer and report its error (the baseline). */
+  compareBaseline?: boolean;
+}
+
+/** A dtype conversion (round to nearest even), e.g. a BF16 norm weight stored as F32. */
+export interface ConvertTask extends TaskBase {
+  kind: 'convert';
+  from: string;
+  to: TaskInputDtype;
+  rows: number;
+  cols: number;
+}
+
+export type WorkerTask = HQQTask | GGUFTask | ConvertTask;
+
+/**
+ * Error sums of a reconstruction against its input, summable over row ranges and tensors:
+ * count, sum |W - W_r|, sum (W - W_r)^2, max |W - W_r|, sum W^2.
+ */
+export interface TaskStats {
+  count: number;
+  sumAbs: number;
+  sumSq: number;
+  maxAbs: number;
+  sumWSq: number;
+}
+
+export interface WorkerResult {
   name: string;
-  /** Packed levels (3-bit: int32 words, little-endian). */
-  wq: ArrayBuffer;
-  /** scale and zero in the compute dtype, little-endian. */
-  scale: ArrayBuffer;
-  zero: ArrayBuffer;
-  /** With `task.bias`: the bias in `task.bias.to`, little-endian. */
-  bias?: ArrayBuffer;
-  packing: PackingName;
-  packedShape: [number, number];
-  groupedShape: [number, number];
-  iterations: number;
-  stats: ErrorStatistics;
-  /** ||W||_F^2 of the input tensor (summed in double), to aggregate relative errors over tensors. */
-  weightNormSq: number;
-  /** Errors of plain round-to-nearest (when `compareRtn`). */
-  rtn?: ErrorStatistics;
+  /** Output buffers, under the names the task kind defines (HQQ: wq, scale, zero, bias; GGUF: blocks). */
+  buffers: Record<string, ArrayBuffer>;
+  /** Error of what was computed (quantize tasks). */
+  stats?: TaskStats;
+  /** Error of the baseline on the same input (with compareBaseline). */
+  baseline?: TaskStats;
+  /** HQQ solver iterations. */
+  iterations?: number;
   /** Milliseconds spent in the worker. */
   ms: number;
 }
@@ -56,24 +90,40 @@ export interface WorkerPool {
   /** Number of workers. */
   readonly size: number;
   /**
-   * Runs one task on the next free worker (tasks queue when all are busy). `task.data` is
+   * Runs one task on the next free worker (tasks queue when all are busy). The task's buffers are
    * transferred. Rejects with HQQError: WORKER_FAILED (the worker died or threw; the message names
    * the tensor), the engine's own code for a structured engine error (e.g. INVALID_VALUE), or
    * ABORTED after `terminate()`.
    */
-  run(task: QuantizeTask): Promise<QuantizeTaskResult>;
+  run(task: WorkerTask): Promise<WorkerResult>;
   /** Stops every worker; pending and queued tasks reject with ABORTED. Idempotent. */
   terminate(): Promise<void>;
 }
 
+/** Former names of the task types (0.1.0). */
+export type QuantizeTask = WorkerTask;
+export type QuantizeTaskResult = WorkerResult;
+
 /** Messages main -> worker. */
 export type ToWorker =
   | { type: 'init'; module: WebAssembly.Module }
-  | { type: 'task'; id: number; task: QuantizeTask };
+  | { type: 'task'; id: number; task: WorkerTask };
 
 /** Messages worker -> main. */
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'init-error'; message: string }
-  | { type: 'result'; id: number; result: QuantizeTaskResult }
+  | { type: 'result'; id: number; result: WorkerResult }
   | { type: 'error'; id: number; error: { name: string; code?: string; message: string } };
+
+/** The buffers a task transfers to its worker. */
+export function taskTransfer(task: WorkerTask): ArrayBuffer[] {
+  const out = [task.data];
+  if (task.kind === 'hqq' && task.bias && task.bias.data !== task.data) out.push(task.bias.data);
+  return out;
+}
+
+/** The buffers a result transfers back (each once). */
+export function resultTransfer(r: WorkerResult): ArrayBuffer[] {
+  return [...new Set(Object.values(r.buffers))];
+}

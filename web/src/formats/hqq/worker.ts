@@ -1,0 +1,34 @@
+/**
+ * Worker side of the HQQ format (browser-safe): quantize one tensor with the wasm core, encode
+ * scale/zero to the compute dtype with the core's encoder, convert the layer's bias, and return
+ * transferable buffers `wq`, `scale`, `zero` (and `bias`).
+ */
+import type { ErrorStatistics, HQQ, QuantizeOptions } from '../../engine.js';
+import type { HQQTask, TaskStats, WorkerResult } from '../../pool/types.js';
+import { convertDtype } from '../convert.js';
+
+/** ErrorStatistics of `count` values as summable sums. */
+export function statsToSums(s: ErrorStatistics, count: number): TaskStats {
+  return { count, sumAbs: s.meanAbs * count, sumSq: s.frobenius * s.frobenius, maxAbs: s.maxAbs, sumWSq: s.weightFrobenius * s.weightFrobenius };
+}
+
+function encode(hqq: HQQ, values: Float32Array, computeDtype: HQQTask['computeDtype']): ArrayBuffer {
+  if (computeDtype === 'float32') return values.buffer as ArrayBuffer; // the engine returns owned copies
+  return hqq.encode16(values, computeDtype === 'float16' ? 'f16' : 'bf16').buffer as ArrayBuffer;
+}
+
+export function runHQQTask(hqq: HQQ, task: HQQTask): WorkerResult {
+  const t0 = performance.now();
+  const data = task.dtype === 'F32' ? new Float32Array(task.data) : new Uint16Array(task.data);
+  const opts: QuantizeOptions = { ...task.options, ...(task.dtype === 'F32' ? {} : { dtype: task.dtype === 'F16' ? 'f16' : 'bf16' }) };
+  const q = hqq.quantize(data, task.shape, opts);
+  const count = data.length;
+  const baseline = task.compareBaseline ? statsToSums(hqq.quantize(data, task.shape, { ...opts, optimize: false }).stats, count) : undefined;
+  const buffers: Record<string, ArrayBuffer> = {
+    wq: q.packed.buffer as ArrayBuffer,
+    scale: encode(hqq, q.scale, task.computeDtype),
+    zero: encode(hqq, q.zero, task.computeDtype),
+  };
+  if (task.bias) buffers.bias = convertDtype(hqq, task.bias.data, task.bias.dtype, task.bias.to);
+  return { name: task.name, buffers, stats: statsToSums(q.stats, count), baseline, iterations: q.iterations, ms: performance.now() - t0 };
+}

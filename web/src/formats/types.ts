@@ -1,0 +1,147 @@
+/**
+ * The output-format seam. A format (HQQ safetensors, GGUF, ONNX MatMulNBits...) says, from the
+ * input's headers alone, what every input tensor becomes: the output files and their layouts, the
+ * output entries of each tensor with their byte sizes, and the worker jobs that compute them. The
+ * orchestrator (`model/quantize-model.ts`), the pool, the sinks and the progress reporting then
+ * serve every format without knowing any of them. Browser-safe.
+ *
+ * Containers (`io/`: safetensors, GGUF, ONNX) are separate from formats: a format writes into one
+ * container; a container's reader feeds any format through `model/input.ts`.
+ */
+import type { HQQError } from '../errors.js';
+import type { FileLayout } from '../io/layout.js';
+import type { InputModel, InputTensor } from '../model/input.js';
+import type { TaskStats, WorkerResult, WorkerTask } from '../pool/types.js';
+
+export type TensorAction = 'quantize' | 'convert' | 'copy';
+
+/** One output file streamed through a `ShardWriter`. */
+export interface PlannedFile {
+  fileName: string;
+  layout: FileLayout;
+  /** The input file it is made from, where there is one (sharded safetensors). */
+  inputName?: string;
+}
+
+/** A small output file written whole after the streamed ones (an index.json, a config.json...). */
+export interface PlannedSmallFile {
+  fileName: string;
+  /** Known at plan time, or made by the format's `finish()` from the results. */
+  data?: Uint8Array | string;
+}
+
+/** Bytes for one output entry: `bytes` at `offset` inside entry `entry` of file `file`. */
+export interface TensorWrite {
+  file: number;
+  entry: string;
+  offset: number;
+  bytes: Uint8Array;
+}
+
+/** One piece of worker work: a whole tensor, or a row range of it. */
+export interface Job {
+  /** `index` of the planned tensor it computes (part of). */
+  tensor: number;
+  /** The input bytes it reads, relative to the tensor's data. */
+  offset: number;
+  length: number;
+  /** First row and row count when the tensor is split into row ranges. */
+  rows?: { start: number; count: number };
+  /** Other input tensors read whole and passed along (e.g. the bias of an HQQ layer). */
+  with?: number[];
+  /** Format-specific, serializable parameters of the task (no data). */
+  spec: unknown;
+}
+
+export interface PlannedTensor {
+  /** Input tensor name. */
+  name: string;
+  /** Input dtype as its container names it (F32, BF16, Q4_K...). */
+  dtype: string;
+  /** Row-major (PyTorch order). */
+  shape: number[];
+  numel: number;
+  /** Position in the whole model (0-based, input order over all files). */
+  index: number;
+  /** Which input file it lives in. */
+  sourceIndex: number;
+  action: TensorAction;
+  /** Why the tensor is copied (or converted) instead of quantized. */
+  reason?: string;
+  /** What it becomes, in a few characters: "q4 g64", "Q4_K", "F32"... */
+  label: string;
+  /** Output entries: (file, name, bytes). A tensor folded into another one's job has none of its own work. */
+  outputs: { file: number; name: string; byteLength: number }[];
+  /** Worker jobs (quantize/convert); empty for copies and for tensors computed by another tensor's job. */
+  jobs: Job[];
+  /** A copy: the input bytes go unchanged into this entry. */
+  copyTo?: { file: number; entry: string };
+  /** The index of the tensor whose job also produces this one (e.g. an HQQ layer's converted bias). */
+  producedBy?: number;
+  bytesBefore: number;
+  bytesAfter: number;
+  bitsPerWeight: number;
+  /** HQQ: the layer config. */
+  hqq?: { nbits: number; groupSize: number; axis: 0 | 1; optimize: boolean; roundZero: boolean; computeDtype: string };
+  /** GGUF: the output type. */
+  ggufType?: string;
+}
+
+export interface PlanTotals {
+  tensors: number;
+  quantized: number;
+  copied: number;
+  parameters: number;
+  quantizedParameters: number;
+  /** Input tensor bytes. */
+  bytesBefore: number;
+  /** Output tensor bytes. */
+  bytesAfter: number;
+  /** Output file bytes (headers, padding and small files included). */
+  fileBytes: number;
+  /** Input bytes of the quantized tensors, and their output bytes. */
+  quantizedBytesBefore: number;
+  quantizedBytesAfter: number;
+  /** Output bits per weight over the quantized tensors. */
+  bitsPerWeight: number;
+}
+
+/** Something the user probably did not mean, found at plan time (e.g. a pattern that matched nothing). */
+export interface PlanWarning {
+  code: 'NOTHING_QUANTIZED' | 'PATTERN_UNUSED' | 'OVERRIDE_UNUSED' | 'MOSTLY_COPIED' | 'RUNTIME_COMPAT' | 'WORKERS_CAPPED' | 'OTHER';
+  message: string;
+}
+
+export interface FormatPlan {
+  format: FormatName;
+  /** The resolved config, as JSON-friendly data (recorded in the output and in reports). */
+  config: Record<string, unknown>;
+  files: PlannedFile[];
+  smallFiles: PlannedSmallFile[];
+  /** Every input tensor, in input order. */
+  tensors: PlannedTensor[];
+  totals: PlanTotals;
+  warnings: PlanWarning[];
+  /** The name of the baseline the format compares against ("round-to-nearest", "llama.cpp"). */
+  baselineName?: string;
+}
+
+export type FormatName = 'hqq' | 'gguf';
+
+/** What a format does; one instance per run (it may keep state between plan and finish). */
+export interface OutputFormat {
+  readonly name: FormatName;
+  /** Plans everything from the input headers. Throws HQQError for an invalid config or input. */
+  plan(input: InputModel): FormatPlan;
+  /**
+   * The worker task of a job, given the bytes it reads (`data`: the job's range of its tensor;
+   * `extra`: the whole `job.with` tensors, in order). Buffers are transferred.
+   */
+  task(job: Job, tensor: PlannedTensor, data: ArrayBuffer, extra: ArrayBuffer[], options: { compareBaseline: boolean }): WorkerTask;
+  /** Where the results of a job go. */
+  place(job: Job, tensor: PlannedTensor, result: WorkerResult): TensorWrite[];
+  /** Small files made from the results, after every job is done (those without `data` at plan time). */
+  finish?(plan: FormatPlan): PlannedSmallFile[];
+}
+
+export type { InputModel, InputTensor, TaskStats, HQQError };

@@ -1,0 +1,36 @@
+/**
+ * The copy lane (browser-safe): tensors stored unchanged go from input to output in bounded
+ * chunks, alongside the quantize lane.
+ */
+import type { FormatPlan } from '../../formats/types.js';
+import type { InputModel } from '../input.js';
+import { plannedReport, type TensorReport } from '../report.js';
+import type { RunState } from './state.js';
+
+export async function runCopyLane(run: RunState, plan: FormatPlan, input: InputModel, reports: (TensorReport | undefined)[], chunkBytes: number): Promise<void> {
+  for (const t of plan.tensors) {
+    if (!t.copyTo || t.jobs.length > 0 || t.producedBy !== undefined) continue;
+    if (run.failure) return;
+    run.emit('tensor-start', t);
+    const w = run.writers[t.copyTo.file]!;
+    const src = input.tensors[t.index]!;
+    try {
+      if (t.bytesBefore === 0) await w.writeTensor(t.copyTo.entry, new Uint8Array(0), 0);
+      for (let off = 0; off < t.bytesBefore; off += chunkBytes) {
+        if (run.failure) return;
+        const n = Math.min(chunkBytes, t.bytesBefore - off);
+        const chunk = await src.read(off, n);
+        if (run.failure) return;
+        await w.writeTensor(t.copyTo.entry, chunk, off);
+        run.advance(t, n);
+        if (off + n < t.bytesBefore) run.emit('progress', t);
+      }
+    } catch (e) {
+      run.fail(e);
+      return;
+    }
+    reports[t.index] = plannedReport(t);
+    run.emit('tensor-done', t, reports[t.index]);
+    run.emit('progress', t);
+  }
+}

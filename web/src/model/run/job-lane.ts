@@ -1,0 +1,105 @@
+/**
+ * The quantize lane (browser-safe): every worker job of every tensor, in plan order, through the
+ * pool. A job is admitted (a slot), its input bytes are read, its task goes to a worker, and its
+ * results are written at their planned offsets in whatever order workers finish. A tensor is done
+ * when its last job is; its error is the sum over its jobs.
+ */
+import type { FormatPlan, Job, OutputFormat, PlannedTensor } from '../../formats/types.js';
+import type { InputModel } from '../input.js';
+import { addSums, emptySums, finishedReport, plannedReport, type TensorReport, type TensorSums } from '../report.js';
+import type { RunState } from './state.js';
+
+export interface JobLaneOptions {
+  compareBaseline: boolean;
+  /** Test-only: make the worker fail on this tensor. */
+  crash?: { name: string; mode: 'throw' | 'exit' };
+}
+
+/** An exact, owned ArrayBuffer holding `bytes` (transferable without taking anything else along). */
+export function ownBuffer(bytes: Uint8Array): ArrayBuffer {
+  if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength && bytes.buffer instanceof ArrayBuffer) return bytes.buffer;
+  return bytes.slice().buffer as ArrayBuffer;
+}
+
+interface Progress {
+  left: number;
+  sums: TensorSums;
+  iterations?: number;
+  ms: number;
+}
+
+export async function runJobLane(
+  run: RunState, plan: FormatPlan, format: OutputFormat, input: InputModel,
+  reports: (TensorReport | undefined)[], sums: Map<number, TensorSums>, options: JobLaneOptions,
+): Promise<void> {
+  const jobs: Job[] = plan.tensors.flatMap((t) => t.jobs);
+  const progress = new Map<number, Progress>();
+  const produced = new Map<number, PlannedTensor[]>(); // tensors written by another tensor's job
+  for (const t of plan.tensors) {
+    if (t.producedBy !== undefined) produced.set(t.producedBy, [...(produced.get(t.producedBy) ?? []), t]);
+  }
+
+  const finishTensor = (t: PlannedTensor, p: Progress) => {
+    const rep = t.action === 'quantize' ? finishedReport(t, p.sums, p.iterations, p.ms, plan.baselineName) : plannedReport(t);
+    if (t.action === 'quantize') sums.set(t.index, p.sums);
+    reports[t.index] = rep;
+    run.emit('tensor-done', t, rep);
+    for (const other of produced.get(t.index) ?? []) {
+      reports[other.index] = plannedReport(other);
+      run.advance(other, other.bytesBefore);
+      run.emit('tensor-done', other, reports[other.index]);
+    }
+    run.emit('progress', t);
+  };
+
+  const runOne = async (job: Job, t: PlannedTensor, data: ArrayBuffer, extra: ArrayBuffer[]) => {
+    const task = format.task(job, t, data, extra, { compareBaseline: options.compareBaseline && t.action === 'quantize' });
+    if (options.crash?.name === t.name) task.crash = options.crash.mode;
+    const r = await run.pool!.run(task);
+    if (run.failure) return;
+    const writes = format.place(job, t, r);
+    await Promise.all(writes.map((w) => run.writers[w.file]!.writeTensor(w.entry, w.bytes, w.offset)));
+    if (run.failure) return;
+    const p = progress.get(t.index)!;
+    if (r.stats) {
+      addSums(p.sums.stats, r.stats);
+      if (r.baseline) addSums((p.sums.baseline ??= emptySums()), r.baseline);
+    }
+    if (r.iterations !== undefined) p.iterations = Math.max(p.iterations ?? 0, r.iterations);
+    p.ms += r.ms;
+    run.advance(t, job.length);
+    if (--p.left === 0) finishTensor(t, p);
+    else run.emit('progress', t);
+  };
+
+  const pending: Promise<void>[] = [];
+  for (const job of jobs) {
+    await run.acquire();
+    if (run.failure) break;
+    const t = plan.tensors[job.tensor]!;
+    if (!progress.has(t.index)) {
+      progress.set(t.index, { left: t.jobs.length, sums: { stats: emptySums() }, ms: 0 });
+      run.emit('tensor-start', t);
+      for (const other of produced.get(t.index) ?? []) run.emit('tensor-start', other);
+    }
+    let data: ArrayBuffer;
+    const extra: ArrayBuffer[] = [];
+    try {
+      data = ownBuffer(await input.tensors[t.index]!.read(job.offset, job.length));
+      for (const i of job.with ?? []) {
+        const w = input.tensors[i]!;
+        extra.push(ownBuffer(await w.read(0, w.byteLength)));
+      }
+    } catch (e) {
+      run.release();
+      run.fail(e);
+      break;
+    }
+    if (run.failure) {
+      run.release();
+      break;
+    }
+    pending.push(runOne(job, t, data, extra).catch((e) => run.fail(e)).finally(() => run.release()));
+  }
+  await Promise.all(pending);
+}
