@@ -88,7 +88,6 @@ export type GGUFValue =
 
 export type GGUFMetadata = Map<string, GGUFValue>;
 
-const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8');
 
 /**
@@ -115,30 +114,30 @@ export class GGUFStringList implements Iterable<string> {
 
   /** Encodes `strings` (well-formed UTF-16: a lone surrogate is INVALID_ARGUMENT, not silently replaced). */
   static from(strings: Iterable<string>): GGUFStringList {
-    const parts: Uint8Array[] = [];
-    let total = 0;
-    let i = 0;
-    for (const s of strings) {
+    const list = Array.isArray(strings) ? (strings as readonly string[]) : [...strings];
+    let capacity = 0;
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i];
       if (typeof s !== 'string') throw new HQQError('INVALID_ARGUMENT', `GGUFStringList.from: element ${i} is a ${typeof s}, not a string`);
-      if (hasLoneSurrogate(s)) {
+      capacity += 8 + 3 * s.length; // UTF-8 needs at most 3 bytes per UTF-16 unit
+    }
+    let encoded = new Uint8Array(capacity);
+    const view = new DataView(encoded.buffer);
+    const starts = new Float64Array(list.length + 1);
+    let pos = 0;
+    for (let i = 0; i < list.length; i++) {
+      starts[i] = pos;
+      const end = encodeUtf8(list[i]!, encoded, pos + 8);
+      if (end < 0) {
         throw new HQQError('INVALID_ARGUMENT', `GGUFStringList.from: element ${i} holds a lone UTF-16 surrogate, which has no UTF-8 encoding; fix the string`);
       }
-      const b = utf8Encoder.encode(s);
-      parts.push(b);
-      total += 8 + b.byteLength;
-      i++;
+      const len = end - pos - 8;
+      view.setUint32(pos, len, true); // lengths stay below 2^32 (a JS string is shorter)
+      view.setUint32(pos + 4, 0, true);
+      pos = end;
     }
-    const encoded = new Uint8Array(total);
-    const view = new DataView(encoded.buffer);
-    const starts = new Float64Array(parts.length + 1);
-    let pos = 0;
-    parts.forEach((b, k) => {
-      starts[k] = pos;
-      view.setBigUint64(pos, BigInt(b.byteLength), true);
-      encoded.set(b, pos + 8);
-      pos += 8 + b.byteLength;
-    });
-    starts[parts.length] = pos;
+    starts[list.length] = pos;
+    if (pos < capacity) encoded = encoded.slice(0, pos);
     return new GGUFStringList(encoded, starts);
   }
 
@@ -172,6 +171,36 @@ export class GGUFStringList implements Iterable<string> {
       throw new HQQError('INVALID_ARGUMENT', `GGUFStringList: index ${i} is outside the list's ${this.length} strings`);
     }
   }
+}
+
+/**
+ * Writes `s` as UTF-8 into `out` at `pos` (the caller guarantees 3 bytes per UTF-16 unit of room);
+ * returns the end position, or -1 when `s` holds a lone surrogate.
+ */
+function encodeUtf8(s: string, out: Uint8Array, pos: number): number {
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    if (c < 0x80) {
+      out[pos++] = c;
+    } else if (c < 0x800) {
+      out[pos++] = 0xc0 | (c >> 6);
+      out[pos++] = 0x80 | (c & 0x3f);
+    } else if (c < 0xd800 || c > 0xdfff) {
+      out[pos++] = 0xe0 | (c >> 12);
+      out[pos++] = 0x80 | ((c >> 6) & 0x3f);
+      out[pos++] = 0x80 | (c & 0x3f);
+    } else {
+      const d = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+      if (c >= 0xdc00 || d < 0xdc00 || d > 0xdfff) return -1;
+      c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+      i++;
+      out[pos++] = 0xf0 | (c >> 18);
+      out[pos++] = 0x80 | ((c >> 12) & 0x3f);
+      out[pos++] = 0x80 | ((c >> 6) & 0x3f);
+      out[pos++] = 0x80 | (c & 0x3f);
+    }
+  }
+  return pos;
 }
 
 /** True when `s` holds an unpaired UTF-16 surrogate (TextEncoder would turn it into U+FFFD). */

@@ -136,6 +136,8 @@ function hex(b: number): string {
 class Cursor {
   pos = 0;
   readonly #view: DataView;
+  /** Reads up to here need no checks: the bytes are in the buffer and under the header cap. */
+  readonly #fast: number;
   constructor(
     readonly buf: Uint8Array,
     readonly fileSize: number,
@@ -143,6 +145,7 @@ class Cursor {
     readonly maxHeaderBytes: number,
   ) {
     this.#view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.#fast = Math.min(buf.length, maxHeaderBytes);
   }
 
   /** Bytes left in the file after the cursor. */
@@ -152,7 +155,7 @@ class Cursor {
 
   /** True when `n` more bytes are already in the buffer (the fast path; no checks needed). */
   has(n: number): boolean {
-    return this.pos + n <= this.buf.length;
+    return this.pos + n <= this.#fast;
   }
 
   /** Makes sure `n` bytes of `what` can be read at the cursor. */
@@ -340,17 +343,20 @@ function readStringArray(x: Ctx, key: string, path: readonly number[], n: number
   const { c, limits } = x;
   const start = c.pos;
   const starts = new Float64Array(n + 1);
-  const maxLen = BigInt(limits.maxStringBytes);
+  const view = c.view;
   for (let i = 0; i < n; i++) {
     if (!c.has(8)) c.need(8, `the length of ${where(key, [...path, i])}`);
     starts[i] = c.pos - start;
-    const len = c.view.getBigUint64(c.pos, true);
+    // The hot loop of token lists: the u64 length as two u32 halves, no BigInt unless it is huge.
+    const lo = view.getUint32(c.pos, true);
+    const hi = view.getUint32(c.pos + 4, true);
     c.pos += 8;
-    if (len > maxLen || Number(len) > c.remaining) {
-      const why = len > maxLen ? `over the limit of ${limits.maxStringBytes} (limits.maxStringBytes)` : `but only ${c.remaining} bytes are left in the file`;
+    const m = hi === 0 ? lo : Number.POSITIVE_INFINITY;
+    if (m > limits.maxStringBytes || m > c.remaining) {
+      const len = (BigInt(hi) << 32n) | BigInt(lo);
+      const why = m > limits.maxStringBytes ? `over the limit of ${limits.maxStringBytes} (limits.maxStringBytes)` : `but only ${c.remaining} bytes are left in the file`;
       throw bad(`${x.fileName}: ${where(key, [...path, i])}: the string is ${len} bytes long, ${why}; the file is truncated or corrupt`);
     }
-    const m = Number(len);
     if (!c.has(m)) c.need(m, where(key, [...path, i]));
     const b = invalidUtf8At(c.buf, c.pos, c.pos + m);
     if (b >= 0) {
