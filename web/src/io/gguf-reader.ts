@@ -27,7 +27,8 @@
  *  - tensor data: offsets multiples of the alignment, inside the file, not overlapping.
  *
  * Stricter than gguf.cpp on purpose (it accepts these): bool bytes other than 0/1, invalid UTF-8,
- * n_dims 0 and zero-sized dims, empty tensor names. More lenient: gguf.cpp also requires tensor
+ * keys over 65535 bytes (the spec's limit), n_dims 0 and zero-sized dims, empty tensor names and
+ * names holding NUL (which GGML silently truncates). More lenient: gguf.cpp also requires tensor
  * data to be packed in tensor-info order; `header.contiguous` reports whether a file is (every file
  * llama.cpp or gguf-py writes is, and so is every file `planGGUF` lays out).
  */
@@ -105,7 +106,7 @@ export interface GGUFHeader {
   tensors: GGUFTensorInfo[];
   /** Bytes from the magic to the end of the last tensor info (before the alignment padding). */
   headerLength: number;
-  /** Absolute offset of the data section: headerLength rounded up to the alignment. */
+  /** Absolute offset of the data section: headerLength rounded up to the alignment (headerLength itself when there are no tensors, as gguf.cpp). */
   dataOffset: number;
   /**
    * The tensor data is packed in tensor-info order, each tensor at the aligned end of the previous
@@ -537,7 +538,9 @@ function parse(buf: Uint8Array, fileSize: number, fileName: string, limits: GGUF
   const raw: RawTensor[] = [];
   for (let i = 0; i < Number(nTensors); i++) raw.push(readTensorInfo(x, i, seen));
   const headerLength = c.pos;
-  const dataOffset = alignUp(headerLength, alignment);
+  // As gguf.cpp: the data section is aligned only when there is data (a file without tensors may
+  // end right after its header).
+  const dataOffset = raw.length > 0 ? alignUp(headerLength, alignment) : headerLength;
   if (raw.length > 0 && dataOffset > fileSize) {
     throw bad(`${fileName}: the data section would begin at byte ${dataOffset} (the header ends at ${headerLength}, aligned to ${alignment}), past the end of the ${fileSize}-byte file; the file is truncated`);
   }

@@ -75,7 +75,7 @@ const TABLE: readonly [number, GGMLTypeName, string, number, number, boolean][] 
   [6, 'Q5_0', 'q5_0', 32, 2 + 4 + 16, true],
   [7, 'Q5_1', 'q5_1', 32, 2 + 2 + 4 + 16, true],
   [8, 'Q8_0', 'q8_0', 32, 2 + 32, true],
-  [9, 'Q8_1', 'q8_1', 32, 4 + 4 + 32, true],
+  [9, 'Q8_1', 'q8_1', 32, 2 + 2 + 32, true],
   [10, 'Q2_K', 'q2_K', QK_K, 2 + 2 + QK_K / 16 + QK_K / 4, true],
   [11, 'Q3_K', 'q3_K', QK_K, 2 + QK_K / 4 + QK_K / 8 + 12, true],
   [12, 'Q4_K', 'q4_K', QK_K, 2 + 2 + 12 + QK_K / 2, true],
