@@ -5,6 +5,7 @@
  * Browser-safe.
  */
 import { HQQError } from '../errors.js';
+import { openGGUF, type GGUFFile } from '../io/gguf-reader.js';
 import { parseIndexJson, type IndexJson } from '../io/index-json.js';
 import { openSafetensors, type SafetensorsFile, type TensorInfo } from '../io/safetensors.js';
 import type { ByteSource } from '../io/source.js';
@@ -32,11 +33,18 @@ export interface SafetensorsInput {
   outputFileName?: string;
 }
 
+export interface GGUFInput {
+  kind: 'gguf';
+  file: GGUFFile;
+  /** Output file name asked for by the caller. */
+  outputFileName?: string;
+}
+
 export interface InputModel {
   /** Input file names, in order. */
   fileNames: string[];
   tensors: InputTensor[];
-  container: SafetensorsInput;
+  container: SafetensorsInput | GGUFInput;
   close(): Promise<void>;
 }
 
@@ -86,11 +94,35 @@ function safetensorsTensor(file: SafetensorsFile, t: TensorInfo, sourceIndex: nu
   };
 }
 
-/** Opens the inputs (headers only). Close the result when done. */
+/** Whether `source` starts with the GGUF magic. */
+async function isGGUF(source: ByteSource): Promise<boolean> {
+  if (source.size < 4) return false;
+  const head = await source.read(0, 4);
+  return head[0] === 0x47 && head[1] === 0x47 && head[2] === 0x55 && head[3] === 0x46; // "GGUF"
+}
+
+async function openGGUFInput(input: ModelInput): Promise<InputModel> {
+  if (input.sources.length !== 1 || input.index) {
+    invalid(`quantizeModel: a GGUF model is one file; got ${input.sources.length} sources${input.index ? ' and an index' : ''} (split GGUF input is not supported: merge it with llama.cpp's gguf-split --merge first)`);
+  }
+  const file = await openGGUF(input.sources[0]!);
+  const tensors: InputTensor[] = file.header.tensors.map((t) => ({
+    name: t.name, dtype: t.type, shape: t.shape, numel: t.numel, byteLength: t.byteLength, sourceIndex: 0,
+    read: (offset, length) => file.readRange(t, offset, length),
+  }));
+  return {
+    fileNames: [file.header.fileName], tensors,
+    container: { kind: 'gguf', file, outputFileName: input.outputFileName },
+    close: () => file.close(),
+  };
+}
+
+/** Opens the inputs (headers only): safetensors (one file, or shards with their index) or GGUF. Close the result when done. */
 export async function openModelInput(input: ModelInput): Promise<InputModel> {
   if (!input || !Array.isArray(input.sources) || input.sources.length === 0) {
     invalid('quantizeModel: input.sources must list at least one ByteSource (the model file, or every shard)');
   }
+  if (await isGGUF(input.sources[0]!)) return openGGUFInput(input);
   let index: IndexJson | undefined;
   let sources = input.sources.slice();
   if (input.index) {

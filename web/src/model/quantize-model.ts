@@ -20,20 +20,14 @@ import { commitOutputs } from './run/commit.js';
 import { runCopyLane } from './run/copy-lane.js';
 import { runJobLane } from './run/job-lane.js';
 import { RunState, type ModelProgressEvent } from './run/state.js';
+import { testHooksOf } from './test-hooks.js';
 
 export type { ModelSink, ShardWriter } from '../io/sink.js';
 export type { ModelInput } from './input.js';
 export type { ModelProgressEvent, ModelProgressType } from './run/state.js';
 export type { ErrorSummary, QuantizeModelReport, TensorReport } from './report.js';
 
-/** Test-only failure injection; the key is not part of the public options type. */
-export const TEST_HOOKS = Symbol.for('hqq-wasm.testHooks');
-export interface TestHooks {
-  /** Make the worker fail on the tensor with this name. */
-  crashOn?: string;
-  /** 'throw' (default): the worker throws; 'exit': the worker dies. */
-  crashMode?: 'throw' | 'exit';
-}
+export { TEST_HOOKS, type TestHooks } from './test-hooks.js';
 
 export interface RunOptions {
   /** Makes the worker pool (e.g. `size => createNodePool({ size, module })`); terminated at the end. */
@@ -123,7 +117,7 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
     createPool, workers: workersOpt, signal, onProgress, dryRun = false, compareRtn = false,
     copyChunkBytes = DEFAULT_COPY_CHUNK, maxInFlight: maxInFlightOpt, ...config
   } = options;
-  const hooks = (options as { [TEST_HOOKS]?: TestHooks })[TEST_HOOKS];
+  const hooks = testHooksOf(options);
   if (signal?.aborted) throw abortError(signal);
   checkRunOptions(options);
   const planned = await planModelInput(input, config);
