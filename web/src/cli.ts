@@ -1,6 +1,7 @@
 /**
  * The `hqq-wasm` command line (Node). `main(argv)` returns the exit code:
- *   0 success, 1 failure, 2 usage error, 130 interrupted by Ctrl-C (SIGINT; nothing written).
+ *   0 success, 1 failure, 2 usage error, 128 + N stopped by signal N (130 SIGINT/Ctrl-C, 143 SIGTERM,
+ *   129 SIGHUP, 141 stdout closed): the output was left as it was (docs/outputs.md).
  */
 import { SUPPORTED_NBITS, type Nbits } from './engine.js';
 import { HQQError } from './errors.js';
@@ -10,6 +11,7 @@ import type { ModelProgressEvent, QuantizeModelReport, TensorReport } from './mo
 import {
   dequantizeModelFile, inspectModelFile, quantizeModelFiles, type DequantizeDtype, type InspectReport,
 } from './node-model.js';
+import { terminationExitCode } from './node-signals.js';
 
 class UsageError extends Error {}
 
@@ -27,7 +29,8 @@ Usage:
   hqq-wasm dequantize <file.safetensors> -o <out.safetensors> [--dtype float32|float16|bfloat16]
 
 Run "hqq-wasm <command> --help" for the options of a command.
-Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted (Ctrl-C; no output is left behind).
+Exit codes: 0 success, 1 failure, 2 usage error, 128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM,
+129 SIGHUP, 141 stdout closed): the output is left as it was, no temporary stays behind.
 `;
 
 const QUANTIZE_HELP = `Usage: hqq-wasm quantize <model.safetensors | model.safetensors.index.json> -o <output> [options]
@@ -290,7 +293,8 @@ async function cmdQuantize(args: string[], io: Out): Promise<number> {
         }
       };
   const report = await quantizeModelFiles(positional[0]!, output, {
-    ...cfg, workers, dryRun, compareRtn: flags.has('--compare-rtn'), onProgress, handleSigint: true, testHooks,
+    ...cfg, workers, dryRun, compareRtn: flags.has('--compare-rtn'), onProgress, handleSignals: true, testHooks,
+    onNotice: (m) => io.err(`hqq-wasm: ${m}\n`),
   }).finally(clearBar);
   if (json) {
     io.out(JSON.stringify({ command: 'quantize', input: positional[0], output: output ?? null, ...report }, null, 2) + '\n');
@@ -394,7 +398,7 @@ export async function main(argv: string[], io: Out = {
     }
     if (e instanceof HQQError && e.code === 'ABORTED') {
       io.err(`hqq-wasm: interrupted: ${e.message}\n`);
-      return 130;
+      return terminationExitCode() ?? 130;
     }
     if (e instanceof HQQError) {
       io.err(`hqq-wasm: error [${e.code}]: ${e.message}\n`);

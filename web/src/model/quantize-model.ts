@@ -305,6 +305,7 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
 
   const writers: ShardWriter[] = [];
   const committed: string[] = [];
+  let published = false;
   const reports: (TensorReport | undefined)[] = new Array(plan.tensors.length);
   const errors = new Map<string, TensorErrors>();
   const COPY_WEIGHT = 0.05; // a copied byte is much cheaper than a quantized one (for the ETA)
@@ -471,12 +472,15 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
         if (!failure && sink.finish) {
           if (signal?.aborted) throw abortError(signal);
           await sink.finish();
+          // The output is published: an abort noticed meanwhile (a signal during finish(), after
+          // the switch) must not turn this finished run into a failure report.
+          published = true;
         }
       } catch (e) {
         fail(e);
       }
     }
-    if (failure) {
+    if (failure && !published) {
       await pool?.terminate();
       await Promise.allSettled(writers.map((w) => w.abort()));
       if (committed.length > 0) await sink.discard?.(committed).catch(() => {});
