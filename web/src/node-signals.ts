@@ -9,8 +9,9 @@
  * - A second signal exits at once: the temporaries this process registered are removed
  *   synchronously first, except while an output is being switched into place (the two renames of
  *   a folder switch): the exit then waits for the switch to end, so a forced exit never leaves an
- *   output moved aside. A third signal during that wait exits without removing anything (the next
- *   run completes the switch).
+ *   output moved aside; when the switch succeeded the exit code is 0 (the output is complete). A
+ *   third signal during that wait exits without removing anything (the next run completes the
+ *   switch).
  *
  * The handlers are installed only while at least one run is registered, so a process that is not
  * writing keeps Node's default behaviour.
@@ -130,10 +131,18 @@ export function terminationExitCode(): number | undefined {
  */
 export async function criticalSection<T>(fn: () => Promise<T>): Promise<T> {
   critical++;
+  let done = false;
   try {
-    return await fn();
+    const result = await fn();
+    done = true;
+    return result;
   } finally {
     critical--;
-    if (critical === 0 && pendingExit !== undefined) forceExit(pendingExit);
+    if (critical === 0 && pendingExit !== undefined) {
+      // The switch is over. If it succeeded the output is complete: that is a success, not an
+      // interruption (the previous output, now a temporary, is removed on the way out).
+      if (done) say('the new output is in place');
+      forceExit(done ? 0 : pendingExit);
+    }
   }
 }

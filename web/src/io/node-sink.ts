@@ -116,6 +116,14 @@ async function realOrResolved(p: string): Promise<string> {
   }
 }
 
+/** `p` or its closest existing ancestor (where a folder about to be created would live). */
+async function nearestExisting(p: string): Promise<string> {
+  for (let d = p; ; d = dirname(d)) {
+    if (await lstatOrUndefined(d, true).catch(() => undefined)) return d;
+    if (dirname(d) === d) return d;
+  }
+}
+
 /** Reads a folder's completion record; undefined when it has none (or not one of ours). */
 async function readMarker(dir: string): Promise<OutputMarker | undefined> {
   let text: string;
@@ -507,6 +515,10 @@ function folderSink(target: OutputTarget & { kind: 'folder' }, c: Common): NodeO
       claim(fileName);
       const entry: StagedFile = { name: fileName, state: 'open', size: layout?.totalSize ?? 0 };
       try {
+        if (!staging) {
+          // The first file: check before anything is created (the folders may not exist yet).
+          await checkSpace(c, await nearestExisting(dirname(resolve(target.path))), planned + entry.size, 'the output (1 file so far)', shown);
+        }
         const dir = await ensurePrepared();
         staged.push(entry);
         planned += entry.size;
@@ -515,6 +527,7 @@ function folderSink(target: OutputTarget & { kind: 'folder' }, c: Common): NodeO
       } catch (e) {
         entry.state = 'aborted';
         names.delete(fileName);
+        if (staged.every((f) => f.state === 'aborted')) await removeStaging();
         throw e;
       }
       const file = entry.file;
@@ -637,8 +650,8 @@ export function nodeFileSink(pathOf: (fileName: string) => string, inputPaths: r
     get notices() {
       return inner?.notices ?? [];
     },
-    createShard: (fileName, layout) => get(fileName).createShard(fileName, layout),
-    writeFile: (fileName, data) => get(fileName).writeFile(fileName, data),
+    createShard: async (fileName, layout) => get(fileName).createShard(fileName, layout),
+    writeFile: async (fileName, data) => get(fileName).writeFile(fileName, data),
     async finish() {
       if (!inner) throw arg('nodeFileSink: finish() before any file was written');
       await inner.finish();
