@@ -36,8 +36,10 @@ Exit codes: 0 success, 1 failure, 2 usage error, 128+N stopped by signal N (130 
 const QUANTIZE_HELP = `Usage: hqq-wasm quantize <model.safetensors | model.safetensors.index.json> -o <output> [options]
 
 Quantizes every linear weight into the reference HQQLinear layout. Single file: -o is the output
-file (or an existing folder). Sharded (index.json): -o is the output folder (shards keep their
-names, a new index.json is written) or the new index.json path.
+file, an existing folder, or dir/ (a new folder). Sharded (index.json): -o is the output folder (new,
+empty, or made by hqq-wasm; shards keep their names, a new index.json is written) or the new
+index.json path. The output appears at once when complete; an interrupted run leaves the previous
+output as it was (docs/outputs.md).
 
 Options:
   -o, --output <path>          output file / folder (not needed with --dry-run)

@@ -573,8 +573,8 @@ function folderSink(target: OutputTarget & { kind: 'folder' }, c: Common): NodeO
     },
     async finish(): Promise<void> {
       if (published) throw arg(`${shown}: finish() called twice`);
-      const open = staged.filter((f) => f.state === 'open').map((f) => f.name);
-      if (open.length) throw arg(`${shown}: finish() before every file was committed (${open.join(', ')})`);
+      const unfinished = staged.filter((f) => f.state === 'open').map((f) => f.name);
+      if (unfinished.length) throw arg(`${shown}: finish() before every file was committed (${unfinished.join(', ')})`);
       const dir = await ensurePrepared();
       const files = staged.filter((f) => f.state === 'ready').map((f) => f.name);
       try {
