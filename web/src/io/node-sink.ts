@@ -429,10 +429,12 @@ function folderSink(target: OutputTarget & { kind: 'folder' }, c: Common): NodeO
     return removing;
   };
   const removeStagingNow = async () => {
-    if (!staging || published) return;
+    if (published) return;
     await Promise.allSettled(staged.map((f) => f.file?.abort()));
-    await rm(staging, { recursive: true, force: true }).catch(() => {});
-    forgetTemporary(staging);
+    if (staging) {
+      await rm(staging, { recursive: true, force: true }).catch(() => {});
+      forgetTemporary(staging);
+    }
     if (createdParent) {
       // Folders this run created above the output, deepest first, while they are empty.
       for (let d = createdParent.last; ; d = dirname(d)) {
