@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # npm test: set up (apt packages, npm ci), build, then every test suite:
 #   native C++ (Catch2 via CTest), the same under ASan+UBSan, Vitest in Node (wasm module, models,
-#   CLI, safetensors), the browser suite in headless Chromium, the packaging test, the demo e2e.
+#   CLI, safetensors), the output fault-injection test, the browser suite in headless Chromium, the
+#   packaging test, the demo e2e.
 # Every suite runs even when an earlier one fails; the exit status is non-zero if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,7 @@ suite "C++ tests (native, Release)" ctest --test-dir build/native --output-on-fa
 suite "C++ conformance summary" bash -c './build/native/hqq_tests "[conformance]" | grep "^\[conformance\]"'
 suite "C++ tests (AddressSanitizer + UndefinedBehaviorSanitizer)" sanitized_ctest
 suite "Vitest (Node: wasm module, safetensors, models, CLI)" npx vitest run
+suite "Fault injection (the CLI killed at 200 random moments; docs/outputs.md)" node tests/faults/kill-points.mjs --kills 200
 suite "Browser (headless Chromium)" bash scripts/test-browser.sh
 suite "Packaging (npm pack -> Node, Vite, static page)" bash scripts/test-package.sh
 if [ -f scripts/test-demo.sh ]; then

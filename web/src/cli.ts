@@ -1,6 +1,7 @@
 /**
  * The `hqq-wasm` command line (Node). `main(argv)` returns the exit code:
- *   0 success, 1 failure, 2 usage error, 130 interrupted by Ctrl-C (SIGINT; nothing written).
+ *   0 success, 1 failure, 2 usage error, 128 + N stopped by signal N (130 SIGINT/Ctrl-C, 143 SIGTERM,
+ *   129 SIGHUP, 141 stdout closed): the output was left as it was (docs/outputs.md).
  */
 import { SUPPORTED_NBITS, type Nbits } from './engine.js';
 import { HQQError } from './errors.js';
@@ -10,6 +11,7 @@ import { TEST_HOOKS, type ModelProgressEvent, type QuantizeModelReport, type Ten
 import {
   dequantizeModelFile, inspectModelFile, quantizeModelFiles, type DequantizeDtype, type InspectReport,
 } from './node-model.js';
+import { terminationExitCode } from './node-signals.js';
 
 class UsageError extends Error {}
 
@@ -27,14 +29,17 @@ Usage:
   hqq-wasm dequantize <file.safetensors> -o <out.safetensors> [--dtype float32|float16|bfloat16]
 
 Run "hqq-wasm <command> --help" for the options of a command.
-Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted (Ctrl-C; no output is left behind).
+Exit codes: 0 success, 1 failure, 2 usage error, 128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM,
+129 SIGHUP, 141 stdout closed): the output is left as it was, no temporary stays behind.
 `;
 
 const QUANTIZE_HELP = `Usage: hqq-wasm quantize <model.safetensors | model.safetensors.index.json> -o <output> [options]
 
 Quantizes every linear weight into the reference HQQLinear layout. Single file: -o is the output
-file (or an existing folder). Sharded (index.json): -o is the output folder (shards keep their
-names, a new index.json is written) or the new index.json path.
+file, an existing folder, or dir/ (a new folder). Sharded (index.json): -o is the output folder (new,
+empty, or made by hqq-wasm; shards keep their names, a new index.json is written) or the new
+index.json path. The output appears at once when complete; an interrupted run leaves the previous
+output as it was (docs/outputs.md).
 
 Options:
   -o, --output <path>          output file / folder (not needed with --dry-run)
@@ -289,7 +294,10 @@ async function cmdQuantize(args: string[], io: Out): Promise<number> {
           barShown = true;
         }
       };
-  const runOptions = { ...cfg, workers, dryRun, compareRtn: flags.has('--compare-rtn'), onProgress, handleSigint: true };
+  const runOptions = {
+    ...cfg, workers, dryRun, compareRtn: flags.has('--compare-rtn'), onProgress, handleSignals: true,
+    onNotice: (m: string) => io.err(`hqq-wasm: ${m}\n`),
+  };
   if (testHooks) Object.assign(runOptions, { [TEST_HOOKS]: testHooks });
   const report = await quantizeModelFiles(positional[0]!, output, runOptions).finally(clearBar);
   if (json) {
@@ -394,7 +402,7 @@ export async function main(argv: string[], io: Out = {
     }
     if (e instanceof HQQError && e.code === 'ABORTED') {
       io.err(`hqq-wasm: interrupted: ${e.message}\n`);
-      return 130;
+      return terminationExitCode() ?? 130;
     }
     if (e instanceof HQQError) {
       io.err(`hqq-wasm: error [${e.code}]: ${e.message}\n`);

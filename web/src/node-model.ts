@@ -1,71 +1,72 @@
 /**
- * Node helpers around the browser-safe model orchestrator: files in, files out (every file goes to a
- * synced temp file first and all are renamed into place together at the end, index last; on
- * failure, abort or Ctrl-C before that nothing is left behind and existing outputs are untouched),
- * worker_threads pool, plus `inspectModelFile` and `dequantizeModelFile` for the CLI.
+ * Node helpers around the browser-safe model orchestrator: files in, files out through the
+ * crash-consistent output sink (io/node-sink.ts, docs/outputs.md: an output path holds the previous
+ * output or the new one whatever happens, never a mix), SIGINT/SIGTERM/SIGHUP handling
+ * (node-signals.ts), worker_threads pool, plus `inspectModelFile` and `dequantizeModelFile` for the CLI.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { writeSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 
 import type { HQQ } from './engine.js';
 import { HQQError } from './errors.js';
 import { parseIndexJson } from './io/index-json.js';
 import { openFileSource } from './io/node-file.js';
-import { createSafetensorsFileWriter, syncFolder, type SafetensorsFileWriter } from './io/node-writer.js';
+import { resolveOutputTarget } from './io/node-output-target.js';
+import { nodeOutputSink, type NodeOutputSink, type OutputTarget } from './io/node-sink.js';
+import { createSafetensorsFileWriter } from './io/node-writer.js';
 import { openSafetensors, type DType, type SafetensorsFile, type TensorInfo } from './io/safetensors.js';
 import type { ByteSource } from './io/source.js';
 import { planSafetensors, type PlanEntry } from './io/writer.js';
 import { HQQLINEAR_KEYS, groupedShapeOf, readHQQLayers, type HQQLayerInfo } from './model/hqqlinear.js';
 import { HQQ_WASM_TOOL, HQQ_WASM_VERSION } from './model/plan.js';
-import {
-  quantizeModel, type ModelInput, type ModelSink, type QuantizeModelOptions, type QuantizeModelReport, type ShardWriter,
-} from './model/quantize-model.js';
+import { quantizeModel, type ModelInput, type QuantizeModelOptions, type QuantizeModelReport } from './model/quantize-model.js';
+import { abortOnTermination } from './node-signals.js';
 import { loadHQQ } from './node.js';
 import { createNodePool, defaultNodeWorkers } from './pool/node-pool.js';
+
+export { nodeFileSink, nodeOutputSink } from './io/node-sink.js';
+export type { NodeOutputSink, NodeOutputSinkOptions, OutputTarget } from './io/node-sink.js';
+export { resolveOutputTarget } from './io/node-output-target.js';
 
 export interface QuantizeModelFilesOptions extends QuantizeModelOptions {
   /** An HQQ instance whose compiled module the workers share (default: `loadHQQ()`). */
   hqq?: HQQ;
-  /** Abort cleanly on SIGINT (Ctrl-C) while running (the CLI sets this). */
+  /**
+   * Abort cleanly on SIGINT, SIGTERM and SIGHUP while running (the CLI sets this): the run removes
+   * its temporaries and rejects with ABORTED; a second signal exits the process at once (after
+   * removing the temporaries synchronously). See node-signals.ts.
+   */
+  handleSignals?: boolean;
+  /** The former name of `handleSignals` (it now covers SIGTERM and SIGHUP too). */
   handleSigint?: boolean;
+  /** Noteworthy events about the output (stale temporaries of killed runs removed, a late interrupt...). */
+  onNotice?: (message: string) => void;
 }
 
 export interface QuantizeModelFilesReport extends QuantizeModelReport {
-  /** The written files (absolute paths); for a sharded model the index is last. */
+  /** The written files (absolute paths); for a sharded model the index is last. Empty for a dry run. */
   outputPaths: string[];
+  /** Where the output went: one file, or a folder (published as a whole). Absent for a dry run without output. */
+  output?: OutputTarget;
+  /** True when the run replaced a previous output at that path. */
+  replaced: boolean;
+  /** Every notice (also passed to `onNotice`). */
+  notices: string[];
 }
 
 function isIndexPath(p: string): boolean {
   return p.endsWith('.json');
 }
 
-async function isDirectory(p: string): Promise<boolean> {
-  try {
-    return (await stat(p)).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-async function real(p: string): Promise<string> {
-  try {
-    return await realpath(p);
-  } catch {
-    return resolve(p);
-  }
-}
-
-interface ResolvedIO {
+interface OpenedInputs {
   input: ModelInput;
   sources: ByteSource[];
   inputPaths: string[];
-  /** Output file name -> path. */
-  pathOf(fileName: string): string;
-  outDir: string;
+  target?: OutputTarget;
 }
 
-async function openInputs(inputPath: string, outputPath: string | undefined): Promise<ResolvedIO> {
+async function openInputs(inputPath: string, outputPath: string | undefined, dryRun: boolean): Promise<OpenedInputs> {
   if (typeof inputPath !== 'string' || inputPath.length === 0) throw new HQQError('INVALID_ARGUMENT', 'the input path must be a non-empty string');
   const sources: ByteSource[] = [];
   try {
@@ -78,43 +79,16 @@ async function openInputs(inputPath: string, outputPath: string | undefined): Pr
       }
       const index = parseIndexJson(text, basename(inputPath));
       const inDir = dirname(inputPath);
-      for (const shard of index.shards) sources.push(await openFileSource(join(inDir, shard)));
       const inputPaths = [inputPath, ...index.shards.map((s) => join(inDir, s))];
-      let outDir = outputPath ?? '';
-      let indexName = index.fileName;
-      if (outputPath !== undefined && isIndexPath(outputPath)) {
-        outDir = dirname(outputPath);
-        indexName = basename(outputPath);
-      }
-      if (outputPath !== undefined) {
-        await mkdir(outDir, { recursive: true }).catch((e: Error) => {
-          throw new HQQError('IO_ERROR', `${outDir}: cannot create the output folder (${e.message})`, { cause: e });
-        });
-        if ((await real(outDir)) === (await real(inDir))) {
-          throw new HQQError('INVALID_ARGUMENT', `${outputPath}: the output folder is the input folder ${inDir}; the shards keep their file names, so this would overwrite the input — write to a different folder`);
-        }
-      }
-      return {
-        input: { sources, index: { text, fileName: indexName } },
-        sources,
-        inputPaths,
-        pathOf: (f) => join(outDir, f),
-        outDir,
-      };
+      const out = outputPath === undefined ? undefined
+        : await resolveOutputTarget(outputPath, { multiFile: true, defaultFileName: index.fileName, inputPaths, checkFolder: !dryRun });
+      for (const shard of index.shards) sources.push(await openFileSource(join(inDir, shard)));
+      return { input: { sources, index: { text, fileName: out?.fileName ?? index.fileName } }, sources, inputPaths, target: out?.target };
     }
+    const out = outputPath === undefined ? undefined
+      : await resolveOutputTarget(outputPath, { multiFile: false, defaultFileName: basename(inputPath), inputPaths: [inputPath], checkFolder: !dryRun });
     sources.push(await openFileSource(inputPath));
-    let outFile = outputPath ?? '';
-    if (outputPath !== undefined && (await isDirectory(outputPath))) outFile = join(outputPath, basename(inputPath));
-    if (outputPath !== undefined && (await real(outFile)) === (await real(inputPath))) {
-      throw new HQQError('INVALID_ARGUMENT', `${outputPath}: the output is the input file ${inputPath}; refusing to overwrite a file being read — write to a different path`);
-    }
-    return {
-      input: { sources, outputFileName: outputPath === undefined ? undefined : basename(outFile) },
-      sources,
-      inputPaths: [inputPath],
-      pathOf: () => outFile,
-      outDir: dirname(outFile),
-    };
+    return { input: { sources, outputFileName: out?.fileName }, sources, inputPaths: [inputPath], target: out?.target };
   } catch (e) {
     await Promise.allSettled(sources.map((s) => s.close?.()));
     throw e;
@@ -122,133 +96,58 @@ async function openInputs(inputPath: string, outputPath: string | undefined): Pr
 }
 
 /**
- * A ModelSink writing files with `createSafetensorsFileWriter`, in two phases. `commit()` of a shard
- * only prepares it (every byte written, fsynced, closed; still a temp file) and `writeFile` writes
- * a small file (an index, a config) to a synced temp file; `finish()`, called once everything is
- * ready, renames the temp files onto their targets in one tight loop, small files last. A run that fails or is aborted before
- * `finish()` therefore leaves the output folder exactly as it was (a previous run's files stay
- * untouched, temp files are removed). Only a failure inside the rename loop itself can leave a mix;
- * the error then names the files already replaced.
+ * Test-only (fault injection, tests/faults): with HQQ_WASM_TEST_OUTPUT_POINTS set, every named
+ * point of the output protocol is printed on stderr as `hqq-wasm-test-point <name>`; the value
+ * `<name>:<ms>[,<name>:<ms>...]` also pauses that long at those points (`1` only prints).
  */
-export function nodeFileSink(pathOf: (fileName: string) => string, inputPaths: readonly string[]): ModelSink & { written: string[] } {
-  const written: string[] = [];
-  const ready: SafetensorsFileWriter[] = [];
-  const small: { path: string; temp: string }[] = [];
-  const dropSmall = async () => {
-    await Promise.allSettled(small.splice(0).map((f) => rm(f.temp, { force: true })));
-  };
-  return {
-    written,
-    async createShard(fileName, plan): Promise<ShardWriter> {
-      const w = await createSafetensorsFileWriter(pathOf(fileName), plan, { inputPaths });
-      return {
-        writeTensor: (name, bytes, offset) => w.writeTensor(name, bytes, offset),
-        async commit() {
-          await w.prepare();
-          ready.push(w);
-        },
-        abort: () => w.abort(),
-      };
-    },
-    async writeFile(fileName, data) {
-      const p = pathOf(fileName);
-      if (inputPaths.some((i) => resolve(i) === resolve(p))) {
-        throw new HQQError('INVALID_ARGUMENT', `${p}: this output file is also an input; write to a different folder`);
-      }
-      if (small.some((f) => f.path === p)) throw new HQQError('INVALID_ARGUMENT', `${p}: written twice in one run`);
-      const temp = join(dirname(p), `.${basename(p)}.${randomBytes(6).toString('hex')}.partial`);
-      try {
-        const fh = await open(temp, 'wx');
-        try {
-          await fh.writeFile(data);
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-      } catch (e) {
-        await rm(temp, { force: true }).catch(() => {});
-        throw new HQQError('IO_ERROR', `${p}: writing failed (${(e as Error).message}); check free space and permissions`, { cause: e });
-      }
-      small.push({ path: p, temp });
-    },
-    async finish() {
-      const done: string[] = [];
-      try {
-        for (const w of ready) {
-          await w.commit({ syncFolder: false });
-          done.push(w.targetPath);
-        }
-        while (small.length > 0) {
-          const f = small[0]!;
-          await rename(f.temp, f.path);
-          small.shift();
-          done.push(f.path);
-        }
-      } catch (e) {
-        await Promise.allSettled(ready.map((w) => w.abort()));
-        await dropSmall();
-        const replaced = done.length ? `${done.join(', ')} had already been replaced` : 'no file had been replaced yet';
-        throw new HQQError('IO_ERROR', `renaming the finished output files into place failed (${(e as Error).message}); ${replaced}`, { cause: e });
-      } finally {
-        written.push(...done);
-        for (const folder of new Set(done.map((p) => dirname(p)))) await syncFolder(folder);
-      }
-    },
-    async discard() {
-      // Nothing was published before finish(): remove what is still a temp file, never a target.
-      await Promise.allSettled(ready.map((w) => w.abort()));
-      await dropSmall();
-    },
-  };
-}
-
-/** Abort signal combining `signal` with SIGINT (when asked); `dispose` removes the handler. */
-function sigintSignal(signal: AbortSignal | undefined, handle: boolean): { signal: AbortSignal | undefined; dispose(): void } {
-  if (!handle) return { signal, dispose() {} };
-  const ctl = new AbortController();
-  const onSig = () => ctl.abort(new Error('interrupted (SIGINT)'));
-  process.once('SIGINT', onSig);
-  const onOuter = () => ctl.abort(signal!.reason);
-  if (signal?.aborted) ctl.abort(signal.reason);
-  signal?.addEventListener('abort', onOuter, { once: true });
-  return {
-    signal: ctl.signal,
-    dispose() {
-      process.removeListener('SIGINT', onSig);
-      signal?.removeEventListener('abort', onOuter);
-    },
+function testPointsFromEnv(): ((name: string) => Promise<void>) | undefined {
+  const spec = process.env.HQQ_WASM_TEST_OUTPUT_POINTS;
+  if (!spec) return undefined;
+  const pauses = new Map<string, number>();
+  for (const part of spec.split(',')) {
+    const m = /^(.+):(\d+)$/.exec(part.trim());
+    if (m) pauses.set(m[1]!, Number(m[2]));
+  }
+  return async (name: string) => {
+    writeSync(2, `hqq-wasm-test-point ${name}\n`);
+    const ms = pauses.get(name);
+    if (ms) await new Promise((r) => setTimeout(r, ms));
   };
 }
 
 /**
  * Quantizes `inputPath` (a .safetensors file, or a `*.safetensors.index.json` of a sharded model)
- * into `outputPath` (single file: a file path or an existing folder; sharded: a folder, created if
- * needed, or the path of the new index.json). With `dryRun` nothing is written and `outputPath` may
- * be omitted. Files are written to temp files and renamed into place only once all of them are
- * complete (see `nodeFileSink`); on failure, abort or Ctrl-C (`handleSigint`) nothing is left behind
- * and files of a previous run at the output paths stay as they were.
+ * into `outputPath` (see io/node-output-target.ts: a file, a folder for a sharded model, `dir/` to
+ * create a folder). With `dryRun` nothing is written and `outputPath` may be omitted. The output is
+ * published all at once when complete (io/node-sink.ts): on failure, abort or signal before that the
+ * output path is left exactly as it was and no temporary stays behind.
  */
 export async function quantizeModelFiles(inputPath: string, outputPath: string | undefined, options: QuantizeModelFilesOptions = {}): Promise<QuantizeModelFilesReport> {
-  const { hqq: hqqOpt, handleSigint = false, ...rest } = options;
+  const { hqq: hqqOpt, handleSigint = false, handleSignals = handleSigint, onNotice, ...rest } = options;
   if (outputPath === undefined && !rest.dryRun) throw new HQQError('INVALID_ARGUMENT', 'quantizeModelFiles: pass an output path (or dryRun: true)');
-  const io = await openInputs(inputPath, outputPath);
-  const sink = nodeFileSink(io.pathOf, io.inputPaths);
-  const sig = sigintSignal(rest.signal, handleSigint);
+  const io = await openInputs(inputPath, outputPath, rest.dryRun ?? false);
+  const term = handleSignals ? abortOnTermination(rest.signal) : undefined;
+  const signal = term?.signal ?? rest.signal;
+  let sink: NodeOutputSink | undefined;
   try {
+    if (io.target && !rest.dryRun) {
+      sink = nodeOutputSink(io.target, { inputPaths: io.inputPaths, signal, onNotice, onPoint: testPointsFromEnv() });
+    }
     let module: WebAssembly.Module | undefined;
     const createPool = rest.createPool ?? (async (size: number) => {
       module ??= (hqqOpt ?? (await loadHQQ())).module;
       return createNodePool({ size, module });
     });
-    const report = await quantizeModel(io.input, rest.dryRun ? undefined : sink, {
+    const report = await quantizeModel(io.input, sink, {
       ...rest,
       workers: rest.workers ?? defaultNodeWorkers(),
       createPool,
-      signal: sig.signal,
+      signal,
     });
-    return { ...report, outputPaths: sink.written.slice() };
+    return { ...report, outputPaths: sink?.written.slice() ?? [], output: io.target, replaced: sink?.replaced ?? false, notices: sink?.notices.slice() ?? [] };
   } finally {
-    sig.dispose();
+    await sink?.dispose();
+    term?.dispose();
     await Promise.allSettled(io.sources.map((s) => s.close?.()));
   }
 }
@@ -353,7 +252,7 @@ export async function dequantizeModelFile(inputPath: string, outputPath: string,
   if (isIndexPath(inputPath)) throw new HQQError('UNSUPPORTED', `${inputPath}: dequantize works on one .safetensors file; run it per shard`);
   const chunk = options.copyChunkBytes ?? 16 * 1024 * 1024;
   const file: SafetensorsFile = await openSafetensors(await openFileSource(inputPath));
-  const sig = sigintSignal(options.signal, options.handleSigint ?? false);
+  const sig = options.handleSigint ? abortOnTermination(options.signal) : { signal: options.signal, dispose() {} };
   let writer: Awaited<ReturnType<typeof createSafetensorsFileWriter>> | undefined;
   try {
     const layers = await readHQQLayers(file);

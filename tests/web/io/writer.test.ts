@@ -105,7 +105,7 @@ describe('createSafetensorsFileWriter', () => {
     const data = new Map(plan.tensors.map((t, i) => [t.name, pattern(t.byteLength, i + 1)]));
     const target = join(dir, 'out.safetensors');
     const w = await createSafetensorsFileWriter(target, plan);
-    expect(w.tempPath).toMatch(/[\\/]\.out\.safetensors\.[0-9a-f]+\.partial$/);
+    expect(w.tempPath).toMatch(new RegExp(`[\\\\/]\\.out\\.safetensors\\.hqq-${process.pid}-[0-9a-f]{8}-[0-9a-f]{12}\\.partial$`)); // owner in the name (docs/outputs.md)
     expect(await partials()).toHaveLength(1);
     // Reverse order; the big tensors in uneven chunks, last chunk first, some concurrently.
     for (const t of [...plan.tensors].reverse()) {

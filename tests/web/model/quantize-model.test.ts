@@ -19,6 +19,7 @@ import { TEST_HOOKS, quantizeModel, type ModelSink, type ModelProgressEvent } fr
 import {
   generateTensorData, shardPlan, syntheticLlamaSpec, syntheticPreset, type SyntheticTensor,
 } from '../../../web/src/model/synthetic.js';
+import { OUTPUT_MARKER } from '../../../web/src/io/node-sink.js';
 import { dequantizeModelFile, inspectModelFile, quantizeModelFiles } from '../../../web/src/node-model.js';
 import { loadHQQ } from '../../../web/src/node.js';
 import type { HQQ } from '../../../web/src/engine.js';
@@ -366,7 +367,7 @@ describe('quantizeModelFiles: sharded', () => {
     await writeFile(indexPath, buildIndexJson(sp.weightMap, sp.totalSize));
     const rep = await quantizeModelFiles(indexPath, outDir, { workers: 2 });
     const names = sp.shards.map((s) => s.fileName);
-    expect((await readdir(outDir)).sort()).toEqual([...names, 'model.safetensors.index.json'].sort());
+    expect((await readdir(outDir)).sort()).toEqual([...names, 'model.safetensors.index.json', OUTPUT_MARKER].sort());
     expect(rep.outputPaths).toEqual([...names.map((n) => join(outDir, n)), join(outDir, 'model.safetensors.index.json')]);
     const index = parseIndexJson(await readFile(join(outDir, 'model.safetensors.index.json'), 'utf8'), 'index');
     let total = 0;

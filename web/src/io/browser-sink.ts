@@ -8,8 +8,14 @@
  *   that every tensor is fully written and assembles one `Blob` per file, ready to download.
  * - `directorySink(handle)`: File System Access API (Chromium). Each file is streamed to disk with a
  *   `FileSystemWritableFileStream` at absolute positions; the browser writes a swap file and moves it
- *   into place on `commit()` (atomic), and `abort()` leaves no partial file behind.
- * - `fileSink(handle)`: the same for one file (a single-shard output chosen with a save dialog).
+ *   into place when the stream is closed (atomic per file), and `abort()` leaves no partial file
+ *   behind. `commit()` only completes a file (every byte written, stream still open); `finish()`
+ *   closes every stream in one tight loop, small files last, so that a run that fails or is
+ *   cancelled before `finish()` leaves the folder as it was (docs/outputs.md: the API cannot rename
+ *   folders, so unlike Node there is a short window inside `finish()` where a crash can leave some
+ *   files replaced and others not).
+ * - `fileSink(handle)`: the same for one file (a single-shard output chosen with a save dialog):
+ *   published by `finish()`, atomic.
  * - `pickOutput(...)` opens the browser's picker (must be called from a user gesture).
  *
  * Browser-only (DOM types), no `node:` imports.
@@ -173,9 +179,14 @@ export function fileSystemAccess(): { saveFile: boolean; directory: boolean } {
   return { saveFile: typeof w.showSaveFilePicker === 'function', directory: typeof w.showDirectoryPicker === 'function' };
 }
 
-function streamWriter(fileName: string, plan: FileLayout, stream: WritableFileStream, onAbort: () => Promise<void>, onCommit: () => void): ShardWriter {
+/** A shard on a writable stream: `commit()` completes it, `publish()` (from the sink's `finish()`) closes it. */
+interface StreamShard extends ShardWriter {
+  publish(): Promise<void>;
+}
+
+function streamWriter(fileName: string, plan: FileLayout, stream: WritableFileStream, onAbort: () => Promise<void>, onCommit: () => void): StreamShard {
   const coverage = new TensorCoverage(fileName, plan);
-  let state: 'open' | 'committed' | 'aborted' = 'open';
+  let state: 'open' | 'ready' | 'committed' | 'aborted' = 'open';
   let failure: unknown;
   // A FileSystemWritableFileStream accepts one write at a time: chain them.
   let chain: Promise<void> = Promise.resolve();
@@ -196,11 +207,15 @@ function streamWriter(fileName: string, plan: FileLayout, stream: WritableFileSt
       if (bytes.byteLength > 0) await enqueue(pos, bytes.slice()); // the caller may reuse its buffer
     },
     async commit() {
-      if (state !== 'open') throw arg(`${fileName}: commit after ${state === 'committed' ? 'commit' : 'abort'}`);
+      if (state !== 'open') throw arg(`${fileName}: commit after ${state === 'aborted' ? 'abort' : 'commit'}`);
       coverage.check();
       for (const g of layoutGaps(plan)) enqueue(g.begin, new Uint8Array(g.end - g.begin)).catch(() => {});
       await chain;
       if (failure !== undefined) throw ioError(`${fileName}: an earlier write failed`, failure);
+      state = 'ready'; // complete; the stream stays open until publish()
+    },
+    async publish() {
+      if (state !== 'ready') throw arg(`${fileName}: publish before commit`);
       try {
         await stream.close();
       } catch (e) {
@@ -210,13 +225,36 @@ function streamWriter(fileName: string, plan: FileLayout, stream: WritableFileSt
       onCommit();
     },
     async abort() {
-      if (state !== 'open') return;
+      if (state !== 'open' && state !== 'ready') return;
       state = 'aborted';
       await chain;
       await stream.abort().catch(() => {});
       await onAbort().catch(() => {});
     },
   };
+}
+
+/**
+ * Closes the ready shards in order, then writes the small files: the publishing loop of the
+ * stream sinks. On a failure the rest is aborted and the error names what was already replaced.
+ */
+async function publishAll(location: string, shards: { fileName: string; writer: StreamShard }[], small: { fileName: string; write(): Promise<void> }[]): Promise<void> {
+  const done: string[] = [];
+  let i = 0;
+  try {
+    for (; i < shards.length; i++) {
+      await shards[i]!.writer.publish();
+      done.push(shards[i]!.fileName);
+    }
+    for (const f of small) {
+      await f.write();
+      done.push(f.fileName);
+    }
+  } catch (e) {
+    await Promise.allSettled(shards.slice(i).map((s) => s.writer.abort()));
+    const replaced = done.length ? `${done.join(', ')} had already been written` : 'no file had been written yet';
+    throw ioError(`publishing the output in ${location} failed; ${replaced}`, e);
+  }
 }
 
 /**
@@ -228,14 +266,15 @@ function streamWriter(fileName: string, plan: FileLayout, stream: WritableFileSt
 export function directorySink(dir: DirectoryHandleLike, options: { overwrite?: boolean } = {}): BrowserSink {
   const done: OutputFile[] = [];
   const open = new Set<ShardWriter>();
+  const ready: { fileName: string; writer: StreamShard }[] = [];
+  const small: { fileName: string; bytes: Uint8Array }[] = [];
   const names = new Set<string>();
   const claim = (fileName: string) => {
     checkFileName(fileName);
     if (names.has(fileName)) throw arg(`output file ${JSON.stringify(fileName)} is written twice in one run`);
     names.add(fileName);
   };
-  /** Opens a writable on `fileName`; the returned cleanup removes the file if it did not exist. */
-  const openFile = async (fileName: string) => {
+  const refuseExisting = async (fileName: string) => {
     let existed = true;
     try {
       await dir.getFileHandle(fileName);
@@ -245,6 +284,11 @@ export function directorySink(dir: DirectoryHandleLike, options: { overwrite?: b
     if (existed && !options.overwrite) {
       throw new HQQError('IO_ERROR', `the folder "${dir.name}" already holds ${fileName}; choose an empty folder for the output (nothing was overwritten)`);
     }
+    return existed;
+  };
+  /** Opens a writable on `fileName`; the returned cleanup removes the file if it did not exist. */
+  const openFile = async (fileName: string) => {
+    const existed = await refuseExisting(fileName);
     try {
       const handle = await dir.getFileHandle(fileName, { create: true });
       const stream = await handle.createWritable({ keepExistingData: false });
@@ -265,36 +309,58 @@ export function directorySink(dir: DirectoryHandleLike, options: { overwrite?: b
       const writer = streamWriter(fileName, plan, stream, async () => {
         open.delete(writer);
         names.delete(fileName);
+        const i = ready.findIndex((r) => r.writer === writer);
+        if (i >= 0) ready.splice(i, 1);
         await cleanup();
       }, () => {
         open.delete(writer);
         done.push({ fileName, size: plan.totalSize });
       });
       open.add(writer);
-      return writer;
+      return {
+        writeTensor: (name, bytes, offset) => writer.writeTensor(name, bytes, offset),
+        async commit() {
+          await writer.commit();
+          ready.push({ fileName, writer });
+        },
+        abort: () => writer.abort(),
+      };
     },
     async writeFile(fileName, data) {
       claim(fileName);
-      const bytes = toBytes(data);
-      const { stream } = await openFile(fileName);
-      try {
-        await stream.write(bytes as BlobPart);
-        await stream.close();
-      } catch (e) {
-        await stream.abort().catch(() => {});
-        throw ioError(`${fileName}: writing failed`, e);
-      }
-      done.push({ fileName, size: bytes.byteLength });
+      await refuseExisting(fileName);
+      small.push({ fileName, bytes: toBytes(data).slice() }); // written by finish(), after the shards
+    },
+    async finish() {
+      const files = small.splice(0).map(({ fileName, bytes }) => ({
+        fileName,
+        async write() {
+          const { stream } = await openFile(fileName);
+          try {
+            await stream.write(bytes as BlobPart);
+            await stream.close();
+          } catch (e) {
+            await stream.abort().catch(() => {});
+            throw ioError(`${fileName}: writing failed`, e);
+          }
+          done.push({ fileName, size: bytes.byteLength });
+        },
+      }));
+      await publishAll(`the folder "${dir.name}"`, ready.splice(0), files);
     },
     async discard(fileNames) {
+      // Unpublished files are swap files: aborting their streams leaves the folder as it was.
+      await Promise.allSettled(ready.splice(0).map((r) => r.writer.abort()));
+      small.length = 0;
       for (const name of fileNames) {
-        await dir.removeEntry(name).catch(() => {});
+        if (done.some((f) => f.fileName === name)) await dir.removeEntry(name).catch(() => {});
         forget(done, names, name);
       }
     },
     files: () => done.slice(),
     async abortAll() {
       await Promise.all([...open].map((w) => w.abort()));
+      small.length = 0;
     },
   };
 }
@@ -303,7 +369,8 @@ export function directorySink(dir: DirectoryHandleLike, options: { overwrite?: b
 export function fileSink(handle: FileHandleLike): BrowserSink {
   const done: OutputFile[] = [];
   let used = false;
-  let current: ShardWriter | undefined;
+  let current: StreamShard | undefined;
+  let ready: StreamShard | undefined;
   return {
     kind: 'file',
     location: `file "${handle.name}"`,
@@ -318,19 +385,36 @@ export function fileSink(handle: FileHandleLike): BrowserSink {
       } catch (e) {
         throw ioError(`cannot write ${handle.name}; choose another file or allow write access`, e);
       }
-      current = streamWriter(handle.name, plan, stream, async () => {
+      const writer = streamWriter(handle.name, plan, stream, async () => {
         current = undefined;
+        ready = undefined;
       }, () => {
         current = undefined;
         done.push({ fileName: handle.name, size: plan.totalSize });
       });
-      return current;
+      current = writer;
+      return {
+        writeTensor: (name, bytes, offset) => writer.writeTensor(name, bytes, offset),
+        async commit() {
+          await writer.commit();
+          ready = writer;
+        },
+        abort: () => writer.abort(),
+      };
     },
     async writeFile(fileName) {
       throw arg(`the output needs a second file (${fileName}); a single save-as file cannot hold it: choose a folder instead`);
     },
+    async finish() {
+      const w = ready;
+      ready = undefined;
+      if (w) await publishAll(`file "${handle.name}"`, [{ fileName: handle.name, writer: w }], []);
+    },
     async discard() {
-      // The save dialog's file cannot be deleted from here; a committed file stays as written.
+      // Not yet published: aborting the stream leaves the file as it was. (A published file cannot
+      // be deleted from here; publishing is the last step, so nothing can fail after it.)
+      await ready?.abort();
+      ready = undefined;
     },
     files: () => done.slice(),
     async abortAll() {

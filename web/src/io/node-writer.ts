@@ -1,36 +1,62 @@
 /**
- * Node-only atomic safetensors file output. The file is written to a temp file
- * `.<basename>.<random>.partial` next to the target, tensors may be written in any order and in
- * chunks at their planned positions, and `commit()` checks that every tensor byte was written
- * exactly once, fsyncs, and renames the temp file onto the target. Until then the target is never
- * touched; `abort()` (or any failure) removes the temp file. `prepare()` does the first half on its
- * own (check, fsync, close: the temp file is complete and durable, the target still untouched), so
- * that several files can be made ready first and then renamed together (see `nodeFileSink`).
+ * Node-only writers of one output file laid out by a `FileLayout` (safetensors, GGUF, ONNX
+ * external data...): tensors may be written in any order and in chunks at their planned
+ * positions; every tensor byte is written exactly once (`TensorCoverage`); the header goes at
+ * offset 0 and the padding between regions reads as zeros (the file is sized with `truncate`).
+ *
+ * - `openLayoutFile(path, layout)` writes straight into a new file at `path` (exclusive create):
+ *   `prepare()` checks that every tensor byte was written, fsyncs and closes it; `abort()` closes
+ *   and removes it. The folder sink writes a folder output's files this way inside its `.new`
+ *   folder (node-sink.ts).
+ * - `createLayoutFileWriter(target, layout)` (alias `createSafetensorsFileWriter`) is the atomic
+ *   single-file output: it writes `openLayoutFile` into a named temporary
+ *   `.<name>.hqq-<pid>-<host>-<id>.partial` next to the target (node-temporaries.ts), and
+ *   `commit()` renames it onto the target. Until then the target is never touched; `abort()` (or
+ *   any failure) removes the temporary; one left by a killed process is removed by a later run.
+ *   `prepare()` does the first half on its own, so that the rename can happen later.
  *
  * Symlinks: directory symlinks in the target path are resolved; a symlink AT the target path is
  * replaced by the new regular file (its destination is left alone). The target must not resolve to
  * any of `inputPaths` (compared by real path and, when both exist, by device + inode).
  */
-import { randomBytes } from 'node:crypto';
 import { open, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { HQQError } from '../errors.js';
 import { TensorCoverage } from './sink.js';
 import type { FileLayout } from './layout.js';
+import { forgetTemporary, registerTemporary, temporaryName } from './node-temporaries.js';
 
-export interface SafetensorsFileWriterOptions {
+export interface LayoutFileWriterOptions {
   /** Files being read to produce this one; the target may not be any of them. */
   inputPaths?: readonly string[];
 }
+/** @deprecated the old name of `LayoutFileWriterOptions`. */
+export type SafetensorsFileWriterOptions = LayoutFileWriterOptions;
 
-export interface SafetensorsFileWriter {
-  /** Where the file lands on commit (directory symlinks resolved). */
-  readonly targetPath: string;
-  readonly tempPath: string;
+/** One file being written at a fixed path (no rename): see `openLayoutFile`. */
+export interface LayoutFile {
+  readonly path: string;
   readonly plan: FileLayout;
   /** Writes `bytes` at `offsetWithinTensor` inside tensor `name`. Any order, any chunking; each byte once. */
   writeTensor(name: string, bytes: Uint8Array, offsetWithinTensor?: number): Promise<void>;
   /** Names of tensors not yet completely written. */
+  incompleteTensors(): string[];
+  /** Checks that every tensor byte was written, fsyncs and closes the file. Only `abort()` may follow. */
+  prepare(): Promise<void>;
+  /** Closes and removes the file (also after `prepare()`). Safe to call repeatedly; never throws. */
+  abort(): Promise<void>;
+  /** True once `prepare()` succeeded (and the file was not aborted or kept since). */
+  isPrepared(): boolean;
+  /** After `prepare()`: the file is finished and stays; `abort()` no longer removes it. */
+  keep(): void;
+}
+
+export interface LayoutFileWriter {
+  /** Where the file lands on commit (directory symlinks resolved). */
+  readonly targetPath: string;
+  readonly tempPath: string;
+  readonly plan: FileLayout;
+  writeTensor(name: string, bytes: Uint8Array, offsetWithinTensor?: number): Promise<void>;
   incompleteTensors(): string[];
   /**
    * Checks that every tensor byte was written, fsyncs and closes the temp file; the target is not
@@ -39,17 +65,19 @@ export interface SafetensorsFileWriter {
   prepare(): Promise<void>;
   /**
    * `prepare()` (unless done already), then renames the temp file onto the target and, unless
-   * `syncFolder: false`, fsyncs the folder to make the rename durable (callers renaming several
-   * files sync the folder once with `syncFolder()` afterwards).
+   * `syncFolder: false`, fsyncs the folder to make the rename durable.
    */
   commit(options?: { syncFolder?: boolean }): Promise<void>;
   /** Removes the temp file (also after `prepare()`); the target is left untouched. Safe to call repeatedly and after a failed commit. */
   abort(): Promise<void>;
 }
+/** @deprecated the old name of `LayoutFileWriter`. */
+export type SafetensorsFileWriter = LayoutFileWriter;
 
-function errText(e: unknown): string {
+export function errText(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
-  return err && err.code ? `${err.code}: ${err.message}` : e instanceof Error ? e.message : String(e);
+  if (err && err.code && typeof err.message === 'string') return err.message.startsWith(err.code) ? err.message : `${err.code}: ${err.message}`;
+  return e instanceof Error ? e.message : String(e);
 }
 
 function isENOENT(e: unknown): boolean {
@@ -109,18 +137,135 @@ async function writeAll(fh: FileHandle, bytes: Uint8Array, position: number): Pr
   }
 }
 
+function checkLayout(where: string, plan: FileLayout): void {
+  if (!plan || !(plan.headerBytes instanceof Uint8Array) || !(plan.offsets instanceof Map) || !Number.isSafeInteger(plan.totalSize)) {
+    throw new HQQError('INVALID_ARGUMENT', `${where}: plan must be a file layout (from planSafetensors(), planGGUF(), ...)`);
+  }
+}
+
+/**
+ * Creates the file `path` (it must not exist), sized to `plan.totalSize` with the header at offset
+ * 0. `label` names the file in messages (default: its base name).
+ */
+export async function openLayoutFile(path: string, plan: FileLayout, options: { label?: string } = {}): Promise<LayoutFile> {
+  const name = options.label ?? basename(path);
+  checkLayout(name, plan);
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'wx');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new HQQError('INVALID_ARGUMENT', `${name}: ${path} already exists (a file written twice in one output?)`, { cause: e });
+    throw new HQQError('IO_ERROR', `${name}: cannot create ${path} (${errText(e)}); check that the folder is writable and has free space`, { cause: e });
+  }
+  try {
+    await fh.truncate(plan.totalSize);
+    await writeAll(fh, plan.headerBytes, 0);
+  } catch (e) {
+    await fh.close().catch(() => {});
+    await rm(path, { force: true }).catch(() => {});
+    throw new HQQError('IO_ERROR', `${name}: writing the header to ${path} failed (${errText(e)}); check free space and permissions`, { cause: e });
+  }
+
+  type State = 'open' | 'preparing' | 'prepared' | 'kept' | 'aborted';
+  let state: State = 'open';
+  let fhOpen = true;
+  let abortPromise: Promise<void> | undefined;
+  const inflight = new Set<Promise<void>>();
+  const coverage = new TensorCoverage(name, plan);
+
+  const doAbort = (): Promise<void> => {
+    if (state === 'kept') return Promise.resolve();
+    if (abortPromise) return abortPromise;
+    state = 'aborted';
+    abortPromise = (async () => {
+      await Promise.allSettled([...inflight]);
+      if (fhOpen) {
+        fhOpen = false;
+        await fh.close().catch(() => {});
+      }
+      await rm(path, { force: true }).catch(() => {});
+    })();
+    return abortPromise;
+  };
+
+  /** Aborts, then returns the error to throw. */
+  const fail = async (code: 'INVALID_ARGUMENT' | 'IO_ERROR', message: string, cause?: unknown): Promise<HQQError> => {
+    await doAbort();
+    return new HQQError(code, `${message}; the output was discarded (temp file removed, ${name} untouched)`, cause === undefined ? undefined : { cause });
+  };
+
+  const notOpen = (what: string): HQQError =>
+    new HQQError(
+      'INVALID_ARGUMENT',
+      `${name}: ${what} after the writer was ${state === 'kept' ? 'committed' : state === 'preparing' ? 'asked to commit' : state === 'prepared' ? 'prepared for commit' : 'aborted (by abort() or an earlier error)'}; start a new writer`,
+    );
+
+  return {
+    path,
+    plan,
+    async writeTensor(tname: string, bytes: Uint8Array, offsetWithinTensor = 0): Promise<void> {
+      if (state !== 'open') throw notOpen(`writeTensor(${JSON.stringify(tname)})`);
+      let pos: number;
+      try {
+        pos = coverage.add(tname, bytes, offsetWithinTensor);
+      } catch (e) {
+        throw await fail('INVALID_ARGUMENT', (e as Error).message);
+      }
+      if (bytes.byteLength === 0) return;
+      const op = writeAll(fh, bytes, pos);
+      inflight.add(op);
+      try {
+        await op;
+      } catch (e) {
+        throw await fail('IO_ERROR', `${name}: tensor ${JSON.stringify(tname)}: writing ${bytes.byteLength} bytes to ${path} failed (${errText(e)}); check free space`, e);
+      } finally {
+        inflight.delete(op);
+      }
+    },
+    incompleteTensors(): string[] {
+      return coverage.incomplete().map((t) => t.name);
+    },
+    async prepare(): Promise<void> {
+      if (state !== 'open') throw notOpen('prepare()');
+      state = 'preparing';
+      await Promise.allSettled([...inflight]);
+      if ((state as State) === 'aborted') {
+        throw new HQQError('IO_ERROR', `${name}: commit() failed because an earlier write failed; the output was discarded (temp file removed, ${name} untouched)`);
+      }
+      try {
+        coverage.check('commit()');
+      } catch (e) {
+        throw await fail('INVALID_ARGUMENT', (e as Error).message);
+      }
+      try {
+        await fh.sync();
+        fhOpen = false;
+        await fh.close();
+      } catch (e) {
+        throw await fail('IO_ERROR', `${name}: finishing the file failed (${errText(e)}); check free space and permissions`, e);
+      }
+      state = 'prepared';
+    },
+    abort: doAbort,
+    isPrepared: () => state === 'prepared',
+    keep() {
+      if (state !== 'prepared') throw notOpen('keep()');
+      state = 'kept';
+    },
+  };
+}
+
 /** Starts writing a file laid out by `plan` at `targetPath` (see the module comment); padding is zero. */
-export async function createSafetensorsFileWriter(
+export async function createLayoutFileWriter(
   targetPath: string,
   plan: FileLayout,
-  options: SafetensorsFileWriterOptions = {},
-): Promise<SafetensorsFileWriter> {
+  options: LayoutFileWriterOptions = {},
+): Promise<LayoutFileWriter> {
   if (typeof targetPath !== 'string' || targetPath.length === 0) {
-    throw new HQQError('INVALID_ARGUMENT', `createSafetensorsFileWriter: targetPath must be a non-empty path, got ${JSON.stringify(targetPath)}`);
+    throw new HQQError('INVALID_ARGUMENT', `createLayoutFileWriter: targetPath must be a non-empty path, got ${JSON.stringify(targetPath)}`);
   }
-  if (!plan || !(plan.headerBytes instanceof Uint8Array) || !(plan.offsets instanceof Map)) {
-    throw new HQQError('INVALID_ARGUMENT', `${targetPath}: plan must be a file layout (from planSafetensors(), planGGUF(), ...)`);
-  }
+  checkLayout(targetPath, plan);
   const { full, placed } = await resolveTarget(targetPath);
   const name = basename(placed);
   let targetStat: Awaited<ReturnType<typeof stat>> | undefined;
@@ -151,116 +296,48 @@ export async function createSafetensorsFileWriter(
     }
   }
 
-  const tempPath = join(dirname(placed), `.${name}.${randomBytes(6).toString('hex')}.partial`);
-  let fh: FileHandle;
+  const tempPath = join(dirname(placed), temporaryName(name, 'partial'));
+  registerTemporary(tempPath, 'file');
+  let file: LayoutFile;
   try {
-    fh = await open(tempPath, 'wx');
+    file = await openLayoutFile(tempPath, plan, { label: name });
   } catch (e) {
-    throw new HQQError('IO_ERROR', `${targetPath}: cannot create the temp file ${tempPath} (${errText(e)}); check that the folder is writable and has free space`, { cause: e });
+    forgetTemporary(tempPath);
+    throw e;
   }
-  try {
-    await fh.truncate(plan.totalSize);
-    await writeAll(fh, plan.headerBytes, 0);
-  } catch (e) {
-    await fh.close().catch(() => {});
-    await rm(tempPath, { force: true }).catch(() => {});
-    throw new HQQError('IO_ERROR', `${targetPath}: writing the header to ${tempPath} failed (${errText(e)}); check free space and permissions`, { cause: e });
-  }
-
-  type State = 'open' | 'committing' | 'prepared' | 'committed' | 'aborted';
-  let state: State = 'open';
-  let fhOpen = true;
-  let abortPromise: Promise<void> | undefined;
-  const inflight = new Set<Promise<void>>();
-  const coverage = new TensorCoverage(name, plan);
-
-  const doAbort = (): Promise<void> => {
-    if (state === 'committed') return Promise.resolve();
-    if (abortPromise) return abortPromise;
-    state = 'aborted';
-    abortPromise = (async () => {
-      await Promise.allSettled([...inflight]);
-      if (fhOpen) {
-        fhOpen = false;
-        await fh.close().catch(() => {});
-      }
-      await rm(tempPath, { force: true }).catch(() => {});
-    })();
-    return abortPromise;
+  let committed = false;
+  let renameFailed = false;
+  const abort = async () => {
+    if (committed) return;
+    await file.abort();
+    forgetTemporary(tempPath);
   };
-
-  /** Aborts, then returns the error to throw. */
-  const fail = async (code: 'INVALID_ARGUMENT' | 'IO_ERROR', message: string, cause?: unknown): Promise<HQQError> => {
-    await doAbort();
-    return new HQQError(code, `${message}; the output was discarded (temp file removed, ${name} untouched)`, cause === undefined ? undefined : { cause });
-  };
-
-  const notOpen = (what: string): HQQError =>
-    new HQQError(
-      'INVALID_ARGUMENT',
-      `${name}: ${what} after the writer was ${state === 'committed' ? 'committed' : state === 'committing' ? 'asked to commit' : state === 'prepared' ? 'prepared for commit' : 'aborted (by abort() or an earlier error)'}; start a new writer`,
-    );
-
-  const prepare = async (): Promise<void> => {
-    if (state !== 'open') throw notOpen('prepare()');
-    state = 'committing';
-    await Promise.allSettled([...inflight]);
-    if ((state as State) === 'aborted') {
-      throw new HQQError('IO_ERROR', `${name}: commit() failed because an earlier write failed; the output was discarded (temp file removed, ${name} untouched)`);
-    }
-    try {
-      coverage.check('commit()');
-    } catch (e) {
-      throw await fail('INVALID_ARGUMENT', (e as Error).message);
-    }
-    try {
-      await fh.sync();
-      fhOpen = false;
-      await fh.close();
-    } catch (e) {
-      throw await fail('IO_ERROR', `${name}: finishing the file failed (${errText(e)}); check free space and permissions`, e);
-    }
-    state = 'prepared';
-  };
-
   return {
     targetPath: placed,
     tempPath,
     plan,
-    async writeTensor(tname: string, bytes: Uint8Array, offsetWithinTensor = 0): Promise<void> {
-      if (state !== 'open') throw notOpen(`writeTensor(${JSON.stringify(tname)})`);
-      let pos: number;
-      try {
-        pos = coverage.add(tname, bytes, offsetWithinTensor);
-      } catch (e) {
-        throw await fail('INVALID_ARGUMENT', (e as Error).message);
-      }
-      if (bytes.byteLength === 0) return;
-      const op = writeAll(fh, bytes, pos);
-      inflight.add(op);
-      try {
-        await op;
-      } catch (e) {
-        throw await fail('IO_ERROR', `${name}: tensor ${JSON.stringify(tname)}: writing ${bytes.byteLength} bytes to ${tempPath} failed (${errText(e)}); check free space`, e);
-      } finally {
-        inflight.delete(op);
-      }
-    },
-    incompleteTensors(): string[] {
-      return coverage.incomplete().map((t) => t.name);
-    },
-    prepare,
-    async commit(options: { syncFolder?: boolean } = {}): Promise<void> {
-      if (state === 'open') await prepare();
-      else if (state !== 'prepared') throw notOpen('commit()');
+    writeTensor: (tname, bytes, offset) => file.writeTensor(tname, bytes, offset),
+    incompleteTensors: () => file.incompleteTensors(),
+    prepare: () => file.prepare(),
+    async commit(opts: { syncFolder?: boolean } = {}): Promise<void> {
+      if (committed) throw new HQQError('INVALID_ARGUMENT', `${name}: commit() after the writer was committed; start a new writer`);
+      if (renameFailed) throw new HQQError('INVALID_ARGUMENT', `${name}: commit() after the writer was aborted (by abort() or an earlier error); start a new writer`);
+      if (!file.isPrepared()) await file.prepare();
       try {
         await rename(tempPath, placed);
       } catch (e) {
-        throw await fail('IO_ERROR', `${name}: finishing the file failed (${errText(e)}); check free space and permissions`, e);
+        renameFailed = true;
+        await abort();
+        throw new HQQError('IO_ERROR', `${name}: finishing the file failed (${errText(e)}); check free space and permissions; the output was discarded (temp file removed, ${name} untouched)`, { cause: e });
       }
-      state = 'committed';
-      if (options.syncFolder !== false) await syncFolder(dirname(placed));
+      committed = true;
+      file.keep();
+      forgetTemporary(tempPath);
+      if (opts.syncFolder !== false) await syncFolder(dirname(placed));
     },
-    abort: doAbort,
+    abort,
   };
 }
+
+/** The former name of `createLayoutFileWriter` (it always took any `FileLayout`). */
+export const createSafetensorsFileWriter = createLayoutFileWriter;

@@ -41,9 +41,10 @@ export interface ModelSink {
   writeFile?(fileName: string, data: Uint8Array | string): Promise<void>;
   /**
    * Optional last step, called once after every shard was committed and the small files written:
-   * publish everything at once. The Node sink renames its temp files onto the targets here in one
-   * tight loop, index last, so a run that fails before (a shard, the index, an abort) leaves an
-   * existing output folder exactly as it was. When it throws, the job fails like any other failure.
+   * publish everything at once. The Node sink renames its temporary (a file, or a whole folder)
+   * onto the output path here (docs/outputs.md), so a run that fails before (a shard, the index, an
+   * abort) leaves an existing output exactly as it was. When it throws, the job fails like any other
+   * failure; once it has resolved, the output is published and the run has succeeded.
    */
   finish?(): Promise<void>;
   /**

@@ -79,7 +79,7 @@ function cores(): number | undefined {
 function abortError(signal: AbortSignal | undefined): HQQError {
   const reason = signal?.reason;
   const why = reason instanceof Error ? reason.message : reason !== undefined ? String(reason) : 'the operation was aborted';
-  return new HQQError('ABORTED', `quantization cancelled (${why}); no output was written`);
+  return new HQQError('ABORTED', `quantization cancelled (${why}); the output was left as it was (no new file was published)`);
 }
 
 function checkRunOptions(o: RunOptions): void {

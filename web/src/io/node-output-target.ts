@@ -1,0 +1,79 @@
+/**
+ * What an output path (`-o`) means (docs/outputs.md), Node-only. Nothing is created here: the
+ * sink creates the output only once the plan is valid.
+ *
+ * - An output of several files (sharded safetensors + index, ...) is a folder: `-o dir` or
+ *   `-o dir/`; `-o dir/name.index.json` (a path ending in `.json` that is not a folder) is the
+ *   folder `dir` with that index name.
+ * - A one-file output:
+ *   - a path ending in `/` (or `\` on Windows) names a folder: a new one is created holding the
+ *     file (finding 11: never a file named like the folder);
+ *   - an existing folder (with or without the slash) receives the file under `defaultFileName`,
+ *     next to what is already there; but a folder hqq-wasm made (it has `.hqq-wasm-output.json`)
+ *     is a folder output and is replaced as a whole, like the run that made it;
+ *   - anything else is the file's path.
+ */
+import { stat } from 'node:fs/promises';
+import { basename, dirname, join, sep } from 'node:path';
+import { HQQError } from '../errors.js';
+import { checkOutputIsNotInput, inspectFolderTarget, type OutputTarget } from './node-sink.js';
+import { OUTPUT_MARKER } from './node-temporaries.js';
+
+export interface ResolvedOutput {
+  target: OutputTarget;
+  /** The name the output file gets (one-file outputs) or the index name (`-o dir/name.index.json`). */
+  fileName?: string;
+}
+
+export interface ResolveOutputOptions {
+  /** The output has several files (a folder is needed). */
+  multiFile: boolean;
+  /** One-file output written into a folder: its name there (usually the input's name). */
+  defaultFileName: string;
+  /** Refused as, or inside, the output. */
+  inputPaths?: readonly string[];
+  /** Also refuse, now, a folder the output may not replace (a folder of the user's, a file). Default true. */
+  checkFolder?: boolean;
+}
+
+function endsWithSeparator(p: string): boolean {
+  return p.endsWith('/') || (sep === '\\' && p.endsWith('\\'));
+}
+
+async function statOrUndefined(p: string): Promise<Awaited<ReturnType<typeof stat>> | undefined> {
+  try {
+    return await stat(p);
+  } catch {
+    return undefined;
+  }
+}
+
+async function hasMarker(dir: string): Promise<boolean> {
+  return (await statOrUndefined(join(dir, OUTPUT_MARKER)))?.isFile() ?? false;
+}
+
+/** Resolves `outputPath` into a file or folder target (see the module comment). */
+export async function resolveOutputTarget(outputPath: string, options: ResolveOutputOptions): Promise<ResolvedOutput> {
+  if (typeof outputPath !== 'string' || outputPath.length === 0) throw new HQQError('INVALID_ARGUMENT', 'the output path must be a non-empty string');
+  const slash = endsWithSeparator(outputPath);
+  const bare = slash ? outputPath.replace(/[\\/]+$/, '') || outputPath : outputPath;
+  const st = await statOrUndefined(bare);
+  let resolved: ResolvedOutput;
+  if (options.multiFile) {
+    if (!slash && bare.endsWith('.json') && !st?.isDirectory()) resolved = { target: { kind: 'folder', path: dirname(bare) }, fileName: basename(bare) };
+    else resolved = { target: { kind: 'folder', path: bare } };
+  } else if (slash && st && !st.isDirectory()) {
+    throw new HQQError('INVALID_ARGUMENT', `${outputPath}: ends in "/" (a folder), but it is a file; drop the "/" to replace the file, or name a folder`);
+  } else if (slash && !st) {
+    resolved = { target: { kind: 'folder', path: bare }, fileName: options.defaultFileName };
+  } else if (st?.isDirectory()) {
+    resolved = (await hasMarker(bare))
+      ? { target: { kind: 'folder', path: bare }, fileName: options.defaultFileName }
+      : { target: { kind: 'file', path: join(bare, options.defaultFileName) }, fileName: options.defaultFileName };
+  } else {
+    resolved = { target: { kind: 'file', path: bare }, fileName: basename(bare) };
+  }
+  await checkOutputIsNotInput(resolved.target, options.inputPaths ?? []);
+  if (resolved.target.kind === 'folder' && options.checkFolder !== false) await inspectFolderTarget(resolved.target.path);
+  return resolved;
+}
