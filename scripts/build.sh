@@ -43,5 +43,5 @@ npx tsc -p tsconfig.json
 # module to process.
 echo "== worker bundle =="
 npx esbuild web/src/worker.ts --bundle --format=esm --target=es2022 --platform=browser --log-level=warning \
-  --sourcemap --sources-content=true --outfile=web/wasm/hqq-worker.js
+  --outfile=web/wasm/hqq-worker.js
 node scripts/check-worker-bundle.mjs web/wasm/hqq-worker.js

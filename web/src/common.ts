@@ -4,6 +4,17 @@
  * builds where a bundler resolves the Node entry (server-side rendering of a client component).
  */
 
+declare global {
+  // The declarations name WebAssembly.Module, which TypeScript's DOM library (and recent @types/node)
+  // declare. A Node project compiled with lib: ["es2022"] has neither: this empty interface, which
+  // merges with theirs where they exist, lets the declarations compile there too.
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace WebAssembly {
+    // eslint-disable-next-line @typescript-eslint/no-empty-interface
+    interface Module {}
+  }
+}
+
 // The quantizer over one wasm instance.
 export { HQQ, MAX_TENSOR_ELEMENTS, SUPPORTED_NBITS, normalizeOptions } from './engine.js';
 export type {
