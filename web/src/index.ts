@@ -2,8 +2,8 @@
  * The browser / bundler entry point, `hqq-wasm` (package export condition "default"). Node
  * resolves `node.ts` instead, which has the same API plus file-based helpers.
  *
- * The wasm binaries are found through web/wasm/assets.mjs, whose literal
- * `new URL('./hqq-simd.wasm', import.meta.url)` bundlers follow and rewrite.
+ * The wasm binaries are found through web/wasm/assets.mjs, whose literal module-relative URLs
+ * bundlers follow and rewrite.
  */
 import { shippedWasmUrl } from '../wasm/assets.mjs';
 import type { HQQ } from './engine.js';

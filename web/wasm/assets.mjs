@@ -1,5 +1,5 @@
-// The package's runtime files, each named by a literal `new URL('./file', import.meta.url)` in this
-// module, which sits beside them. Bundlers that follow the pattern (Vite, webpack 5, Parcel, Next.js,
+// The package's runtime files, each named by a literal new-URL-relative-to-import.meta.url
+// expression in this module, which sits beside them. Bundlers that follow the pattern (Vite, webpack 5, Parcel, Next.js,
 // Rollup with an import-meta-assets plugin) copy the files and rewrite the URLs; with one that copies
 // nothing (esbuild), the URLs point beside the bundle, where docs/bundlers.md has the files copied.
 // Keep every URL literal and relative: that is what bundlers can see. The worker script is
