@@ -28,7 +28,7 @@ suite "C++ conformance summary" bash -c './build/native/hqq_tests "[conformance]
 suite "C++ tests (AddressSanitizer + UndefinedBehaviorSanitizer)" sanitized_ctest
 suite "Vitest (Node: wasm module, safetensors, models, CLI)" npx vitest run
 suite "Browser (headless Chromium)" bash scripts/test-browser.sh
-suite "Packaging (npm pack -> Node, Vite, static page)" bash scripts/test-package.sh
+suite "Packaging (npm pack -> Node, TypeScript, Vite, webpack, esbuild, Rollup, Parcel, Next.js, static page)" bash scripts/test-package.sh
 if [ -f scripts/test-demo.sh ]; then
   suite "Demo (headless Chromium)" bash scripts/test-demo.sh
 fi
