@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createLogger, defineConfig, type Plugin } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 // @ts-expect-error plain ES module without types
 import { CSP, CSP_META_RE, demoCsp, glueNeedsEval } from './csp.mjs';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
-const dist = here('../web/dist');
 
 /**
  * index.html carries the CSP in a <meta> tag; the build checks it is the policy of demo/csp.mjs
@@ -36,30 +35,13 @@ function cspMeta(): Plugin {
   };
 }
 
-// The Emscripten glue computes a default `new URL("hqq.wasm", import.meta.url)` that the package
-// never uses (it hands the glue a compiled module); Vite warns that the file does not exist.
-const logger = createLogger('warn');
-const unused = (msg: string) => msg.includes('new URL("hqq.wasm"');
-const warn = logger.warn.bind(logger);
-const warnOnce = logger.warnOnce.bind(logger);
-logger.warn = (msg, options) => void (unused(msg) || warn(msg, options));
-logger.warnOnce = (msg, options) => void (unused(msg) || warnOnce(msg, options));
-
 export default defineConfig({
-  customLogger: logger,
   root: here('.'),
   base: './', // works from any static host and sub-path
   publicDir: 'public',
   plugins: [cspMeta()],
-  resolve: {
-    // The demo consumes the built package (web/dist, produced by scripts/build.sh) like an app would.
-    alias: [
-      { find: /^hqq-wasm$/, replacement: `${dist}/index.js` },
-      { find: /^hqq-wasm\/(.*)$/, replacement: `${dist}/$1` },
-    ],
-  },
-  // Pre-bundling would move the package away from its wasm files: keep it out.
-  optimizeDeps: { exclude: ['hqq-wasm'] },
+  // No alias and no optimizeDeps setting: the demo imports 'hqq-wasm' by name (the repository's own
+  // package, through its package.json exports) exactly as an app that installed it does.
   worker: { format: 'es' },
   build: {
     outDir: 'dist',

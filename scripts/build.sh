@@ -20,17 +20,28 @@ for flavour in simd scalar; do
   cmake --build "build/wasm-$flavour"
 done
 
-# One glue module serves both binaries: the loader always hands it a compiled module. Make sure
-# the two generated glues really are the same apart from the file name.
-if ! cmp -s <(sed 's/hqq-simd/hqq/g' build/wasm-simd/hqq-simd.mjs) <(sed 's/hqq-scalar/hqq/g' build/wasm-scalar/hqq-scalar.mjs); then
+# One glue module serves both binaries: the loader always hands it a compiled module. The glue is
+# patched to drop its default wasm reference (bundlers would follow it; scripts/patch-glue.mjs checks
+# that nothing of the kind is left), and the two patched glues must be identical.
+mkdir -p web/wasm
+node scripts/patch-glue.mjs build/wasm-simd/hqq-simd.mjs hqq-simd web/wasm/hqq.mjs
+node scripts/patch-glue.mjs build/wasm-scalar/hqq-scalar.mjs hqq-scalar build/wasm-scalar/hqq-patched.mjs
+if ! cmp -s web/wasm/hqq.mjs build/wasm-scalar/hqq-patched.mjs; then
   echo "build: the SIMD and scalar Emscripten glue differ; the loader needs one glue per build now" >&2
   exit 1
 fi
-mkdir -p web/wasm
 cp build/wasm-simd/hqq-simd.wasm web/wasm/hqq-simd.wasm
 cp build/wasm-scalar/hqq-scalar.wasm web/wasm/hqq-scalar.wasm
-sed 's/hqq-simd/hqq/g' build/wasm-simd/hqq-simd.mjs > web/wasm/hqq.mjs
 
 echo "== TypeScript =="
 rm -rf web/dist
 npx tsc -p tsconfig.json
+
+# The pool's worker script, self-contained (no imports): a bundler that copies it as an asset
+# (Rollup's asset plugins) or one that copies nothing (esbuild, see docs/bundlers.md) still gets a
+# working worker, and the bundlers that bundle workers (Vite, webpack, Parcel, Next.js) have one
+# module to process.
+echo "== worker bundle =="
+npx esbuild web/src/worker.ts --bundle --format=esm --target=es2022 --platform=browser --log-level=warning \
+  --outfile=web/wasm/hqq-worker.js
+node scripts/check-worker-bundle.mjs web/wasm/hqq-worker.js

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Packaging test: npm pack, install the tarball into an empty project, then use it from a Node ESM
-# script, a Vite app (in headless Chromium) and a plain static page. Needs `bash scripts/build.sh`.
+# Packaging test: npm pack, then one fixture per bundler and environment installs the tarball and
+# uses it (Node, strict TypeScript + docs snippets, Vite, webpack, esbuild, Rollup, Parcel, Next.js,
+# a plain page, failure messages; see tests/package/run.mjs). Needs `bash scripts/build.sh`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 exec node tests/package/run.mjs "$@"

@@ -30,7 +30,7 @@ suite "C++ tests (AddressSanitizer + UndefinedBehaviorSanitizer)" sanitized_ctes
 suite "Vitest (Node: wasm module, safetensors, models, CLI)" npx vitest run
 suite "Fault injection (the CLI killed at 200 random moments; docs/outputs.md)" node tests/faults/kill-points.mjs --kills 200
 suite "Browser (headless Chromium)" bash scripts/test-browser.sh
-suite "Packaging (npm pack -> Node, Vite, static page)" bash scripts/test-package.sh
+suite "Packaging (npm pack -> Node, TypeScript, Vite, webpack, esbuild, Rollup, Parcel, Next.js, static page)" bash scripts/test-package.sh
 if [ -f scripts/test-demo.sh ]; then
   suite "Demo (headless Chromium)" bash scripts/test-demo.sh
 fi

@@ -5,9 +5,7 @@
  * quantization and decoding is done by the wasm core through the public API; this file only bins
  * numbers for display. Runs off the main thread so the page stays responsive.
  */
-import { loadHQQ, type HQQ, type QuantizedTensor } from 'hqq-wasm';
-import { openSafetensors } from 'hqq-wasm/io/safetensors.js';
-import { blobSource } from 'hqq-wasm/io/source.js';
+import { blobSource, loadHQQ, openSafetensors, type HQQ, type QuantizedTensor } from 'hqq-wasm';
 import type { GridInfo, GroupView, Histogram, InspectConfig, InspectRequest, InspectResponse, InspectResult } from './inspect-protocol';
 
 declare const self: DedicatedWorkerGlobalScope;

@@ -1,20 +1,14 @@
 /**
  * The demo page. All numerics run in the package: the whole model goes through `quantizeModel`
- * (hqq-wasm/model/quantize-model) on a pool of Web Workers, one wasm instance each; the plots of
+ * (imported from 'hqq-wasm', as any app would) on a pool of Web Workers, one wasm instance each; the plots of
  * one tensor come from the plot worker (inspect-worker.ts), which calls `hqq.quantize` /
  * `hqq.dequantize`. This file is UI only.
  */
-import { HQQError, loadHQQ, type HQQ, type Nbits } from 'hqq-wasm';
-import { downloadBlob, fileSystemAccess, memorySink, pickOutput, type BrowserSink, type OutputFile } from 'hqq-wasm/io/browser-sink.js';
-import { parseIndexJson } from 'hqq-wasm/io/index-json.js';
-import { blobSource } from 'hqq-wasm/io/source.js';
-import type { ComputeDtype } from 'hqq-wasm/model/hqqlinear.js';
 import {
-  quantizeModel, type ModelInput, type ModelProgressEvent, type QuantizeModelOptions, type QuantizeModelReport, type TensorReport,
-} from 'hqq-wasm/model/quantize-model.js';
-import type { FromWorker } from 'hqq-wasm/pool/types.js';
-import { createWebPool, defaultWebWorkers } from 'hqq-wasm/pool/web-pool.js';
-import poolWorkerUrl from 'hqq-wasm/pool/web-worker.js?worker&url';
+  HQQError, blobSource, createWebPool, defaultWebWorkers, downloadBlob, fileSystemAccess, loadHQQ, memorySink, parseIndexJson, pickOutput, quantizeModel,
+  type BrowserSink, type ComputeDtype, type HQQ, type ModelInput, type ModelProgressEvent, type Nbits, type OutputFile, type QuantizeModelOptions,
+  type QuantizeModelReport, type TensorReport,
+} from 'hqq-wasm';
 import { el, formatBytes, formatCount, formatDuration, formatPercent, formatSci, formatShape } from './format';
 import type { InspectConfig, InspectRequest, InspectResponse, InspectResult } from './inspect-protocol';
 import { errorPlot, groupPlot, weightsPlot } from './plots';
@@ -213,31 +207,25 @@ async function startEngine(): Promise<void> {
 }
 
 /**
- * Starts one quantization worker while the page loads and stops it once its wasm instance is up:
- * the worker's code is then in the browser's cache, so the workers of later runs (started anew for
- * every run, and stopped by Cancel) load without any network request.
+ * Starts one pool worker while the page loads and quantizes a tiny tensor on it, then stops it: the
+ * worker's code is then in the browser's cache, so the workers of later runs (started anew for every
+ * run, and stopped by Cancel) load without any network request.
  */
 async function warmUpPoolWorker(module: WebAssembly.Module): Promise<void> {
-  const w = new Worker(poolWorkerUrl, { type: 'module', name: 'hqq-warm-up' });
+  const pool = createWebPool({ size: 1, module });
   try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('the quantization worker did not start within 30 s')), 30_000);
-      w.addEventListener('message', (e: MessageEvent<FromWorker>) => {
-        clearTimeout(timer);
-        if (e.data.type === 'ready') resolve();
-        else reject(new Error(e.data.type === 'init-error' ? e.data.message : `unexpected message ${e.data.type}`));
-      });
-      w.addEventListener('error', (e) => {
-        e.preventDefault();
-        clearTimeout(timer);
-        reject(new Error(e.message || 'the quantization worker failed to start'));
-      });
-      w.postMessage({ type: 'init', module });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('the quantization worker did not start within 30 s')), 30_000);
     });
+    const task = pool.run({
+      name: 'warm-up', dtype: 'F32', shape: [2, 64], data: new Float32Array(128).fill(0.5).buffer, options: { nbits: 4, groupSize: 64 }, computeDtype: 'float32',
+    });
+    await Promise.race([task, timeout]).finally(() => clearTimeout(timer));
   } catch (e) {
     showError(e, 'Starting a quantization worker');
   } finally {
-    w.terminate();
+    await pool.terminate();
     ready.pool = true;
     updateReady();
   }
@@ -461,11 +449,13 @@ async function refreshPreview(): Promise<void> {
   try {
     const opts = readOptions();
     ui.group.setCustomValidity('');
-    if (!input) return;
-    const report = await quantizeModel(modelInput(input, opts.config.nbits!), undefined, { ...opts.config, dryRun: true });
+    const inp = input;
+    if (!inp) return;
+    const report = await quantizeModel(modelInput(inp, opts.config.nbits!), undefined, { ...opts.config, dryRun: true });
+    if (input !== inp) return; // another model was opened (or failed to open) meanwhile
     if (ui.error.dataset.context === 'Options') clearError(); // a run's error stays until dismissed
-    renderInputSummary(input, report);
-    showReport(report, false, input);
+    renderInputSummary(inp, report);
+    showReport(report, false, inp);
   } catch (e) {
     showError(e, 'Options');
   }
@@ -525,7 +515,7 @@ async function run(): Promise<void> {
       workers: opts.workers,
       compareRtn: true,
       signal: controller.signal,
-      createPool: (size) => createWebPool({ size, module, workerUrl: poolWorkerUrl }),
+      createPool: (size) => createWebPool({ size, module }),
       onProgress: (ev) => onProgress(state, ev),
     });
     running = undefined;

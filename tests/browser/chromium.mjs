@@ -16,7 +16,8 @@ export async function launchChromium() {
 /**
  * Opens `url` in a fresh context of `browser`, echoes the page's console (prefixed) and returns
  * the result object the page publishes. Page errors, failed requests and HTTP errors count as
- * failures, except 404s for URLs matching `allowMissing` (regexps the page requests on purpose).
+ * failures, except 404s and failed requests for URLs matching `allowMissing` (regexps the page
+ * requests on purpose).
  */
 export async function runPage(browser, url, { prefix = '[page]', timeout = 180_000, allowMissing = [] } = {}) {
   const context = await browser.newContext();
@@ -28,7 +29,10 @@ export async function runPage(browser, url, { prefix = '[page]', timeout = 180_0
     else console.log(line);
   });
   page.on('pageerror', (e) => problems.push(`uncaught page error: ${e.message}`));
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`));
+  // A missing worker script fails as a request (not only as a 404 response): allowMissing covers both.
+  page.on('requestfailed', (r) => {
+    if (!allowMissing.some((re) => re.test(r.url()))) problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`);
+  });
   page.on('response', (r) => {
     if (r.status() >= 400 && !(r.status() === 404 && allowMissing.some((re) => re.test(r.url())))) problems.push(`HTTP ${r.status()} for ${r.url()}`);
   });

@@ -439,7 +439,7 @@ t.test('Cancel mid-run stops the work (workers terminated) and the page stays us
   await page.waitForTimeout(400); // the plan refresh
   await page.click('#run-btn');
   await page.waitForFunction(() => Number(document.querySelector('#progress').value) > 0.05, null, { timeout: 60_000 });
-  const poolWorkers = () => page.workers().filter((w) => /web-worker/.test(w.url())).length;
+  const poolWorkers = () => page.workers().filter((w) => /hqq-worker/.test(w.url())).length;
   assert(poolWorkers() >= 1, `a pool worker runs (workers: ${page.workers().map((w) => w.url()).join(', ')})`);
   const eta = await page.textContent('#progress-eta');
   assert(/left/.test(eta), `ETA shown: ${eta}`);

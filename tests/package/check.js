@@ -93,3 +93,56 @@ export async function runChecks(pkg, { expectSha256, expectFlavour = 'simd', log
   log(`checks: ${passed} passed, ${failures.length} failed${failures.length ? `: ${failures.join('; ')}` : ''}`);
   return { passed, failed: failures.length, failures, ...out };
 }
+
+function sameBytes(a, b) {
+  const x = a instanceof Uint8Array ? a : new Uint8Array(a.buffer ?? a, a.byteOffset ?? 0, a.byteLength);
+  const y = b instanceof Uint8Array ? b : new Uint8Array(b.buffer ?? b, b.byteOffset ?? 0, b.byteLength);
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+/**
+ * The worker-pool check: `createPool(module)` makes a 2-worker pool (createWebPool / createNodePool),
+ * four tensors run through it at once and each result must equal the in-thread quantization byte
+ * for byte. Resolves to {passed, failed, failures}.
+ */
+export async function runPoolCheck(pkg, createPool, { log = console.log } = {}) {
+  const failures = [];
+  let passed = 0;
+  const check = (ok, what) => {
+    if (ok) passed++;
+    else failures.push(what);
+  };
+  let pool;
+  try {
+    const hqq = await pkg.loadHQQ();
+    pool = createPool(hqq.module);
+    check(pool.size === 2, `pool.size ${pool.size}, expected 2`);
+    const shapes = [[128, 256], [64, 512], [256, 128], [128, 128]];
+    const tensors = shapes.map(([r, c], i) => ({ name: `layers.${i}.weight`, shape: [r, c], w: normalMatrix(r * c, 7 + i) }));
+    const results = await Promise.all(tensors.map((t) => pool.run({
+      name: t.name, dtype: 'F32', shape: t.shape, data: t.w.slice().buffer, options: { nbits: 4, groupSize: 64 }, computeDtype: 'float32',
+    })));
+    results.forEach((r, i) => {
+      const t = tensors[i];
+      const q = hqq.quantize(t.w, t.shape, { nbits: 4, groupSize: 64 });
+      check(r.name === t.name, `result ${i} is for ${r.name}, expected ${t.name}`);
+      check(sameBytes(new Uint8Array(r.wq), q.packed), `${t.name}: the pool's W_q differs from the in-thread quantization`);
+      check(sameBytes(new Uint8Array(r.scale), q.scale) && sameBytes(new Uint8Array(r.zero), q.zero), `${t.name}: the pool's scale/zero differ`);
+    });
+  } catch (e) {
+    failures.push(`pool threw: ${e?.stack ?? e}`);
+  } finally {
+    await pool?.terminate();
+  }
+  log(`pool checks: ${passed} passed, ${failures.length} failed${failures.length ? `: ${failures.join('; ')}` : ''}`);
+  return { passed, failed: failures.length, failures };
+}
+
+/** Both checks, merged into one result (what every browser fixture publishes as window.__hqqResult). */
+export async function runAllChecks(pkg, createPool, options = {}) {
+  const single = await runChecks(pkg, options);
+  const pool = await runPoolCheck(pkg, createPool, options);
+  return { ...single, passed: single.passed + pool.passed, failed: single.failed + pool.failed, failures: [...single.failures, ...pool.failures] };
+}

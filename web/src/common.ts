@@ -1,4 +1,21 @@
-/** Everything both entry points export besides `loadHQQ`. */
+/**
+ * Everything both entry points export besides `loadHQQ`: the browser-safe API. `hqq-wasm` (browser,
+ * bundlers) and `hqq-wasm/node` export all of it, so code written against the browser entry also
+ * builds where a bundler resolves the Node entry (server-side rendering of a client component).
+ */
+
+declare global {
+  // The declarations name WebAssembly.Module, which TypeScript's DOM library (and recent @types/node)
+  // declare. A Node project compiled with lib: ["es2022"] has neither: this empty interface, which
+  // merges with theirs where they exist, lets the declarations compile there too.
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace WebAssembly {
+    // eslint-disable-next-line @typescript-eslint/no-empty-interface
+    interface Module {}
+  }
+}
+
+// The quantizer over one wasm instance.
 export { HQQ, MAX_TENSOR_ELEMENTS, SUPPORTED_NBITS, normalizeOptions } from './engine.js';
 export type {
   EarlyStop, ErrorStatistics, InputDtype, Nbits, PackingName, QuantizeOptions, QuantizedTensor,
@@ -7,7 +24,8 @@ export { HQQError } from './errors.js';
 export type { HQQErrorCode } from './errors.js';
 export { simdSupported } from './wasm-loader.js';
 export type { LoadOptions, WasmSource } from './wasm-loader.js';
-// Whole-model quantization (browser-safe core; see docs/models.md).
+
+// Whole-model quantization (see docs/models.md).
 export { quantizeModel, planModelInput, DEFAULT_COPY_CHUNK } from './model/quantize-model.js';
 export type {
   ModelInput, ModelSink, ShardWriter, QuantizeModelOptions, QuantizeModelReport, TensorReport, ModelProgressEvent,
@@ -17,8 +35,25 @@ export { planModel, resolveModelConfig, parseTensorOverride, tensorConfigFor, HQ
 export type { ModelPlan, ModelQuantConfig, PlannedShard, PlannedTensor, ResolvedModelConfig, TensorOverride, SolverOptions } from './model/plan.js';
 export { hqqLinearEntries, readHQQLayers } from './model/hqqlinear.js';
 export type { ComputeDtype, HQQLayerInfo, LayerQuantConfig } from './model/hqqlinear.js';
+
+// Reading inputs: byte sources, safetensors files, sharded-model indexes.
+export { blobSource, bytesSource } from './io/source.js';
+export type { ByteSource } from './io/source.js';
+export { openSafetensors, parseSafetensorsHeader, DTYPE_SIZES, dtypeSize, isDType } from './io/safetensors.js';
+export type { DType, SafetensorsFile, SafetensorsHeader, TensorInfo } from './io/safetensors.js';
+export { parseIndexJson, buildIndexJson } from './io/index-json.js';
+export type { IndexJson } from './io/index-json.js';
+export { planSafetensors } from './io/writer.js';
+export type { PlanEntry, SafetensorsPlan } from './io/writer.js';
+
+// Writing outputs in a browser: Blobs in memory, or files through the File System Access API.
+export { memorySink, directorySink, fileSink, pickOutput, fileSystemAccess, downloadBlob } from './io/browser-sink.js';
+export type { BrowserSink, OutputSink, OutputFile, FileHandleLike, DirectoryHandleLike } from './io/browser-sink.js';
+
+// Worker pools: in-thread, and Web Workers (the script is `hqq-wasm/worker`, found by itself).
 export { createInlinePool } from './pool/inline-pool.js';
 export { createWebPool, defaultWebWorkers } from './pool/web-pool.js';
-export type { WorkerPool, WorkerTask, WorkerResult, TaskStats, QuantizeTask, QuantizeTaskResult } from './pool/types.js';
+export type { WebPoolOptions } from './pool/web-pool.js';
+export type { WorkerPool, WorkerTask, WorkerResult, TaskStats, TaskInputDtype, QuantizeTask, QuantizeTaskResult } from './pool/types.js';
 export type { FormatName, FormatPlan, PlanWarning, PlanTotals } from './formats/types.js';
 export type { FormatOptions } from './formats/registry.js';

@@ -5,10 +5,23 @@
  */
 import { HQQError, type HQQErrorCode } from './errors.js';
 
+/** Bits per weight the reference supports; 1.58 is ternary (levels 0..2, packed as 2-bit). */
 export type Nbits = 8 | 6 | 5 | 4 | 3 | 2 | 1.58 | 1;
+/** Every supported `Nbits`, largest first. */
 export const SUPPORTED_NBITS: readonly Nbits[] = [8, 6, 5, 4, 3, 2, 1.58, 1];
+/**
+ * The reference's packing format of `W_q`: levels per byte (8, 4: two per byte, 2: four, 1:
+ * eight; 6 and 5 bits are stored one per byte in 8bit_u8) or, for 3 bits, ten levels per int32
+ * word (3bit_32).
+ */
 export type PackingName = '8bit_u8' | '4bit_u8' | '3bit_32' | '2bit_u8' | '1bit_u8';
+/** Element type of the input: float32 (a Float32Array), or float16 / bfloat16 bits (a Uint16Array). */
 export type InputDtype = 'f32' | 'f16' | 'bf16';
+/**
+ * How the solver stops: 'global' (the reference) stops all groups when the whole tensor's error
+ * stops falling; 'per-group-best' keeps each group's best zero point (lower error, not the
+ * reference's answer).
+ */
 export type EarlyStop = 'global' | 'per-group-best';
 
 /**
@@ -18,6 +31,7 @@ export type EarlyStop = 'global' | 'per-group-best';
  */
 export const MAX_TENSOR_ELEMENTS = 2 ** 28 - 1;
 
+/** Options of `HQQ.quantize`, with the reference's defaults. */
 export interface QuantizeOptions {
   /** Bits per weight: 8, 6, 5, 4, 3, 2, 1.58 or 1. Default 4. */
   nbits?: Nbits;
@@ -43,6 +57,7 @@ export interface QuantizeOptions {
   dtype?: InputDtype;
 }
 
+/** Reconstruction error of a quantized tensor (W_r = dequantized W). */
 export interface ErrorStatistics {
   /** mean |W - W_r| */
   meanAbs: number;
@@ -56,6 +71,7 @@ export interface ErrorStatistics {
   weightFrobenius: number;
 }
 
+/** The result of `HQQ.quantize`: packed levels, per-group parameters, the config and the error. */
 export interface QuantizedTensor {
   /** Packed levels in the reference layout (3bit_32: little-endian int32 words as bytes). */
   packed: Uint8Array;
@@ -65,8 +81,11 @@ export interface QuantizedTensor {
   zero: Float32Array;
   /** Original weight shape. */
   shape: number[];
+  /** Bits per weight it was quantized with. */
   nbits: Nbits;
+  /** Values per group it was quantized with. */
   groupSize: number;
+  /** Grouping axis it was quantized with (see `QuantizeOptions.axis`). */
   axis: 0 | 1;
   /** Reference packing format name. */
   packing: PackingName;
@@ -74,12 +93,15 @@ export interface QuantizedTensor {
   packedShape: [number, number];
   /** The grouped matrix the levels live in: [N/g, g] (axis 1) or [g, N/g] (axis 0). */
   groupedShape: [number, number];
+  /** Whether the zero-point solver ran (false: plain round-to-nearest). */
   optimize: boolean;
+  /** Whether the initial zero point was rounded to an integer. */
   roundZero: boolean;
   /** Solver iterations run, counted as the reference counts them (0 without optimize). */
   iterations: number;
   /** Whole-tensor mean |W - W_r| after each solver iteration (global early stop only). */
   errorTrace: Float32Array;
+  /** Reconstruction error of this result. */
   stats: ErrorStatistics;
 }
 
@@ -186,10 +208,14 @@ function checkShape(shape: unknown, length: number): number[] {
 export class HQQ {
   /** 'simd' or 'scalar': which wasm build this instance runs. */
   readonly flavour: 'simd' | 'scalar';
-  /** The compiled module, to share with workers (`loadHQQ({ wasm: hqq.module })`). */
+  /**
+   * The compiled module, to share with workers without compiling again:
+   * `createWebPool({ module: hqq.module })`, `createNodePool(...)`, or `loadHQQ({ wasm: hqq.module })`.
+   */
   readonly module: WebAssembly.Module;
   readonly #m: HQQWasmModule;
 
+  /** Internal: use `loadHQQ()`, which instantiates the wasm module and its glue. */
   constructor(m: HQQWasmModule, module: WebAssembly.Module) {
     this.#m = m;
     this.module = module;
@@ -206,7 +232,12 @@ export class HQQ {
     return this.#m.heapInUse();
   }
 
-  /** Quantizes one weight tensor. */
+  /**
+   * Quantizes one weight tensor: `data` holds `shape`'s elements row-major (a Float32Array, or a
+   * Uint16Array of float16 / bfloat16 bits with `options.dtype`). The input is copied; the result
+   * owns its arrays. Throws HQQError: INVALID_ARGUMENT (options, shape, a group size or row count
+   * the packing cannot hold), INVALID_VALUE (NaN/Inf, with the first position), OUT_OF_MEMORY.
+   */
   quantize(data: Float32Array | Uint16Array, shape: readonly number[], options?: QuantizeOptions): QuantizedTensor {
     const opts = normalizeOptions(options);
     const dtype = options?.dtype;

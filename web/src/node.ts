@@ -1,20 +1,17 @@
 /**
- * Node.js entry point (package export condition "node"): the same API as the browser entry, with a
- * loader that reads the wasm from disk, plus Node-only helpers.
+ * The Node.js entry point, `hqq-wasm/node` (and `hqq-wasm` under the "node" export condition):
+ * everything the browser entry exports, with a loader that reads the wasm from disk, plus the
+ * Node-only helpers (files, worker_threads pool).
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
+import { shippedWasmUrl } from '../wasm/assets.mjs';
 import type { HQQ } from './engine.js';
 import { HQQError } from './errors.js';
 import { compileBytes, createLoader, type LoadOptions, type WasmSource } from './wasm-loader.js';
 
 export * from './common.js';
-
-function shippedWasm(flavour: 'simd' | 'scalar'): URL {
-  // Literal URLs so bundlers can see (and copy) both binaries.
-  return flavour === 'simd' ? new URL('../wasm/hqq-simd.wasm', import.meta.url) : new URL('../wasm/hqq-scalar.wasm', import.meta.url);
-}
 
 async function compileSource(source: WasmSource): Promise<WebAssembly.Module> {
   if (source instanceof WebAssembly.Module) return source;
@@ -43,11 +40,19 @@ async function compileSource(source: WasmSource): Promise<WebAssembly.Module> {
   return compileBytes(bytes, path);
 }
 
-/** Loads and instantiates the quantizer (SIMD build where the engine supports it). */
-export const loadHQQ: (options?: LoadOptions) => Promise<HQQ> = createLoader(compileSource, shippedWasm);
+/**
+ * Loads and instantiates the quantizer: the SIMD build where the engine supports it, the scalar
+ * build otherwise (or as `options` say). `wasm` may also be a file path. The compiled module is
+ * cached per build. Rejects with HQQError: UNSUPPORTED, IO_ERROR (the file could not be read: the
+ * message names it), INVALID_ARGUMENT (bad options, not an hqq-wasm binary), OUT_OF_MEMORY.
+ */
+export const loadHQQ: (options?: LoadOptions) => Promise<HQQ> = createLoader(compileSource, (flavour) => compileSource(shippedWasmUrl(flavour)));
 
 // Whole-model quantization on files, worker_threads pool (Node only).
 export { quantizeModelFiles, inspectModelFile, dequantizeModelFile, nodeFileSink } from './node-model.js';
 export type { QuantizeModelFilesOptions, QuantizeModelFilesReport, InspectReport, DequantizeFileOptions, DequantizeFileReport } from './node-model.js';
 export { createNodePool, defaultNodeWorkers } from './pool/node-pool.js';
 export type { NodePoolOptions } from './pool/node-pool.js';
+// Reading files on disk lazily (a ByteSource for openSafetensors / quantizeModel).
+export { openFileSource } from './io/node-file.js';
+export type { FileSource } from './io/node-file.js';

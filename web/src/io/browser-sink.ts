@@ -149,8 +149,11 @@ export function memorySink(): BrowserSink {
 // ---------------------------------------------------------------------------------------------
 // File System Access API (Chromium-based browsers). Declared here: not in TypeScript's DOM lib.
 
+/** What the sinks write (the DOM's BlobPart, spelled out so the declarations need no DOM library). */
+type WritableData = ArrayBufferView | ArrayBuffer | Blob | string;
+
 interface WritableFileStream {
-  write(data: { type: 'write'; position: number; data: BlobPart } | BlobPart): Promise<void>;
+  write(data: { type: 'write'; position: number; data: WritableData } | WritableData): Promise<void>;
   close(): Promise<void>;
   abort(reason?: unknown): Promise<void>;
 }
