@@ -254,6 +254,10 @@ describe('planGGUF refuses bad input (INVALID_ARGUMENT naming the key or tensor)
     expect(catchErr(() => ggufValue.numbers('u16', [70000])).code).toBe('INVALID_ARGUMENT');
     expect(catchErr(() => ggufValue.strings(['ok', 'bad\udc00'])).message).toContain('element 1 holds a lone UTF-16 surrogate');
     expect(ggufValue.u64(5)).toEqual({ type: 'u64', value: 5n });
+    const list = GGUFStringList.from(['a', 'bc']);
+    expect(GGUFStringList.fromEncoded(list.encoded, new Float64Array([0, 9, 19])).toArray()).toEqual(['a', 'bc']);
+    expect(catchErr(() => GGUFStringList.fromEncoded(list.encoded, new Float64Array([0, 8, 19]))).code).toBe('INVALID_ARGUMENT');
+    expect(catchErr(() => GGUFStringList.fromEncoded(list.encoded, new Float64Array([0, 9]))).code).toBe('INVALID_ARGUMENT');
     expect(ggufValue.f32(0.1)).toEqual({ type: 'f32', value: Math.fround(0.1) });
   });
 });

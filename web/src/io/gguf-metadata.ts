@@ -107,8 +107,20 @@ export class GGUFStringList implements Iterable<string> {
     this.#starts = starts;
   }
 
-  /** @internal The reader's constructor: `starts` has length n + 1 and matches `encoded`. */
+  /**
+   * Wraps an already encoded list (the reader's constructor): `starts` has length n + 1, starts[i]
+   * is where string i's length prefix begins and starts[n] = encoded.length. The structure is
+   * checked (INVALID_ARGUMENT when the prefixes and `starts` disagree); the UTF-8 is the caller's
+   * to have validated.
+   */
   static fromEncoded(encoded: Uint8Array, starts: Float64Array): GGUFStringList {
+    const bad = () => new HQQError('INVALID_ARGUMENT', 'GGUFStringList.fromEncoded: the length prefixes and starts do not describe the buffer; build lists with GGUFStringList.from()');
+    if (!(encoded instanceof Uint8Array) || !(starts instanceof Float64Array) || starts.length < 1 || starts[0] !== 0 || starts[starts.length - 1] !== encoded.length) throw bad();
+    const view = new DataView(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+    for (let i = 0; i + 1 < starts.length; i++) {
+      const at = starts[i]!;
+      if (at + 8 > encoded.length || view.getUint32(at + 4, true) !== 0 || starts[i + 1] !== at + 8 + view.getUint32(at, true)) throw bad();
+    }
     return new GGUFStringList(encoded, starts);
   }
 

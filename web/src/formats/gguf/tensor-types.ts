@@ -593,12 +593,17 @@ export function chooseTensorType(
   return decide(tensor, facts, resolveOptions(options), k);
 }
 
-/** Compares as std::string (bytes of UTF-8), which is how llama.cpp orders names. */
+const utf8 = new TextEncoder();
+
+/**
+ * Compares as std::string does (bytes of UTF-8), which is how llama.cpp orders names. UTF-16 code
+ * unit order is the same unless a surrogate pair meets U+E000-U+FFFF, so only then encode.
+ */
 function compareNames(a: string, b: string): number {
   if (a === b) return 0;
-  const enc = new TextEncoder();
-  const x = enc.encode(a);
-  const y = enc.encode(b);
+  if (!/[\ud800-\uffff]/.test(a + b)) return a < b ? -1 : 1;
+  const x = utf8.encode(a);
+  const y = utf8.encode(b);
   for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
   return x.length - y.length;
 }
