@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <new>
 #include <sstream>
 
 #include "hqq/error.hpp"
 #include "quantizer.hpp"
+#include "scratch.hpp"
 #include "solver.hpp"
 
 namespace hqq {
@@ -109,17 +111,23 @@ QuantizedTensor quantize_impl(const kernels::Kernels& k, const float* weights, c
   const float max_q = static_cast<float>(max_level(config.nbits));
 
   // Group-major view: axis 1 groups are already contiguous; axis 0 groups are columns.
-  std::vector<float> transposed;
+  std::unique_ptr<detail::Scratch> transposed;
   const float* gm = weights;
   if (config.axis == 0) {
-    transposed.resize(l.numel);
-    transpose(weights, l.rows, l.cols, transposed.data());
-    gm = transposed.data();
+    transposed = std::make_unique<detail::Scratch>(detail::ScratchSlot::transposed, l.numel * sizeof(float));
+    transpose(weights, l.rows, l.cols, transposed->as<float>());
+    gm = transposed->as<float>();
   }
 
-  // HQQ-SPEC section 2.
-  std::vector<float> mn(l.n_groups), mx(l.n_groups), s(l.n_groups), z(l.n_groups), scale(l.n_groups);
-  if (!k.group_min_max(gm, l.n_groups, l.g, mn.data(), mx.data())) {
+  // HQQ-SPEC section 2. Working arrays are scratch (see scratch.hpp); z and scale are returned.
+  const detail::Scratch mn_buf(detail::ScratchSlot::group_min, l.n_groups * sizeof(float));
+  const detail::Scratch mx_buf(detail::ScratchSlot::group_max, l.n_groups * sizeof(float));
+  const detail::Scratch s_buf(detail::ScratchSlot::inv_scale, l.n_groups * sizeof(float));
+  float* mn = mn_buf.as<float>();
+  float* mx = mx_buf.as<float>();
+  float* s = s_buf.as<float>();
+  std::vector<float> z(l.n_groups), scale(l.n_groups);
+  if (!k.group_min_max(gm, l.n_groups, l.g, mn, mx)) {
     check_finite(weights, l.numel, shape);  // finds and reports the first NaN/Inf
     throw Error(ErrorCode::Internal, "min/max reported a non-finite value that the scan did not find");
   }
@@ -148,28 +156,30 @@ QuantizedTensor quantize_impl(const kernels::Kernels& k, const float* weights, c
   q.grouped_rows = l.rows;
   q.grouped_cols = l.cols;
   if (config.optimize) {
-    detail::SolveResult r = detail::solve_zero(k, gm, l.n_groups, l.g, s.data(), scale.data(),
+    detail::SolveResult r = detail::solve_zero(k, gm, l.n_groups, l.g, s, scale.data(),
                                                z.data(), max_q, config.solver);
     z = std::move(r.zero);
     q.iterations = r.iterations;
     q.error_trace = std::move(r.error_trace);
   }
 
-  std::vector<uint8_t> levels(l.numel);
+  const detail::Scratch levels_buf(detail::ScratchSlot::levels, l.numel);
+  uint8_t* levels = levels_buf.as<uint8_t>();
   // Levels and the error statistics of the final reconstruction in one pass over the weights
   // (group-major layout: the same elements as the original).
   kernels::ErrorSums sums;
-  k.quantize_levels(gm, l.n_groups, l.g, s.data(), z.data(), max_q, levels.data(), scale.data(), &sums);
+  k.quantize_levels(gm, l.n_groups, l.g, s, z.data(), max_q, levels, scale.data(), &sums);
   q.stats = stats_from_sums(sums.sum_abs, sums.sum_sq, sums.max_abs, sums.sum_w_sq, l.numel);
-  transposed = {};  // the weights are not read again
+  transposed.reset();  // the weights are not read again
 
+  std::unique_ptr<detail::Scratch> grouped;
   if (config.axis == 0) {
-    std::vector<uint8_t> grouped(l.numel);
-    transpose(levels.data(), l.n_groups, l.g, grouped.data());
-    levels.swap(grouped);
+    grouped = std::make_unique<detail::Scratch>(detail::ScratchSlot::grouped, l.numel);
+    transpose(levels, l.n_groups, l.g, grouped->as<uint8_t>());
+    levels = grouped->as<uint8_t>();
   }
   q.packed_shape = packed_shape(l.packing, l.rows, l.cols);
-  q.packed = pack(l.packing, levels.data(), l.rows, l.cols);
+  q.packed = pack(l.packing, levels, l.rows, l.cols);
   q.scale = std::move(scale);
   q.zero = std::move(z);
   return q;
