@@ -129,3 +129,13 @@ describe('createPortPool', () => {
     expect(() => createPortPool(0, MODULE, () => new FakeWorker(() => {}), 'fake')).toThrow(/workers = 0/);
   });
 });
+
+describe('worker GC policy (issue 9: a full GC after every result made 5000 tiny tensors take 43 s)', () => {
+  it('forces a full GC only after large tensors', async () => {
+    const { collectAfterResult, GC_MIN_ELEMENTS } = await import('../../../web/src/pool/gc-policy.js');
+    expect(collectAfterResult({ groupedShape: [8, 64] })).toBe(false);
+    expect(collectAfterResult({ groupedShape: [4096 * 64, 64] })).toBe(true); // a 4096 x 4096 weight, g64
+    expect(collectAfterResult({ groupedShape: [GC_MIN_ELEMENTS / 64 - 1, 64] })).toBe(false);
+    expect(collectAfterResult({ groupedShape: [64, GC_MIN_ELEMENTS / 64] })).toBe(true); // axis 0
+  });
+});
