@@ -21,6 +21,7 @@
  */
 import { MAX_TENSOR_ELEMENTS, SUPPORTED_NBITS, normalizeOptions, type EarlyStop, type Nbits } from '../engine.js';
 import { HQQError } from '../errors.js';
+import { compileUserRegex } from '../util/user-regex.js';
 import { buildIndexJson, type IndexJson } from '../io/index-json.js';
 import { DTYPE_SIZES, type DType, type SafetensorsHeader, type TensorInfo } from '../io/safetensors.js';
 import { planSafetensors, type PlanEntry, type SafetensorsPlan } from '../io/writer.js';
@@ -91,11 +92,7 @@ function invalid(message: string): never {
 function toRegExp(v: RegExp | string, what: string): RegExp {
   if (v instanceof RegExp) return v;
   if (typeof v !== 'string') invalid(`${what} must be a regular expression or a string, got ${typeof v}`);
-  try {
-    return new RegExp(v);
-  } catch (e) {
-    invalid(`${what} ${JSON.stringify(v)} is not a valid regular expression (${(e as Error).message})`);
-  }
+  return compileUserRegex(v, what); // linear-time matching: a user pattern cannot hang the run
 }
 
 function parseNbits(s: string, what: string): Nbits {
