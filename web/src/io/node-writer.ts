@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { HQQError } from '../errors.js';
+import { HQQError, causeText } from '../errors.js';
 import { TensorCoverage } from './sink.js';
 import type { FileLayout } from './layout.js';
 
@@ -47,10 +47,7 @@ export interface SafetensorsFileWriter {
   abort(): Promise<void>;
 }
 
-function errText(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  return err && err.code ? `${err.code}: ${err.message}` : e instanceof Error ? e.message : String(e);
-}
+const errText = causeText; // the errno code once (Node's messages already start with it)
 
 function isENOENT(e: unknown): boolean {
   return (e as NodeJS.ErrnoException)?.code === 'ENOENT';
