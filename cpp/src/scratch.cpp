@@ -33,12 +33,14 @@ std::unique_ptr<unsigned char[]> allocate(std::size_t bytes) {
 }  // namespace
 
 Scratch::Scratch(ScratchSlot slot, std::size_t bytes) : slot_(slot) {
-  Kept& k = t_kept[static_cast<std::size_t>(slot)];
-  if (!kKeep || bytes > kScratchKeepBytes || k.in_use) {
+  // Checked before touching t_kept: its first use registers a thread-exit destructor, which
+  // allocates (wasm builds never use it, so their heap stays exactly as it was between calls).
+  if (!kKeep || bytes > kScratchKeepBytes || t_kept[static_cast<std::size_t>(slot)].in_use) {
     own_ = allocate(bytes);
     data_ = own_.get();
     return;
   }
+  Kept& k = t_kept[static_cast<std::size_t>(slot)];
   if (k.bytes < bytes) {
     k.data.reset();  // free the smaller one first
     k.bytes = 0;

@@ -285,3 +285,33 @@ TEST_CASE("a repeated native quantize of a large tensor maps few fresh pages", "
   CHECK(faults < 8192);  // the outputs (packed, scale, zero: 12 MiB) are fresh; nothing else
 }
 #endif
+
+TEST_CASE("stored in float16/bfloat16, scale and zero are rounded and the stats describe them", "[quantize][storage]") {
+  // Issue 9, finding 5: the stats used the float32 scale/zero, not the file's.
+  const auto w = normal(128 * 256, 0.02f, 21);
+  for (auto dtype : {hqq::StorageDtype::f16, hqq::StorageDtype::bf16}) {
+    for (int nbits : {8, 4}) {
+      hqq::Config c;
+      c.nbits = hqq::nbits_from_number(nbits);
+      c.scale_dtype = dtype;
+      const auto q = hqq::quantize(w.data(), {128, 256}, c);
+      hqq::Config f = c;
+      f.scale_dtype = hqq::StorageDtype::f32;
+      const auto q32 = hqq::quantize(w.data(), {128, 256}, f);
+      CHECK(q.packed == q32.packed);  // the levels are the reference's (float32 zero)
+      for (std::size_t i = 0; i < q.scale.size(); ++i) {
+        const float s = dtype == hqq::StorageDtype::f16 ? hqq::f16_to_f32(hqq::f32_to_f16(q32.scale[i])) : hqq::bf16_to_f32(hqq::f32_to_bf16(q32.scale[i]));
+        const float z = dtype == hqq::StorageDtype::f16 ? hqq::f16_to_f32(hqq::f32_to_f16(q32.zero[i])) : hqq::bf16_to_f32(hqq::f32_to_bf16(q32.zero[i]));
+        REQUIRE(q.scale[i] == s);
+        REQUIRE(q.zero[i] == z);
+      }
+      // The stats are those of what dequantize() of the stored values gives.
+      const auto restored = hqq::dequantize(q);
+      const auto st = hqq::error_stats(w.data(), restored.data(), w.size());
+      CHECK(q.stats.mean_abs == Approx(st.mean_abs).epsilon(1e-6));
+      CHECK(q.stats.frobenius == Approx(st.frobenius).epsilon(1e-6));
+      CHECK(q.stats.max_abs == Approx(st.max_abs).epsilon(1e-6));
+      if (nbits == 8 && dtype == hqq::StorageDtype::bf16) CHECK(q.stats.mean_abs > q32.stats.mean_abs * 1.1);  // bf16 costs 8-bit a lot
+    }
+  }
+}
