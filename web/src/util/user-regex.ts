@@ -1,116 +1,110 @@
 /**
  * Regular expressions typed by users (`--include`, `--exclude`, `--tensor-config`, the demo's
- * fields), compiled so that matching can never block the event loop. Browser-safe.
+ * fields), checked so that matching can never block the event loop. Browser-safe, no dependency.
  *
- * Why a separate engine: JavaScript's RegExp backtracks, so a pattern such as `(a+)+$` takes
- * exponential time on some names and a loop over tensor names would hang the process (Ctrl-C is
- * not even delivered while a match runs). A static "is this pattern dangerous" check cannot be
- * both complete and exact (even `.*.*.*.*x` is polynomially slow), and a time limit cannot
- * interrupt a synchronous match. So patterns run on RE2 semantics (re2js, a JavaScript port of
- * RE2: automata, linear in the input, no backtracking), which works unchanged in Node and
- * browsers and needs no wasm. The price: RE2 has no lookaround and no backreferences (they are
- * what makes linear time impossible); such a pattern is refused with a message that says so.
- * Plain names and dotted literals (`down_proj`, `mlp\.down_proj`, `^lm_head$`), by far the most
- * common patterns, skip the engine and use a substring test.
- *
- * The result is a RegExp subclass whose `test`/`exec` (and so `String.prototype.match` etc.) run
- * the safe engine and whose `source` is the user's pattern, so existing code that keeps RegExps
- * works unchanged.
+ * Why: JavaScript's RegExp backtracks, so a pattern such as `(a+)+$` takes exponential time on some
+ * names and a loop over tensor names hangs the process (Ctrl-C is not even delivered while a match
+ * runs); a time limit cannot interrupt a synchronous match. A linear-time engine (RE2 ported to
+ * JavaScript, re2js) was tried first: it works, but as a runtime dependency it breaks the package
+ * for a plain browser page that imports web/dist/index.js without a bundler (a bare module
+ * specifier), so the choice is a conservative static check instead. A pattern is accepted only
+ * when backtracking on it is polynomial of low degree:
+ *  - no quantifier on a group that itself holds a quantifier or an alternation (`(a+)+`, `(a|a)*`,
+ *    `(\w+\.)*`): these are the exponential ones;
+ *  - at most MAX_UNBOUNDED unbounded quantifiers (`*`, `+`, `{n,}`, and `{n,m}` counted as
+ *    unbounded) in all, which bounds the work per name by about len^(MAX_UNBOUNDED + 1);
+ *  - no backreference (`\1`, `\k<name>`).
+ * Anything else is refused with a message that says which construct and how to rewrite it. Plain
+ * names and dotted literals (`down_proj`, `mlp\.down_proj`), the common case, always pass.
  */
-import { RE2JS } from 're2js';
 import { HQQError } from '../errors.js';
 
-/** The user's pattern as a literal, when it is one: `mlp\.down` -> mlp.down, anchors noted. */
-function literalOf(pattern: string): { text: string; start: boolean; end: boolean } | undefined {
-  let p = pattern;
-  const start = p.startsWith('^');
-  if (start) p = p.slice(1);
-  const end = p.endsWith('$') && !p.endsWith('\\$');
-  if (end) p = p.slice(0, -1);
-  let text = '';
-  for (let i = 0; i < p.length; i++) {
-    const c = p[i]!;
+/** Unbounded quantifiers allowed in one pattern (`model\..*\.mlp\..*_proj` has two). */
+export const MAX_UNBOUNDED = 3;
+
+interface Group {
+  quantified: boolean; // holds a quantifier
+  alternation: boolean; // holds a `|`
+}
+
+/** Why `pattern` could backtrack catastrophically, or undefined when it is safe (see above). */
+export function regexHazard(pattern: string): string | undefined {
+  const stack: Group[] = [{ quantified: false, alternation: false }];
+  let unbounded = 0;
+  let lastGroup: Group | undefined; // the group just closed, if the previous atom was `)`
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    const prevGroup = lastGroup;
+    lastGroup = undefined;
     if (c === '\\') {
-      const n = p[i + 1];
-      if (n === undefined || !/[.\\/\-_[\](){}*+?|^$]/.test(n)) return undefined; // \d, \w, ...: not a literal
-      text += n;
+      const n = pattern[i + 1];
+      if (n !== undefined && /[1-9]/.test(n)) return `the backreference \\${n} at position ${i}`;
+      if (n === 'k' && pattern[i + 2] === '<') return `the named backreference at position ${i}`;
       i++;
-    } else if (/[.*+?()[\]{}|^$]/.test(c)) {
-      return undefined;
-    } else {
-      text += c;
+      continue;
+    }
+    if (c === '[') {
+      // A character class is one atom: skip to its closing bracket.
+      let j = i + 1;
+      if (pattern[j] === '^') j++;
+      if (pattern[j] === ']') j++;
+      while (j < pattern.length && pattern[j] !== ']') j += pattern[j] === '\\' ? 2 : 1;
+      i = j;
+      continue;
+    }
+    if (c === '(') {
+      stack.push({ quantified: false, alternation: false });
+      if (pattern[i + 1] === '?') i++; // (?: (?= (?! (?<name> (?<= (?<!: the rest is ordinary text
+      continue;
+    }
+    if (c === ')') {
+      const g = stack.length > 1 ? stack.pop()! : undefined;
+      if (g) {
+        const outer = stack[stack.length - 1]!;
+        outer.quantified ||= g.quantified;
+        outer.alternation ||= g.alternation;
+        lastGroup = g;
+      }
+      continue;
+    }
+    if (c === '|') {
+      stack[stack.length - 1]!.alternation = true;
+      continue;
+    }
+    const isBrace = c === '{' && /^\{\d*,?\d*\}/.test(pattern.slice(i));
+    if (c === '*' || c === '+' || c === '?' || isBrace) {
+      if (c === '?' && pattern[i - 1] && /[*+?}]/.test(pattern[i - 1]!)) continue; // lazy modifier
+      const bounded = c === '?' || (isBrace && /^\{\d+\}/.test(pattern.slice(i)));
+      if (!bounded && ++unbounded > MAX_UNBOUNDED) return `more than ${MAX_UNBOUNDED} unbounded quantifiers (*, +, {n,})`;
+      if (prevGroup && (prevGroup.quantified || prevGroup.alternation) && !bounded) {
+        return `a quantifier at position ${i} on a group that holds ${prevGroup.quantified ? 'a quantifier' : 'an alternation'} (nested repetition such as (a+)+ or (a|b)*)`;
+      }
+      stack[stack.length - 1]!.quantified = true;
+      if (isBrace) i += /^\{\d*,?\d*\}/.exec(pattern.slice(i))![0].length - 1;
     }
   }
-  return { text, start, end };
-}
-
-/** A RegExp whose matching runs on a linear-time engine (see the module comment). */
-export class UserRegExp extends RegExp {
-  readonly #pattern: string;
-  readonly #test: (s: string) => boolean;
-  readonly #exec: (s: string) => RegExpExecArray | null;
-
-  constructor(pattern: string, test: (s: string) => boolean, exec: (s: string) => RegExpExecArray | null) {
-    super('(?:)');
-    this.#pattern = pattern;
-    this.#test = test;
-    this.#exec = exec;
-  }
-
-  override get source(): string {
-    return this.#pattern;
-  }
-
-  override toString(): string {
-    return `/${this.#pattern}/`;
-  }
-
-  override test(s: string): boolean {
-    return this.#test(String(s));
-  }
-
-  override exec(s: string): RegExpExecArray | null {
-    return this.#exec(String(s));
-  }
-}
-
-function execArray(match: string, index: number, input: string): RegExpExecArray {
-  return Object.assign([match], { index, input, groups: undefined }) as RegExpExecArray;
+  return undefined;
 }
 
 /**
- * Compiles a user pattern (RE2 syntax, which for everyday patterns is JavaScript's: classes,
- * `\d \w \s`, groups, alternation, quantifiers, anchors). `what` names it in errors, e.g.
- * "--exclude". Throws INVALID_ARGUMENT for a syntax error or an unsupported construct.
+ * Compiles a user pattern (JavaScript syntax) after the safety check. `what` names it in errors,
+ * e.g. "--exclude". Throws INVALID_ARGUMENT for a syntax error or a pattern that could hang.
  */
-export function compileUserRegex(pattern: string, what: string): UserRegExp {
+export function compileUserRegex(pattern: string, what: string): RegExp {
   if (typeof pattern !== 'string') throw new HQQError('INVALID_ARGUMENT', `${what} must be a string pattern, got ${typeof pattern}`);
-  const lit = literalOf(pattern);
-  if (lit) {
-    const { text, start, end } = lit;
-    const find = (s: string): number => {
-      if (start && end) return s === text ? 0 : -1;
-      if (start) return s.startsWith(text) ? 0 : -1;
-      if (end) return s.endsWith(text) ? s.length - text.length : -1;
-      return s.indexOf(text);
-    };
-    return new UserRegExp(pattern, (s) => find(s) >= 0, (s) => {
-      const at = find(s);
-      return at < 0 ? null : execArray(text, at, s);
-    });
-  }
-  let re: RE2JS;
+  let re: RegExp;
   try {
-    re = RE2JS.compile(pattern);
+    re = new RegExp(pattern);
   } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    const hint = /\(\?[=!<]|\\[1-9]|\\k</.test(pattern)
-      ? '; lookahead, lookbehind and backreferences are not supported (patterns run on a linear-time engine so that no pattern can hang the run)'
-      : '';
-    throw new HQQError('INVALID_ARGUMENT', `${what}: ${JSON.stringify(pattern)} is not a valid regular expression (${why})${hint}`);
+    throw new HQQError('INVALID_ARGUMENT', `${what}: ${JSON.stringify(pattern)} is not a valid regular expression (${e instanceof Error ? e.message : String(e)})`);
   }
-  return new UserRegExp(pattern, (s) => re.test(s), (s) => {
-    const m = re.exec(s);
-    return m ? execArray(String(m[0]), (m as unknown as { index: number }).index, s) : null;
-  });
+  const hazard = regexHazard(pattern);
+  if (hazard) {
+    throw new HQQError(
+      'INVALID_ARGUMENT',
+      `${what}: ${JSON.stringify(pattern)} could take exponential time to match (${hazard}), which would hang the run; ` +
+        'rewrite it without nested repetition, e.g. "(a+)+" as "a+", "(\\w+\\.)*x" as "[\\w.]*x"',
+    );
+  }
+  return re;
 }
