@@ -5,7 +5,7 @@
  * with the default config (4-bit g64, optimize) on all cores, and prints wall time, parameters/s,
  * peak RSS and the throughput relative to workers x the single-thread kernel speed.
  *
- *   node scripts/bench-model.mjs [--preset 1b|7b] [--keep] [--workers N] [--dir DIR] [--max-in-flight N]
+ *   node scripts/bench-model.mjs [--preset tiny|1b|7b] [--keep] [--workers N] [--dir DIR] [--max-in-flight N]
  *
  * Every measurement runs in its own child process, so that the memory numbers belong to it alone:
  * RSS is sampled every 100 ms, and VmHWM (/proc/<pid>/status) is the kernel's high-water mark of
@@ -54,12 +54,12 @@ function vmHWM(pid = 'self') {
 async function mainThread() {
   const args = process.argv.slice(2);
   if (args[0] === '--child') return child(args.slice(1));
-  const opt = { presets: ['1b', '7b'], keep: false, workers: availableParallelism(), dir: tmpdir() };
+  const opt = { presets: ['tiny', '1b', '7b'], keep: false, workers: availableParallelism(), dir: tmpdir() };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '--preset') {
       const v = args[++i];
-      if (v !== '1b' && v !== '7b') usage(`--preset must be 1b or 7b, got ${JSON.stringify(v)}`);
+      if (v !== '1b' && v !== '7b' && v !== 'tiny') usage(`--preset must be 1b, 7b or tiny, got ${JSON.stringify(v)}`);
       opt.presets = [v];
     } else if (a === '--keep') opt.keep = true;
     else if (a === '--workers') {
@@ -71,7 +71,7 @@ async function mainThread() {
       if (!Number.isInteger(opt.maxInFlight) || opt.maxInFlight < 1) usage('--max-in-flight must be a positive integer');
     }
     else if (a === '-h' || a === '--help') {
-      process.stdout.write('usage: node scripts/bench-model.mjs [--preset 1b|7b] [--keep] [--workers N] [--dir DIR] [--max-in-flight N]\n');
+      process.stdout.write('usage: node scripts/bench-model.mjs [--preset tiny|1b|7b] [--keep] [--workers N] [--dir DIR] [--max-in-flight N]\n');
       return;
     } else usage(`unknown option ${a}`);
   }
@@ -94,6 +94,10 @@ async function mainThread() {
     const k = await runChild(['kernel']);
     process.stdout.write(`${(k.paramsPerSecond / 1e6).toFixed(1)} M params/s (${k.seconds.toFixed(3)} s, ${k.iterations} iterations, kernel ${k.kernel})\n`);
     for (const preset of opt.presets) {
+      if (preset === 'tiny') {
+        await benchTinyTensors(base, opt.workers);
+        continue;
+      }
       const spec = syntheticLlamaSpec(syntheticPreset(preset, 'F16'));
       const params = countParameters(spec);
       const inputBytes = spec.reduce((a, t) => a + t.byteLength, 0);
@@ -149,8 +153,42 @@ async function mainThread() {
   }
 }
 
+/**
+ * Per-tensor overhead (issue 9): 5000 tensors of 8 x 64 F16 through the CLI, end to end (process
+ * start, plan, workers, writing). Target: <= 6 s.
+ */
+async function benchTinyTensors(base, workers) {
+  const { planSafetensors } = await import(join(DIST, 'io/writer.js'));
+  const COUNT = 5000;
+  const entries = Array.from({ length: COUNT }, (_, i) => ({ name: `model.layers.${i}.mlp.up_proj.weight`, dtype: 'F16', shape: [8, 64] }));
+  const plan = planSafetensors(entries, { format: 'pt' });
+  const bytes = new Uint8Array(plan.totalSize);
+  bytes.set(plan.headerBytes);
+  const u16 = new Uint16Array(bytes.buffer, plan.dataOffset, (plan.totalSize - plan.dataOffset) / 2);
+  let x = 12345;
+  for (let i = 0; i < u16.length; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    u16[i] = 0x2000 + (x >>> 20); // small positive and varied float16 values
+  }
+  const dir = join(base, 'tiny');
+  await mkdir(dir);
+  const input = join(dir, 'tiny.safetensors');
+  await writeFile(input, bytes);
+  process.stdout.write(`== tiny: ${COUNT} tensors of [8, 64] F16 through the CLI with ${workers} workers ==\n`);
+  const t0 = performance.now();
+  const code = await new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [join(ROOT, 'bin/hqq-wasm.mjs'), 'quantize', input, '-o', join(dir, 'out.safetensors'), '--workers', String(workers), '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    p.on('error', reject);
+    p.on('close', resolve);
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  if (code !== 0) throw new Error(`tiny-tensor CLI run failed with exit code ${code}`);
+  process.stdout.write(`${COUNT} tiny tensors: ${seconds.toFixed(1)} s end to end (${((seconds * 1000) / COUNT).toFixed(2)} ms per tensor; target <= 6 s: ${seconds <= 6 ? 'met' : 'NOT met'})\n`);
+  await rm(dir, { recursive: true, force: true });
+}
+
 function usage(msg) {
-  process.stderr.write(`bench-model: ${msg}\nusage: node scripts/bench-model.mjs [--preset 1b|7b] [--keep] [--workers N] [--dir DIR] [--max-in-flight N]\n`);
+  process.stderr.write(`bench-model: ${msg}\nusage: node scripts/bench-model.mjs [--preset tiny|1b|7b] [--keep] [--workers N] [--dir DIR] [--max-in-flight N]\n`);
   process.exit(2);
 }
 

@@ -70,6 +70,10 @@ hqq::Config to_config(const val& o) {
   c.axis = o["axis"].as<int>();
   c.optimize = o["optimize"].as<bool>();
   c.round_zero = o["roundZero"].as<bool>();
+  const std::string scale_dtype = o["scaleDtype"].as<std::string>();
+  c.scale_dtype = scale_dtype == "f16" ? hqq::StorageDtype::f16
+                  : scale_dtype == "bf16" ? hqq::StorageDtype::bf16
+                                          : hqq::StorageDtype::f32;
   c.solver.lp_norm = o["lpNorm"].as<double>();
   c.solver.beta = o["beta"].as<double>();
   c.solver.kappa = o["kappa"].as<double>();

@@ -67,6 +67,15 @@ void validate(const SolverParams& p) {
     invalid("solver early_stop has an unknown value; use Global or PerGroupBest");
 }
 
+const char* storage_dtype_name(StorageDtype d) noexcept {
+  switch (d) {
+    case StorageDtype::f32: return "float32";
+    case StorageDtype::f16: return "float16";
+    case StorageDtype::bf16: return "bfloat16";
+  }
+  return "float32";
+}
+
 void validate(const Config& c) {
   switch (c.nbits) {
     case Bits::b8: case Bits::b6: case Bits::b5: case Bits::b4:
@@ -76,6 +85,8 @@ void validate(const Config& c) {
   if (c.group_size == 0) invalid("group_size = 0 is invalid; use a positive divisor of the element count (reference default 64)");
   if (c.axis != 0 && c.axis != 1)
     invalid("axis = " + std::to_string(c.axis) + " is invalid; use 1 (a group is group_size consecutive values, the reference default) or 0");
+  if (c.scale_dtype != StorageDtype::f32 && c.scale_dtype != StorageDtype::f16 && c.scale_dtype != StorageDtype::bf16)
+    invalid("scale_dtype has an unknown value; use f32, f16 or bf16");
   validate(c.solver);
 }
 

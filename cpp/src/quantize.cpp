@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <new>
 #include <sstream>
 
 #include "hqq/error.hpp"
 #include "quantizer.hpp"
+#include "scratch.hpp"
 #include "solver.hpp"
 
 namespace hqq {
@@ -66,6 +68,56 @@ ErrorStats stats_from_sums(double sum_abs, double sum_sq, double max_abs, double
   return st;
 }
 
+// Rounds scale and zero to their storage dtype in place (what the file will hold) and refuses a
+// value the dtype cannot hold: a float16 scale above 65504 would be stored as Inf, and every
+// weight of its group would dequantize to NaN or Inf.
+void round_to_storage(std::vector<float>& scale, std::vector<float>& zero, StorageDtype dtype,
+                      const Shape& shape) {
+  if (dtype == StorageDtype::f32) return;
+  const bool f16 = dtype == StorageDtype::f16;
+  auto round = [f16](float v) { return f16 ? f16_to_f32(f32_to_f16(v)) : bf16_to_f32(f32_to_bf16(v)); };
+  for (auto* values : {&scale, &zero}) {
+    for (std::size_t i = 0; i < values->size(); ++i) {
+      const float v = (*values)[i];
+      const float r = round(v);
+      if (!std::isfinite(r)) {
+        std::ostringstream msg;
+        msg << (values == &scale ? "scale" : "zero") << " of group " << i << " of shape " << shape_str(shape)
+            << " is " << v << ", which overflows " << storage_dtype_name(dtype)
+            << (f16 ? " (largest finite value 65504)" : "")
+            << (values == &scale ? ": the weights of that group span too wide a range"
+                                 : ": that group lies far from zero relative to its range")
+            << ". Store scale/zero as " << (f16 ? "bfloat16 or float32" : "float32")
+            << " (compute dtype; CLI --compute-dtype), or leave this tensor unquantized";
+        throw Error(ErrorCode::InvalidValue, msg.str());
+      }
+      (*values)[i] = r;
+    }
+  }
+}
+
+// Error sums of the reconstruction (level - zero) * scale against the group-major weights, block
+// by block through a small buffer (one pass, no tensor-sized temporary).
+kernels::ErrorSums reconstruction_sums(const kernels::Kernels& k, const float* gm, const uint8_t* levels,
+                                       std::size_t n_groups, std::size_t g, const float* scale,
+                                       const float* zero) {
+  constexpr std::size_t kBlockElements = 4096;
+  const std::size_t block = std::max<std::size_t>(1, kBlockElements / g);
+  std::vector<float> recon(block * g);
+  kernels::ErrorSums total;
+  for (std::size_t first = 0; first < n_groups; first += block) {
+    const std::size_t count = std::min(block, n_groups - first);
+    k.dequantize_rows(levels + first * g, count, g, scale + first, zero + first, recon.data());
+    double a, b, m, w;
+    k.error_sums(gm + first * g, recon.data(), count * g, &a, &b, &m, &w);
+    total.sum_abs += a;
+    total.sum_sq += b;
+    total.sum_w_sq += w;
+    total.max_abs = std::max(total.max_abs, m);
+  }
+  return total;
+}
+
 struct Layout {
   std::size_t numel, g, n_groups, rows, cols;
   Packing packing;
@@ -109,17 +161,23 @@ QuantizedTensor quantize_impl(const kernels::Kernels& k, const float* weights, c
   const float max_q = static_cast<float>(max_level(config.nbits));
 
   // Group-major view: axis 1 groups are already contiguous; axis 0 groups are columns.
-  std::vector<float> transposed;
+  std::unique_ptr<detail::Scratch> transposed;
   const float* gm = weights;
   if (config.axis == 0) {
-    transposed.resize(l.numel);
-    transpose(weights, l.rows, l.cols, transposed.data());
-    gm = transposed.data();
+    transposed = std::make_unique<detail::Scratch>(detail::ScratchSlot::transposed, l.numel * sizeof(float));
+    transpose(weights, l.rows, l.cols, transposed->as<float>());
+    gm = transposed->as<float>();
   }
 
-  // HQQ-SPEC section 2.
-  std::vector<float> mn(l.n_groups), mx(l.n_groups), s(l.n_groups), z(l.n_groups), scale(l.n_groups);
-  if (!k.group_min_max(gm, l.n_groups, l.g, mn.data(), mx.data())) {
+  // HQQ-SPEC section 2. Working arrays are scratch (see scratch.hpp); z and scale are returned.
+  const detail::Scratch mn_buf(detail::ScratchSlot::group_min, l.n_groups * sizeof(float));
+  const detail::Scratch mx_buf(detail::ScratchSlot::group_max, l.n_groups * sizeof(float));
+  const detail::Scratch s_buf(detail::ScratchSlot::inv_scale, l.n_groups * sizeof(float));
+  float* mn = mn_buf.as<float>();
+  float* mx = mx_buf.as<float>();
+  float* s = s_buf.as<float>();
+  std::vector<float> z(l.n_groups), scale(l.n_groups);
+  if (!k.group_min_max(gm, l.n_groups, l.g, mn, mx)) {
     check_finite(weights, l.numel, shape);  // finds and reports the first NaN/Inf
     throw Error(ErrorCode::Internal, "min/max reported a non-finite value that the scan did not find");
   }
@@ -148,28 +206,38 @@ QuantizedTensor quantize_impl(const kernels::Kernels& k, const float* weights, c
   q.grouped_rows = l.rows;
   q.grouped_cols = l.cols;
   if (config.optimize) {
-    detail::SolveResult r = detail::solve_zero(k, gm, l.n_groups, l.g, s.data(), scale.data(),
+    detail::SolveResult r = detail::solve_zero(k, gm, l.n_groups, l.g, s, scale.data(),
                                                z.data(), max_q, config.solver);
     z = std::move(r.zero);
     q.iterations = r.iterations;
     q.error_trace = std::move(r.error_trace);
   }
 
-  std::vector<uint8_t> levels(l.numel);
+  const detail::Scratch levels_buf(detail::ScratchSlot::levels, l.numel);
+  uint8_t* levels = levels_buf.as<uint8_t>();
   // Levels and the error statistics of the final reconstruction in one pass over the weights
   // (group-major layout: the same elements as the original).
+  // Stored in float16/bfloat16, scale and zero are rounded first and the statistics describe the
+  // rounded values; the levels are those of the float32 zero, as the reference computes them.
   kernels::ErrorSums sums;
-  k.quantize_levels(gm, l.n_groups, l.g, s.data(), z.data(), max_q, levels.data(), scale.data(), &sums);
+  if (config.scale_dtype == StorageDtype::f32) {
+    k.quantize_levels(gm, l.n_groups, l.g, s, z.data(), max_q, levels, scale.data(), &sums);
+  } else {
+    k.quantize_levels(gm, l.n_groups, l.g, s, z.data(), max_q, levels, scale.data(), nullptr);
+    round_to_storage(scale, z, config.scale_dtype, shape);
+    sums = reconstruction_sums(k, gm, levels, l.n_groups, l.g, scale.data(), z.data());
+  }
   q.stats = stats_from_sums(sums.sum_abs, sums.sum_sq, sums.max_abs, sums.sum_w_sq, l.numel);
-  transposed = {};  // the weights are not read again
+  transposed.reset();  // the weights are not read again
 
+  std::unique_ptr<detail::Scratch> grouped;
   if (config.axis == 0) {
-    std::vector<uint8_t> grouped(l.numel);
-    transpose(levels.data(), l.n_groups, l.g, grouped.data());
-    levels.swap(grouped);
+    grouped = std::make_unique<detail::Scratch>(detail::ScratchSlot::grouped, l.numel);
+    transpose(levels, l.n_groups, l.g, grouped->as<uint8_t>());
+    levels = grouped->as<uint8_t>();
   }
   q.packed_shape = packed_shape(l.packing, l.rows, l.cols);
-  q.packed = pack(l.packing, levels.data(), l.rows, l.cols);
+  q.packed = pack(l.packing, levels, l.rows, l.cols);
   q.scale = std::move(scale);
   q.zero = std::move(z);
   return q;
@@ -253,6 +321,18 @@ void dequantize_into(const QuantizedTensor& q, float* out, std::size_t out_len) 
                 "scale/zero hold " + std::to_string(q.scale.size()) + "/" +
                     std::to_string(q.zero.size()) + " values but the layout has " +
                     std::to_string(n_groups) + " groups");
+  }
+  // Scale and zero come from files too: NaN or Inf would silently turn a group into NaN.
+  for (const auto* values : {&q.scale, &q.zero}) {
+    for (std::size_t i = 0; i < n_groups; ++i) {
+      if (std::isfinite((*values)[i])) continue;
+      std::size_t bad = 0;
+      for (float v : *values) bad += std::isfinite(v) ? 0 : 1;
+      std::ostringstream msg;
+      msg << (values == &q.scale ? "scale" : "zero") << " holds " << bad << " non-finite value(s) (NaN or Inf); the first is "
+          << (*values)[i] << " for group " << i << ". Dequantizing would give NaN/Inf weights: the quantized tensor is corrupt";
+      throw Error(ErrorCode::InvalidValue, msg.str());
+    }
   }
   const std::vector<uint8_t> levels = unpack_levels(q);
   const auto& k = kernels::default_kernels();

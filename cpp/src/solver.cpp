@@ -7,6 +7,7 @@
 #include "solver.hpp"
 
 #include "hqq/error.hpp"
+#include "scratch.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -103,8 +104,10 @@ SolveResult solve_zero(const kernels::Kernels& k, const float* w, std::size_t n_
   std::vector<double> err_sum(static_cast<std::size_t>(iters), 0.0);
   const std::vector<int> rounds = round_schedule(iters, n_groups, n_groups * g, max_round_length);
   const int longest = *std::max_element(rounds.begin(), rounds.end());
-  std::vector<float> history((static_cast<std::size_t>(longest) + 1) * n_groups);
-  std::copy(z0, z0 + n_groups, history.begin());
+  const std::size_t history_floats = (static_cast<std::size_t>(longest) + 1) * n_groups;
+  const Scratch history_buffer(ScratchSlot::history, history_floats * sizeof(float));
+  float* history = history_buffer.as<float>();  // every row is written before it is read
+  std::copy(z0, z0 + n_groups, history);
   args.hist_stride = n_groups;
   const double numel = static_cast<double>(n_groups) * static_cast<double>(g);
   float best = std::numeric_limits<float>::infinity();
@@ -116,8 +119,8 @@ SolveResult solve_zero(const kernels::Kernels& k, const float* w, std::size_t n_
     args.err_sum = err_sum.data() + begin;
     for (std::size_t first = 0; first < n_groups; first += block_groups) {
       set_block(first, std::min(block_groups, n_groups - first));
-      args.z0 = history.data() + first;  // row 0: where this round starts
-      args.z_hist = history.data() + first;
+      args.z0 = history + first;  // row 0: where this round starts
+      args.z_hist = history + first;
       k.solve_block(args);
     }
     // The reference's loop: the error of iteration i is the mean over the whole tensor, in
@@ -137,12 +140,11 @@ SolveResult solve_zero(const kernels::Kernels& k, const float* w, std::size_t n_
     const bool last_round = begin + length == iters;
     if (stop >= 0 || last_round) {
       result.iterations = stop >= 0 ? stop : iters;
-      const float* row = history.data() + static_cast<std::size_t>(result.iterations - begin) * n_groups;
+      const float* row = history + static_cast<std::size_t>(result.iterations - begin) * n_groups;
       result.zero.assign(row, row + n_groups);
       return result;
     }
-    std::copy_n(history.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(length) * n_groups),
-                n_groups, history.begin());
+    std::copy_n(history + static_cast<std::size_t>(length) * n_groups, n_groups, history);
     begin += length;
   }
   throw Error(ErrorCode::Internal, "solver round schedule does not cover the iterations");

@@ -113,17 +113,29 @@ function legend(svg: SVGSVGElement, items: { cls: string; label: string }[], wid
   svg.append(g);
 }
 
+// Loops, not Math.max(...xs): spreading a large array (a group of 999,999 values) overflows the stack.
+function maxOf(xs: ArrayLike<number>, init: number): number {
+  let m = init;
+  for (let i = 0; i < xs.length; i++) if (xs[i]! > m) m = xs[i]!;
+  return m;
+}
+function minOf(xs: ArrayLike<number>, init: number): number {
+  let m = init;
+  for (let i = 0; i < xs.length; i++) if (xs[i]! < m) m = xs[i]!;
+  return m;
+}
+
 /** All weights (log counts), with the chosen group's span and its HQQ quantization grid. */
 export function weightsPlot(r: InspectResult): SVGSVGElement {
   const h = r.weights;
-  const maxCount = Math.max(...h.counts, 1);
+  const maxCount = maxOf(h.counts, 1);
   const sliced = r.rows < r.totalRows ? ` (first ${r.rows} of ${r.totalRows} rows)` : '';
   const f = frame(`Weights${sliced}`, h.lo, h.hi, 0.8, maxCount * 1.5, { logY: true, yLabel: 'count', xLabel: 'weight value' });
   const q = r.quant;
   if (q) {
     const g = q.group;
-    const lo = Math.min(...g.values);
-    const hi = Math.max(...g.values);
+    const lo = minOf(g.values, Infinity);
+    const hi = maxOf(g.values, -Infinity);
     f.plot.append(svgEl('rect', { x: f.x(lo), y: M.t, width: Math.max(1, f.x(hi) - f.x(lo)), height: H - M.t - M.b, class: 'group-span' }));
   }
   f.plot.append(svgEl('path', { d: stepPath(h, f, 0.8, true), class: 'hist-weights' }));
@@ -148,9 +160,8 @@ export function weightsPlot(r: InspectResult): SVGSVGElement {
  * HQQ grid (bottom), with the restored values marked.
  */
 export function groupPlot(g: GroupView, nbits: number): SVGSVGElement {
-  const all = [...g.values, ...g.hqq.restored, ...g.rtn.restored];
-  let lo = Math.min(...all);
-  let hi = Math.max(...all);
+  let lo = Math.min(minOf(g.values, Infinity), minOf(g.hqq.restored, Infinity), minOf(g.rtn.restored, Infinity));
+  let hi = Math.max(maxOf(g.values, -Infinity), maxOf(g.hqq.restored, -Infinity), maxOf(g.rtn.restored, -Infinity));
   const pad = (hi - lo) * 0.04 || 1e-4;
   lo -= pad;
   hi += pad;
@@ -183,7 +194,7 @@ export function groupPlot(g: GroupView, nbits: number): SVGSVGElement {
 export function errorPlot(r: InspectResult): SVGSVGElement {
   const q = r.quant!;
   const { hqq, rtn } = q.error;
-  const maxCount = Math.max(...hqq.counts, ...rtn.counts, 1);
+  const maxCount = Math.max(maxOf(hqq.counts, 1), maxOf(rtn.counts, 1));
   const f = frame('Quantization error W − Ŵ', hqq.lo, hqq.hi, 0, maxCount * 1.08, { yLabel: 'count', xLabel: 'error' });
   f.plot.append(svgEl('path', { d: stepPath(hqq, f, 0, true), class: 'hist-hqq' }));
   f.plot.append(svgEl('path', { d: stepPath(rtn, f, 0, false), class: 'hist-rtn' }));

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <random>
 
 #include "hqq/hqq.hpp"
 
@@ -117,4 +118,40 @@ TEST_CASE("dequantize and unpack reject inconsistent tensors", "[errors]") {
   broken = q;
   broken.scale.pop_back();
   expect_error([&] { hqq::dequantize(broken); }, ErrorCode::InvalidArgument, {"scale/zero hold 63/64"});
+}
+
+TEST_CASE("scale/zero that overflow their storage dtype are refused, naming the dtype and the fix", "[errors][storage]") {
+  using hqq::ErrorCode;
+  // Weights of std 3e5: a 4-bit scale of ~1.5e5 is beyond float16's 65504 (issue 9, finding 4).
+  std::mt19937 rng(11);
+  std::normal_distribution<float> dist(0.0f, 3e5f);
+  std::vector<float> w(64 * 64);
+  for (auto& x : w) x = dist(rng);
+  hqq::Config c;
+  c.scale_dtype = hqq::StorageDtype::f16;
+  expect_error([&] { hqq::quantize(w.data(), {64, 64}, c); }, ErrorCode::InvalidValue,
+               {"scale of group", "overflows float16", "65504", "bfloat16 or float32"});
+  c.scale_dtype = hqq::StorageDtype::bf16;
+  const auto q = hqq::quantize(w.data(), {64, 64}, c);
+  for (float v : q.scale) CHECK(std::isfinite(v));
+  // A group far from zero relative to its range: its zero (level units) overflows float16.
+  std::vector<float> off(64 * 64, 1e6f);
+  for (std::size_t i = 0; i < off.size(); ++i) off[i] += static_cast<float>(i % 3) * 0.5f;
+  c.scale_dtype = hqq::StorageDtype::f16;
+  c.optimize = false;
+  expect_error([&] { hqq::quantize(off.data(), {64, 64}, c); }, ErrorCode::InvalidValue, {"zero of group 0", "overflows float16"});
+}
+
+TEST_CASE("dequantize refuses NaN or Inf scale and zero", "[errors][storage]") {
+  using hqq::ErrorCode;
+  std::vector<float> w(64 * 64);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = std::sin(static_cast<float>(i));
+  auto q = hqq::quantize(w.data(), {64, 64}, hqq::Config{});
+  auto nan_scale = q;
+  nan_scale.scale[5] = std::nanf("");
+  expect_error([&] { hqq::dequantize(nan_scale); }, ErrorCode::InvalidValue, {"scale holds 1 non-finite value", "group 5", "corrupt"});
+  auto inf_zero = q;
+  inf_zero.zero[0] = INFINITY;
+  inf_zero.zero[9] = -INFINITY;
+  expect_error([&] { hqq::dequantize(inf_zero); }, ErrorCode::InvalidValue, {"zero holds 2 non-finite value", "group 0"});
 }

@@ -55,7 +55,16 @@ export interface QuantizeOptions {
   earlyStop?: EarlyStop;
   /** Element type of `data` when it is a Uint16Array: 'f16' or 'bf16'. */
   dtype?: InputDtype;
+  /**
+   * The dtype scale and zero will be stored in (the reference's compute dtype), default 'f32'.
+   * With 'f16' or 'bf16' the returned `scale` and `zero` hold the rounded values (encode16 of
+   * them is exact), `stats` describe the dequantization with them, and a value the dtype cannot
+   * hold (a float16 scale above 65504) is an INVALID_VALUE error instead of an Inf in the file.
+   */
+  scaleDtype?: ScaleDtype;
 }
+
+export type ScaleDtype = 'f32' | 'f16' | 'bf16';
 
 /** Reconstruction error of a quantized tensor (W_r = dequantized W). */
 export interface ErrorStatistics {
@@ -133,16 +142,17 @@ interface NormalizedOptions {
   kappa: number;
   iters: number;
   earlyStop: EarlyStop;
+  scaleDtype: ScaleDtype;
 }
 
 const DEFAULTS: NormalizedOptions = {
   nbits: 4, groupSize: 64, axis: 1, optimize: true, roundZero: false,
-  lpNorm: 0.7, beta: 10, kappa: 1.01, iters: 20, earlyStop: 'global',
+  lpNorm: 0.7, beta: 10, kappa: 1.01, iters: 20, earlyStop: 'global', scaleDtype: 'f32',
 };
 
 const OPTION_NAMES = new Set([...Object.keys(DEFAULTS), 'dtype']);
 const SNAKE_TO_CAMEL: Record<string, string> = {
-  group_size: 'groupSize', round_zero: 'roundZero', lp_norm: 'lpNorm', early_stop: 'earlyStop',
+  group_size: 'groupSize', round_zero: 'roundZero', lp_norm: 'lpNorm', early_stop: 'earlyStop', scale_dtype: 'scaleDtype',
 };
 
 function invalid(message: string): never {
@@ -190,7 +200,30 @@ export function normalizeOptions(options: QuantizeOptions | undefined): Normaliz
   const stop = pick('earlyStop');
   if (stop !== 'global' && stop !== 'per-group-best') invalid(`earlyStop = ${String(stop)} is invalid; use 'global' (the reference) or 'per-group-best'`);
   o.earlyStop = stop;
+  const sd = pick('scaleDtype');
+  if (sd !== 'f32' && sd !== 'f16' && sd !== 'bf16') invalid(`scaleDtype = ${String(sd)} is invalid; use 'f32' (default), 'f16' or 'bf16' (the dtype scale/zero are stored in)`);
+  o.scaleDtype = sd;
   return o; // value ranges of lpNorm, beta and kappa are checked by the C++ core with its messages
+}
+
+/** True when `buf` was detached (transferred to a worker, or resized away): its views read nothing. */
+function isDetached(buf: ArrayBufferLike): boolean {
+  const flag = (buf as { detached?: unknown }).detached; // Node >= 22, current browsers
+  if (typeof flag === 'boolean') return flag;
+  if (buf.byteLength !== 0) return false;
+  try {
+    new Uint8Array(buf); // throws on a detached buffer
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** Refuses a typed array whose buffer was transferred away (its length reads as 0). */
+function checkAttached(view: ArrayBufferView, name: string): void {
+  if (isDetached(view.buffer)) {
+    invalid(`${name} is a view on a detached ArrayBuffer (it was transferred, e.g. with postMessage to a worker, and holds nothing any more); pass the data before transferring it, or a copy`);
+  }
 }
 
 function checkShape(shape: unknown, length: number): number[] {
@@ -251,6 +284,7 @@ export class HQQ {
     } else {
       invalid(`data must be a Float32Array, or a Uint16Array with dtype 'f16' | 'bf16'; got ${describe(data)}`);
     }
+    checkAttached(data, 'data');
     const dims = checkShape(shape, data.length);
     // 16-bit input is handed over to the core, which frees it once decoded (lower peak memory).
     const r = this.#withInput([data], ([ptr]) => this.#m.quantize(ptr, dtypeCode, dims, opts), dtypeCode !== 0);
@@ -270,7 +304,8 @@ export class HQQ {
   /** The levels (0..2^nbits-1), one byte each, in the grouped layout `q.groupedShape`. */
   unpack(q: Pick<QuantizedTensor, 'packed' | 'nbits' | 'groupedShape'>): Uint8Array {
     const [rows, cols] = checkGrouped(q);
-    const r = this.#withInput([asBytes(q.packed, 'q.packed')], ([ptr]) => this.#m.unpack(ptr, q.packed.byteLength, q.nbits, rows, cols));
+    checkAttached(asBytes(q.packed, 'q.packed'), 'q.packed');
+    const r = this.#withInput([q.packed], ([ptr]) => this.#m.unpack(ptr, q.packed.byteLength, q.nbits, rows, cols));
     return r.levels;
   }
 
@@ -279,6 +314,9 @@ export class HQQ {
     const [rows, cols] = checkGrouped(q);
     if (q.axis !== 0 && q.axis !== 1) invalid(`q.axis = ${String(q.axis)} is invalid; it must be the axis the tensor was quantized with, 0 or 1`);
     if (!(q.scale instanceof Float32Array) || !(q.zero instanceof Float32Array)) invalid('q.scale and q.zero must be Float32Arrays');
+    checkAttached(asBytes(q.packed, 'q.packed'), 'q.packed');
+    checkAttached(q.scale, 'q.scale');
+    checkAttached(q.zero, 'q.zero');
     if (q.scale.length !== q.zero.length) invalid(`q.scale has ${q.scale.length} values but q.zero has ${q.zero.length}`);
     const r = this.#withInput([asBytes(q.packed, 'q.packed'), q.scale, q.zero], ([p, s, z]) =>
       this.#m.dequantize(p, q.packed.byteLength, q.nbits, q.axis, rows, cols, s, z, q.scale.length));
@@ -288,6 +326,7 @@ export class HQQ {
   /** float32 -> float16 or bfloat16 bits (round to nearest even), e.g. for scale/zero storage. */
   encode16(values: Float32Array, kind: 'f16' | 'bf16'): Uint16Array {
     if (!(values instanceof Float32Array)) invalid('encode16 needs a Float32Array');
+    checkAttached(values, 'values');
     if (kind !== 'f16' && kind !== 'bf16') invalid(`encode16 kind must be 'f16' or 'bf16', got ${String(kind)}`);
     return this.#withInput([values], ([p]) => this.#m.encode16(p, values.length, kind === 'f16' ? 1 : 2)).values;
   }
@@ -295,6 +334,7 @@ export class HQQ {
   /** float16 or bfloat16 bits -> float32. */
   decode16(values: Uint16Array, kind: 'f16' | 'bf16'): Float32Array {
     if (!(values instanceof Uint16Array)) invalid('decode16 needs a Uint16Array');
+    checkAttached(values, 'values');
     if (kind !== 'f16' && kind !== 'bf16') invalid(`decode16 kind must be 'f16' or 'bf16', got ${String(kind)}`);
     return this.#withInput([values], ([p]) => this.#m.decode16(p, values.length, kind === 'f16' ? 1 : 2)).values;
   }

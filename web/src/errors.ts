@@ -21,3 +21,15 @@ export class HQQError extends Error {
     this.code = code;
   }
 }
+
+/**
+ * The text of a caught error for an HQQError message, with its errno code once: Node's own
+ * messages already begin with the code ("ENOENT: no such file or directory, open 'x'"), so
+ * prefixing `err.code` again printed "ENOENT: ENOENT: ...". Browser-safe.
+ */
+export function causeText(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const code = (e as { code?: unknown }).code;
+  if (typeof code !== 'string' || code.length === 0 || e.message.includes(code)) return e.message;
+  return `${code}: ${e.message}`;
+}

@@ -37,12 +37,19 @@ struct SolverParams {
 
 constexpr int kMaxIters = 1000;
 
+// The dtype scale and zero are stored in (the reference's compute dtype). The quantizer rounds
+// them to it (round to nearest even) before the final error statistics, so the statistics
+// describe what is stored, and refuses values that overflow it (Error(InvalidValue)).
+enum class StorageDtype : uint8_t { f32, f16, bf16 };
+const char* storage_dtype_name(StorageDtype d) noexcept;  // "float32", "float16", "bfloat16"
+
 struct Config {
   Bits nbits = Bits::b4;
   std::size_t group_size = 64;
   int axis = 1;  // 1: a group is g consecutive elements; 0: a group is a column of [g, N/g]
   bool optimize = true;
   bool round_zero = false;
+  StorageDtype scale_dtype = StorageDtype::f32;
   SolverParams solver{};
 };
 

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -98,7 +98,11 @@ describe('hqq-wasm CLI', () => {
     const lines = r.stdout.trim().split('\n');
     const tensorLines = lines.filter((l) => /^\[\s*\d+\/\s*\d+\] /.test(l));
     expect(tensorLines).toHaveLength(13);
-    expect(r.stdout).toMatch(/\] model\.layers\.0\.mlp\.up_proj\.weight {2}\[688, 256\] {2}F16 -> q4 g64 {2}344\.00 KiB -> \d+\.\d\d KiB {2}\d\.\d\d bpw {2}mean\|err\| \d\.\de-\d/);
+    expect(r.stdout).toMatch(/\] model\.layers\.0\.mlp\.up_proj\.weight \[688, 256\] F16 -> q4 g64 344\.00 KiB -> \d+\.\d\d KiB \d\.\d\d bpw \|err\| \d\.\de-\d/);
+    // In tensor order although two workers and the copy lane finish out of order; under 120 columns.
+    const indices = tensorLines.map((l) => Number(/^\[\s*(\d+)\//.exec(l)![1]));
+    expect(indices).toEqual(Array.from({ length: 13 }, (_, i) => i + 1));
+    for (const l of lines) expect(l.length, l).toBeLessThan(120);
     expect(r.stdout).toMatch(/model\.embed_tokens\.weight .*-> copy .*embedding/);
     expect(r.stdout).toMatch(/^quantized 7 of 13 tensors/m);
     expect(r.stdout).toMatch(/bits per weight/);
@@ -117,11 +121,17 @@ describe('hqq-wasm CLI', () => {
     expect(dry.code).toBe(0);
     expect(JSON.parse(dry.stdout).dryRun).toBe(true);
 
+    // inspect: a summary by default (not 19 lines per layer), every key with --keys.
     const ins = await run(['inspect', out]);
     expect(ins.code, ins.stderr).toBe(0);
-    expect(ins.stdout).toMatch(/model\.layers\.0\.mlp\.up_proj\.W_q +U8 +\[1376, 64\]/);
-    expect(ins.stdout).toMatch(/HQQ layers: 7/);
-    expect(ins.stdout).toMatch(/model\.layers\.0\.mlp\.up_proj +q4 g64 axis 1 +\[688, 256\] +4bit_u8 +torch\.float16/);
+    expect(ins.stdout).toMatch(/HQQ layers: 7 \(133 tensors\), 6 other tensors/);
+    expect(ins.stdout).toMatch(/q4 g64 axis 1 4bit_u8 torch\.float16: 7 layers/);
+    expect(ins.stdout).not.toMatch(/W_q/);
+    expect(ins.stdout.trim().split('\n').length).toBeLessThan(20);
+    const keys = await run(['inspect', out, '--keys']);
+    expect(keys.stdout).toMatch(/model\.layers\.0\.mlp\.up_proj\.W_q +U8 +\[1376, 64\]/);
+    expect(keys.stdout).toMatch(/HQQ layers: 7/);
+    expect(keys.stdout).toMatch(/model\.layers\.0\.mlp\.up_proj +q4 g64 axis 1 +\[688, 256\] +4bit_u8 +torch\.float16/);
     const insJ = JSON.parse((await run(['inspect', out, '--json'])).stdout);
     expect(insJ.files[0].layers).toHaveLength(7);
 
@@ -138,6 +148,7 @@ describe('hqq-wasm CLI', () => {
     const missing = await run(['quantize', join(dir, 'nope.safetensors'), '-o', join(dir, 'n.safetensors')]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/IO_ERROR.*nope\.safetensors/);
+    expect(missing.stderr.match(/ENOENT/g)).toHaveLength(1); // one errno code per message
     const self = await run(['quantize', model, '-o', model]);
     expect(self.code).toBe(1);
     expect(self.stderr).toMatch(/refusing to overwrite/);
@@ -177,5 +188,59 @@ describe('hqq-wasm CLI', () => {
     expect(r.stderr).toMatch(/interrupted/);
     expect(r.stdout).not.toMatch(/^wrote /m);
     expect(await readdir(outDir)).toEqual([]);
+  });
+});
+
+describe('hqq-wasm CLI hardening (issue 9)', () => {
+  it('--workers beyond the core count is capped with a warning; --strict fails before writing', async () => {
+    const out = join(dir, 'w.safetensors');
+    const r = await run(['quantize', model, '-o', out, '--workers', '1000', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/warning \[WORKERS_CAPPED\]: --workers 1000 is more than the \d+ cores?/);
+    const rep = JSON.parse(r.stdout);
+    expect(rep.workers).toBeLessThanOrEqual(availableParallelism());
+    expect(rep.warnings.map((w: { code: string }) => w.code)).toContain('WORKERS_CAPPED');
+    const strictOut = join(dir, 'w-strict.safetensors');
+    const s = await run(['quantize', model, '-o', strictOut, '--workers', '1000', '--strict']);
+    expect(s.code).toBe(1);
+    expect(s.stderr).toMatch(/--strict: 1 warning\(s\) count as errors; failing before writing anything/);
+    expect(existsSync(strictOut)).toBe(false);
+  });
+
+  it('dequantize of a file without HQQ layers warns (exit 0), and fails with --strict writing nothing', async () => {
+    const o = join(dir, 'plain-copy.safetensors');
+    const r = await run(['dequantize', model, '-o', o]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/warning \[NOTHING_TO_DEQUANTIZE\]: .*tiny\.safetensors holds no HQQ layer/);
+    expect(r.stdout).toMatch(/dequantized 0 layers/);
+    const o2 = join(dir, 'plain-copy-strict.safetensors');
+    const s = await run(['dequantize', model, '-o', o2, '--strict']);
+    expect(s.code).toBe(1);
+    expect(s.stderr).toMatch(/NOTHING_TO_DEQUANTIZE/);
+    expect(existsSync(o2)).toBe(false);
+  });
+
+  it('inspect prints a summary of a file with 120,000 tensors (Math.max(...spread) crashed above ~110k)', async () => {
+    const n = 120_000;
+    const p = join(dir, 'many.safetensors');
+    const plan = planSafetensors(Array.from({ length: n }, (_, i) => ({ name: `t.${i}`, dtype: 'U8' as const, shape: [1] })));
+    const bytes = new Uint8Array(plan.totalSize);
+    bytes.set(plan.headerBytes);
+    await writeFile(p, bytes);
+    const r = await run(['inspect', p]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/120000 tensors/);
+    expect(r.stdout).toMatch(/dtypes: U8 120000/);
+    const k = await run(['inspect', p, '--keys']);
+    expect(k.code, k.stderr).toBe(0);
+    expect(k.stdout.split('\n').filter((l) => /^ {2}t\.\d+ /.test(l))).toHaveLength(n);
+  });
+
+  it('a catastrophic --exclude pattern is refused (exit 2) instead of hanging the run', async () => {
+    const bad = await run(['quantize', model, '--dry-run', '--exclude', '(a+)+$']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--exclude: "\(a\+\)\+\$" could take exponential time .*nested repetition/);
+    const ok = await run(['quantize', model, '--dry-run', '--json', '--exclude', 'mlp\\.(up|down)_proj']);
+    expect(ok.code, ok.stderr).toBe(0);
   });
 });

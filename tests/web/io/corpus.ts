@@ -62,15 +62,21 @@ export function badCases(): BadCase[] {
   add('json-array-top-level', buildFile('[]'), 'BAD_FILE', 'top level is an array', 'must be an object');
   add('json-null-top-level', buildFile('null'), 'BAD_FILE', 'top level is null');
   add('json-string-top-level', buildFile('"hello"'), 'BAD_FILE', 'top level is a string');
-  add('only-spaces', buildFile('        '), 'BAD_FILE', 'spaces and no JSON');
-  add('leading-space', buildFile(' {}'), 'BAD_FILE', 'must begin with "{"', 'leading whitespace');
-  add('nul-padding', buildFile('{}\0\0\0\0\0\0'), 'BAD_FILE', '6 byte(s) after the JSON object that are not spaces', '0x00', 'only spaces (0x20)');
-  add('newline-padding', buildFile('{}\n'), 'BAD_FILE', 'whitespace other than spaces (0x0a)');
-  add('junk-after-object', buildFile('{}{}'), 'BAD_FILE', 'after the JSON object that are not spaces', '0x7b');
+  add('only-spaces', buildFile('        '), 'BAD_FILE', '8 bytes of whitespace and no JSON');
+  add('nul-padding', buildFile('{}\0\0\0\0\0\0'), 'BAD_FILE', '6 byte(s) after the JSON object that are not JSON whitespace', '0x00', 'only whitespace');
+  add('junk-after-object', buildFile('{}{}'), 'BAD_FILE', 'after the JSON object that are not JSON whitespace', '0x7b');
+  add('vertical-tab-before-object', buildFile('\v{}'), 'BAD_FILE', 'not valid JSON', 'U+000B');
+  // Strings must be valid Unicode (serde_json, the reference's parser, refuses lone surrogates).
+  add('lone-high-surrogate-in-name', buildFile(`{"w\\ud800":${ok16}}`, 8), 'BAD_FILE', 'not valid JSON', 'lone high surrogate \\ud800');
+  add('lone-low-surrogate-in-metadata', buildFile('{"__metadata__":{"k":"\\udc00x"}}'), 'BAD_FILE', 'lone low surrogate \\udc00');
+  add('high-surrogate-then-non-low', buildFile('{"__metadata__":{"k":"\\ud83d\\u0041"}}'), 'BAD_FILE', 'not followed by a low surrogate');
+  add('surrogate-in-ignored-key', buildFile(`{"${W}":{"dtype":"F16","shape":[2,2],"data_offsets":[0,8],"note":"\\ud800"}}`, 8), 'BAD_FILE', 'lone high surrogate');
+  add('control-character-in-string', buildFile('{"__metadata__":{"k":"a\tb"}}'), 'BAD_FILE', 'unescaped control character');
+  add('invalid-escape', buildFile('{"__metadata__":{"k":"\\x41"}}'), 'BAD_FILE', 'invalid escape');
+  add('nested-too-deep', buildFile(`{"${W}":{"dtype":"F16","shape":[2,2],"data_offsets":[0,8],"x":${'['.repeat(200)}${']'.repeat(200)}}}`, 8), 'BAD_FILE', 'nested more than 128 levels deep');
 
   // --- __metadata__
   add('metadata-not-object', buildFile('{"__metadata__":[1]}'), 'BAD_FILE', '"__metadata__" is an array', 'strings to strings');
-  add('metadata-null', buildFile('{"__metadata__":null}'), 'BAD_FILE', '"__metadata__" is null');
   add('metadata-value-not-string', buildFile('{"__metadata__":{"format":1}}'), 'BAD_FILE', '"__metadata__" key "format" has a number (1)', 'must be a string');
   add('metadata-duplicate', buildFile('{"__metadata__":{},"__metadata__":{}}'), 'BAD_FILE', '"__metadata__" appears twice');
   add('metadata-duplicate-key', buildFile('{"__metadata__":{"format":"pt","format":"np"}}'), 'BAD_FILE', '"__metadata__": key "format" appears twice');
@@ -86,6 +92,12 @@ export function badCases(): BadCase[] {
   add('shape-not-array', buildFile(`{"${W}":{"dtype":"F16","shape":4,"data_offsets":[0,8]}}`, 8), 'BAD_FILE', '"shape" is a number (4)');
   add('negative-dim', buildFile(`{"${W}":${entry('F16', [2, -2], [0, 8])}}`, 8), 'BAD_FILE', 'shape[1] is -2, negative');
   add('fractional-dim', buildFile(`{"${W}":${entry('F16', [2.5, 2], [0, 10])}}`, 10), 'BAD_FILE', 'shape[0] is 2.5, not an integer');
+  // Integers are digits only, as the reference reads them (serde_json into usize).
+  add('dim-exponent', buildFile(`{"${W}":{"dtype":"U8","shape":[1e3],"data_offsets":[0,1000]}}`, 1000), 'BAD_FILE', 'shape[0] is 1e3, not an integer (written with a fraction or an exponent)');
+  add('dim-with-point-zero', buildFile(`{"${W}":{"dtype":"U8","shape":[64.0],"data_offsets":[0,64]}}`, 64), 'BAD_FILE', 'shape[0] is 64.0, not an integer');
+  add('offset-exponent', buildFile(`{"${W}":{"dtype":"U8","shape":[8],"data_offsets":[0,8E0]}}`, 8), 'BAD_FILE', 'data_offsets[1] (end) is 8E0, not an integer');
+  add('dim-negative-zero', buildFile(`{"${W}":{"dtype":"U8","shape":[-0],"data_offsets":[0,0]}}`), 'BAD_FILE', 'shape[0] is -0, a signed zero');
+  add('dim-leading-zero', buildFile(`{"${W}":{"dtype":"U8","shape":[08],"data_offsets":[0,8]}}`, 8), 'BAD_FILE', 'not valid JSON');
   add('dim-as-string', buildFile(`{"${W}":${entry('F16', [2, '4'], [0, 16])}}`, 16), 'BAD_FILE', 'shape[1] is a string ("4")');
   add('dim-unsafe-integer', buildFile(`{"${W}":${entry('U8', [2 ** 53], [0, 1])}}`, 1), 'BAD_FILE', 'shape[0] is 9007199254740992, above 2^53-1');
   add('missing-data-offsets', buildFile(`{"${W}":{"dtype":"F16","shape":[2]}}`, 4), 'BAD_FILE', 'the entry has no "data_offsets"');
@@ -101,7 +113,7 @@ export function badCases(): BadCase[] {
     `tensor "${W}": data_offsets [0, 100] hold 100 bytes but F16 [10, 10] needs 200 bytes (100 elements x 2)`,
   );
   add('shape-product-overflow', buildFile(`{"${W}":${entry('F32', [2 ** 40, 2 ** 40], [0, 8])}}`, 8), 'BAD_FILE', 'shape [1099511627776, 1099511627776]', 'overflows 2^53-1');
-  add('extra-key', buildFile(`{"${W}":{"dtype":"F16","shape":[2,2],"data_offsets":[0,8],"strides":[2,1]}}`, 8), 'BAD_FILE', `tensor "${W}": unknown key "strides"`);
+  add('duplicate-key-in-ignored-value', buildFile(`{"${W}":{"dtype":"F16","shape":[2,2],"data_offsets":[0,8],"x":{"a":1,"a":2}}}`, 8), 'BAD_FILE', `tensor "${W}": key "a" appears twice inside "x"`);
   add('duplicate-key-in-entry', buildFile(`{"${W}":{"dtype":"F32","dtype":"F16","shape":[2,2],"data_offsets":[0,8]}}`, 8), 'BAD_FILE', `tensor "${W}": key "dtype" appears twice`);
   add('duplicate-tensor', buildFile(`{"a":${ok16},"b":${entry('F16', [2, 2], [8, 16])},"a":${ok16}}`, 16), 'BAD_FILE', 'tensor "a" appears twice', 'duplicate name');
   add('duplicate-tensor-escaped', buildFile(`{"a\\u0062":${ok16},"ab":${ok16}}`, 8), 'BAD_FILE', 'tensor "ab" appears twice');
@@ -126,6 +138,17 @@ export function goodCases(): GoodCase[] {
   return [
     { id: 'zero-tensors', bytes: buildFile('{}'), tensors: [] },
     { id: 'zero-tensors-padded', bytes: buildFile(padded('{}')), tensors: [] },
+    // The reference reader (serde_json) accepts JSON whitespace around the object.
+    { id: 'leading-whitespace', bytes: buildFile(` \n\t\r{"a":${ok16}}`, 8), tensors: [['a', 'F16', [2, 2], 8]] },
+    { id: 'trailing-newline', bytes: buildFile(`{"a":${ok16}}\n`, 8), tensors: [['a', 'F16', [2, 2], 8]] },
+    { id: 'metadata-null', bytes: buildFile('{"__metadata__":null}'), tensors: [] },
+    {
+      // Unknown keys inside an entry are read (valid JSON) and ignored, as the reference does.
+      id: 'unknown-entry-keys',
+      bytes: buildFile(`{"w":{"strides":[2,1],"dtype":"F16","shape":[2,2],"note":{"by":"x","n":1.5e3},"data_offsets":[0,8]}}`, 8),
+      tensors: [['w', 'F16', [2, 2], 8]],
+    },
+    { id: 'surrogate-pair-name', bytes: buildFile(`{"\\ud83d\\ude00":${ok16}}`, 8), tensors: [['\u{1F600}', 'F16', [2, 2], 8]] },
     {
       id: 'only-metadata',
       bytes: buildFile('{"__metadata__":{"format":"pt","__proto__":"x"}}'),

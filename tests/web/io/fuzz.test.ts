@@ -30,7 +30,7 @@ function rng(seed: number) {
 function mutate(file: Uint8Array, r: () => number): Uint8Array {
   const headerEnd = 8 + Number(new DataView(file.buffer, file.byteOffset).getBigUint64(0, true));
   const out = file.slice();
-  switch (Math.floor(r() * 4)) {
+  switch (Math.floor(r() * 5)) {
     case 0: // flip a few header bytes
       for (let i = 0, n = 1 + Math.floor(r() * 4); i < n; i++) out[Math.floor(r() * headerEnd)] ^= 1 << Math.floor(r() * 8);
       return out;
@@ -41,6 +41,23 @@ function mutate(file: Uint8Array, r: () => number): Uint8Array {
       for (let i = 8; i < headerEnd; i++) if (out[i]! >= 0x30 && out[i]! <= 0x39) digits.push(i);
       out[digits[Math.floor(r() * digits.length)]!] = 0x30 + Math.floor(r() * 10);
       return out;
+    }
+    case 3: { // rewrite the header JSON where a lenient parser and the reference would disagree
+      const text = new TextDecoder().decode(out.subarray(8, headerEnd));
+      const edits: ((t: string) => string)[] = [
+        (t) => t.replace(/\d+/, (d) => `${d}.0`), // 64.0
+        (t) => t.replace(/\d+/, (d) => `${d}e0`), // 64e0
+        (t) => t.replace('"', '"\\ud800'), // a lone surrogate escape in a name
+        (t) => `\n\t${t.trimEnd()}`, // leading whitespace (valid)
+        (t) => t.replace('"dtype"', '"note":[{"a":[1,{}]}],"dtype"'), // an unknown key (valid)
+        (t) => t.replace('{', '{'.repeat(150)), // too deep
+      ];
+      const edited = new TextEncoder().encode(edits[Math.floor(r() * edits.length)]!(text));
+      const file2 = new Uint8Array(8 + edited.byteLength + (file.length - headerEnd));
+      new DataView(file2.buffer).setBigUint64(0, BigInt(edited.byteLength), true);
+      file2.set(edited, 8);
+      file2.set(file.subarray(headerEnd), 8 + edited.byteLength);
+      return file2;
     }
     default: // corrupt data bytes (config tensors such as nbits/axis/shape live there)
       for (let i = 0, n = 1 + Math.floor(r() * 16); i < n; i++) out[headerEnd + Math.floor(r() * (file.length - headerEnd))] = Math.floor(r() * 256);

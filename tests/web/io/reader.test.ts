@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HQQError } from '../../../web/src/errors.js';
+import { HQQError, causeText } from '../../../web/src/errors.js';
 import {
   DTYPE_SIZES,
   openSafetensors,
@@ -214,7 +214,9 @@ describe('file sources', () => {
   it('reports a missing file and a directory as IO_ERROR', async () => {
     let err = await rejectsWithHQQError(openFileSource(join(dir, 'missing.safetensors')));
     expect(err.code).toBe('IO_ERROR');
-    expect(err.message).toContain('ENOENT');
+    expect(err.message.match(/ENOENT/g)).toHaveLength(1); // once, not "ENOENT: ENOENT: ..."
+    expect(causeText(Object.assign(new Error('disk full'), { code: 'ENOSPC' }))).toBe('ENOSPC: disk full');
+    expect(causeText(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }))).toBe('ENOSPC: no space left on device, write');
     err = await rejectsWithHQQError(openFileSource(dir));
     expect(err.code).toBe('IO_ERROR');
     expect(err.message).toContain('not a regular file');

@@ -129,3 +129,17 @@ describe('createPortPool', () => {
     expect(() => createPortPool(0, MODULE, () => new FakeWorker(() => {}), 'fake')).toThrow(/workers = 0/);
   });
 });
+
+describe('worker GC policy (issue 9: a full GC after every result made 5000 tiny tensors take 43 s)', () => {
+  it('forces a full GC only after large tensors', async () => {
+    const { collectAfterResult, GC_MIN_ELEMENTS } = await import('../../../web/src/pool/gc-policy.js');
+    const stats = (count: number) => ({ stats: { count, sumAbs: 0, sumSq: 0, maxAbs: 0, sumWSq: 0 }, buffers: {} });
+    expect(collectAfterResult(stats(8 * 64))).toBe(false);
+    expect(collectAfterResult(stats(4096 * 4096))).toBe(true); // a 4096 x 4096 weight
+    expect(collectAfterResult(stats(GC_MIN_ELEMENTS - 1))).toBe(false);
+    expect(collectAfterResult(stats(GC_MIN_ELEMENTS))).toBe(true);
+    // A conversion reports no statistics: its output size decides (F16 output of 4M elements).
+    expect(collectAfterResult({ buffers: { data: new ArrayBuffer(2 * GC_MIN_ELEMENTS) } })).toBe(true);
+    expect(collectAfterResult({ buffers: { data: new ArrayBuffer(1024) } })).toBe(false);
+  });
+});

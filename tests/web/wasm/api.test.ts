@@ -182,6 +182,56 @@ describe.each([true, false])('API (simd: %s)', (simd) => {
     });
   });
 
+  it('scaleDtype: scale/zero rounded to their storage dtype, stats of the stored values, overflow refused', () => {
+    for (const scaleDtype of ['f16', 'bf16'] as const) {
+      const q = hqq.quantize(W, SHAPE, { nbits: 8, groupSize: 64, scaleDtype });
+      const q32 = hqq.quantize(W, SHAPE, { nbits: 8, groupSize: 64 });
+      expect(bytes(q.packed).equals(bytes(q32.packed))).toBe(true);
+      // The returned values are exactly representable: encoding them loses nothing.
+      expect(hqq.decode16(hqq.encode16(q.scale, scaleDtype), scaleDtype)).toEqual(q.scale);
+      expect(hqq.decode16(hqq.encode16(q.zero, scaleDtype), scaleDtype)).toEqual(q.zero);
+      // The stats are those of the stored values: recomputed from dequantize(), not the float32 ones.
+      const restored = hqq.dequantize(q);
+      let sum = 0;
+      for (let i = 0; i < W.length; i++) sum += Math.abs(W[i]! - restored[i]!);
+      expect(q.stats.meanAbs).toBeCloseTo(sum / W.length, 9);
+      if (scaleDtype === 'bf16') expect(q.stats.meanAbs).toBeGreaterThan(q32.stats.meanAbs * 1.2); // finding 5: 29-31% worse
+    }
+    const wide = W.map((v) => v * 1.5e7); // std 3e5
+    expectHQQError(() => hqq.quantize(wide, SHAPE, { scaleDtype: 'f16' }), 'INVALID_VALUE', 'overflows float16', 'bfloat16 or float32');
+    expect(Number.isFinite(hqq.quantize(wide, SHAPE, { scaleDtype: 'bf16' }).scale[0])).toBe(true);
+    expectHQQError(() => hqq.quantize(W, SHAPE, { scaleDtype: 'fp8' as never }), 'INVALID_ARGUMENT', "scaleDtype = fp8 is invalid");
+  });
+
+  it('dequantize refuses NaN/Inf scale and zero, like quantize refuses NaN/Inf weights', () => {
+    const q = hqq.quantize(W, SHAPE, { nbits: 4, groupSize: 64 });
+    const scale = q.scale.slice();
+    scale[3] = Number.NaN;
+    expectHQQError(() => hqq.dequantize({ ...q, scale }), 'INVALID_VALUE', 'scale holds 1 non-finite value', 'group 3');
+    const zero = q.zero.slice();
+    zero[0] = Infinity;
+    expectHQQError(() => hqq.dequantize({ ...q, zero }), 'INVALID_VALUE', 'zero holds 1 non-finite value');
+  });
+
+  it('a detached input buffer (transferred to a worker) is an HQQError for every method, not a TypeError', () => {
+    const detach = <T extends ArrayBufferView>(a: T): T => {
+      structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] });
+      return a;
+    };
+    const q = hqq.quantize(W, SHAPE, { nbits: 4, groupSize: 64 });
+    const fresh = () => ({ ...q, packed: q.packed.slice(), scale: q.scale.slice(), zero: q.zero.slice() });
+    expectHQQError(() => hqq.quantize(detach(W.slice()), SHAPE), 'INVALID_ARGUMENT', 'data is a view on a detached ArrayBuffer');
+    expectHQQError(() => hqq.quantize(detach(new Uint16Array(8)), [8], { dtype: 'f16' }), 'INVALID_ARGUMENT', 'detached');
+    expectHQQError(() => hqq.unpack({ ...fresh(), packed: detach(q.packed.slice()) }), 'INVALID_ARGUMENT', 'q.packed is a view on a detached');
+    expectHQQError(() => hqq.dequantize({ ...fresh(), packed: detach(q.packed.slice()) }), 'INVALID_ARGUMENT', 'q.packed is a view on a detached');
+    expectHQQError(() => hqq.dequantize({ ...fresh(), scale: detach(q.scale.slice()) }), 'INVALID_ARGUMENT', 'q.scale is a view on a detached');
+    expectHQQError(() => hqq.dequantize({ ...fresh(), zero: detach(q.zero.slice()) }), 'INVALID_ARGUMENT', 'q.zero is a view on a detached');
+    expectHQQError(() => hqq.encode16(detach(new Float32Array(4)), 'f16'), 'INVALID_ARGUMENT', 'values is a view on a detached');
+    expectHQQError(() => hqq.decode16(detach(new Uint16Array(4)), 'bf16'), 'INVALID_ARGUMENT', 'values is a view on a detached');
+    // Empty but attached inputs are not mistaken for detached ones.
+    expect(hqq.encode16(new Float32Array(0), 'f16').length).toBe(0);
+  });
+
   it('leaves the wasm heap exactly where it was after 1000 calls and 200 errors', () => {
     const start = hqq.heapInUse();
     const w = normalMatrix(64 * 64, 11);

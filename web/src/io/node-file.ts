@@ -4,13 +4,10 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { HQQError } from '../errors.js';
+import { HQQError, causeText } from '../errors.js';
 import { checkReadRange, type ByteSource } from './source.js';
 
-function ioMessage(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  return err && err.code ? `${err.code}: ${err.message}` : e instanceof Error ? e.message : String(e);
-}
+const ioMessage = causeText;
 
 export interface FileSource extends ByteSource {
   readonly path: string;

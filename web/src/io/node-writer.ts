@@ -21,7 +21,7 @@
  */
 import { open, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { HQQError } from '../errors.js';
+import { HQQError, causeText } from '../errors.js';
 import { TensorCoverage } from './sink.js';
 import type { FileLayout } from './layout.js';
 import { forgetTemporary, registerTemporary, temporaryName } from './node-temporaries.js';
@@ -74,11 +74,8 @@ export interface LayoutFileWriter {
 /** @deprecated the old name of `LayoutFileWriter`. */
 export type SafetensorsFileWriter = LayoutFileWriter;
 
-export function errText(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  if (err && err.code && typeof err.message === 'string') return err.message.startsWith(err.code) ? err.message : `${err.code}: ${err.message}`;
-  return e instanceof Error ? e.message : String(e);
-}
+/** The errno code once (Node's messages already start with it). */
+export const errText = causeText;
 
 function isENOENT(e: unknown): boolean {
   return (e as NodeJS.ErrnoException)?.code === 'ENOENT';

@@ -3,29 +3,40 @@
  * reads lazily through a `ByteSource`. No `node:` imports, so the same code runs in Node and browsers.
  *
  * File layout: 8 bytes little-endian u64 N (header length), N bytes of UTF-8 JSON, then the data
- * section. Rules enforced here (each violation gets its own message, all are `BAD_FILE`):
+ * section. Where this reader and the reference reader (huggingface/safetensors, Rust, which parses
+ * the header with serde_json) could disagree, it follows the reference; the exceptions are marked
+ * STRICTER below. Each violation gets its own message, all are `BAD_FILE`:
  *
  *  - the file holds at least 8 bytes; 1 <= N <= 100,000,000; 8 + N <= file size;
- *  - the header is valid UTF-8 (a byte-order mark is NOT stripped; it is rejected by the next rule);
- *  - the header text is `{` ... `}` followed only by spaces (0x20). Strict on purpose: the first byte
- *    must be `{` (no leading whitespace, no BOM) and the only padding allowed after the closing brace
- *    is 0x20. NUL padding, tabs or newlines after the JSON are rejected even though `JSON.parse` would
- *    accept the latter, so that every tool agrees on what a valid header is;
- *  - valid JSON whose top level is an object, with no duplicate key in ANY object (checked on the raw
- *    text, because `JSON.parse` silently keeps the last duplicate);
- *  - `__metadata__`, if present, is an object of string -> string;
- *  - every other entry is an object with exactly the keys `dtype`, `shape`, `data_offsets`; dtype is a
- *    known one; shape is an array of non-negative safe integers ([] = a scalar, 1 element);
- *    data_offsets is [begin, end] of non-negative safe integers with begin <= end;
- *  - bytes = product(shape) x dtype size (checked arithmetic, BigInt) equals end - begin;
+ *  - the header is valid UTF-8 (a byte-order mark is NOT stripped; it is not JSON whitespace);
+ *  - the header is one JSON object, with only JSON whitespace (space, tab, LF, CR) before and after
+ *    it, as serde_json reads it: NUL padding or any other byte is rejected. Conforming writers pad
+ *    with spaces;
+ *  - strict RFC 8259 JSON, read in one pass (io/json-cursor.ts): strings must be valid Unicode (a
+ *    lone surrogate escape such as `\ud800` is rejected), no control characters in strings, at
+ *    most 128 levels of nesting;
+ *  - STRICTER: no duplicate key in any object (the reference would keep the last duplicate of a
+ *    tensor name silently: a silent wrong answer);
+ *  - `__metadata__`, if present, is an object of string -> string, or null (= no metadata);
+ *  - every other entry is an object with the keys `dtype`, `shape`, `data_offsets`; other keys are
+ *    read (they must be valid JSON) and ignored, as the reference ignores them. dtype is a known
+ *    one; shape is an array of non-negative integers ([] = a scalar, 1 element); data_offsets is
+ *    [begin, end] with begin <= end. Integers are written with digits only, as serde_json reads a
+ *    `usize`: `64.0`, `1e3` and `-0` are rejected; values above 2^53 - 1 too (JavaScript numbers);
+ *  - bytes = product(shape) x dtype size (checked: no overflow past 2^53 - 1) equals end - begin;
  *  - sorted by (begin, end) the tensors tile the data section exactly: the first begins at 0, each
  *    begins where the previous ended, the last ends at the data section's size (fileSize - 8 - N).
  *    Zero-byte tensors (begin == end) are allowed and take part in the tiling.
+ *
+ * Cost: linear in the header size; a 1.4M-tensor header (97 MB) keeps the tensor list, one
+ * name -> tensor map and the decoded text. A header with a syntax error anywhere reports it, even
+ * when an entry before it is also invalid (a truncated header is "not valid JSON").
  *
  * Tensors are returned in the header's textual order (not JS property order, which would move
  * integer-like names first); validation of the layout is done on the sorted order.
  */
 import { HQQError } from '../errors.js';
+import { JsonCursor, JsonDuplicateKey, JsonSyntaxError, type JsonNumber } from './json-cursor.js';
 import type { ByteSource } from './source.js';
 
 export type DType =
@@ -100,7 +111,6 @@ export interface SafetensorsHeader {
 }
 
 const METADATA_KEY = '__metadata__';
-const ENTRY_KEYS = ['dtype', 'shape', 'data_offsets'] as const;
 
 function bad(message: string): HQQError {
   return new HQQError('BAD_FILE', message);
@@ -112,10 +122,6 @@ function describe(value: unknown): string {
   if (typeof value === 'object') return 'an object';
   if (typeof value === 'string') return `a string (${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '...' : value)})`;
   return `a ${typeof value} (${String(value)})`;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**
@@ -220,31 +226,10 @@ export function scanJsonKeys(text: string): JsonKeyScan {
   return { topKeys, childKeys, duplicate };
 }
 
-/** Index of the brace closing the object that opens `text` (string-aware), or -1. */
-function objectEnd(text: string): number {
-  let depth = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) {
-      i++;
-      while (i < text.length && text.charCodeAt(i) !== 0x22) i += text.charCodeAt(i) === 0x5c ? 2 : 1;
-    } else if (c === 0x7b || c === 0x5b) depth++;
-    else if (c === 0x7d || c === 0x5d) {
-      depth--;
-      if (depth === 0) return i;
-    }
-  }
-  return -1;
-}
-
-/**
- * Decodes, checks and parses the JSON header text. Shared rules: UTF-8, `{` first, only spaces after
- * the closing brace, valid JSON, object at top level, no duplicate keys.
- */
-function parseHeaderJson(bytes: Uint8Array, fileName: string): { value: Record<string, unknown>; scan: JsonKeyScan } {
-  let text: string;
+/** Decodes the header bytes as UTF-8 (fatal: invalid bytes are an error naming the first one). */
+function decodeHeader(bytes: Uint8Array, fileName: string): string {
   try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
     let at = -1;
     for (let i = 0; i < bytes.length; i++) {
@@ -257,162 +242,234 @@ function parseHeaderJson(bytes: Uint8Array, fileName: string): { value: Record<s
       `${fileName}: the header is not valid UTF-8${at >= 0 ? ` (first non-ASCII byte 0x${bytes[at].toString(16).padStart(2, '0')} at header byte ${at})` : ''}; the file is corrupt or not a safetensors file`,
     );
   }
-  // Only spaces (0x20) may pad the header after the JSON.
-  let endTrim = text.length;
-  while (endTrim > 0 && text.charCodeAt(endTrim - 1) === 0x20) endTrim--;
-  const trimmed = text.slice(0, endTrim);
-  if (trimmed.length === 0) {
-    throw bad(`${fileName}: the header is ${text.length} spaces and no JSON; the file is corrupt`);
-  }
-  const c0 = trimmed.charCodeAt(0);
-  if (c0 === 0xfeff || c0 === 0x20 || c0 === 0x09 || c0 === 0x0a || c0 === 0x0d) {
-    throw bad(
-      `${fileName}: the header must begin with "{" (0x7B) but begins with ${c0 === 0xfeff ? 'a UTF-8 byte-order mark' : `0x${c0.toString(16).padStart(2, '0')} (leading whitespace)`}; re-save the file with a conforming writer`,
-    );
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(trimmed);
-  } catch (e) {
-    // Distinguish junk after a complete JSON object (e.g. NUL padding) from broken JSON.
-    const close = c0 === 0x7b ? objectEnd(trimmed) : -1;
-    if (close > 0 && close < trimmed.length - 1) {
-      let prefixOk = false;
-      try {
-        prefixOk = isPlainObject(JSON.parse(trimmed.slice(0, close + 1)));
-      } catch {
-        prefixOk = false;
-      }
-      if (prefixOk) {
-        const junk = trimmed.charCodeAt(close + 1);
-        throw bad(
-          `${fileName}: the header has ${trimmed.length - close - 1} byte(s) after the JSON object that are not spaces (first is 0x${junk.toString(16).padStart(2, '0')}); only spaces (0x20) may pad a safetensors header. Re-save the file with a conforming writer`,
-        );
-      }
-    }
-    const why = e instanceof Error ? e.message : String(e);
-    throw bad(`${fileName}: the header is not valid JSON (${why}); the file is corrupt or was written by a buggy tool`);
-  }
-  if (!isPlainObject(value)) {
-    throw bad(`${fileName}: the header's JSON top level is ${describe(value)}, but it must be an object mapping tensor names to entries; the file is not a safetensors file`);
-  }
-  if (trimmed.charCodeAt(trimmed.length - 1) !== 0x7d) {
-    const c = trimmed.charCodeAt(trimmed.length - 1);
-    throw bad(
-      `${fileName}: the header's JSON object is followed by whitespace other than spaces (0x${c.toString(16).padStart(2, '0')}); only spaces (0x20) may pad a safetensors header. Re-save the file with a conforming writer`,
-    );
-  }
-  const scan = scanJsonKeys(trimmed);
-  if (scan.duplicate) {
-    const { key, path } = scan.duplicate;
-    if (path.length === 0) {
-      throw bad(
-        key === METADATA_KEY
-          ? `${fileName}: "__metadata__" appears twice in the header; JSON parsers would silently keep only the last one. The file is corrupt or was written by a buggy tool`
-          : `${fileName}: tensor ${JSON.stringify(key)} appears twice in the header (duplicate name); JSON parsers would silently keep only the last one. The file is corrupt or was written by a buggy tool`,
-      );
-    }
-    const owner = path[0] === METADATA_KEY ? '"__metadata__"' : `tensor ${JSON.stringify(path[0])}`;
-    throw bad(
-      `${fileName}: ${owner}: key ${JSON.stringify(key)} appears twice${path.length > 1 ? ` inside ${path.slice(1).map((p) => JSON.stringify(p)).join('.')}` : ''} (duplicate key); the file is corrupt or was written by a buggy tool`,
-    );
-  }
-  return { value, scan };
 }
 
-function checkUInt(value: unknown, fileName: string, tensor: string, what: string, rule: string): number {
-  const t = `${fileName}: tensor ${JSON.stringify(tensor)}`;
-  if (typeof value !== 'number') {
-    throw bad(`${t}: ${what} is ${describe(value)}; ${rule}. The file is corrupt or was written by a buggy tool`);
-  }
-  if (!Number.isInteger(value)) {
-    throw bad(`${t}: ${what} is ${value}, not an integer; ${rule}. The file is corrupt or was written by a buggy tool`);
-  }
-  if (value < 0) {
-    throw bad(`${t}: ${what} is ${value}, negative; ${rule}. The file is corrupt or was written by a buggy tool`);
-  }
-  if (!Number.isSafeInteger(value)) {
-    throw bad(`${t}: ${what} is ${value}, above 2^53-1 (too large to represent exactly); ${rule}. The file is corrupt`);
-  }
-  return value;
+/**
+ * An element of a list that should hold integers: a plain unsigned integer literal (as a number),
+ * a number written otherwise (kept as written), or anything else.
+ */
+type IntListElement = number | JsonNumber | { other: unknown };
+
+/** Reads `[...]` keeping how numbers were written; anything but an array comes back as `notArray`. */
+function readIntList(cur: JsonCursor): { elements: IntListElement[] } | { notArray: unknown } {
+  if (cur.peek() !== 0x5b) return { notArray: cur.value(1) };
+  const elements: IntListElement[] = [];
+  cur.array(() => {
+    const v = cur.plainUint();
+    if (v >= 0) {
+      elements.push(v);
+      return;
+    }
+    const c = cur.peek();
+    elements.push(c === 0x2d || (c >= 0x30 && c <= 0x39) ? cur.number() : { other: cur.value(2) });
+  });
+  return { elements };
 }
 
-function parseEntry(
-  name: string,
-  raw: unknown,
-  fileName: string,
-  dataSize: number,
-): { dtype: DType; shape: number[]; rb: number; re: number; numel: number } {
+function checkUInt(e: IntListElement, t: string, what: string, rule: string): number {
+  if (typeof e === 'number') return e; // plain literal of at most 15 digits: a safe integer
+  const tail = `${rule}. The file is corrupt or was written by a buggy tool`;
+  if ('other' in e) throw bad(`${t}: ${what} is ${describe(e.other)}; ${tail}`);
+  if (!e.unsignedInteger) {
+    if (/[.eE]/.test(e.text)) throw bad(`${t}: ${what} is ${e.text}, not an integer (written with a fraction or an exponent); ${tail}`);
+    if (e.value === 0) throw bad(`${t}: ${what} is ${e.text}, a signed zero; ${tail}`);
+    throw bad(`${t}: ${what} is ${e.text}, negative; ${tail}`);
+  }
+  if (!Number.isSafeInteger(e.value)) {
+    throw bad(`${t}: ${what} is ${e.text}, above 2^53-1 (too large to represent exactly); ${rule}. The file is corrupt`);
+  }
+  return e.value;
+}
+
+/**
+ * Reads one tensor entry (the cursor is on its value) and validates it against the data section.
+ * Keys other than dtype/shape/data_offsets are read (they must be valid JSON) and ignored, as the
+ * reference reader does.
+ */
+function readEntry(cur: JsonCursor, name: string, fileName: string, dataOffset: number, dataSize: number): TensorInfo {
   const t = `${fileName}: tensor ${JSON.stringify(name)}`;
-  if (!isPlainObject(raw)) {
-    throw bad(`${t}: the entry is ${describe(raw)}, but it must be an object {"dtype", "shape", "data_offsets"}; the file is corrupt or was written by a buggy tool`);
+  if (cur.peek() !== 0x7b) {
+    throw bad(`${t}: the entry is ${describe(cur.value(1))}, but it must be an object {"dtype", "shape", "data_offsets"}; the file is corrupt or was written by a buggy tool`);
   }
-  for (const key of Object.keys(raw)) {
-    if (!(ENTRY_KEYS as readonly string[]).includes(key)) {
-      throw bad(
-        `${t}: unknown key ${JSON.stringify(key)} in the entry; a tensor entry holds exactly "dtype", "shape" and "data_offsets" (per-file notes belong in "__metadata__"). The file was written by a non-conforming tool`,
-      );
+  const got: { dtype?: unknown; shape?: ReturnType<typeof readIntList>; data_offsets?: ReturnType<typeof readIntList> } = Object.create(null); // `in` sees own keys only
+  let seen: Set<string> | undefined; // keys other than the three (rare)
+  cur.object((key) => {
+    if (key in got || seen?.has(key)) throw bad(`${t}: key ${JSON.stringify(key)} appears twice (duplicate key); the file is corrupt or was written by a buggy tool`);
+    if (key === 'dtype') got.dtype = cur.peek() === 0x22 ? cur.string() : cur.value(1);
+    else if (key === 'shape') got.shape = readIntList(cur);
+    else if (key === 'data_offsets') got.data_offsets = readIntList(cur);
+    else {
+      (seen ??= new Set()).add(key);
+      try {
+        cur.value(1);
+      } catch (e) {
+        if (e instanceof JsonDuplicateKey) {
+          throw bad(`${t}: key ${JSON.stringify(e.key)} appears twice inside ${JSON.stringify(key)} (duplicate key); the file is corrupt or was written by a buggy tool`);
+        }
+        throw e;
+      }
     }
+  });
+  for (const key of ['dtype', 'shape', 'data_offsets'] as const) {
+    if (!(key in got)) throw bad(`${t}: the entry has no "${key}"; a tensor entry needs "dtype", "shape" and "data_offsets". The file is corrupt or was written by a buggy tool`);
   }
-  for (const key of ENTRY_KEYS) {
-    if (!Object.prototype.hasOwnProperty.call(raw, key)) {
-      throw bad(`${t}: the entry has no "${key}"; a tensor entry holds exactly "dtype", "shape" and "data_offsets". The file is corrupt or was written by a buggy tool`);
-    }
-  }
-  const dtype = raw.dtype;
-  if (typeof dtype !== 'string') {
-    throw bad(`${t}: "dtype" is ${describe(dtype)}, but it must be a string such as "F16"; the file is corrupt`);
-  }
+  const dtype = got.dtype;
+  if (typeof dtype !== 'string') throw bad(`${t}: "dtype" is ${describe(dtype)}, but it must be a string such as "F16"; the file is corrupt`);
   if (!isDType(dtype)) {
-    throw bad(
-      `${t}: unknown dtype ${JSON.stringify(dtype)}; known dtypes are ${Object.keys(DTYPE_SIZES).join(', ')}. The file is corrupt or uses a dtype this library does not read`,
-    );
+    throw bad(`${t}: unknown dtype ${JSON.stringify(dtype)}; known dtypes are ${Object.keys(DTYPE_SIZES).join(', ')}. The file is corrupt or uses a dtype this library does not read`);
   }
-  const shapeRaw = raw.shape;
-  if (!Array.isArray(shapeRaw)) {
-    throw bad(`${t}: "shape" is ${describe(shapeRaw)}, but it must be an array of non-negative integers ([] for a scalar); the file is corrupt`);
+  const shapeList = got.shape!;
+  if ('notArray' in shapeList) {
+    throw bad(`${t}: "shape" is ${describe(shapeList.notArray)}, but it must be an array of non-negative integers ([] for a scalar); the file is corrupt`);
   }
-  const shape = shapeRaw.map((d, i) =>
-    checkUInt(d, fileName, name, `shape[${i}]`, 'dimensions must be non-negative integers'),
-  );
-  const offs = raw.data_offsets;
-  if (!Array.isArray(offs) || offs.length !== 2) {
-    throw bad(
-      `${t}: "data_offsets" is ${Array.isArray(offs) ? `an array of ${offs.length} element(s)` : describe(offs)}, but it must be [begin, end] (exactly 2 integers); the file is corrupt`,
-    );
+  const shape = shapeList.elements.map((d, i) => checkUInt(d, t, `shape[${i}]`, 'dimensions must be non-negative integers'));
+  const offsList = got.data_offsets!;
+  if ('notArray' in offsList || offsList.elements.length !== 2) {
+    const what = 'notArray' in offsList ? describe(offsList.notArray) : `an array of ${offsList.elements.length} element(s)`;
+    throw bad(`${t}: "data_offsets" is ${what}, but it must be [begin, end] (exactly 2 integers); the file is corrupt`);
   }
-  const rb = checkUInt(offs[0], fileName, name, 'data_offsets[0] (begin)', 'offsets must be non-negative integers');
-  const re = checkUInt(offs[1], fileName, name, 'data_offsets[1] (end)', 'offsets must be non-negative integers');
-  if (rb > re) {
-    throw bad(`${t}: data_offsets [${rb}, ${re}] begin after they end (begin > end); the file is corrupt or was written by a buggy tool`);
-  }
-  let numelBig = 1n;
-  for (const d of shape) numelBig *= BigInt(d);
+  const rb = checkUInt(offsList.elements[0]!, t, 'data_offsets[0] (begin)', 'offsets must be non-negative integers');
+  const re = checkUInt(offsList.elements[1]!, t, 'data_offsets[1] (end)', 'offsets must be non-negative integers');
+  if (rb > re) throw bad(`${t}: data_offsets [${rb}, ${re}] begin after they end (begin > end); the file is corrupt or was written by a buggy tool`);
+  // Element and byte counts in doubles: exact while they stay <= 2^53 - 1 (every factor >= 1 keeps
+  // the partial products below the total); anything larger is refused, with exact figures.
+  let numel = 1;
+  for (const d of shape) numel *= d;
   const size = DTYPE_SIZES[dtype];
-  const bytesBig = numelBig * BigInt(size);
-  if (bytesBig > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw bad(
-      `${t}: shape [${shape.join(', ')}] has ${numelBig} elements, ${bytesBig} bytes as ${dtype}, which overflows 2^53-1 (shape product too large); the file is corrupt`,
-    );
+  const bytes = numel * size;
+  if (bytes > Number.MAX_SAFE_INTEGER) {
+    const numelBig = shape.reduce((a, d) => a * BigInt(d), 1n);
+    throw bad(`${t}: shape [${shape.join(', ')}] has ${numelBig} elements, ${numelBig * BigInt(size)} bytes as ${dtype}, which overflows 2^53-1 (shape product too large); the file is corrupt`);
   }
-  const numel = Number(numelBig);
-  const bytes = Number(bytesBig);
   if (re - rb !== bytes) {
-    throw bad(
-      `${t}: data_offsets [${rb}, ${re}] hold ${re - rb} bytes but ${dtype} [${shape.join(', ')}] needs ${bytes} bytes (${numel} elements x ${size}); the file is corrupt or was written by a buggy tool`,
-    );
+    throw bad(`${t}: data_offsets [${rb}, ${re}] hold ${re - rb} bytes but ${dtype} [${shape.join(', ')}] needs ${bytes} bytes (${numel} elements x ${size}); the file is corrupt or was written by a buggy tool`);
   }
   if (re > dataSize) {
-    throw bad(
-      `${t}: data_offsets [${rb}, ${re}] end past the data section, which holds only ${dataSize} bytes; the file is truncated (incomplete download?) or corrupt`,
-    );
+    throw bad(`${t}: data_offsets [${rb}, ${re}] end past the data section, which holds only ${dataSize} bytes; the file is truncated (incomplete download?) or corrupt`);
   }
-  return { dtype, shape, rb, re, numel };
+  return { name, dtype, shape, begin: dataOffset + rb, end: dataOffset + re, byteLength: bytes, numel };
+}
+
+/** Reads the `__metadata__` value: an object of string values, or null (no metadata). */
+function readMetadata(cur: JsonCursor, fileName: string): [string, string][] {
+  const pairs: [string, string][] = [];
+  const c = cur.peek();
+  if (c === 0x6e && cur.text.startsWith('null', cur.pos)) {
+    cur.value(1);
+    return pairs; // the reference reads null as "no metadata"
+  }
+  if (c !== 0x7b) {
+    throw bad(`${fileName}: "__metadata__" is ${describe(cur.value(1))}, but it must be an object mapping strings to strings; the file is corrupt or was written by a buggy tool`);
+  }
+  const seen = new Set<string>();
+  cur.object((k) => {
+    if (seen.has(k)) throw bad(`${fileName}: "__metadata__": key ${JSON.stringify(k)} appears twice (duplicate key); the file is corrupt or was written by a buggy tool`);
+    seen.add(k);
+    if (cur.peek() !== 0x22) {
+      throw bad(`${fileName}: "__metadata__" key ${JSON.stringify(k)} has ${describe(cur.value(2))} as value, but every metadata value must be a string; the file was written by a non-conforming tool`);
+    }
+    pairs.push([k, cur.string()]);
+  });
+  return pairs;
+}
+
+/** Checks that the tensors tile the data section exactly (in offset order). */
+function checkTiling(tensors: readonly TensorInfo[], dataOffset: number, dataSize: number, fileName: string): void {
+  let inOrder = true;
+  for (let i = 1; i < tensors.length && inOrder; i++) {
+    const a = tensors[i - 1]!, b = tensors[i]!;
+    inOrder = a.begin < b.begin || (a.begin === b.begin && a.end <= b.end);
+  }
+  const sorted = inOrder ? tensors : tensors.slice().sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let pos = 0;
+  let prev: TensorInfo | undefined;
+  for (const cur of sorted) {
+    const rb = cur.begin - dataOffset;
+    const cname = JSON.stringify(cur.name);
+    if (rb > pos) {
+      if (!prev) {
+        throw bad(`${fileName}: tensor ${cname}: the first tensor in the data section begins at data offset ${rb}, not 0; ${rb} bytes before it belong to no tensor (gap at start). The file is corrupt or was written by a buggy tool`);
+      }
+      throw bad(`${fileName}: tensor ${cname}: gap of ${rb - pos} bytes between tensor ${JSON.stringify(prev.name)} (ends at data offset ${pos}) and tensor ${cname} (begins at ${rb}); tensors must tile the data section without gaps. The file is corrupt or was written by a buggy tool`);
+    }
+    if (rb < pos) {
+      throw bad(`${fileName}: tensor ${cname}: data_offsets [${rb}, ${cur.end - dataOffset}] overlap tensor ${JSON.stringify(prev!.name)}, which ends at data offset ${pos}; tensors must not share bytes. The file is corrupt or was written by a buggy tool`);
+    }
+    pos = cur.end - dataOffset;
+    prev = cur;
+  }
+  if (pos !== dataSize) {
+    // pos < dataSize here: every end <= dataSize was checked per tensor.
+    throw bad(`${fileName}: the data section holds ${dataSize} bytes but the tensors end at data offset ${pos}; ${dataSize - pos} trailing bytes belong to no tensor. The file is corrupt or was written by a buggy tool`);
+  }
+}
+
+/** Name -> tensor of every parsed header, built once by the parser (openSafetensors reuses it). */
+const TENSOR_INDEX = new WeakMap<SafetensorsHeader, Map<string, TensorInfo>>();
+
+interface TopLevelMembers {
+  metadata: [string, string][];
+  tensors: TensorInfo[];
+  byName: Map<string, TensorInfo>;
+}
+
+/** Reads the top-level object: `__metadata__` and the tensor entries, validated as they come. */
+function readTopLevelMembers(cur: JsonCursor, text: string, fileName: string, dataOffset: number, dataSize: number): TopLevelMembers {
+  const out: TopLevelMembers = { metadata: [], tensors: [], byName: new Map() };
+  let sawMeta = false;
+  try {
+    cur.object((key) => {
+      if (key === METADATA_KEY) {
+        if (sawMeta) throw bad(`${fileName}: "__metadata__" appears twice in the header; JSON parsers would silently keep only the last one. The file is corrupt or was written by a buggy tool`);
+        sawMeta = true;
+        out.metadata = readMetadata(cur, fileName);
+        return;
+      }
+      if (out.byName.has(key)) {
+        throw bad(`${fileName}: tensor ${JSON.stringify(key)} appears twice in the header (duplicate name); JSON parsers would silently keep only the last one. The file is corrupt or was written by a buggy tool`);
+      }
+      const info = readEntry(cur, key, fileName, dataOffset, dataSize);
+      out.byName.set(key, info);
+      out.tensors.push(info);
+    });
+  } catch (e) {
+    if (e instanceof HQQError || e instanceof JsonDuplicateKey) throwSyntaxErrorIfAny(text, fileName);
+    throw e;
+  }
+  return out;
+}
+
+function readHeaderText(text: string, fileName: string, fileSize: number, headerLength: number): SafetensorsHeader {
+  const dataOffset = 8 + headerLength;
+  const dataSize = fileSize - dataOffset;
+  const cur = new JsonCursor(text);
+  const c0 = cur.peek();
+  if (c0 === -1) throw bad(`${fileName}: the header is ${text.length} bytes of whitespace and no JSON; the file is corrupt`);
+  if (c0 === 0xfeff) {
+    throw bad(`${fileName}: the header must begin with "{" (0x7B) but begins with a UTF-8 byte-order mark; re-save the file with a conforming writer`);
+  }
+  if (c0 !== 0x7b) {
+    const v = cur.value();
+    if (!cur.atEnd()) cur.fail('unexpected text after the JSON value');
+    throw bad(`${fileName}: the header's JSON top level is ${describe(v)}, but it must be an object mapping tensor names to entries; the file is not a safetensors file`);
+  }
+  const members = readTopLevelMembers(cur, text, fileName, dataOffset, dataSize);
+  if (!cur.atEnd()) {
+    const junk = text.charCodeAt(cur.pos);
+    throw bad(`${fileName}: the header has ${new TextEncoder().encode(text.slice(cur.pos)).byteLength} byte(s) after the JSON object that are not JSON whitespace (first is 0x${junk.toString(16).padStart(2, '0')}); only whitespace (conforming writers pad with spaces, 0x20) may follow the JSON. Re-save the file with a conforming writer`);
+  }
+  checkTiling(members.tensors, dataOffset, dataSize, fileName);
+  // Object.fromEntries defines own properties, so a "__proto__" key stays a plain key.
+  const metadata = Object.fromEntries(members.metadata) as Record<string, string>;
+  const header: SafetensorsHeader = { fileName, fileSize, headerLength, dataOffset, metadata, tensors: members.tensors };
+  TENSOR_INDEX.set(header, members.byName);
+  return header;
 }
 
 /**
  * Parses and validates a safetensors header. `prefixBytes` must hold the first 8 + N bytes of the
  * file (more is fine); `fileSize` is the whole file's size, needed to validate the data section.
+ * One pass over the header text, linear in its size.
  */
 export function parseSafetensorsHeader(prefixBytes: Uint8Array, fileSize: number, fileName: string): SafetensorsHeader {
   const headerLength = readHeaderLength(prefixBytes, fileSize, fileName);
@@ -422,81 +479,34 @@ export function parseSafetensorsHeader(prefixBytes: Uint8Array, fileSize: number
       `${fileName}: got ${prefixBytes.byteLength} prefix bytes but the header needs 8 + ${headerLength}; pass the first ${8 + headerLength} bytes of the file`,
     );
   }
-  const dataOffset = 8 + headerLength;
-  const dataSize = fileSize - dataOffset;
-  const { value, scan } = parseHeaderJson(prefixBytes.subarray(8, dataOffset), fileName);
-
-  const metaEntries: [string, string][] = [];
-  if (Object.prototype.hasOwnProperty.call(value, METADATA_KEY)) {
-    const meta = value[METADATA_KEY];
-    if (!isPlainObject(meta)) {
-      throw bad(`${fileName}: "__metadata__" is ${describe(meta)}, but it must be an object mapping strings to strings; the file is corrupt or was written by a buggy tool`);
-    }
-    const order = scan.childKeys.get(METADATA_KEY) ?? Object.keys(meta);
-    for (const k of order) {
-      const v = meta[k];
-      if (typeof v !== 'string') {
-        throw bad(
-          `${fileName}: "__metadata__" key ${JSON.stringify(k)} has ${describe(v)} as value, but every metadata value must be a string; the file was written by a non-conforming tool`,
-        );
-      }
-      metaEntries.push([k, v]);
-    }
+  const text = decodeHeader(prefixBytes.subarray(8, 8 + headerLength), fileName);
+  try {
+    return readHeaderText(text, fileName, fileSize, headerLength);
+  } catch (e) {
+    if (e instanceof JsonSyntaxError) throw notJson(fileName, e);
+    if (e instanceof JsonDuplicateKey) throw bad(`${fileName}: ${e.message} (duplicate key); the file is corrupt or was written by a buggy tool`);
+    throw e;
   }
-  // Object.fromEntries defines own properties, so a "__proto__" key stays a plain key.
-  const metadata = Object.fromEntries(metaEntries) as Record<string, string>;
-
-  const tensors: TensorInfo[] = [];
-  const rel: { info: TensorInfo; rb: number; re: number }[] = [];
-  for (const name of scan.topKeys) {
-    if (name === METADATA_KEY) continue;
-    const e = parseEntry(name, value[name], fileName, dataSize);
-    const info: TensorInfo = {
-      name,
-      dtype: e.dtype,
-      shape: e.shape,
-      begin: dataOffset + e.rb,
-      end: dataOffset + e.re,
-      byteLength: e.re - e.rb,
-      numel: e.numel,
-    };
-    tensors.push(info);
-    rel.push({ info, rb: e.rb, re: e.re });
-  }
-
-  // Tiling: validate on the sorted order, keep the header's order in the result.
-  const sorted = rel.slice().sort((a, b) => a.rb - b.rb || a.re - b.re);
-  let pos = 0;
-  let prev: (typeof sorted)[number] | undefined;
-  for (const cur of sorted) {
-    const cname = JSON.stringify(cur.info.name);
-    if (cur.rb > pos) {
-      if (!prev) {
-        throw bad(
-          `${fileName}: tensor ${cname}: the first tensor in the data section begins at data offset ${cur.rb}, not 0; ${cur.rb} bytes before it belong to no tensor (gap at start). The file is corrupt or was written by a buggy tool`,
-        );
-      }
-      throw bad(
-        `${fileName}: tensor ${cname}: gap of ${cur.rb - pos} bytes between tensor ${JSON.stringify(prev.info.name)} (ends at data offset ${pos}) and tensor ${cname} (begins at ${cur.rb}); tensors must tile the data section without gaps. The file is corrupt or was written by a buggy tool`,
-      );
-    }
-    if (cur.rb < pos) {
-      throw bad(
-        `${fileName}: tensor ${cname}: data_offsets [${cur.rb}, ${cur.re}] overlap tensor ${JSON.stringify(prev!.info.name)}, which ends at data offset ${pos}; tensors must not share bytes. The file is corrupt or was written by a buggy tool`,
-      );
-    }
-    pos = cur.re;
-    prev = cur;
-  }
-  if (pos !== dataSize) {
-    // pos < dataSize here: every end <= dataSize was checked per tensor.
-    throw bad(
-      `${fileName}: the data section holds ${dataSize} bytes but the tensors end at data offset ${pos}; ${dataSize - pos} trailing bytes belong to no tensor. The file is corrupt or was written by a buggy tool`,
-    );
-  }
-
-  return { fileName, fileSize, headerLength, dataOffset, metadata, tensors };
 }
+
+function notJson(fileName: string, e: JsonSyntaxError): HQQError {
+  return bad(`${fileName}: the header is not valid JSON (${e.message}); the file is corrupt or was written by a buggy tool`);
+}
+
+/**
+ * A broken JSON text is the more basic problem than a bad entry (a truncated header often shows
+ * as a bad entry first): throws the syntax error when the whole text has one, as a
+ * parse-then-validate reader would report it; returns otherwise.
+ */
+function throwSyntaxErrorIfAny(text: string, fileName: string): void {
+  try {
+    new JsonCursor(text).checkDocument();
+  } catch (syntax) {
+    if (syntax instanceof JsonSyntaxError) throw notJson(fileName, syntax);
+    throw syntax;
+  }
+}
+
 
 const INT_DTYPES: readonly DType[] = ['BOOL', 'U8', 'I8', 'I16', 'U16', 'I32', 'U32', 'I64', 'U64'];
 
@@ -648,8 +658,7 @@ export async function openSafetensors(source: ByteSource): Promise<SafetensorsFi
     await source.close?.().catch(() => {});
     throw e;
   }
-  const byName = new Map<string, TensorInfo>();
-  for (const t of header.tensors) byName.set(t.name, t);
+  const byName = TENSOR_INDEX.get(header)!;
 
   const resolve = (tensor: string | TensorInfo): TensorInfo => {
     const name = typeof tensor === 'string' ? tensor : tensor?.name;

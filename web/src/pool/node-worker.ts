@@ -2,16 +2,17 @@
  * worker_threads entry: one wasm instance per worker, made from the WebAssembly.Module the pool
  * sends in its init message (compiled once in the main thread).
  *
- * Memory: after each result the worker runs a full GC when it can get hold of `gc` (enabled through
- * v8.setFlagsFromString, best effort). Otherwise the transferred input buffer of the last tensor
- * (up to ~90 MB for a 7B FFN weight) can linger until V8 next collects; measured on a 7B model this
- * lowers the process peak by ~90 MB at no measurable cost. If the trick is unavailable, nothing
- * changes but the timing of collection.
+ * Memory: after a large result (see gc-policy.ts) the worker runs a full GC when it can get hold
+ * of `gc` (enabled through v8.setFlagsFromString, best effort). Otherwise the transferred input
+ * buffer of the last tensor (up to ~90 MB for a 7B FFN weight) can linger until V8 next collects;
+ * measured on a 7B model this lowers the process peak by ~90 MB at no measurable cost. If the
+ * trick is unavailable, nothing changes but the timing of collection.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import { instantiate } from '../wasm-loader.js';
+import { collectAfterResult } from './gc-policy.js';
 import { createWorkerHandler } from './task.js';
 
 if (!parentPort) throw new Error('node-worker.js must be started as a worker_threads Worker');
@@ -30,7 +31,7 @@ const handle = createWorkerHandler(
   instantiate,
   (msg, transfer) => {
     port.postMessage(msg, transfer ?? []);
-    if (msg.type === 'result') collect?.();
+    if (msg.type === 'result' && collectAfterResult(msg.result)) collect?.();
   },
   () => process.exit(3), // test hook: die like a crashed worker (ends this thread only)
 );

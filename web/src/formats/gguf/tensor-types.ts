@@ -54,6 +54,7 @@
  * and Q2_K_S presets are not reproduced: hqq-wasm does not write those types.
  */
 import { HQQError } from '../../errors.js';
+import { compileUserRegex } from '../../util/user-regex.js';
 import {
   ggmlTypeByName,
   metadataInteger,
@@ -289,11 +290,7 @@ export function parseTensorTypeOverride(spec: string): TensorTypeOverride {
 }
 
 function compile(source: string, spec: string): RegExp {
-  try {
-    return new RegExp(source);
-  } catch (e) {
-    throw arg(`--tensor-type ${JSON.stringify(spec)}: ${JSON.stringify(source)} is not a valid regular expression (${(e as Error).message})`);
-  }
+  return compileUserRegex(source, `--tensor-type ${JSON.stringify(spec)}`); // refuses catastrophic patterns too
 }
 
 function resolveOptions(options: TensorTypeOptions): Resolved {

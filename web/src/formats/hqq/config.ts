@@ -4,6 +4,7 @@
  */
 import { SUPPORTED_NBITS, normalizeOptions, type EarlyStop, type Nbits } from '../../engine.js';
 import { HQQError } from '../../errors.js';
+import { compileUserRegex } from '../../util/user-regex.js';
 import { COMPUTE_DTYPES, type ComputeDtype, type LayerQuantConfig } from '../../model/hqqlinear.js';
 
 /** A per-tensor override: tensors whose name matches `pattern` get these bits and group size. */
@@ -65,11 +66,7 @@ function invalid(message: string): never {
 export function toRegExp(v: RegExp | string, what: string): RegExp {
   if (v instanceof RegExp) return v;
   if (typeof v !== 'string') invalid(`${what} must be a regular expression or a string, got ${typeof v}`);
-  try {
-    return new RegExp(v);
-  } catch (e) {
-    invalid(`${what} ${JSON.stringify(v)} is not a valid regular expression (${(e as Error).message})`);
-  }
+  return compileUserRegex(v, what); // refuses patterns that could backtrack catastrophically
 }
 
 function parseNbits(s: string, what: string): Nbits {
