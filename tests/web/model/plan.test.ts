@@ -329,7 +329,7 @@ describe('selection does what it says (issue 9: include, warnings, requantizing,
       throw new Error('planned');
     })();
     expect(err).toBeInstanceOf(HQQError);
-    expect(err.message).toMatch(/already holds HQQ-quantized layers \(model\.x\.W_q.*hqq-wasm dequantize/);
+    expect(err.message).toMatch(/already HQQ-quantized \(1 HQQLinear layer, e\.g\. "model\.x"\).*hqq-wasm dequantize/);
   });
 
   it('an output-name clash names the quantized tensor and an exclude that really avoids it', () => {

@@ -32,6 +32,7 @@ import { planSafetensors, type PlanEntry, type SafetensorsPlan } from '../../io/
 import {
   computeDtypeToDType, configProblem, hqqLinearBytes, hqqLinearEntries, packingRowMultiple, type LayerQuantConfig,
 } from '../../model/hqqlinear.js';
+import { requantizeProblem } from '../../model/hqq-detect.js';
 import { HQQ_WASM_TOOL, HQQ_WASM_VERSION } from '../../version.js';
 import { planTotals, unusedPatternWarnings } from '../plan-common.js';
 import type { FormatPlan, Job, PlannedFile, PlannedSmallFile, PlannedTensor, PlanWarning } from '../types.js';
@@ -230,19 +231,11 @@ export function outputMetadata(input: Record<string, string>, c: ResolvedModelCo
   };
 }
 
-/** Refuses an input that already holds HQQ layers (a `<prefix>W_q` next to its `scale` and `zero`). */
+/** Refuses an input that already holds HQQ layers (a `<prefix>W_q` next to its `scale` and `zero`, in any shard). */
 function refuseQuantizedInput(files: readonly ModelInputFile[]): void {
-  const names = new Set<string>();
-  for (const f of files) for (const t of f.header.tensors) names.add(t.name);
-  for (const f of files) {
-    for (const t of f.header.tensors) {
-      if (t.name !== 'W_q' && !t.name.endsWith('.W_q')) continue;
-      const prefix = t.name.slice(0, -'W_q'.length);
-      if (names.has(prefix + 'scale') && names.has(prefix + 'zero')) {
-        invalid(`${f.fileName} already holds HQQ-quantized layers (${t.name}, ${prefix}scale, ${prefix}zero); requantizing quantized weights compounds their error: quantize the original model, or restore it first with "hqq-wasm dequantize"`);
-      }
-    }
-  }
+  const all = { tensors: files.flatMap((f) => f.header.tensors) };
+  const problem = requantizeProblem(files.length === 1 ? files[0]!.fileName : 'the model', all);
+  if (problem) invalid(problem);
 }
 
 /** Every output name once; a clash names the quantized tensor and the exclude that avoids it. */

@@ -12,6 +12,9 @@ export function statsToSums(s: ErrorStatistics, count: number): TaskStats {
   return { count, sumAbs: s.meanAbs * count, sumSq: s.frobenius * s.frobenius, maxAbs: s.maxAbs, sumWSq: s.weightFrobenius * s.weightFrobenius };
 }
 
+const SCALE_DTYPE = { float32: 'f32', float16: 'f16', bfloat16: 'bf16' } as const;
+
+/** scale/zero in the compute dtype: the core already rounded them to it, so this encoding is exact. */
 function encode(hqq: HQQ, values: Float32Array, computeDtype: HQQTask['computeDtype']): ArrayBuffer {
   if (computeDtype === 'float32') return values.buffer as ArrayBuffer; // the engine returns owned copies
   return hqq.encode16(values, computeDtype === 'float16' ? 'f16' : 'bf16').buffer as ArrayBuffer;
@@ -20,7 +23,11 @@ function encode(hqq: HQQ, values: Float32Array, computeDtype: HQQTask['computeDt
 export function runHQQTask(hqq: HQQ, task: HQQTask): WorkerResult {
   const t0 = performance.now();
   const data = task.dtype === 'F32' ? new Float32Array(task.data) : new Uint16Array(task.data);
-  const opts: QuantizeOptions = { ...task.options, ...(task.dtype === 'F32' ? {} : { dtype: task.dtype === 'F16' ? 'f16' : 'bf16' }) };
+  // Stats describe the stored scale/zero (rounded to the compute dtype); an overflow is INVALID_VALUE.
+  const opts: QuantizeOptions = {
+    ...task.options, scaleDtype: SCALE_DTYPE[task.computeDtype],
+    ...(task.dtype === 'F32' ? {} : { dtype: task.dtype === 'F16' ? 'f16' : 'bf16' }),
+  };
   const q = hqq.quantize(data, task.shape, opts);
   const count = data.length;
   const baseline = task.compareBaseline ? statsToSums(hqq.quantize(data, task.shape, { ...opts, optimize: false }).stats, count) : undefined;
