@@ -1,5 +1,11 @@
 # The GGML (llama.cpp) block types: codecs, type traits, the Reference and Optimized quantizers.
+# Included after simd.cmake: the SIMD kernels of the Optimized legacy quantizers follow its choice.
 target_sources(hqq_core PRIVATE
   cpp/src/gguf/traits.cpp
   cpp/src/gguf/decode.cpp
-  cpp/src/gguf/encode.cpp)
+  cpp/src/gguf/encode.cpp
+  cpp/src/gguf/kquant_search.cpp
+  cpp/src/gguf/reference_legacy.cpp
+  cpp/src/gguf/reference_kquants.cpp
+  cpp/src/gguf/optimize_dispatch.cpp
+  cpp/src/gguf/quantize.cpp)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # npm test: set up (apt packages, npm ci), build, then every test suite:
 #   native C++ (Catch2 via CTest), the same under ASan+UBSan, Vitest in Node (wasm module, models,
-#   CLI, safetensors), the browser suite in headless Chromium, the packaging test, the demo e2e.
+#   CLI, safetensors), the GGML block types against llama.cpp's own ggml, the browser suite in headless Chromium, the packaging test, the demo e2e.
 # Every suite runs even when an earlier one fails; the exit status is non-zero if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,8 @@ suite "C++ tests (native, Release)" ctest --test-dir build/native --output-on-fa
 suite "C++ conformance summary" bash -c './build/native/hqq_tests "[conformance]" | grep "^\[conformance\]"'
 suite "C++ tests (AddressSanitizer + UndefinedBehaviorSanitizer)" sanitized_ctest
 suite "Vitest (Node: wasm module, safetensors, models, CLI)" npx vitest run
+suite "GGML block types vs llama.cpp (harness built by scripts/llama-harness.sh)" \
+  npx vitest run --config tests/runtimes/llama-harness/vitest.config.ts
 suite "Browser (headless Chromium)" bash scripts/test-browser.sh
 suite "Packaging (npm pack -> Node, Vite, static page)" bash scripts/test-package.sh
 if [ -f scripts/test-demo.sh ]; then

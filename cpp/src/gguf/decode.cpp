@@ -18,7 +18,7 @@ inline uint32_t word_le(const uint8_t* p) {
 
 template <typename Block>
 void decode_run(const uint8_t* bytes, std::size_t n_blocks, float* out, std::size_t per_block,
-                void (*decode)(const Block&, float*)) {
+                void (*decode)(const Block&, float*) noexcept) {
   for (std::size_t i = 0; i < n_blocks; ++i) {
     Block b;  // copied: the byte stream has no alignment guarantee
     std::memcpy(&b, bytes + i * sizeof(Block), sizeof(Block));
@@ -28,7 +28,7 @@ void decode_run(const uint8_t* bytes, std::size_t n_blocks, float* out, std::siz
 
 }  // namespace
 
-void decode_q4_0(const BlockQ4_0& b, float* out) {
+void decode_q4_0(const BlockQ4_0& b, float* out) noexcept {
   const float d = f16_to_f32(b.d);
   for (int j = 0; j < 16; ++j) {
     out[j] = f((b.qs[j] & 0xF) - 8) * d;
@@ -36,7 +36,7 @@ void decode_q4_0(const BlockQ4_0& b, float* out) {
   }
 }
 
-void decode_q4_1(const BlockQ4_1& b, float* out) {
+void decode_q4_1(const BlockQ4_1& b, float* out) noexcept {
   const float d = f16_to_f32(b.d), m = f16_to_f32(b.m);
   for (int j = 0; j < 16; ++j) {
     out[j] = f(b.qs[j] & 0xF) * d + m;
@@ -44,7 +44,7 @@ void decode_q4_1(const BlockQ4_1& b, float* out) {
   }
 }
 
-void decode_q5_0(const BlockQ5_0& b, float* out) {
+void decode_q5_0(const BlockQ5_0& b, float* out) noexcept {
   const float d = f16_to_f32(b.d);
   const uint32_t qh = word_le(b.qh);
   for (int j = 0; j < 16; ++j) {
@@ -55,7 +55,7 @@ void decode_q5_0(const BlockQ5_0& b, float* out) {
   }
 }
 
-void decode_q5_1(const BlockQ5_1& b, float* out) {
+void decode_q5_1(const BlockQ5_1& b, float* out) noexcept {
   const float d = f16_to_f32(b.d), m = f16_to_f32(b.m);
   const uint32_t qh = word_le(b.qh);
   for (int j = 0; j < 16; ++j) {
@@ -66,12 +66,12 @@ void decode_q5_1(const BlockQ5_1& b, float* out) {
   }
 }
 
-void decode_q8_0(const BlockQ8_0& b, float* out) {
+void decode_q8_0(const BlockQ8_0& b, float* out) noexcept {
   const float d = f16_to_f32(b.d);
   for (int j = 0; j < 32; ++j) out[j] = f(b.qs[j]) * d;
 }
 
-void decode_q2_K(const BlockQ2_K& b, float* out) {
+void decode_q2_K(const BlockQ2_K& b, float* out) noexcept {
   const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
   for (int n = 0; n < 256; ++n) {
     const int half = n / 128, s = (n % 128) / 32, l = n % 32;
@@ -82,7 +82,7 @@ void decode_q2_K(const BlockQ2_K& b, float* out) {
   }
 }
 
-void decode_q3_K(const BlockQ3_K& b, float* out) {
+void decode_q3_K(const BlockQ3_K& b, float* out) noexcept {
   const float d = f16_to_f32(b.d);
   for (int n = 0; n < 256; ++n) {
     const int half = n / 128, s = (n % 128) / 32, l = n % 32;
@@ -93,7 +93,7 @@ void decode_q3_K(const BlockQ3_K& b, float* out) {
   }
 }
 
-void decode_q4_K(const BlockQ4_K& b, float* out) {
+void decode_q4_K(const BlockQ4_K& b, float* out) noexcept {
   const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
   for (int j = 0; j < 8; ++j) {
     uint8_t sc, mn;
@@ -105,7 +105,7 @@ void decode_q4_K(const BlockQ4_K& b, float* out) {
   }
 }
 
-void decode_q5_K(const BlockQ5_K& b, float* out) {
+void decode_q5_K(const BlockQ5_K& b, float* out) noexcept {
   const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
   for (int j = 0; j < 8; ++j) {
     uint8_t sc, mn;
@@ -120,7 +120,7 @@ void decode_q5_K(const BlockQ5_K& b, float* out) {
   }
 }
 
-void decode_q6_K(const BlockQ6_K& b, float* out) {
+void decode_q6_K(const BlockQ6_K& b, float* out) noexcept {
   const float d = f16_to_f32(b.d);
   for (int n = 0; n < 256; ++n) {
     const int half = n / 128, k = (n % 128) / 32, l = n % 32;

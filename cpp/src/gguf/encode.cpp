@@ -48,43 +48,43 @@ inline void pack_nibble_pairs(const uint8_t* q, uint8_t* qs) {
 
 }  // namespace
 
-void encode_q4_0(uint16_t d, const uint8_t* q, BlockQ4_0& out) {
+void encode_q4_0(uint16_t d, const uint8_t* q, BlockQ4_0& out) noexcept {
   out.d = d;
   pack_nibble_halves(q, out.qs);
 }
 
-void encode_q4_1(uint16_t d, uint16_t m, const uint8_t* q, BlockQ4_1& out) {
+void encode_q4_1(uint16_t d, uint16_t m, const uint8_t* q, BlockQ4_1& out) noexcept {
   out.d = d;
   out.m = m;
   pack_nibble_halves(q, out.qs);
 }
 
-void encode_q5_0(uint16_t d, const uint8_t* q, BlockQ5_0& out) {
+void encode_q5_0(uint16_t d, const uint8_t* q, BlockQ5_0& out) noexcept {
   out.d = d;
   put_word_le(out.qh, fifth_bits(q));
   pack_nibble_halves(q, out.qs);
 }
 
-void encode_q5_1(uint16_t d, uint16_t m, const uint8_t* q, BlockQ5_1& out) {
+void encode_q5_1(uint16_t d, uint16_t m, const uint8_t* q, BlockQ5_1& out) noexcept {
   out.d = d;
   out.m = m;
   put_word_le(out.qh, fifth_bits(q));
   pack_nibble_halves(q, out.qs);
 }
 
-void encode_q8_0(uint16_t d, const int8_t* q, BlockQ8_0& out) {
+void encode_q8_0(uint16_t d, const int8_t* q, BlockQ8_0& out) noexcept {
   out.d = d;
   std::memcpy(out.qs, q, 32);
 }
 
-void encode_q2_K(uint16_t d, uint16_t dmin, const uint8_t* scales, const uint8_t* q, BlockQ2_K& out) {
+void encode_q2_K(uint16_t d, uint16_t dmin, const uint8_t* scales, const uint8_t* q, BlockQ2_K& out) noexcept {
   std::memcpy(out.scales, scales, 16);
   pack_2bit_field(q, out.qs);
   out.d = d;
   out.dmin = dmin;
 }
 
-void encode_q3_K(uint16_t d, const uint8_t* codes, const uint8_t* q, BlockQ3_K& out) {
+void encode_q3_K(uint16_t d, const uint8_t* codes, const uint8_t* q, BlockQ3_K& out) noexcept {
   pack_bit_field(q, 2, out.hmask);
   pack_2bit_field(q, out.qs);
   pack_q3_K_scales(codes, out.scales);
@@ -92,7 +92,7 @@ void encode_q3_K(uint16_t d, const uint8_t* codes, const uint8_t* q, BlockQ3_K& 
 }
 
 void encode_q4_K(uint16_t d, uint16_t dmin, const uint8_t* sc, const uint8_t* mn, const uint8_t* q,
-                 BlockQ4_K& out) {
+                 BlockQ4_K& out) noexcept {
   out.d = d;
   out.dmin = dmin;
   pack_scales_6bit(sc, mn, out.scales);
@@ -100,7 +100,7 @@ void encode_q4_K(uint16_t d, uint16_t dmin, const uint8_t* sc, const uint8_t* mn
 }
 
 void encode_q5_K(uint16_t d, uint16_t dmin, const uint8_t* sc, const uint8_t* mn, const uint8_t* q,
-                 BlockQ5_K& out) {
+                 BlockQ5_K& out) noexcept {
   out.d = d;
   out.dmin = dmin;
   pack_scales_6bit(sc, mn, out.scales);
@@ -108,7 +108,7 @@ void encode_q5_K(uint16_t d, uint16_t dmin, const uint8_t* sc, const uint8_t* mn
   pack_nibble_pairs(q, out.qs);
 }
 
-void encode_q6_K(uint16_t d, const int8_t* scales, const uint8_t* q, BlockQ6_K& out) {
+void encode_q6_K(uint16_t d, const int8_t* scales, const uint8_t* q, BlockQ6_K& out) noexcept {
   for (int half = 0; half < 2; ++half) {
     const uint8_t* h = q + 128 * half;
     uint8_t* ql = out.ql + 64 * half;
@@ -124,7 +124,7 @@ void encode_q6_K(uint16_t d, const int8_t* scales, const uint8_t* q, BlockQ6_K& 
   out.d = d;
 }
 
-void pack_scales_6bit(const uint8_t* sc, const uint8_t* mn, uint8_t* out) {
+void pack_scales_6bit(const uint8_t* sc, const uint8_t* mn, uint8_t* out) noexcept {
   for (int j = 0; j < 4; ++j) {
     out[j] = static_cast<uint8_t>((sc[j] & 63) | (sc[j + 4] >> 4 & 3) << 6);
     out[j + 4] = static_cast<uint8_t>((mn[j] & 63) | (mn[j + 4] >> 4 & 3) << 6);
@@ -132,7 +132,7 @@ void pack_scales_6bit(const uint8_t* sc, const uint8_t* mn, uint8_t* out) {
   }
 }
 
-void unpack_scale_min_6bit(const uint8_t* s, int j, uint8_t* sc, uint8_t* mn) {
+void unpack_scale_min_6bit(const uint8_t* s, int j, uint8_t* sc, uint8_t* mn) noexcept {
   if (j < 4) {
     *sc = s[j] & 63;
     *mn = s[j + 4] & 63;
@@ -142,7 +142,7 @@ void unpack_scale_min_6bit(const uint8_t* s, int j, uint8_t* sc, uint8_t* mn) {
   }
 }
 
-void pack_q3_K_scales(const uint8_t* codes, uint8_t* out) {
+void pack_q3_K_scales(const uint8_t* codes, uint8_t* out) noexcept {
   std::memset(out, 0, 12);
   for (int b = 0; b < 16; ++b) {
     const uint8_t c = codes[b] & 63;
@@ -152,7 +152,7 @@ void pack_q3_K_scales(const uint8_t* codes, uint8_t* out) {
   }
 }
 
-uint8_t unpack_q3_K_scale(const uint8_t* s, int b) {
+uint8_t unpack_q3_K_scale(const uint8_t* s, int b) noexcept {
   const int low = b < 8 ? s[b] & 0xF : s[b - 8] >> 4;
   const int high = (s[8 + b % 4] >> (2 * (b / 4))) & 3;
   return static_cast<uint8_t>(low | high << 4);
