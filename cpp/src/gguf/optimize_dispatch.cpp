@@ -10,11 +10,11 @@ BlockQuantizer optimized_quantizer(Type type) {
     case Type::F16:
     case Type::BF16: return ref::quantizer(type);
 
-    case Type::Q8_0:
-    case Type::Q4_0:
-    case Type::Q5_0:
-    case Type::Q4_1:
-    case Type::Q5_1: return ref::quantizer(type);  // not yet optimised
+    case Type::Q8_0: return opt::quantize_q8_0;
+    case Type::Q4_0: return opt::quantize_q4_0;
+    case Type::Q5_0: return opt::quantize_q5_0;
+    case Type::Q4_1: return opt::quantize_q4_1;
+    case Type::Q5_1: return opt::quantize_q5_1;
 
     // K-quants: the HQQ-optimised quantizers live in optimize_kquants.cpp (not written yet).
     // Until they land, Method::Optimized is Method::Reference for these five types; replace these

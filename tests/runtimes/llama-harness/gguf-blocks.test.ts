@@ -1,6 +1,7 @@
 // The GGML block types against llama.cpp itself (its ggml built from node-llama-cpp's source by
 // scripts/llama-harness.sh): decoding is bit-identical, Method::Reference writes llama.cpp's bytes,
-// and (next) Method::Optimized. Checked for the native build (build/native/gguf_native).
+// and Method::Optimized is never worse than llama.cpp on any tensor by mean |err| and relative
+// Frobenius error. Checked for the native build (build/native/gguf_native).
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import {
@@ -85,4 +86,29 @@ describe('GGML block types vs llama.cpp (native build)', () => {
     }
   });
 
+  it('Method::Optimized is never worse than llama.cpp on any tensor, by mean |err| and relative Frobenius', () => {
+    // Metrics are computed here, in double, from ggml's own dequantization of both byte streams.
+    // The per-block guard makes "no worse" exact; 1e-12 absorbs only the summation order of the
+    // totals.
+    const rows: string[] = [];
+    for (const type of NAMES) {
+      const ratios: { abs: number; frob: number }[] = [];
+      for (const { name, weights } of syntheticMatrices(ROWS, COLS)) {
+        const ours = nativeQuantize(type, 'optimized', ROWS, COLS, weights).bytes;
+        const theirs = llamaQuantize(harness, type, ROWS, COLS, weights);
+        const mo = errorMetrics(weights, llamaDequantize(harness, type, ROWS, COLS, ours));
+        const ml = errorMetrics(weights, llamaDequantize(harness, type, ROWS, COLS, theirs));
+        const ratio = (a: number, b: number) => (b > 0 ? a / b : a > 0 ? Infinity : 1);
+        const r = { abs: ratio(mo.meanAbs, ml.meanAbs), frob: ratio(mo.relFrobenius, ml.relFrobenius) };
+        expect(r.abs, `${type} on ${name}: mean |err| ratio`).toBeLessThanOrEqual(1 + 1e-12);
+        expect(r.frob, `${type} on ${name}: relative Frobenius ratio`).toBeLessThanOrEqual(1 + 1e-12);
+        ratios.push(r);
+      }
+      const mean = (k: 'abs' | 'frob') => ratios.reduce((a, r) => a + r[k], 0) / ratios.length;
+      const worst = (k: 'abs' | 'frob') => Math.max(...ratios.map((r) => r[k]));
+      rows.push(`| ${type.padEnd(4)} | ${mean('abs').toFixed(4)} | ${worst('abs').toFixed(4)} | ${mean('frob').toFixed(4)} | ${worst('frob').toFixed(4)} |`);
+    }
+    console.log(['', `Optimized vs llama.cpp, ${syntheticMatrices(1, 256).length} synthetic ${ROWS}x${COLS} matrices (ratio < 1: ours is better)`,
+      '| type | mean |err| ratio (mean) | (worst) | rel. Frobenius ratio (mean) | (worst) |', '|---|---|---|---|---|', ...rows].join('\n'));
+  });
 });
