@@ -1,7 +1,8 @@
 /** Everything both entry points export besides `loadHQQ`. */
-export { HQQ, MAX_TENSOR_ELEMENTS, SUPPORTED_NBITS, normalizeOptions } from './engine.js';
+export { GGUF_TYPES, HQQ, MAX_TENSOR_ELEMENTS, SUPPORTED_NBITS, normalizeOptions } from './engine.js';
 export type {
-  EarlyStop, ErrorStatistics, InputDtype, Nbits, PackingName, QuantizeOptions, QuantizedTensor,
+  EarlyStop, ErrorStatistics, GGUFQuantizedTensor, GGUFQuantizeOptions, GGUFTypeInfo, GGUFTypeName, InputDtype, Nbits,
+  PackingName, QuantizeOptions, QuantizedTensor,
 } from './engine.js';
 export { HQQError } from './errors.js';
 export type { HQQErrorCode } from './errors.js';

@@ -1,8 +1,11 @@
 // The GGML block types against llama.cpp itself (its ggml built from node-llama-cpp's source by
 // scripts/llama-harness.sh): decoding is bit-identical, Method::Reference writes llama.cpp's bytes,
 // and Method::Optimized is never worse than llama.cpp on any tensor by mean |err| and relative
-// Frobenius error. Checked for the native build (build/native/gguf_native).
+// Frobenius error. Checked for the native build (build/native/gguf_native) and both wasm builds.
 import { beforeAll, describe, expect, it } from 'vitest';
+
+import type { GGUFTypeName, HQQ } from '../../../web/src/engine.js';
+import { loadHQQ } from '../../../web/src/node.js';
 
 import {
   buildHarness, errorMetrics, llamaDequantize, llamaQuantize, nativeDequantize, nativeQuantize,
@@ -19,9 +22,31 @@ const TYPES: Record<string, [number, number, number[]]> = {
 const NAMES = Object.keys(TYPES);
 const ROWS = 32, COLS = 1024;
 
+interface Build {
+  name: string;
+  quantize(type: string, method: 'reference' | 'optimized', rows: number, cols: number, w: Float32Array): Uint8Array;
+  dequantize(type: string, rows: number, cols: number, bytes: Uint8Array): Float32Array;
+}
+
+function wasmBuild(name: string, hqq: HQQ): Build {
+  return {
+    name,
+    quantize: (type, method, rows, cols, w) => hqq.quantizeGGUF(w, [rows, cols], type as GGUFTypeName, { method }).bytes,
+    dequantize: (type, rows, cols, bytes) => hqq.dequantizeGGUF(bytes, [rows, cols], type as GGUFTypeName),
+  };
+}
+
 let harness = '';
-beforeAll(() => {
+const builds: Build[] = [];
+beforeAll(async () => {
   harness = buildHarness();
+  builds.push({
+    name: 'native',
+    quantize: (type, method, rows, cols, w) => nativeQuantize(type, method, rows, cols, w).bytes,
+    dequantize: nativeDequantize,
+  });
+  builds.push(wasmBuild('wasm SIMD', await loadHQQ({ simd: true })));
+  builds.push(wasmBuild('wasm scalar', await loadHQQ({ simd: false })));
 }, 900_000);
 
 /**
@@ -64,14 +89,15 @@ function firstDifference(a: Uint8Array, b: Uint8Array): string {
   return count === 0 ? 'equal' : `${count} bytes differ, first at ${first}`;
 }
 
-describe('GGML block types vs llama.cpp (native build)', () => {
+describe('GGML block types vs llama.cpp (native and wasm builds)', () => {
   it('decodes random valid block bytes bit-identically to ggml to_float', () => {
     for (const type of NAMES) {
       for (const seed of [1, 2, 3]) {
         const bytes = randomBlocks(type, 8, 1024, seed * 101 + type.length);
         const theirs = llamaDequantize(harness, type, 8, 1024, bytes);
-        const ours = nativeDequantize(type, 8, 1024, bytes);
-        expect(sameBits(ours, theirs), `${type} seed ${seed}: first differing element`).toBe(-1);
+        for (const b of builds) {
+          expect(sameBits(b.dequantize(type, 8, 1024, bytes), theirs), `${b.name} ${type} seed ${seed}: first differing element`).toBe(-1);
+        }
       }
     }
   });
@@ -80,8 +106,9 @@ describe('GGML block types vs llama.cpp (native build)', () => {
     for (const { name, weights } of syntheticMatrices(ROWS, COLS)) {
       for (const type of NAMES) {
         const theirs = llamaQuantize(harness, type, ROWS, COLS, weights);
-        const ours = nativeQuantize(type, 'reference', ROWS, COLS, weights);
-        expect(firstDifference(ours.bytes, theirs), `${type} on ${name}`).toBe('equal');
+        for (const b of builds) {
+          expect(firstDifference(b.quantize(type, 'reference', ROWS, COLS, weights), theirs), `${b.name} ${type} on ${name}`).toBe('equal');
+        }
       }
     }
   });
@@ -89,26 +116,31 @@ describe('GGML block types vs llama.cpp (native build)', () => {
   it('Method::Optimized is never worse than llama.cpp on any tensor, by mean |err| and relative Frobenius', () => {
     // Metrics are computed here, in double, from ggml's own dequantization of both byte streams.
     // The per-block guard makes "no worse" exact; 1e-12 absorbs only the summation order of the
-    // totals.
+    // totals. The table is the wasm SIMD build's (what the package runs).
     const rows: string[] = [];
+    const matrices = syntheticMatrices(ROWS, COLS);
+    const ratio = (a: number, b: number) => (b > 0 ? a / b : a > 0 ? Infinity : 1);
     for (const type of NAMES) {
       const ratios: { abs: number; frob: number }[] = [];
-      for (const { name, weights } of syntheticMatrices(ROWS, COLS)) {
-        const ours = nativeQuantize(type, 'optimized', ROWS, COLS, weights).bytes;
-        const theirs = llamaQuantize(harness, type, ROWS, COLS, weights);
-        const mo = errorMetrics(weights, llamaDequantize(harness, type, ROWS, COLS, ours));
-        const ml = errorMetrics(weights, llamaDequantize(harness, type, ROWS, COLS, theirs));
-        const ratio = (a: number, b: number) => (b > 0 ? a / b : a > 0 ? Infinity : 1);
-        const r = { abs: ratio(mo.meanAbs, ml.meanAbs), frob: ratio(mo.relFrobenius, ml.relFrobenius) };
-        expect(r.abs, `${type} on ${name}: mean |err| ratio`).toBeLessThanOrEqual(1 + 1e-12);
-        expect(r.frob, `${type} on ${name}: relative Frobenius ratio`).toBeLessThanOrEqual(1 + 1e-12);
-        ratios.push(r);
+      for (const { name, weights } of matrices) {
+        const ml = errorMetrics(weights, llamaDequantize(harness, type, ROWS, COLS, llamaQuantize(harness, type, ROWS, COLS, weights)));
+        const outputs = builds.map((b) => b.quantize(type, 'optimized', ROWS, COLS, weights));
+        // The native and wasm SIMD builds run the same float32 operations in the same order.
+        expect(firstDifference(outputs[1]!, outputs[0]!), `${type} on ${name}: wasm SIMD vs native`).toBe('equal');
+        builds.forEach((b, i) => {
+          const mo = errorMetrics(weights, llamaDequantize(harness, type, ROWS, COLS, outputs[i]!));
+          const r = { abs: ratio(mo.meanAbs, ml.meanAbs), frob: ratio(mo.relFrobenius, ml.relFrobenius) };
+          expect(r.abs, `${b.name} ${type} on ${name}: mean |err| ratio`).toBeLessThanOrEqual(1 + 1e-12);
+          expect(r.frob, `${b.name} ${type} on ${name}: relative Frobenius ratio`).toBeLessThanOrEqual(1 + 1e-12);
+          if (b.name === 'wasm SIMD') ratios.push(r);
+        });
       }
       const mean = (k: 'abs' | 'frob') => ratios.reduce((a, r) => a + r[k], 0) / ratios.length;
       const worst = (k: 'abs' | 'frob') => Math.max(...ratios.map((r) => r[k]));
       rows.push(`| ${type.padEnd(4)} | ${mean('abs').toFixed(4)} | ${worst('abs').toFixed(4)} | ${mean('frob').toFixed(4)} | ${worst('frob').toFixed(4)} |`);
     }
-    console.log(['', `Optimized vs llama.cpp, ${syntheticMatrices(1, 256).length} synthetic ${ROWS}x${COLS} matrices (ratio < 1: ours is better)`,
-      '| type | mean |err| ratio (mean) | (worst) | rel. Frobenius ratio (mean) | (worst) |', '|---|---|---|---|---|', ...rows].join('\n'));
+    console.log(['', `Optimized vs llama.cpp (wasm SIMD build), ${matrices.length} synthetic ${ROWS}x${COLS} matrices: ${matrices.map((m) => m.name).join(', ')}`,
+      'ratio = ours / llama.cpp (below 1: ours is better)',
+      '| type | mean |err| ratio: mean | worst | rel. Frobenius ratio: mean | worst |', '|---|---|---|---|---|', ...rows].join('\n'));
   });
 });
