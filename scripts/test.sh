@@ -3,6 +3,7 @@
 #   native C++ (Catch2 via CTest), the same under ASan+UBSan, Vitest in Node (wasm module, models,
 #   CLI, safetensors), the output fault-injection test, the browser suite in headless Chromium, the
 #   packaging test, the demo e2e.
+#   CLI, safetensors), the GGML block types against llama.cpp's own ggml, the browser suite in headless Chromium, the packaging test, the demo e2e.
 # Every suite runs even when an earlier one fails; the exit status is non-zero if any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,8 @@ suite "C++ conformance summary" bash -c './build/native/hqq_tests "[conformance]
 suite "C++ tests (AddressSanitizer + UndefinedBehaviorSanitizer)" sanitized_ctest
 suite "Vitest (Node: wasm module, safetensors, models, CLI)" npx vitest run
 suite "Fault injection (the CLI killed at 200 random moments; docs/outputs.md)" node tests/faults/kill-points.mjs --kills 200
+suite "GGML block types vs llama.cpp (harness built by scripts/llama-harness.sh)" \
+  npx vitest run --config tests/runtimes/llama-harness/vitest.config.ts
 suite "Browser (headless Chromium)" bash scripts/test-browser.sh
 suite "Packaging (npm pack -> Node, TypeScript, Vite, webpack, esbuild, Rollup, Parcel, Next.js, static page)" bash scripts/test-package.sh
 if [ -f scripts/test-demo.sh ]; then

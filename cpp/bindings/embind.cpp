@@ -188,6 +188,55 @@ val decode16(uintptr_t data, std::size_t n, int kind) {
   });
 }
 
+void set_stats(val& target, const char* key, const hqq::ErrorStats& st) {
+  val o = val::object();
+  o.set("meanAbs", st.mean_abs);
+  o.set("maxAbs", st.max_abs);
+  o.set("frobenius", st.frobenius);
+  o.set("relFrobenius", st.rel_frobenius);
+  o.set("weightFrobenius", st.weight_frobenius);
+  target.set(key, o);
+}
+
+// GGML block types. dtype as for quantize (16-bit input is handed over and freed here, after the
+// call, on success or error); type_id is the GGML id; method 0 = reference, 1 = optimized.
+val quantize_gguf(uintptr_t data, int dtype, double rows, double cols, int type_id, int method,
+                  bool compare_reference) {
+  std::unique_ptr<void, void (*)(void*)> owned(dtype != 0 ? reinterpret_cast<void*>(data) : nullptr, std::free);
+  return guarded([&] {
+    const auto type = hqq::gguf::type_from_id(static_cast<uint32_t>(type_id));
+    hqq::gguf::QuantizeOptions o;
+    o.method = method == 0 ? hqq::gguf::Method::Reference : hqq::gguf::Method::Optimized;
+    o.compare_reference = compare_reference;
+    const std::size_t r = to_size(rows, "rows"), c = to_size(cols, "cols");
+    hqq::gguf::QuantizeResult q =
+        dtype == 0 ? hqq::gguf::quantize(type, reinterpret_cast<const float*>(data), r, c, o)
+                   : hqq::gguf::quantize(type, reinterpret_cast<const uint16_t*>(data),
+                                         dtype == 1 ? hqq::InputDtype::f16 : hqq::InputDtype::bf16, r, c, o);
+    owned.reset();
+    val out = val::object();
+    out.set("ok", true);
+    out.set("bytes", copy_to_js("Uint8Array", q.bytes.data(), q.bytes.size()));
+    q.bytes = {};
+    set_stats(out, "stats", q.stats);
+    if (q.has_reference) set_stats(out, "reference", q.reference);
+    return out;
+  });
+}
+
+val dequantize_gguf(uintptr_t bytes, double n_bytes, double rows, double cols, int type_id) {
+  return guarded([&] {
+    const auto type = hqq::gguf::type_from_id(static_cast<uint32_t>(type_id));
+    const auto values = hqq::gguf::dequantize(type, reinterpret_cast<const uint8_t*>(bytes),
+                                              to_size(n_bytes, "the byte count"), to_size(rows, "rows"),
+                                              to_size(cols, "cols"));
+    val r = val::object();
+    r.set("ok", true);
+    r.set("values", copy_to_js("Float32Array", values.data(), values.size()));
+    return r;
+  });
+}
+
 std::string kernel_name() { return hqq::kernels::default_kernels().name; }
 double heap_in_use() { return static_cast<double>(mallinfo().uordblks); }
 
@@ -199,6 +248,8 @@ EMSCRIPTEN_BINDINGS(hqq) {
   emscripten::function("dequantize", &dequantize);
   emscripten::function("encode16", &encode16);
   emscripten::function("decode16", &decode16);
+  emscripten::function("quantizeGGUF", &quantize_gguf);
+  emscripten::function("dequantizeGGUF", &dequantize_gguf);
   emscripten::function("kernelName", &kernel_name);
   emscripten::function("heapInUse", &heap_in_use);
 }

@@ -16,9 +16,10 @@ declare global {
 }
 
 // The quantizer over one wasm instance.
-export { HQQ, MAX_TENSOR_ELEMENTS, SUPPORTED_NBITS, normalizeOptions } from './engine.js';
+export { GGUF_TYPES, HQQ, MAX_TENSOR_ELEMENTS, SUPPORTED_NBITS, normalizeOptions } from './engine.js';
 export type {
-  EarlyStop, ErrorStatistics, InputDtype, Nbits, PackingName, QuantizeOptions, QuantizedTensor,
+  EarlyStop, ErrorStatistics, GGUFQuantizedTensor, GGUFQuantizeOptions, GGUFTypeInfo, GGUFTypeName, InputDtype, Nbits,
+  PackingName, QuantizeOptions, QuantizedTensor,
 } from './engine.js';
 export { HQQError } from './errors.js';
 export type { HQQErrorCode } from './errors.js';

@@ -4,6 +4,9 @@
  * results into plain objects. Errors become HQQError with the core's message.
  */
 import { HQQError, type HQQErrorCode } from './errors.js';
+import { ggufTensorBytes, ggufType, type GGUFTypeName } from './gguf-types.js';
+
+export { GGUF_TYPES, type GGUFTypeInfo, type GGUFTypeName } from './gguf-types.js';
 
 /** Bits per weight the reference supports; 1.58 is ternary (levels 0..2, packed as 2-bit). */
 export type Nbits = 8 | 6 | 5 | 4 | 3 | 2 | 1.58 | 1;
@@ -114,6 +117,30 @@ export interface QuantizedTensor {
   stats: ErrorStatistics;
 }
 
+export interface GGUFQuantizeOptions {
+  /** Element type of `data` when it is a Uint16Array: 'f16' or 'bf16'. */
+  dtype?: 'f16' | 'bf16';
+  /**
+   * 'optimized' (default): hqq-wasm's quantizer, never worse than llama.cpp's on any block by both
+   * sum |err| and sum err^2. 'reference': llama.cpp's own reference quantizer, byte for byte.
+   */
+  method?: 'optimized' | 'reference';
+  /** Also report the error statistics of llama.cpp's quantizer on the same weights. */
+  compareReference?: boolean;
+}
+
+export interface GGUFQuantizedTensor {
+  type: GGUFTypeName;
+  /** [rows, cols]: cols (GGUF's ne[0]) is a multiple of the type's block size. */
+  shape: [number, number];
+  /** The tensor's data as a GGUF file stores it: rows of blocks. */
+  bytes: Uint8Array;
+  /** Error of the bytes written, against the input. */
+  stats: ErrorStatistics;
+  /** Error of llama.cpp's reference quantizer (with compareReference, or method 'reference'). */
+  reference?: ErrorStatistics;
+}
+
 /** What the Embind module exposes (see cpp/bindings/embind.cpp). */
 export interface HQQWasmModule {
   HEAPU8: Uint8Array;
@@ -125,6 +152,8 @@ export interface HQQWasmModule {
     scalePtr: number, zeroPtr: number, nGroups: number): WasmResult;
   encode16(ptr: number, n: number, kind: number): WasmResult;
   decode16(ptr: number, n: number, kind: number): WasmResult;
+  quantizeGGUF(ptr: number, dtype: number, rows: number, cols: number, typeId: number, method: number, compareReference: boolean): WasmResult;
+  dequantizeGGUF(ptr: number, bytes: number, rows: number, cols: number, typeId: number): WasmResult;
   kernelName(): string;
   heapInUse(): number;
 }
@@ -226,6 +255,24 @@ function checkAttached(view: ArrayBufferView, name: string): void {
   }
 }
 
+const GGUF_OPTION_NAMES = new Set(['dtype', 'method', 'compareReference']);
+
+/** [rows, cols] of a GGUF tensor, checked against the data length and the type's block. */
+function checkGGUFShape(fn: string, shape: unknown, blockSize: number, type: string, length?: number): [number, number] {
+  if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d > 0)) {
+    invalid(`${fn}: shape must be [rows, cols] of positive integers (cols = GGUF's ne[0], along which blocks run), got ${JSON.stringify(shape)}`);
+  }
+  const [rows, cols] = shape as [number, number];
+  if (cols % blockSize !== 0) {
+    invalid(`${fn}: shape ${JSON.stringify(shape)}: ${type} stores rows in blocks of ${blockSize} weights, and ${cols} columns are not a multiple of ${blockSize}; pick a type whose block divides the row length`);
+  }
+  if (rows * cols > MAX_TENSOR_ELEMENTS) {
+    invalid(`${fn}: shape ${JSON.stringify(shape)} has ${rows * cols} weights, more than one wasm instance handles per call (${MAX_TENSOR_ELEMENTS}); split the tensor into row ranges (blocks never span rows, so the ranges' bytes concatenate)`);
+  }
+  if (length !== undefined && rows * cols !== length) invalid(`${fn}: shape ${JSON.stringify(shape)} has ${rows * cols} weights but data holds ${length} values`);
+  return [rows, cols];
+}
+
 function checkShape(shape: unknown, length: number): number[] {
   if (!Array.isArray(shape) || shape.length === 0) invalid(`shape must be a non-empty array of dimensions such as [rows, cols], got ${JSON.stringify(shape)}`);
   let n = 1;
@@ -321,6 +368,56 @@ export class HQQ {
     const r = this.#withInput([asBytes(q.packed, 'q.packed'), q.scale, q.zero], ([p, s, z]) =>
       this.#m.dequantize(p, q.packed.byteLength, q.nbits, q.axis, rows, cols, s, z, q.scale.length));
     return r.values;
+  }
+
+  /**
+   * Quantizes a [rows, cols] tensor to a GGML (llama.cpp) type: the block bytes a GGUF file stores
+   * for it, with error statistics. 16-bit input (`dtype` 'f16' | 'bf16') is decoded a block run
+   * at a time inside the core: no float32 copy is made. At most MAX_TENSOR_ELEMENTS weights per
+   * call: split larger tensors into row ranges.
+   */
+  quantizeGGUF(data: Float32Array | Uint16Array, shape: readonly [number, number], type: GGUFTypeName, options?: GGUFQuantizeOptions): GGUFQuantizedTensor {
+    const fn = 'quantizeGGUF';
+    const t = ggufType(type, `${fn}: type`);
+    if (options !== undefined && (options === null || typeof options !== 'object')) invalid(`${fn}: options must be an object, got ${options === null ? 'null' : typeof options}`);
+    for (const key of Object.keys(options ?? {})) {
+      if (!GGUF_OPTION_NAMES.has(key)) invalid(`${fn}: unknown option "${key}"; known options: ${[...GGUF_OPTION_NAMES].join(', ')}`);
+    }
+    const { dtype, method = 'optimized', compareReference = false } = options ?? {};
+    if (method !== 'optimized' && method !== 'reference') invalid(`${fn}: method must be 'optimized' (default) or 'reference', got ${String(method)}`);
+    if (typeof compareReference !== 'boolean') invalid(`${fn}: compareReference must be true or false, got ${String(compareReference)}`);
+    let dtypeCode: number;
+    if (data instanceof Float32Array) {
+      if (dtype !== undefined) invalid(`${fn}: dtype '${String(dtype)}' needs a Uint16Array of raw 16-bit values; data is a Float32Array`);
+      dtypeCode = 0;
+    } else if (data instanceof Uint16Array) {
+      if (dtype !== 'f16' && dtype !== 'bf16') invalid(`${fn}: a Uint16Array holds 16-bit floats: pass dtype: 'f16' or 'bf16' in the options (got ${String(dtype)})`);
+      dtypeCode = dtype === 'f16' ? 1 : 2;
+    } else {
+      invalid(`${fn}: data must be a Float32Array, or a Uint16Array with dtype 'f16' | 'bf16'; got ${describe(data)}`);
+    }
+    checkAttached(data, `${fn}: data`);
+    const [rows, cols] = checkGGUFShape(fn, shape, t.blockSize, t.name, data.length);
+    // 16-bit input is handed over: the core frees it after the call.
+    const r = this.#withInput([data], ([ptr]) =>
+      this.#m.quantizeGGUF(ptr, dtypeCode, rows, cols, t.id, method === 'reference' ? 0 : 1, compareReference), dtypeCode !== 0);
+    const out: GGUFQuantizedTensor = { type: t.name, shape: [rows, cols], bytes: r.bytes, stats: r.stats };
+    if (r.reference) out.reference = r.reference;
+    return out;
+  }
+
+  /** The float32 values of a GGUF tensor's block bytes, bit-identical to llama.cpp's dequantization. */
+  dequantizeGGUF(bytes: Uint8Array, shape: readonly [number, number], type: GGUFTypeName): Float32Array {
+    const fn = 'dequantizeGGUF';
+    const t = ggufType(type, `${fn}: type`);
+    if (!(bytes instanceof Uint8Array)) invalid(`${fn}: bytes must be a Uint8Array of the tensor's block data, got ${describe(bytes)}`);
+    checkAttached(bytes, `${fn}: bytes`);
+    const [rows, cols] = checkGGUFShape(fn, shape, t.blockSize, t.name);
+    const expected = ggufTensorBytes(t, rows, cols);
+    if (bytes.byteLength !== expected) {
+      invalid(`${fn}: ${t.name} data of shape ${JSON.stringify(shape)} is ${expected} bytes, but bytes holds ${bytes.byteLength}`);
+    }
+    return this.#withInput([bytes], ([p]) => this.#m.dequantizeGGUF(p, bytes.byteLength, rows, cols, t.id)).values;
   }
 
   /** float32 -> float16 or bfloat16 bits (round to nearest even), e.g. for scale/zero storage. */

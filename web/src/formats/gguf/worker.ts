@@ -4,30 +4,12 @@
  * of another type when requantizing (decoded by the core first). Returns the block bytes as
  * `blocks`, with the error sums of ours and of llama.cpp's reference quantizer (the baseline).
  */
-import type { ErrorStatistics, HQQ } from '../../engine.js';
-import { HQQError } from '../../errors.js';
+import type { GGUFTypeName, HQQ } from '../../engine.js';
 import type { GGUFTask, WorkerResult } from '../../pool/types.js';
 import { statsToSums } from '../hqq/worker.js';
 
-/** The engine's GGUF surface (cpp/bindings, engine.ts). */
-interface GGUFEngine {
-  quantizeGGUF(data: Float32Array | Uint16Array, shape: [number, number], type: string, options?: { dtype?: 'f16' | 'bf16'; compareReference?: boolean }): {
-    bytes: Uint8Array; stats: ErrorStatistics; reference?: ErrorStatistics;
-  };
-  dequantizeGGUF(bytes: Uint8Array, shape: [number, number], type: string): Float32Array;
-}
-
-function engine(hqq: HQQ): GGUFEngine {
-  const e = hqq as unknown as Partial<GGUFEngine>;
-  if (typeof e.quantizeGGUF !== 'function' || typeof e.dequantizeGGUF !== 'function') {
-    throw new HQQError('UNSUPPORTED', 'this wasm build has no GGUF block codecs; rebuild hqq-wasm (npm run build)');
-  }
-  return e as GGUFEngine;
-}
-
 export function runGGUFTask(hqq: HQQ, task: GGUFTask): WorkerResult {
   const t0 = performance.now();
-  const g = engine(hqq);
   const shape: [number, number] = [task.rows, task.cols];
   let data: Float32Array | Uint16Array;
   let dtype: 'f16' | 'bf16' | undefined;
@@ -35,8 +17,8 @@ export function runGGUFTask(hqq: HQQ, task: GGUFTask): WorkerResult {
   else if (task.inputType === 'F16' || task.inputType === 'BF16') {
     data = new Uint16Array(task.data);
     dtype = task.inputType === 'F16' ? 'f16' : 'bf16';
-  } else data = g.dequantizeGGUF(new Uint8Array(task.data), shape, task.inputType);
-  const r = g.quantizeGGUF(data, shape, task.type, { ...(dtype ? { dtype } : {}), compareReference: task.compareBaseline === true });
+  } else data = hqq.dequantizeGGUF(new Uint8Array(task.data), shape, task.inputType as GGUFTypeName);
+  const r = hqq.quantizeGGUF(data, shape, task.type as GGUFTypeName, { ...(dtype ? { dtype } : {}), compareReference: task.compareBaseline === true });
   const count = task.rows * task.cols;
   return {
     name: task.name,
