@@ -4,34 +4,37 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "gguf/kquant_plan.hpp"
 #include "hqq/gguf.hpp"
 
 namespace hqq::gguf::kquant {
 
-// Research knobs (temporary).
-struct KnobSet {
-  float w_se = 1, w_l1 = 1;
-  int grid_steps = 20;
-  float grid_lo = -1, grid_hi = 1;
-  int alternations = 2;
-  int hqq_iters = 0;
-  int n_dmult = 1;
-  float dmult[16] = {1};
-  int refits = 2;
-};
-extern KnobSet g_knobs;
-
-// Per-block outcome counts, for tests and benchmarks.
 struct OptimizeCounts {
   std::size_t blocks = 0;
   std::size_t improved = 0;  // blocks where our parameters replaced llama.cpp's
 };
 
-// `x`: n_blocks * 256 weights (finite); `reference`: llama.cpp's reference encoding of the same
-// weights (Method::Reference, n_blocks blocks); `out`: n_blocks blocks. Every output block is
-// either the reference block or one whose reconstruction has no larger sum |err| and no larger
-// sum err^2 over its 256 weights. `out` may alias `reference`.
+struct OptimizeOptions {
+  const SearchPlan* plan = nullptr;  // nullptr: default_plan(type)
+  bool scalar = false;               // force the scalar kernel (tests compare it with SIMD)
+};
+
+// `x`: n_blocks * 256 finite weights; `reference`: llama.cpp's reference encoding of the same
+// weights (Method::Reference), n_blocks blocks; `out`: n_blocks blocks, may alias `reference`.
+// Every output block is either the reference block or one whose reconstruction has a smaller
+// sum |err| and a smaller sum err^2 over its 256 weights.
 OptimizeCounts optimize_blocks(Type type, const float* x, std::size_t n_blocks,
-                               const uint8_t* reference, uint8_t* out);
+                               const uint8_t* reference, uint8_t* out,
+                               const OptimizeOptions& options = {});
+
+// True when this build has the SIMD kernel of the search.
+bool have_simd_search() noexcept;
+
+namespace detail {
+OptimizeCounts optimize_blocks_scalar(Type type, const SearchPlan& plan, const float* x,
+                                      std::size_t n_blocks, const uint8_t* reference, uint8_t* out);
+OptimizeCounts optimize_blocks_simd(Type type, const SearchPlan& plan, const float* x,
+                                    std::size_t n_blocks, const uint8_t* reference, uint8_t* out);
+}  // namespace detail
 
 }  // namespace hqq::gguf::kquant
