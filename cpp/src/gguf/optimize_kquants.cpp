@@ -1,9 +1,9 @@
 // (algorithm description: to be written once the plan is settled)
 #include "gguf/optimize_kquants.hpp"
 
-#include "gguf/kquant_search.hpp"
+#include "gguf/kopt_search.hpp"
 
-namespace hqq::gguf::kquant {
+namespace hqq::gguf::kopt {
 
 const SearchPlan& default_plan(Type type) noexcept {
   static const SearchPlan affine{3, {-1.0f, 0.0f, 1.0f}, 2, 3, {1.0f, 0.97f, 1.03f}, 2, 5, 1};
@@ -44,4 +44,4 @@ OptimizeCounts optimize_blocks(Type type, const float* x, std::size_t n_blocks,
   return detail::optimize_blocks_scalar(type, plan, x, n_blocks, reference, out);
 }
 
-}  // namespace hqq::gguf::kquant
+}  // namespace hqq::gguf::kopt

@@ -4,10 +4,10 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "gguf/kquant_plan.hpp"
+#include "gguf/kopt_plan.hpp"
 #include "hqq/gguf.hpp"
 
-namespace hqq::gguf::kquant {
+namespace hqq::gguf::kopt {
 
 struct OptimizeCounts {
   std::size_t blocks = 0;
@@ -37,4 +37,4 @@ OptimizeCounts optimize_blocks_simd(Type type, const SearchPlan& plan, const flo
                                     std::size_t n_blocks, const uint8_t* reference, uint8_t* out);
 }  // namespace detail
 
-}  // namespace hqq::gguf::kquant
+}  // namespace hqq::gguf::kopt

@@ -1,9 +1,9 @@
-// The SIMD instantiation of the K-quant search: four sub-blocks per vector (see kquant_lanes.hpp).
-#define HQQ_KQUANT_VEC4 1
-#include "gguf/kquant_search.hpp"
+// The SIMD instantiation of the K-quant search: four sub-blocks per vector (see kopt_lanes.hpp).
+#define HQQ_KOPT_VEC4 1
+#include "gguf/kopt_search.hpp"
 #include "gguf/optimize_kquants.hpp"
 
-namespace hqq::gguf::kquant::detail {
+namespace hqq::gguf::kopt::detail {
 
 OptimizeCounts optimize_blocks_simd(Type type, const SearchPlan& plan, const float* x,
                                     std::size_t n_blocks, const uint8_t* reference, uint8_t* out) {
@@ -17,4 +17,4 @@ OptimizeCounts optimize_blocks_simd(Type type, const SearchPlan& plan, const flo
   return counts;
 }
 
-}  // namespace hqq::gguf::kquant::detail
+}  // namespace hqq::gguf::kopt::detail

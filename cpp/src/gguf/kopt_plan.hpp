@@ -3,7 +3,7 @@
 
 #include "hqq/gguf.hpp"
 
-namespace hqq::gguf::kquant {
+namespace hqq::gguf::kopt {
 
 struct SearchPlan {
   // Stage 1, per sub-block: starting grids besides llama.cpp's own. Affine types start from
@@ -24,4 +24,4 @@ struct SearchPlan {
 
 const SearchPlan& default_plan(Type type) noexcept;
 
-}  // namespace hqq::gguf::kquant
+}  // namespace hqq::gguf::kopt

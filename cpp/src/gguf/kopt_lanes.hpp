@@ -1,4 +1,4 @@
-// Lane types for the K-quant search (kquant_search.hpp). The search treats each sub-block of a
+// Lane types for the K-quant search (kopt_search.hpp). The search treats each sub-block of a
 // super-block as one lane; `ScalarLanes` runs one sub-block at a time and `Vec4Lanes` four at once
 // (WebAssembly SIMD128 or SSE4.1). Every operation is the same IEEE float32 operation in both, and
 // the search accumulates in the same order in both, so the two give bit-identical blocks
@@ -9,11 +9,11 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(HQQ_KQUANT_VEC4)
+#if defined(HQQ_KOPT_VEC4)
 #include "kernels/simd4.hpp"
 #endif
 
-namespace hqq::gguf::kquant {
+namespace hqq::gguf::kopt {
 
 struct ScalarLanes {
   static constexpr int N = 1;
@@ -62,7 +62,7 @@ struct ScalarLanes {
   }
 };
 
-#if defined(HQQ_KQUANT_VEC4)
+#if defined(HQQ_KOPT_VEC4)
 struct Vec4Lanes {
   static constexpr int N = 4;
   using V = simd4::f4;
@@ -140,4 +140,4 @@ inline typename LN::V pow_m03(typename LN::V u) {
   return LN::scale_by_pow2(q, k);
 }
 
-}  // namespace hqq::gguf::kquant
+}  // namespace hqq::gguf::kopt

@@ -9,11 +9,11 @@
 //    high bits in qh[32*(e/128) + e%32] at bit 2*((e%128)/32);
 //  - 6-bit scale/min codes of Q4_K/Q5_K: the 12-byte `get_scale_min_k4` layout; Q3_K's 6-bit
 //    scales: low nibbles in bytes 0..7, top two bits in bytes 8..11.
-#include "gguf/kquant_params.hpp"
+#include "gguf/kopt_params.hpp"
 
 #include <cstring>
 
-namespace hqq::gguf::kquant {
+namespace hqq::gguf::kopt {
 namespace {
 
 constexpr Layout kQ2{16, 16, 0, 3, 0, 15, 15, 84};
@@ -189,4 +189,4 @@ void pack_block(Type type, const Params& p, const int8_t* q, uint8_t* b) {
   }
 }
 
-}  // namespace hqq::gguf::kquant
+}  // namespace hqq::gguf::kopt

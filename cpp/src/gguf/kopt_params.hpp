@@ -15,7 +15,7 @@
 
 #include "hqq/gguf.hpp"
 
-namespace hqq::gguf::kquant {
+namespace hqq::gguf::kopt {
 
 constexpr int kSuperBlock = 256;
 
@@ -46,4 +46,4 @@ void unpack_levels(Type type, const uint8_t* block, int8_t* q);
 // Writes one block from its parameters and levels (codes and levels must be in range).
 void pack_block(Type type, const Params& p, const int8_t* q, uint8_t* block);
 
-}  // namespace hqq::gguf::kquant
+}  // namespace hqq::gguf::kopt

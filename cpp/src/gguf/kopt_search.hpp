@@ -1,5 +1,5 @@
 // The per-super-block search of Method::Optimized for the K-quants, written once for any lane
-// type (kquant_lanes.hpp): one lane per sub-block. optimize_kquants.cpp documents the algorithm;
+// type (kopt_lanes.hpp): one lane per sub-block. optimize_kquants.cpp documents the algorithm;
 // this file is its implementation. Every per-sub-block quantity is computed lane-wise with the
 // same operations in the same order whatever the lane count, and every cross-sub-block quantity
 // (super-scale candidates, totals, refit sums) is reduced in sub-block order, so the scalar and the
@@ -11,12 +11,12 @@
 #include <cstring>
 #include <limits>
 
-#include "gguf/kquant_lanes.hpp"
-#include "gguf/kquant_params.hpp"
-#include "gguf/kquant_plan.hpp"
+#include "gguf/kopt_lanes.hpp"
+#include "gguf/kopt_params.hpp"
+#include "gguf/kopt_plan.hpp"
 #include "hqq/dtype.hpp"
 
-namespace hqq::gguf::kquant {
+namespace hqq::gguf::kopt {
 
 template <class LN>
 class SuperBlockSearch {
@@ -469,4 +469,4 @@ class SuperBlockSearch {
   float best_J_sub_[16] = {};
 };
 
-}  // namespace hqq::gguf::kquant
+}  // namespace hqq::gguf::kopt
