@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "hqq/dtype.hpp"     // InputDtype
 #include "hqq/quantize.hpp"  // ErrorStats
 
 namespace hqq::gguf {
@@ -48,7 +49,7 @@ Type type_from_name(const std::string& name);
 std::size_t block_size(Type type) noexcept;  // weights per block: 1 (F32/F16/BF16), 32 or 256
 std::size_t type_size(Type type) noexcept;   // bytes per block
 // Bytes of `rows` rows of `cols` weights; throws Error(InvalidArgument) when cols is not a
-// multiple of block_size(type), or on overflow.
+// multiple of block_size(type), Error(OutOfMemory) when the count overflows size_t.
 std::size_t tensor_bytes(Type type, std::size_t rows, std::size_t cols);
 
 enum class Method : uint8_t { Reference, Optimized };
@@ -68,12 +69,19 @@ struct QuantizeResult {
 };
 
 // `weights`: rows x cols float32, row-major. NaN/Inf anywhere is Error(InvalidValue) naming the
-// first position.
+// first position; so is a block whose f16 parameters would overflow (its reconstruction would not
+// be finite: weights far beyond 65504 for most types), and for F16/BF16 a value that rounds to
+// Inf. Blocks are independent: quantizing row ranges separately gives the same bytes.
 QuantizeResult quantize(Type type, const float* weights, std::size_t rows, std::size_t cols,
                         const QuantizeOptions& options = {});
+// Same, from float16 / bfloat16 bit patterns (dtype f16 or bf16), decoded a chunk at a time: no
+// float32 copy of the tensor is ever made.
+QuantizeResult quantize(Type type, const uint16_t* weights, InputDtype dtype, std::size_t rows,
+                        std::size_t cols, const QuantizeOptions& options = {});
 
 // Decodes `bytes` (exactly tensor_bytes(type, rows, cols) long) into rows x cols float32,
-// bit-identical to llama.cpp's dequantization. Throws Error(InvalidArgument) on a size mismatch.
+// bit-identical to llama.cpp's dequantization (ggml's to_float; NaN payloads of F16 signalling NaNs
+// excepted, which x86 quiets). Throws Error(InvalidArgument) on a size mismatch.
 void dequantize(Type type, const uint8_t* bytes, std::size_t n_bytes, std::size_t rows,
                 std::size_t cols, float* out);
 std::vector<float> dequantize(Type type, const uint8_t* bytes, std::size_t n_bytes,

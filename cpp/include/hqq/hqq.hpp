@@ -4,5 +4,6 @@
 #include "hqq/config.hpp"
 #include "hqq/dtype.hpp"
 #include "hqq/error.hpp"
+#include "hqq/gguf.hpp"
 #include "hqq/pack.hpp"
 #include "hqq/quantize.hpp"

@@ -1,0 +1,5 @@
+# The GGML (llama.cpp) block types: codecs, type traits, the Reference and Optimized quantizers.
+target_sources(hqq_core PRIVATE
+  cpp/src/gguf/traits.cpp
+  cpp/src/gguf/decode.cpp
+  cpp/src/gguf/encode.cpp)
