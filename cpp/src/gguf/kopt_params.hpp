@@ -6,8 +6,8 @@
 //
 // with each product rounded to float32 in exactly that order (llama.cpp's dequantize_row_q*_K),
 // so an error computed from (D_j, M_j, q_i) here is the error of the decoded tensor, bit for bit.
-// The byte layouts themselves are documented in blocks.hpp (gguf-core); this file only converts
-// between those bytes and the parameters above.
+// The byte layouts themselves are documented in blocks.hpp; this file only converts between those
+// bytes and the parameters above, through the encoders of codec.hpp.
 #pragma once
 
 #include <cstddef>
@@ -39,11 +39,9 @@ struct Params {
   int16_t m[16] = {};
 };
 
-// Reads the super-scales and codes of one block ...
+// Reads the super-scales and codes of one block (signed scale codes for Q3_K and Q6_K).
 void unpack_params(Type type, const uint8_t* block, Params& p);
-// ... and the 256 levels (q_lo..q_hi).
-void unpack_levels(Type type, const uint8_t* block, int8_t* q);
-// Writes one block from its parameters and levels (codes and levels must be in range).
+// Writes one block from its parameters and signed levels q_lo..q_hi (codes and levels in range).
 void pack_block(Type type, const Params& p, const int8_t* q, uint8_t* block);
 
 }  // namespace hqq::gguf::kopt

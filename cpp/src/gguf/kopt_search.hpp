@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 
+#include "gguf/codec.hpp"
 #include "gguf/kopt_lanes.hpp"
 #include "gguf/kopt_params.hpp"
 #include "gguf/kopt_plan.hpp"
@@ -33,8 +34,9 @@ class SuperBlockSearch {
   bool run(const float* x, const uint8_t* ref, uint8_t* out) {
     x_ = x;
     unpack_params(type_, ref, ref_p_);
-    unpack_levels(type_, ref, ref_q_);
-    const ExactErr theirs = exact_error(ref_p_, ref_q_);
+    float ref_r[kSuperBlock];
+    decode_blocks(type_, ref, 1, ref_r);
+    const ExactErr theirs = error_of(ref_r);
     if (!(theirs.se > 0) || !(theirs.l1 > 0) || !std::isfinite(theirs.se) || !std::isfinite(theirs.l1)) {
       return keep(ref, out);  // exact already, or not finite: nothing to gain
     }
@@ -436,20 +438,28 @@ class SuperBlockSearch {
     }
   }
 
-  // Sum |x - r| and sum (x - r)^2 of a block as stored, in double, in one fixed order.
-  ExactErr exact_error(const Params& p, const int8_t* q) const {
-    const float d = f16_to_f32(p.d), dmin = f16_to_f32(p.dmin);
+  // Sum |x - r| and sum (x - r)^2 of a decoded block, in double, in one fixed order.
+  ExactErr error_of(const float* r) const {
     ExactErr e;
     for (int k = 0; k < kSuperBlock; ++k) {
-      const int j = k / n_;
-      const float D = d * static_cast<float>(p.sc[j]);
-      const float M = L_.affine() ? dmin * static_cast<float>(p.m[j]) : 0.0f;
-      const float r = D * static_cast<float>(q[k]) - M;
-      const double diff = static_cast<double>(x_[k]) - static_cast<double>(r);
+      const double diff = static_cast<double>(x_[k]) - static_cast<double>(r[k]);
       e.l1 += std::fabs(diff);
       e.se += diff * diff;
     }
     return e;
+  }
+
+  // The same for our parameters and levels, reconstructed exactly as the decoder does.
+  ExactErr exact_error(const Params& p, const int8_t* q) const {
+    const float d = f16_to_f32(p.d), dmin = f16_to_f32(p.dmin);
+    float r[kSuperBlock];
+    for (int k = 0; k < kSuperBlock; ++k) {
+      const int j = k / n_;
+      const float D = d * static_cast<float>(p.sc[j]);
+      const float M = L_.affine() ? dmin * static_cast<float>(p.m[j]) : 0.0f;
+      r[k] = D * static_cast<float>(q[k]) - M;
+    }
+    return error_of(r);
   }
 
   const Type type_;
@@ -463,7 +473,6 @@ class SuperBlockSearch {
   alignas(16) float fit_M_[16];
   V qlo_{}, qhi_{}, w_se_{}, w_l1_{};
   Params ref_p_;
-  int8_t ref_q_[kSuperBlock];
   Params best_;
   float best_J_ = kInf;
   float best_J_sub_[16] = {};
