@@ -29,6 +29,8 @@ struct ScalarLanes {
   static V abs(V a) { return std::fabs(a); }
   static V nearest(V a) { return std::nearbyint(a); }
   static V floor(V a) { return std::floor(a); }
+  static V sqrt(V a) { return std::sqrt(a); }
+  static bool any(Mask m) { return m; }
   static V min(V a, V b) { return b < a ? b : a; }
   static V max(V a, V b) { return a < b ? b : a; }
   static Mask lt(V a, V b) { return a < b; }
@@ -75,6 +77,7 @@ struct Vec4Lanes {
   static V mul(V a, V b) { return simd4::mul(a, b); }
 #if HQQ_SIMD4_WASM
   static V div(V a, V b) { return wasm_f32x4_div(a, b); }
+  static V sqrt(V a) { return wasm_f32x4_sqrt(a); }
   static V floor(V a) { return wasm_f32x4_floor(a); }
   static Mask eq(V a, V b) { return wasm_f32x4_eq(a, b); }
   static Mask and_(Mask a, Mask b) { return wasm_v128_and(a, b); }
@@ -89,6 +92,7 @@ struct Vec4Lanes {
   }
 #else
   static V div(V a, V b) { return _mm_div_ps(a, b); }
+  static V sqrt(V a) { return _mm_sqrt_ps(a); }
   static V floor(V a) { return _mm_floor_ps(a); }
   static Mask eq(V a, V b) { return _mm_cmpeq_ps(a, b); }
   static Mask and_(Mask a, Mask b) { return _mm_and_ps(a, b); }
@@ -109,6 +113,7 @@ struct Vec4Lanes {
   static Mask lt(V a, V b) { return simd4::lt(a, b); }
   static Mask gt(V a, V b) { return simd4::gt(a, b); }
   static Mask or_(Mask a, Mask b) { return simd4::or_mask(a, b); }
+  static bool any(Mask m) { return simd4::any_lane(m); }
   static V select(Mask m, V a, V b) { return simd4::select_f(m, a, b); }
   static float lane(V v, int i) { return simd4::lane(v, i); }
 };

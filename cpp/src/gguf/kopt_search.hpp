@@ -15,6 +15,8 @@
 #include "gguf/kopt_lanes.hpp"
 #include "gguf/kopt_params.hpp"
 #include "gguf/kopt_plan.hpp"
+#include "gguf/kopt_reference.hpp"
+#include "gguf/optimize_kquants.hpp"
 #include "hqq/dtype.hpp"
 
 namespace hqq::gguf::kopt {
@@ -33,6 +35,32 @@ class SuperBlockSearch {
   // Writes the better of llama.cpp's block `ref` and ours into `out`; true when ours was taken.
   bool run(const float* x, const uint8_t* ref, uint8_t* out) {
     x_ = x;
+    transpose();
+    has_ref_fit_ = false;
+    return search_against(ref, out);
+  }
+
+  // Affine types: computes llama.cpp's block itself (kopt_reference.hpp), then searches as run().
+  bool run_with_own_reference(const float* x, uint8_t* out) {
+    x_ = x;
+    transpose();
+    ReferenceBlock rb;
+    reference_.run(x_, xt_, rb);
+    uint8_t ref[kMaxBlockBytes];
+    pack_block(type_, rb.p, rb.q, ref);
+    // llama.cpp's continuous grid, before its codes were rounded, is the better starting point
+    for (int j = 0; j < L_.n_sub; ++j) {
+      ref_fit_D_[j] = rb.scale[j];
+      ref_fit_M_[j] = rb.min[j];
+    }
+    has_ref_fit_ = true;
+    return search_against(ref, out);
+  }
+
+ private:
+  static constexpr std::size_t kMaxBlockBytes = 256;
+
+  bool search_against(const uint8_t* ref, uint8_t* out) {
     unpack_params(type_, ref, ref_p_);
     float ref_r[kSuperBlock];
     decode_blocks(type_, ref, 1, ref_r);
@@ -42,7 +70,6 @@ class SuperBlockSearch {
     }
     w_se_ = LN::splat(static_cast<float>(1.0 / theirs.se));
     w_l1_ = LN::splat(static_cast<float>(1.0 / theirs.l1));
-    transpose();
     continuous_fits();
     if (!choose_super_scales()) return keep(ref, out);
     for (int r = 0; r < plan_.refits; ++r) {
@@ -66,7 +93,6 @@ class SuperBlockSearch {
     return keep(ref, out);
   }
 
- private:
   struct ExactErr {
     double l1 = 0, se = 0;
   };
@@ -191,8 +217,8 @@ class SuperBlockSearch {
       alignas(16) float seedD[N], seedM[N];
       for (int l = 0; l < N; ++l) {
         const int j = g * N + l;
-        seedD[l] = d_ref * static_cast<float>(ref_p_.sc[j]);
-        seedM[l] = L_.affine() ? dmin_ref * static_cast<float>(ref_p_.m[j]) : 0.0f;
+        seedD[l] = has_ref_fit_ ? ref_fit_D_[j] : d_ref * static_cast<float>(ref_p_.sc[j]);
+        seedM[l] = has_ref_fit_ ? ref_fit_M_[j] : (L_.affine() ? dmin_ref * static_cast<float>(ref_p_.m[j]) : 0.0f);
       }
       run_candidate(g, LN::load(seedD), LN::load(seedM), bestJ, bestD, bestM);
       if (L_.affine()) {
@@ -475,7 +501,28 @@ class SuperBlockSearch {
   Params ref_p_;
   Params best_;
   float best_J_ = kInf;
+  AffineReference<LN> reference_{type_ == Type::Q3_K || type_ == Type::Q6_K ? Type::Q4_K : type_};
+  bool has_ref_fit_ = false;
+  float ref_fit_D_[16] = {}, ref_fit_M_[16] = {};
   float best_J_sub_[16] = {};
 };
+
+// Runs the search over consecutive blocks; `reference` == nullptr (affine types only): the search
+// computes llama.cpp's blocks itself.
+template <class LN>
+OptimizeCounts search_blocks(Type type, const SearchPlan& plan, const float* x, std::size_t n_blocks,
+                             const uint8_t* reference, uint8_t* out) {
+  const std::size_t bytes = layout_of(type)->bytes;
+  SuperBlockSearch<LN> search(type, plan);
+  OptimizeCounts counts;
+  for (std::size_t b = 0; b < n_blocks; ++b) {
+    const float* xb = x + b * kSuperBlock;
+    const bool ours = reference != nullptr ? search.run(xb, reference + b * bytes, out + b * bytes)
+                                           : search.run_with_own_reference(xb, out + b * bytes);
+    counts.improved += ours ? 1 : 0;
+    ++counts.blocks;
+  }
+  return counts;
+}
 
 }  // namespace hqq::gguf::kopt

@@ -79,20 +79,21 @@ bool have_simd_search() noexcept {
 namespace detail {
 OptimizeCounts optimize_blocks_scalar(Type type, const SearchPlan& plan, const float* x,
                                       std::size_t n_blocks, const uint8_t* reference, uint8_t* out) {
-  const Layout& L = *layout_of(type);
-  SuperBlockSearch<ScalarLanes> search(type, plan);
-  OptimizeCounts counts;
-  for (std::size_t b = 0; b < n_blocks; ++b) {
-    counts.improved += search.run(x + b * kSuperBlock, reference + b * L.bytes, out + b * L.bytes) ? 1 : 0;
-    ++counts.blocks;
-  }
-  return counts;
+  return search_blocks<ScalarLanes>(type, plan, x, n_blocks, reference, out);
 }
 }  // namespace detail
 
+OptimizeCounts quantize_affine_blocks(Type type, const float* x, std::size_t n_blocks, uint8_t* out,
+                                      const OptimizeOptions& options) {
+  const Layout* lay = layout_of(type);
+  if (lay == nullptr || !lay->affine()) return {};
+  return optimize_blocks(type, x, n_blocks, nullptr, out, options);
+}
+
 OptimizeCounts optimize_blocks(Type type, const float* x, std::size_t n_blocks,
                                const uint8_t* reference, uint8_t* out, const OptimizeOptions& options) {
-  if (layout_of(type) == nullptr) return {};
+  const Layout* lay = layout_of(type);
+  if (lay == nullptr || (reference == nullptr && !lay->affine())) return {};
   const SearchPlan& plan = options.plan != nullptr ? *options.plan : default_plan(type);
 #if defined(HQQ_HAVE_SIMD_KERNELS)
   if (!options.scalar) return detail::optimize_blocks_simd(type, plan, x, n_blocks, reference, out);

@@ -7,14 +7,7 @@ namespace hqq::gguf::kopt::detail {
 
 OptimizeCounts optimize_blocks_simd(Type type, const SearchPlan& plan, const float* x,
                                     std::size_t n_blocks, const uint8_t* reference, uint8_t* out) {
-  const Layout& L = *layout_of(type);
-  SuperBlockSearch<Vec4Lanes> search(type, plan);
-  OptimizeCounts counts;
-  for (std::size_t b = 0; b < n_blocks; ++b) {
-    counts.improved += search.run(x + b * kSuperBlock, reference + b * L.bytes, out + b * L.bytes) ? 1 : 0;
-    ++counts.blocks;
-  }
-  return counts;
+  return search_blocks<Vec4Lanes>(type, plan, x, n_blocks, reference, out);
 }
 
 }  // namespace hqq::gguf::kopt::detail
