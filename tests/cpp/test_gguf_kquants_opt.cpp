@@ -16,6 +16,7 @@
 #include "gguf/optimize_kquants.hpp"
 #include "gguf_test_util.hpp"
 #include "hqq/dtype.hpp"
+#include "sha256.hpp"
 
 using namespace gguf_test;
 namespace kopt = hqq::gguf::kopt;
@@ -119,7 +120,65 @@ std::vector<float> mixed_matrix(unsigned seed) {
   return w;
 }
 
+// Deterministic heavy-tailed weights from integer hashing and exact float arithmetic only, so that
+// every platform (native, wasm) builds the same input: 64 super-blocks, rows of different scale,
+// block 2 all zero, block 3 all positive.
+std::vector<float> golden_input() {
+  const std::size_t n = 256 * 64;
+  std::vector<float> x(n);
+  uint32_t s = 0x9e3779b9u;
+  for (std::size_t i = 0; i < n; ++i) {
+    s ^= s << 13;
+    s ^= s >> 17;
+    s ^= s << 5;
+    const float u = (static_cast<float>(s >> 8) + 0.5f) * (1.0f / 16777216.0f);
+    const float t = (u - 0.5f) / (u * (1.0f - u) * 8.0f + 0.25f);
+    x[i] = t * static_cast<float>(1 + (i / 1024) % 7) * 0.004f;
+  }
+  for (std::size_t i = 0; i < 256; ++i) x[2 * 256 + i] = 0.0f;
+  for (std::size_t i = 0; i < 256; ++i) x[3 * 256 + i] = std::fabs(x[3 * 256 + i]);
+  return x;
+}
+
 }  // namespace
+
+TEST_CASE("K-quant reference lanes reproduce llama.cpp's bytes (affine types)", "[gguf][kopt]") {
+  // SHA-256 of quantize_row_q{2,4,5}_K_ref's output on golden_input(), recorded by running
+  // llama.cpp's ggml-quants.c (tag of node-llama-cpp 3.21.1, x86-64 baseline, no FMA).
+  const std::pair<Type, const char*> golden[] = {
+      {Type::Q2_K, "a6d879a5b04c434707c6fbbe79fb0f3cc4195503e08216c384ef45d43d3e42aa"},
+      {Type::Q4_K, "0d7a1d26234fb5934b863cdad593eb60179eb035ebaba01f33042bb9992d310b"},
+      {Type::Q5_K, "ecb335dea9904e895e241a63633b51c95a16533da54332756fba6993a2b67d4a"},
+  };
+  const auto x = golden_input();
+  for (const auto& [type, hash] : golden) {
+    std::vector<uint8_t> bytes(x.size() / 256 * kopt::layout_of(type)->bytes);
+    for (bool scalar : {true, false}) {
+      kopt::OptimizeOptions o;
+      o.scalar = scalar;
+      kopt::reference_affine_blocks(type, x.data(), x.size() / 256, bytes.data(), o);
+      INFO(hqq::gguf::type_name(type) << (scalar ? " scalar" : " simd"));
+      CHECK(testutil::sha256_hex(bytes.data(), bytes.size()) == hash);
+    }
+  }
+}
+
+TEST_CASE("K-quant optimiser from the weights alone: never worse than llama.cpp's block", "[gguf][kopt]") {
+  const auto x = mixed_matrix(17);
+  for (Type type : {Type::Q2_K, Type::Q4_K, Type::Q5_K}) {
+    std::vector<uint8_t> ref(x.size() / 256 * kopt::layout_of(type)->bytes), out(ref.size()), via(ref.size());
+    kopt::reference_affine_blocks(type, x.data(), x.size() / 256, ref.data());
+    const auto counts = kopt::quantize_affine_blocks(type, x.data(), x.size() / 256, out.data());
+    const std::size_t changed = check_never_worse(type, x, ref, out);
+    INFO(hqq::gguf::type_name(type));
+    CHECK(counts.improved == changed);
+    CHECK(changed * 10 >= counts.blocks * 8);  // llama.cpp's search leaves room almost everywhere
+    kopt::OptimizeOptions so;
+    so.scalar = true;
+    kopt::quantize_affine_blocks(type, x.data(), x.size() / 256, via.data(), so);
+    CHECK(via == out);  // scalar and SIMD kernels agree here too
+  }
+}
 
 TEST_CASE("K-quant optimiser: every block is the reference or better on both sums", "[gguf][kopt]") {
   const auto x = mixed_matrix(11);

@@ -507,6 +507,26 @@ class SuperBlockSearch {
   float best_J_sub_[16] = {};
 };
 
+// llama.cpp's reference blocks of an affine type, one sub-block per lane.
+template <class LN>
+void reference_blocks(Type type, const float* x, std::size_t n_blocks, uint8_t* out) {
+  const Layout& L = *layout_of(type);
+  constexpr int N = LN::N;
+  const AffineReference<LN> reference(type);
+  alignas(16) float xt[kSuperBlock];
+  ReferenceBlock rb;
+  for (std::size_t b = 0; b < n_blocks; ++b) {
+    const float* xb = x + b * kSuperBlock;
+    for (int g = 0; g < L.n_sub / N; ++g) {
+      for (int i = 0; i < L.sub_len; ++i) {
+        for (int l = 0; l < N; ++l) xt[(g * L.sub_len + i) * N + l] = xb[(g * N + l) * L.sub_len + i];
+      }
+    }
+    reference.run(xb, xt, rb);
+    pack_block(type, rb.p, rb.q, out + b * L.bytes);
+  }
+}
+
 // Runs the search over consecutive blocks; `reference` == nullptr (affine types only): the search
 // computes llama.cpp's blocks itself.
 template <class LN>

@@ -83,6 +83,17 @@ OptimizeCounts optimize_blocks_scalar(Type type, const SearchPlan& plan, const f
 }
 }  // namespace detail
 
+void reference_affine_blocks(Type type, const float* x, std::size_t n_blocks, uint8_t* out,
+                             const OptimizeOptions& options) {
+  const Layout* lay = layout_of(type);
+  if (lay == nullptr || !lay->affine()) return;
+#if defined(HQQ_HAVE_SIMD_KERNELS)
+  if (!options.scalar) return detail::reference_affine_blocks_simd(type, x, n_blocks, out);
+#endif
+  (void)options;
+  reference_blocks<ScalarLanes>(type, x, n_blocks, out);
+}
+
 OptimizeCounts quantize_affine_blocks(Type type, const float* x, std::size_t n_blocks, uint8_t* out,
                                       const OptimizeOptions& options) {
   const Layout* lay = layout_of(type);

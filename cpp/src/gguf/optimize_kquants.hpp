@@ -34,6 +34,11 @@ OptimizeCounts optimize_blocks(Type type, const float* x, std::size_t n_blocks,
 OptimizeCounts quantize_affine_blocks(Type type, const float* x, std::size_t n_blocks, uint8_t* out,
                                       const OptimizeOptions& options = {});
 
+// llama.cpp's reference blocks of an affine K-quant, byte for byte, by the lane kernel the search
+// uses (tests compare it with Method::Reference and with llama.cpp's own bytes). Other types: no-op.
+void reference_affine_blocks(Type type, const float* x, std::size_t n_blocks, uint8_t* out,
+                             const OptimizeOptions& options = {});
+
 // True when this build has the SIMD kernel of the search.
 bool have_simd_search() noexcept;
 
@@ -42,6 +47,7 @@ OptimizeCounts optimize_blocks_scalar(Type type, const SearchPlan& plan, const f
                                       std::size_t n_blocks, const uint8_t* reference, uint8_t* out);
 OptimizeCounts optimize_blocks_simd(Type type, const SearchPlan& plan, const float* x,
                                     std::size_t n_blocks, const uint8_t* reference, uint8_t* out);
+void reference_affine_blocks_simd(Type type, const float* x, std::size_t n_blocks, uint8_t* out);
 }  // namespace detail
 
 }  // namespace hqq::gguf::kopt
