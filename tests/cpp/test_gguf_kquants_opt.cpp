@@ -142,13 +142,15 @@ std::vector<float> golden_input() {
 
 }  // namespace
 
-TEST_CASE("K-quant reference lanes reproduce llama.cpp's bytes (affine types)", "[gguf][kopt]") {
-  // SHA-256 of quantize_row_q{2,4,5}_K_ref's output on golden_input(), recorded by running
+TEST_CASE("K-quant reference lanes reproduce llama.cpp's bytes", "[gguf][kopt]") {
+  // SHA-256 of quantize_row_q{2,3,4,5,6}_K_ref's output on golden_input(), recorded by running
   // llama.cpp's ggml-quants.c (tag of node-llama-cpp 3.21.1, x86-64 baseline, no FMA).
   const std::pair<Type, const char*> golden[] = {
       {Type::Q2_K, "a6d879a5b04c434707c6fbbe79fb0f3cc4195503e08216c384ef45d43d3e42aa"},
+      {Type::Q3_K, "8ad74e5c6aaa5626593eaff7ca5bec75c8a8a42388ab86ef29a7aacb096ce964"},
       {Type::Q4_K, "0d7a1d26234fb5934b863cdad593eb60179eb035ebaba01f33042bb9992d310b"},
       {Type::Q5_K, "ecb335dea9904e895e241a63633b51c95a16533da54332756fba6993a2b67d4a"},
+      {Type::Q6_K, "0b3726f50fa267c71703d3af204d36804b0181d88c488d537a74039e155a60a5"},
   };
   const auto x = golden_input();
   for (const auto& [type, hash] : golden) {
@@ -156,7 +158,7 @@ TEST_CASE("K-quant reference lanes reproduce llama.cpp's bytes (affine types)", 
     for (bool scalar : {true, false}) {
       kopt::OptimizeOptions o;
       o.scalar = scalar;
-      kopt::reference_affine_blocks(type, x.data(), x.size() / 256, bytes.data(), o);
+      kopt::reference_blocks(type, x.data(), x.size() / 256, bytes.data(), o);
       INFO(hqq::gguf::type_name(type) << (scalar ? " scalar" : " simd"));
       CHECK(testutil::sha256_hex(bytes.data(), bytes.size()) == hash);
     }
@@ -165,17 +167,17 @@ TEST_CASE("K-quant reference lanes reproduce llama.cpp's bytes (affine types)", 
 
 TEST_CASE("K-quant optimiser from the weights alone: never worse than llama.cpp's block", "[gguf][kopt]") {
   const auto x = mixed_matrix(17);
-  for (Type type : {Type::Q2_K, Type::Q4_K, Type::Q5_K}) {
+  for (Type type : kquant_types()) {
     std::vector<uint8_t> ref(x.size() / 256 * kopt::layout_of(type)->bytes), out(ref.size()), via(ref.size());
-    kopt::reference_affine_blocks(type, x.data(), x.size() / 256, ref.data());
-    const auto counts = kopt::quantize_affine_blocks(type, x.data(), x.size() / 256, out.data());
+    kopt::reference_blocks(type, x.data(), x.size() / 256, ref.data());
+    const auto counts = kopt::quantize_blocks(type, x.data(), x.size() / 256, out.data());
     const std::size_t changed = check_never_worse(type, x, ref, out);
     INFO(hqq::gguf::type_name(type));
     CHECK(counts.improved == changed);
     CHECK(changed * 10 >= counts.blocks * 8);  // llama.cpp's search leaves room almost everywhere
     kopt::OptimizeOptions so;
     so.scalar = true;
-    kopt::quantize_affine_blocks(type, x.data(), x.size() / 256, via.data(), so);
+    kopt::quantize_blocks(type, x.data(), x.size() / 256, via.data(), so);
     CHECK(via == out);  // scalar and SIMD kernels agree here too
   }
 }

@@ -30,6 +30,11 @@ struct ScalarLanes {
   static V nearest(V a) { return std::nearbyint(a); }
   static V floor(V a) { return std::floor(a); }
   static V sqrt(V a) { return std::sqrt(a); }
+  // llama.cpp's nearest_int, as a float: round half to even through the mantissa of v + 1.5*2^23
+  // (exact for |v| < 2^22; beyond, the same bits as llama.cpp).
+  static V nearest_int(V v) {
+    return static_cast<float>((bits(v + 12582912.0f) & 0x007fffff) - 0x00400000);
+  }
   static bool any(Mask m) { return m; }
   static V min(V a, V b) { return b < a ? b : a; }
   static V max(V a, V b) { return a < b ? b : a; }
@@ -78,6 +83,10 @@ struct Vec4Lanes {
 #if HQQ_SIMD4_WASM
   static V div(V a, V b) { return wasm_f32x4_div(a, b); }
   static V sqrt(V a) { return wasm_f32x4_sqrt(a); }
+  static V nearest_int(V v) {
+    const v128_t b = wasm_v128_and(wasm_f32x4_add(v, wasm_f32x4_splat(12582912.0f)), wasm_i32x4_splat(0x007fffff));
+    return wasm_f32x4_convert_i32x4(wasm_i32x4_sub(b, wasm_i32x4_splat(0x00400000)));
+  }
   static V floor(V a) { return wasm_f32x4_floor(a); }
   static Mask eq(V a, V b) { return wasm_f32x4_eq(a, b); }
   static Mask and_(Mask a, Mask b) { return wasm_v128_and(a, b); }
@@ -93,6 +102,10 @@ struct Vec4Lanes {
 #else
   static V div(V a, V b) { return _mm_div_ps(a, b); }
   static V sqrt(V a) { return _mm_sqrt_ps(a); }
+  static V nearest_int(V v) {
+    const __m128i b = _mm_and_si128(_mm_castps_si128(_mm_add_ps(v, _mm_set1_ps(12582912.0f))), _mm_set1_epi32(0x007fffff));
+    return _mm_cvtepi32_ps(_mm_sub_epi32(b, _mm_set1_epi32(0x00400000)));
+  }
   static V floor(V a) { return _mm_floor_ps(a); }
   static Mask eq(V a, V b) { return _mm_cmpeq_ps(a, b); }
   static Mask and_(Mask a, Mask b) { return _mm_and_ps(a, b); }

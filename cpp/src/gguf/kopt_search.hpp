@@ -501,18 +501,18 @@ class SuperBlockSearch {
   Params ref_p_;
   Params best_;
   float best_J_ = kInf;
-  AffineReference<LN> reference_{type_ == Type::Q3_K || type_ == Type::Q6_K ? Type::Q4_K : type_};
+  ReferenceLanes<LN> reference_{type_};
   bool has_ref_fit_ = false;
   float ref_fit_D_[16] = {}, ref_fit_M_[16] = {};
   float best_J_sub_[16] = {};
 };
 
-// llama.cpp's reference blocks of an affine type, one sub-block per lane.
+// llama.cpp's reference blocks of a K-quant, one sub-block per lane.
 template <class LN>
 void reference_blocks(Type type, const float* x, std::size_t n_blocks, uint8_t* out) {
   const Layout& L = *layout_of(type);
   constexpr int N = LN::N;
-  const AffineReference<LN> reference(type);
+  const ReferenceLanes<LN> reference(type);
   alignas(16) float xt[kSuperBlock];
   ReferenceBlock rb;
   for (std::size_t b = 0; b < n_blocks; ++b) {

@@ -83,28 +83,25 @@ OptimizeCounts optimize_blocks_scalar(Type type, const SearchPlan& plan, const f
 }
 }  // namespace detail
 
-void reference_affine_blocks(Type type, const float* x, std::size_t n_blocks, uint8_t* out,
+void reference_blocks(Type type, const float* x, std::size_t n_blocks, uint8_t* out,
                              const OptimizeOptions& options) {
-  const Layout* lay = layout_of(type);
-  if (lay == nullptr || !lay->affine()) return;
+  if (layout_of(type) == nullptr) return;
 #if defined(HQQ_HAVE_SIMD_KERNELS)
-  if (!options.scalar) return detail::reference_affine_blocks_simd(type, x, n_blocks, out);
+  if (!options.scalar) return detail::reference_blocks_simd(type, x, n_blocks, out);
 #endif
   (void)options;
   reference_blocks<ScalarLanes>(type, x, n_blocks, out);
 }
 
-OptimizeCounts quantize_affine_blocks(Type type, const float* x, std::size_t n_blocks, uint8_t* out,
+OptimizeCounts quantize_blocks(Type type, const float* x, std::size_t n_blocks, uint8_t* out,
                                       const OptimizeOptions& options) {
-  const Layout* lay = layout_of(type);
-  if (lay == nullptr || !lay->affine()) return {};
+  if (layout_of(type) == nullptr) return {};
   return optimize_blocks(type, x, n_blocks, nullptr, out, options);
 }
 
 OptimizeCounts optimize_blocks(Type type, const float* x, std::size_t n_blocks,
                                const uint8_t* reference, uint8_t* out, const OptimizeOptions& options) {
-  const Layout* lay = layout_of(type);
-  if (lay == nullptr || (reference == nullptr && !lay->affine())) return {};
+  if (layout_of(type) == nullptr) return {};
   const SearchPlan& plan = options.plan != nullptr ? *options.plan : default_plan(type);
 #if defined(HQQ_HAVE_SIMD_KERNELS)
   if (!options.scalar) return detail::optimize_blocks_simd(type, plan, x, n_blocks, reference, out);

@@ -21,22 +21,22 @@ struct OptimizeOptions {
 
 // `x`: n_blocks * 256 finite weights; `reference`: llama.cpp's reference encoding of the same
 // weights (Method::Reference), n_blocks blocks; `out`: n_blocks blocks, may alias `reference`.
-// (reference == nullptr is quantize_affine_blocks below.)
+// (reference == nullptr is quantize_blocks below.)
 // Every output block is either the reference block or one whose reconstruction has a smaller
 // sum |err| and a smaller sum err^2 over its 256 weights.
 OptimizeCounts optimize_blocks(Type type, const float* x, std::size_t n_blocks,
                                const uint8_t* reference, uint8_t* out,
                                const OptimizeOptions& options = {});
 
-// Method::Optimized of the affine K-quants (Q2_K, Q4_K, Q5_K) from the weights alone: llama.cpp's
-// reference block is computed here, byte for byte (kopt_reference.hpp: one SIMD lane per
-// sub-block), and then searched against as above. Other types: nothing is written, {} returned.
-OptimizeCounts quantize_affine_blocks(Type type, const float* x, std::size_t n_blocks, uint8_t* out,
+// Method::Optimized of a K-quant from the weights alone: llama.cpp's reference block is computed
+// here, byte for byte (kopt_reference.hpp: one SIMD lane per sub-block), and then searched
+// against as above. Other types: nothing is written, {} returned.
+OptimizeCounts quantize_blocks(Type type, const float* x, std::size_t n_blocks, uint8_t* out,
                                       const OptimizeOptions& options = {});
 
-// llama.cpp's reference blocks of an affine K-quant, byte for byte, by the lane kernel the search
-// uses (tests compare it with Method::Reference and with llama.cpp's own bytes). Other types: no-op.
-void reference_affine_blocks(Type type, const float* x, std::size_t n_blocks, uint8_t* out,
+// llama.cpp's reference blocks of a K-quant, byte for byte, by the lane kernel the search uses
+// (tests compare it with llama.cpp's own bytes). Other types: no-op.
+void reference_blocks(Type type, const float* x, std::size_t n_blocks, uint8_t* out,
                              const OptimizeOptions& options = {});
 
 // True when this build has the SIMD kernel of the search.
@@ -47,7 +47,7 @@ OptimizeCounts optimize_blocks_scalar(Type type, const SearchPlan& plan, const f
                                       std::size_t n_blocks, const uint8_t* reference, uint8_t* out);
 OptimizeCounts optimize_blocks_simd(Type type, const SearchPlan& plan, const float* x,
                                     std::size_t n_blocks, const uint8_t* reference, uint8_t* out);
-void reference_affine_blocks_simd(Type type, const float* x, std::size_t n_blocks, uint8_t* out);
+void reference_blocks_simd(Type type, const float* x, std::size_t n_blocks, uint8_t* out);
 }  // namespace detail
 
 }  // namespace hqq::gguf::kopt

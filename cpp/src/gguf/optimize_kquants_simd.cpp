@@ -10,7 +10,7 @@ OptimizeCounts optimize_blocks_simd(Type type, const SearchPlan& plan, const flo
   return search_blocks<Vec4Lanes>(type, plan, x, n_blocks, reference, out);
 }
 
-void reference_affine_blocks_simd(Type type, const float* x, std::size_t n_blocks, uint8_t* out) {
+void reference_blocks_simd(Type type, const float* x, std::size_t n_blocks, uint8_t* out) {
   reference_blocks<Vec4Lanes>(type, x, n_blocks, out);
 }
 
