@@ -110,3 +110,11 @@ OptimizeCounts optimize_blocks(Type type, const float* x, std::size_t n_blocks,
 }
 
 }  // namespace hqq::gguf::kopt
+
+namespace hqq::gguf::opt {
+void quantize_q2_K(const float* x, std::size_t n_blocks, uint8_t* out) { kopt::quantize_blocks(Type::Q2_K, x, n_blocks, out); }
+void quantize_q3_K(const float* x, std::size_t n_blocks, uint8_t* out) { kopt::quantize_blocks(Type::Q3_K, x, n_blocks, out); }
+void quantize_q4_K(const float* x, std::size_t n_blocks, uint8_t* out) { kopt::quantize_blocks(Type::Q4_K, x, n_blocks, out); }
+void quantize_q5_K(const float* x, std::size_t n_blocks, uint8_t* out) { kopt::quantize_blocks(Type::Q5_K, x, n_blocks, out); }
+void quantize_q6_K(const float* x, std::size_t n_blocks, uint8_t* out) { kopt::quantize_blocks(Type::Q6_K, x, n_blocks, out); }
+}  // namespace hqq::gguf::opt

@@ -51,3 +51,13 @@ void reference_blocks_simd(Type type, const float* x, std::size_t n_blocks, uint
 }  // namespace detail
 
 }  // namespace hqq::gguf::kopt
+
+namespace hqq::gguf::opt {
+// Method::Optimized of the K-quants in the BlockQuantizer shape (reference.hpp: n_blocks
+// super-blocks of `x` into n_blocks blocks of `out`), for the dispatch in optimize_dispatch.cpp.
+void quantize_q2_K(const float* x, std::size_t n_blocks, uint8_t* out);
+void quantize_q3_K(const float* x, std::size_t n_blocks, uint8_t* out);
+void quantize_q4_K(const float* x, std::size_t n_blocks, uint8_t* out);
+void quantize_q5_K(const float* x, std::size_t n_blocks, uint8_t* out);
+void quantize_q6_K(const float* x, std::size_t n_blocks, uint8_t* out);
+}  // namespace hqq::gguf::opt
