@@ -11,7 +11,9 @@ target_sources(hqq_core PRIVATE
   cpp/src/gguf/optimize_affine.cpp
   cpp/src/gguf/optimize_symmetric.cpp
   cpp/src/gguf/optimize_dispatch.cpp
-  cpp/src/gguf/quantize.cpp)
+  cpp/src/gguf/quantize.cpp
+  cpp/src/gguf/kopt_params.cpp
+  cpp/src/gguf/optimize_kquants.cpp)
 if(HQQ_HAVE_SIMD)
   target_sources(hqq_core PRIVATE cpp/src/gguf/legacy_kernels_simd.cpp)
   if(NOT EMSCRIPTEN)

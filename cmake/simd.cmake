@@ -7,13 +7,15 @@ if(HQQ_SIMD)
     set(HQQ_SIMD_FLAGS -msse4.1)
   endif()
   if(DEFINED HQQ_SIMD_FLAGS)
-    target_sources(hqq_core PRIVATE cpp/src/kernels/simd.cpp)
+    # The kernels, and the SIMD instantiation of the K-quant search (gguf/kopt_lanes.hpp).
+    target_sources(hqq_core PRIVATE cpp/src/kernels/simd.cpp cpp/src/gguf/optimize_kquants_simd.cpp)
     if(EMSCRIPTEN)
       # The whole wasm binary may use SIMD (the packing loops auto-vectorise); the loader only
       # picks this build on engines that support it.
       target_compile_options(hqq_core PUBLIC ${HQQ_SIMD_FLAGS})
     else()
-      set_source_files_properties(cpp/src/kernels/simd.cpp PROPERTIES COMPILE_OPTIONS "${HQQ_SIMD_FLAGS}")
+      set_source_files_properties(cpp/src/kernels/simd.cpp cpp/src/gguf/optimize_kquants_simd.cpp
+                                  PROPERTIES COMPILE_OPTIONS "${HQQ_SIMD_FLAGS}")
     endif()
     target_compile_definitions(hqq_core PRIVATE HQQ_HAVE_SIMD_KERNELS=1)
     set(HQQ_HAVE_SIMD ON)

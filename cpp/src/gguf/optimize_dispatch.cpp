@@ -1,5 +1,6 @@
 // Which Method::Optimized implementation each type uses.
 #include "gguf/optimize.hpp"
+#include "gguf/optimize_kquants.hpp"
 
 namespace hqq::gguf {
 
@@ -16,14 +17,13 @@ BlockQuantizer optimized_quantizer(Type type) {
     case Type::Q4_1: return opt::quantize_q4_1;
     case Type::Q5_1: return opt::quantize_q5_1;
 
-    // K-quants: the HQQ-optimised quantizers live in optimize_kquants.cpp (not written yet).
-    // Until they land, Method::Optimized is Method::Reference for these five types; replace these
-    // lines with their entry points.
-    case Type::Q2_K:
-    case Type::Q3_K:
-    case Type::Q4_K:
-    case Type::Q5_K:
-    case Type::Q6_K: return ref::quantizer(type);
+    // K-quants: llama.cpp's search refined (optimize_kquants.cpp), HQQ's zero step where there is
+    // a zero point, and llama.cpp's own block kept wherever ours is not better on both sums.
+    case Type::Q2_K: return opt::quantize_q2_K;
+    case Type::Q3_K: return opt::quantize_q3_K;
+    case Type::Q4_K: return opt::quantize_q4_K;
+    case Type::Q5_K: return opt::quantize_q5_K;
+    case Type::Q6_K: return opt::quantize_q6_K;
   }
   return nullptr;
 }
