@@ -25,6 +25,10 @@ import { buildTinyLlama } from './tiny-llama.js';
 
 const PROMPT = 'the model is a quant of the weight and it is';
 const POSITIONS = 4; // compare the next-token distribution after each of the last 4 prompt tokens
+/** llama.cpp's 8-bit activation quantization moves the distribution by at most this much (mean KL)... */
+const MAX_NOISE_KL = 0.02;
+/** ...and by less than this fraction of what the weights' own quantization moves it. */
+const MAX_NOISE_RATIO = 0.4;
 
 let dir: string;
 let llama: Llama;
@@ -136,9 +140,38 @@ describe('llama.cpp (node-llama-cpp 3.21.1) runs our GGUF files in every preset'
       rows.push(`[llama.cpp] ${preset.name.padEnd(7)} ${report.totals.bitsPerWeight.toFixed(2)}   ${qd.maxLogDiff.toExponential(2)}, ${qd.kl.toExponential(2)}                        ${qo.maxLogDiff.toExponential(2)}, ${qo.kl.toExponential(2)}`);
       expect(q.length).toBe(POSITIONS);
       for (const lp of q) expect(lp.every((v) => Number.isFinite(v))).toBe(true);
-      // Activation quantization noise only: far below the weights' own quantization error, and small in absolute terms.
-      expect(qd.kl).toBeLessThan(2e-3);
-      expect(qd.maxLogDiff).toBeLessThan(0.1);
+      // Activation quantization noise only: well below the weights' own quantization error (measured
+      // 0.003x-0.26x of it), and small in absolute terms. A decoding mistake is far above both (below).
+      expect(qd.kl).toBeLessThan(MAX_NOISE_KL);
+      expect(qd.kl).toBeLessThan(MAX_NOISE_RATIO * qo.kl);
     }, 120_000);
   }
+
+  it('negative control: a decoder with the Q4_0 nibble halves swapped is caught by the same criteria', async () => {
+    const sink = memorySink();
+    await quantizeModel({ sources: [bytesSource(original.bytes, 'tiny-f32.gguf')], outputFileName: 'tiny-Q4_0.gguf' }, sink, {
+      gguf: { preset: 'Q4_0', pure: true }, workers: 1, createPool: () => createInlinePool(hqq),
+    });
+    const quantized = new Uint8Array(await sink.files()[0]!.blob!.arrayBuffer());
+    // The same blocks with each byte's two nibbles exchanged: what a decoder with the wrong order sees.
+    const swapped = quantized.slice();
+    const f = await openGGUF(bytesSource(quantized, 'q.gguf'));
+    for (const t of f.header.tensors) {
+      if (t.type !== 'Q4_0') continue;
+      for (let b = t.begin; b < t.end; b += 18) for (let j = b + 2; j < b + 18; j++) swapped[j] = ((quantized[j]! & 15) << 4) | (quantized[j]! >> 4);
+    }
+    await f.close();
+    const qPath = join(dir, 'control-q4_0.gguf');
+    const wrongPath = join(dir, 'control-wrong-decode-f32.gguf');
+    const rightPath = join(dir, 'control-right-decode-f32.gguf');
+    await writeFile(qPath, quantized);
+    await writeFile(wrongPath, await dequantizedTwin(swapped));
+    await writeFile(rightPath, await dequantizedTwin(quantized));
+    const q = await nextTokenLogProbs(qPath);
+    const wrong = distance(q, await nextTokenLogProbs(wrongPath));
+    const right = distance(await nextTokenLogProbs(rightPath), base);
+    rows.push(`[llama.cpp] control: Q4_0 vs a nibble-swapped decoder: KL ${wrong.kl.toExponential(2)} (quantization error KL ${right.kl.toExponential(2)})`);
+    expect(wrong.kl > MAX_NOISE_KL || wrong.kl > MAX_NOISE_RATIO * right.kl).toBe(true);
+    expect(wrong.kl).toBeGreaterThan(MAX_NOISE_KL);
+  }, 120_000);
 });
