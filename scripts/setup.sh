@@ -9,6 +9,7 @@ APT_PACKAGES=(
   catch2 nlohmann-json3-dev          # C++ tests (Catch2 v2) and reading the reference manifest
   emscripten binaryen wabt           # the WebAssembly build (Emscripten 3.1.6 on bookworm)
   chromium                           # browser tests and the demo tests, run headless
+  git                                # unpacks the llama.cpp source node-llama-cpp ships (test harnesses)
 )
 
 missing=()
