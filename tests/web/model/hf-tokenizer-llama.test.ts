@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PreTrainedTokenizer } from '@huggingface/transformers';
 import { getLlama, type Llama } from 'node-llama-cpp';
 
-import { buildTinyModel, lenmlTokenizer, type TokenizerPackage } from './hf-fixtures.js';
+import { buildTinyModel, lenmlTokenizer, writeTinyGGUF, type TokenizerPackage } from './hf-fixtures.js';
 import { tokenizerCorpus } from './hf-corpus.js';
 
 let llama: Llama;
@@ -105,6 +105,32 @@ describe.each(CASES)('$tokenizer tokenizer -> GGUF -> llama.cpp', (c) => {
       const hfAddsBos = hf.encode('hello', { add_special_tokens: true }).length > hf.encode('hello', { add_special_tokens: false }).length;
       expect(plan.tokenizer.addBos).toBe(hfAddsBos);
       expect(model.tokens.shouldPrependBosToken).toBe(hfAddsBos);
+    } finally {
+      await model.dispose();
+    }
+  });
+});
+
+describe('llama2 tokenizer with the converter scores', () => {
+  it("the converter's LlamaHfVocab scores (-1000 for every token) tokenize differently in llama.cpp; our merge-rank scores do not", async () => {
+    // The reason vocab.ts departs from the converter here: with equal scores llama.cpp's
+    // SentencePiece merger merges left to right instead of in BPE rank order.
+    const file = path.join(dir, 'llama2-flat-scores.gguf');
+    const { plan, weights } = buildTinyModel(file, 'LlamaForCausalLM', 'llama2');
+    const scores = plan.metadata.get('tokenizer.ggml.scores') as { type: 'array'; itemType: 'f32'; items: Float32Array };
+    const flat = { ...plan, metadata: new Map(plan.metadata).set('tokenizer.ggml.scores', { ...scores, items: new Float32Array(scores.items.length).fill(-1000) }) };
+    writeTinyGGUF(file, flat, weights);
+    const hf = hfTokenizer('llama2');
+    const model = await llama.loadModel({ modelPath: file, vocabOnly: true });
+    try {
+      const corpus = tokenizerCorpus([]);
+      const differ = corpus.filter((t) => {
+        const want = hf.encode(t, { add_special_tokens: false });
+        const got = [...model.tokenize(t, true)];
+        return got.length !== want.length || got.some((id, i) => id !== want[i]);
+      }).length;
+      console.log(`[hf-tokenizer] llama2 with the converter's flat scores: ${differ}/${corpus.length} strings tokenize differently from Hugging Face`);
+      expect(differ).toBeGreaterThan(corpus.length / 4);
     } finally {
       await model.dispose();
     }
