@@ -5,11 +5,13 @@
  * (node-signals.ts), worker_threads pool, plus `inspectModelFile` and `dequantizeModelFile` for the CLI.
  */
 import { writeSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 
 import type { HQQ } from './engine.js';
-import { HQQError } from './errors.js';
+import { HQQError, causeText } from './errors.js';
+import type { FormatName } from './formats/types.js';
+import { modelInputFromFolder } from './model/folder-input.js';
 import { parseIndexJson } from './io/index-json.js';
 import { openFileSource } from './io/node-file.js';
 import { resolveOutputTarget } from './io/node-output-target.js';
@@ -61,15 +63,65 @@ function isIndexPath(p: string): boolean {
 
 interface OpenedInputs {
   input: ModelInput;
+  /** Every source opened (closed at the end). */
   sources: ByteSource[];
   inputPaths: string[];
   target?: OutputTarget;
+  /** Things worth saying about the input (files of a folder left out...). */
+  notices?: string[];
 }
 
-async function openInputs(inputPath: string, outputPath: string | undefined, dryRun: boolean): Promise<OpenedInputs> {
+async function isDirectory(p: string): Promise<boolean> {
+  return (await stat(p).catch(() => undefined))?.isDirectory() ?? false;
+}
+
+/** Every regular, non-hidden file of `dir` (not recursive), opened. */
+async function openFolderFiles(dir: string, sources: ByteSource[]): Promise<ByteSource[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (e) {
+    throw new HQQError('IO_ERROR', `${dir}: cannot list the folder (${causeText(e)}); check the path`, { cause: e });
+  }
+  const out: ByteSource[] = [];
+  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (!e.isFile() || e.name.startsWith('.')) continue;
+    const s = await openFileSource(join(dir, e.name));
+    sources.push(s);
+    out.push(s);
+  }
+  return out;
+}
+
+/** A model folder (Hugging Face layout) as the input; GGUF output is one file, HQQ output a folder. */
+async function openFolderInput(dir: string, outputPath: string | undefined, dryRun: boolean, format: FormatName | undefined, sources: ByteSource[]): Promise<OpenedInputs> {
+  const name = basename(resolve(dir));
+  const files = await openFolderFiles(dir, sources);
+  const input = await modelInputFromFolder(files, { name });
+  const paths = files.map((f) => join(dir, basename(f.name)));
+  const notices = input.skipped.map((s) => `${join(dir, s.name)} is not read (${s.reason})`);
+  const gguf = format === 'gguf' || input.sources[0]!.name.toLowerCase().endsWith('.gguf');
+  const out = outputPath === undefined ? undefined : await resolveOutputTarget(outputPath, {
+    multiFile: !gguf, defaultFileName: gguf ? `${name}.gguf` : (input.index?.fileName ?? basename(input.sources[0]!.name)),
+    inputPaths: paths, checkFolder: !dryRun,
+  });
+  if (out?.fileName && input.index) input.index = { ...input.index, fileName: out.fileName };
+  else if (out?.fileName) input.outputFileName = out.fileName;
+  return { input, sources, inputPaths: paths, target: out?.target, notices };
+}
+
+/** The folder holding `inputPath`, for GGUF output from a safetensors file (config.json and the tokenizer are next to it). */
+async function siblingFolder(inputPath: string, weights: readonly string[], sources: ByteSource[]): Promise<ModelInput['folder']> {
+  const dir = dirname(resolve(inputPath));
+  const files = (await openFolderFiles(dir, sources)).filter((f) => !weights.includes(basename(f.name)) && !/\.(safetensors|bin|pt|pth|gguf|onnx)$/i.test(f.name));
+  return { name: basename(dir), files };
+}
+
+async function openInputs(inputPath: string, outputPath: string | undefined, dryRun: boolean, format?: FormatName): Promise<OpenedInputs> {
   if (typeof inputPath !== 'string' || inputPath.length === 0) throw new HQQError('INVALID_ARGUMENT', 'the input path must be a non-empty string');
   const sources: ByteSource[] = [];
   try {
+    if (await isDirectory(inputPath)) return await openFolderInput(inputPath, outputPath, dryRun, format, sources);
     if (isIndexPath(inputPath)) {
       let text: string;
       try {
@@ -82,13 +134,21 @@ async function openInputs(inputPath: string, outputPath: string | undefined, dry
       const inputPaths = [inputPath, ...index.shards.map((s) => join(inDir, s))];
       const out = outputPath === undefined ? undefined
         : await resolveOutputTarget(outputPath, { multiFile: true, defaultFileName: index.fileName, inputPaths, checkFolder: !dryRun });
-      for (const shard of index.shards) sources.push(await openFileSource(join(inDir, shard)));
-      return { input: { sources, index: { text, fileName: out?.fileName ?? index.fileName } }, sources, inputPaths, target: out?.target };
+      const shards: ByteSource[] = [];
+      for (const shard of index.shards) {
+        const s = await openFileSource(join(inDir, shard));
+        sources.push(s);
+        shards.push(s);
+      }
+      const folder = format === 'gguf' ? await siblingFolder(inputPath, [basename(inputPath), ...index.shards], sources) : undefined;
+      return { input: { sources: shards, index: { text, fileName: out?.fileName ?? index.fileName }, folder }, sources, inputPaths, target: out?.target };
     }
     const out = outputPath === undefined ? undefined
       : await resolveOutputTarget(outputPath, { multiFile: false, defaultFileName: basename(inputPath), inputPaths: [inputPath], checkFolder: !dryRun });
-    sources.push(await openFileSource(inputPath));
-    return { input: { sources, outputFileName: out?.fileName }, sources, inputPaths: [inputPath], target: out?.target };
+    const main = await openFileSource(inputPath);
+    sources.push(main);
+    const folder = format === 'gguf' && !inputPath.toLowerCase().endsWith('.gguf') ? await siblingFolder(inputPath, [basename(inputPath)], sources) : undefined;
+    return { input: { sources: [main], outputFileName: out?.fileName, folder }, sources, inputPaths: [inputPath], target: out?.target };
   } catch (e) {
     await Promise.allSettled(sources.map((s) => s.close?.()));
     throw e;
@@ -125,7 +185,10 @@ function testPointsFromEnv(): ((name: string) => Promise<void>) | undefined {
 export async function quantizeModelFiles(inputPath: string, outputPath: string | undefined, options: QuantizeModelFilesOptions = {}): Promise<QuantizeModelFilesReport> {
   const { hqq: hqqOpt, handleSigint = false, handleSignals = handleSigint, onNotice, ...rest } = options;
   if (outputPath === undefined && !rest.dryRun) throw new HQQError('INVALID_ARGUMENT', 'quantizeModelFiles: pass an output path (or dryRun: true)');
-  const io = await openInputs(inputPath, outputPath, rest.dryRun ?? false);
+  // The format: as asked; else GGUF for a .gguf output path (or a GGUF input), else HQQ.
+  const format = rest.format ?? (outputPath?.toLowerCase().endsWith('.gguf') ? 'gguf' : undefined);
+  const io = await openInputs(inputPath, outputPath, rest.dryRun ?? false, format);
+  for (const n of io.notices ?? []) onNotice?.(n);
   const term = handleSignals ? abortOnTermination(rest.signal) : undefined;
   const signal = term?.signal ?? rest.signal;
   let sink: NodeOutputSink | undefined;
@@ -140,11 +203,12 @@ export async function quantizeModelFiles(inputPath: string, outputPath: string |
     });
     const report = await quantizeModel(io.input, sink, {
       ...rest,
+      ...(format ? { format } : {}),
       workers: rest.workers ?? defaultNodeWorkers(),
       createPool,
       signal,
     });
-    return { ...report, outputPaths: sink?.written.slice() ?? [], output: io.target, replaced: sink?.replaced ?? false, notices: sink?.notices.slice() ?? [] };
+    return { ...report, outputPaths: sink?.written.slice() ?? [], output: io.target, replaced: sink?.replaced ?? false, notices: [...(io.notices ?? []), ...(sink?.notices ?? [])] };
   } finally {
     await sink?.dispose();
     term?.dispose();

@@ -5,6 +5,7 @@
 import type { HQQ } from '../engine.js';
 import { HQQError } from '../errors.js';
 import type { ConvertTask, TaskInputDtype, WorkerResult } from '../pool/types.js';
+import { permuteRows } from './row-permute.js';
 
 const FLOATS: readonly string[] = ['F32', 'F16', 'BF16'];
 
@@ -19,6 +20,7 @@ export function convertDtype(hqq: HQQ, data: ArrayBuffer, from: string, to: Task
 
 export function runConvertTask(hqq: HQQ, task: ConvertTask): WorkerResult {
   const t0 = performance.now();
-  const out = convertDtype(hqq, task.data, task.from, task.to);
+  const data = task.permute ? permuteRows(task.data, task.cols, task.from, task.permute) : task.data;
+  const out = convertDtype(hqq, data, task.from, task.to);
   return { name: task.name, buffers: { data: out }, ms: performance.now() - t0 };
 }

@@ -9,11 +9,13 @@
  * container; a container's reader feeds any format through `model/input.ts`.
  */
 import type { HQQError } from '../errors.js';
+import type { ByteSource } from '../io/source.js';
 import type { FileLayout } from '../io/layout.js';
 import type { InputModel, InputTensor } from '../model/input.js';
 import type { TaskStats, WorkerResult, WorkerTask } from '../pool/types.js';
 
-export type TensorAction = 'quantize' | 'convert' | 'copy';
+/** 'drop': the tensor has no place in the output (e.g. rotary frequencies llama.cpp recomputes). */
+export type TensorAction = 'quantize' | 'convert' | 'copy' | 'drop';
 
 /** One output file streamed through a `ShardWriter`. */
 export interface PlannedFile {
@@ -28,6 +30,8 @@ export interface PlannedSmallFile {
   fileName: string;
   /** Known at plan time, or made by the format's `finish()` from the results. */
   data?: Uint8Array | string;
+  /** A file copied whole from the input (a folder's tokenizer files...), read at commit time. */
+  source?: ByteSource;
 }
 
 /** Bytes for one output entry: `bytes` at `offset` inside entry `entry` of file `file`. */
@@ -118,6 +122,8 @@ export interface FormatPlan {
   config: Record<string, unknown>;
   files: PlannedFile[];
   smallFiles: PlannedSmallFile[];
+  /** Bytes known at plan time (tensors the format makes itself), written once the files exist. */
+  constants?: TensorWrite[];
   /** Every input tensor, in input order. */
   tensors: PlannedTensor[];
   totals: PlanTotals;

@@ -24,13 +24,25 @@ export interface InputTensor {
   read(offset: number, length: number): Promise<Uint8Array>;
 }
 
+/** The rest of a model folder: its name, the text of its JSON/template files, and every other file. */
+export interface FolderInput {
+  name?: string;
+  /** File name -> text, for the folder files formats read (config.json, tokenizer files...). */
+  texts: Map<string, string>;
+  /** Every file of the folder that is not a weight file (copied into folder outputs). */
+  files: readonly ByteSource[];
+}
+
 export interface SafetensorsInput {
   kind: 'safetensors';
   files: SafetensorsFile[];
-  /** Sharded models: the parsed index (shards in its order). */
+  /** Sharded models: the parsed index (shards in its order), and its text. */
   index?: IndexJson;
+  indexText?: string;
   /** Single-file output name asked for by the caller. */
   outputFileName?: string;
+  /** The model folder the weights came from, when the input is a folder. */
+  folder?: FolderInput;
 }
 
 export interface GGUFInput {
@@ -55,6 +67,35 @@ export interface ModelInput {
   index?: { text: string; fileName: string };
   /** Single-file output: the file name given to the sink (default: the input's name). */
   outputFileName?: string;
+  /**
+   * A Hugging Face model folder's other files (config.json, tokenizer.json, tokenizer_config.json,
+   * generation_config.json, special_tokens_map.json, chat templates, README...): GGUF output reads
+   * the architecture and tokenizer from them; HQQ output copies them and adds quantization_config
+   * to config.json. See `modelInputFromFolder`.
+   */
+  folder?: { name?: string; files: readonly ByteSource[] };
+}
+
+/** Folder files read as text (a JSON/template file this large would be an error anyway). */
+const FOLDER_TEXT_FILES = new Set(['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json', 'chat_template.jinja', 'chat_template.json']);
+const MAX_FOLDER_TEXT_BYTES = 256 * 1024 * 1024;
+
+async function readFolder(folder: NonNullable<ModelInput['folder']>): Promise<FolderInput> {
+  if (!folder || !Array.isArray(folder.files)) invalid('quantizeModel: input.folder.files must list the folder\'s ByteSources');
+  const texts = new Map<string, string>();
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  for (const f of folder.files) {
+    const base = f.name.split(/[\\/]/).pop()!;
+    if (!FOLDER_TEXT_FILES.has(base)) continue;
+    if (f.size > MAX_FOLDER_TEXT_BYTES) throw new HQQError('BAD_FILE', `${f.name}: ${f.size} bytes is far more than a ${base} holds; is it the right file?`);
+    try {
+      texts.set(base, decoder.decode(await f.read(0, f.size)));
+    } catch (e) {
+      if (e instanceof HQQError) throw e;
+      throw new HQQError('BAD_FILE', `${f.name}: not valid UTF-8 text (${(e as Error).message}); a ${base} is a UTF-8 JSON/text file`);
+    }
+  }
+  return { name: folder.name, texts, files: folder.files };
 }
 
 function invalid(message: string): never {
@@ -142,10 +183,11 @@ export async function openModelInput(input: ModelInput): Promise<InputModel> {
     files.forEach((f, i) => {
       for (const t of f.header.tensors) tensors.push(safetensorsTensor(f, t, i));
     });
+    const folder = input.folder ? await readFolder(input.folder) : undefined;
     return {
       fileNames: files.map((f) => f.header.fileName),
       tensors,
-      container: { kind: 'safetensors', files, index, outputFileName: input.outputFileName },
+      container: { kind: 'safetensors', files, index, indexText: input.index?.text, outputFileName: input.outputFileName, folder },
       close,
     };
   } catch (e) {

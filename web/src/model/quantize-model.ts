@@ -151,6 +151,10 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
         if (run.failure) break;
         run.writers.push(await sink.createShard(f.fileName, f.layout));
       }
+      for (const w of plan.constants ?? []) {
+        if (run.failure) break;
+        await run.writers[w.file]!.writeTensor(w.entry, w.bytes, w.offset);
+      }
       if (!run.failure && jobCount > 0) run.pool = await createPool!(workers);
       if (run.failure) void run.pool?.terminate();
       if (!run.failure) {

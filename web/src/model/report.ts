@@ -21,8 +21,8 @@ export interface TensorReport {
   shape: number[];
   /** Input dtype (as the container names it). */
   dtype: string;
-  /** 'quantize'; 'copy' (bytes unchanged); 'convert' (another float dtype, e.g. a bias in the compute dtype). */
-  action: 'quantize' | 'copy' | 'convert';
+  /** 'quantize'; 'copy' (bytes unchanged); 'convert' (another float dtype, e.g. a bias in the compute dtype); 'drop' (not in the output). */
+  action: 'quantize' | 'copy' | 'convert' | 'drop';
   /** Why it was copied or converted rather than quantized. */
   reason?: string;
   /** What it became, in a few characters: "q4 g64" (HQQ), "Q4_K" (GGUF), "copy", "F16"... */

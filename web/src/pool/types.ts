@@ -6,6 +6,7 @@
  * format's business (`formats/`); the pool only moves tasks and results.
  */
 import type { QuantizeOptions } from '../engine.js';
+import type { RopePermutation } from '../model/hf/permute.js';
 
 export type TaskInputDtype = 'F32' | 'F16' | 'BF16';
 
@@ -47,6 +48,8 @@ export interface GGUFTask extends TaskBase {
   type: string;
   /** Also run llama.cpp's reference quantizer and report its error (the baseline). */
   compareBaseline?: boolean;
+  /** llama's q/k RoPE row permutation, applied to the input rows first (model/hf/permute.ts). */
+  permute?: RopePermutation;
 }
 
 /** A dtype conversion (round to nearest even), e.g. a BF16 norm weight stored as F32. */
@@ -56,6 +59,8 @@ export interface ConvertTask extends TaskBase {
   to: TaskInputDtype;
   rows: number;
   cols: number;
+  /** Row permutation applied first (see GGUFTask). */
+  permute?: RopePermutation;
 }
 
 export type WorkerTask = HQQTask | GGUFTask | ConvertTask;

@@ -8,7 +8,8 @@ import type { InputModel } from '../../model/input.js';
 import type { ConvertTask, GGUFTask, TaskInputDtype, WorkerResult } from '../../pool/types.js';
 import type { Job, OutputFormat, PlannedTensor, TensorWrite } from '../types.js';
 import { resolveGGUFConfig, type GGUFModelConfig } from './config.js';
-import { planGGUFFromGGUF, type GGUFFormatPlan, type GGUFJobSpec } from './plan.js';
+import { planGGUFFromHF } from './plan-hf.js';
+import { MAX_JOB_WEIGHTS, planGGUFFromGGUF, type GGUFFormatPlan, type GGUFJobSpec } from './plan.js';
 
 export function createGGUFFormat(config: GGUFModelConfig | undefined, maxJobWeights?: number): OutputFormat & { plan(input: InputModel): GGUFFormatPlan } {
   const resolved = resolveGGUFConfig(config);
@@ -16,14 +17,14 @@ export function createGGUFFormat(config: GGUFModelConfig | undefined, maxJobWeig
     name: 'gguf',
     plan(input) {
       if (input.container.kind === 'gguf') return planGGUFFromGGUF(input, resolved, maxJobWeights);
-      throw new HQQError('UNSUPPORTED', `GGUF output from ${input.container.kind} input needs a Hugging Face model folder (config.json, tokenizer.json and the safetensors files); ${input.fileNames[0]} alone has no architecture or tokenizer`);
+      return planGGUFFromHF(input, resolved, maxJobWeights ?? MAX_JOB_WEIGHTS);
     },
     task(job: Job, tensor: PlannedTensor, data: ArrayBuffer, _extra, options): GGUFTask | ConvertTask {
       const s = job.spec as GGUFJobSpec;
       if (s.kind === 'convert') {
-        return { kind: 'convert', name: tensor.name, data, from: s.inputType, to: s.type as TaskInputDtype, rows: s.rows, cols: s.cols };
+        return { kind: 'convert', name: tensor.name, data, from: s.inputType, to: s.type as TaskInputDtype, rows: s.rows, cols: s.cols, permute: s.permute };
       }
-      return { kind: 'gguf', name: tensor.name, data, inputType: s.inputType, type: s.type, rows: s.rows, cols: s.cols, compareBaseline: options.compareBaseline };
+      return { kind: 'gguf', name: tensor.name, data, inputType: s.inputType, type: s.type, rows: s.rows, cols: s.cols, permute: s.permute, compareBaseline: options.compareBaseline };
     },
     place(job: Job, tensor: PlannedTensor, r: WorkerResult): TensorWrite[] {
       const s = job.spec as GGUFJobSpec;
@@ -32,7 +33,7 @@ export function createGGUFFormat(config: GGUFModelConfig | undefined, maxJobWeig
       if (buf.byteLength !== s.rows * s.rowBytes) {
         throw new HQQError('INTERNAL', `tensor ${JSON.stringify(tensor.name)}: rows ${s.rowStart}..${s.rowStart + s.rows - 1} came back as ${buf.byteLength} bytes, expected ${s.rows * s.rowBytes}`);
       }
-      return [{ file: 0, entry: tensor.name, offset: s.rowStart * s.rowBytes, bytes: new Uint8Array(buf) }];
+      return [{ file: 0, entry: tensor.outputs[0]!.name, offset: s.rowStart * s.rowBytes, bytes: new Uint8Array(buf) }];
     },
   };
 }

@@ -10,6 +10,7 @@ import { withMetadata, type GGUFMetadata } from '../../io/gguf-metadata.js';
 import { ggmlRowBytes, requireGGMLType } from '../../io/gguf-types.js';
 import { planGGUF, type GGUFPlan } from '../../io/gguf-writer.js';
 import type { InputModel, InputTensor } from '../../model/input.js';
+import type { RopePermutation } from '../../model/hf/permute.js';
 import { HQQ_WASM_TOOL, HQQ_WASM_VERSION } from '../../version.js';
 import { planTotals, runWarnings } from '../plan-common.js';
 import type { FormatPlan, Job, PlannedTensor } from '../types.js';
@@ -29,6 +30,8 @@ export interface GGUFJobSpec {
   rowStart: number;
   /** Output bytes per row. */
   rowBytes: number;
+  /** llama's q/k RoPE row permutation of the job's rows (whole heads), applied before quantizing. */
+  permute?: RopePermutation;
 }
 
 export interface GGUFPlannedTensor extends PlannedTensor {
@@ -52,16 +55,21 @@ function rowBytes(type: string, cols: number, what: string): number {
   return b;
 }
 
-/** Row-range jobs covering a [rows, cols] tensor. */
-function rowJobs(index: number, rows: number, cols: number, inputType: string, type: string, what: string, maxWeights: number): Job[] {
+/**
+ * Row-range jobs covering a [rows, cols] tensor. With `permute`, ranges hold whole heads (the
+ * permutation moves rows only within a head) and each job permutes its own rows.
+ */
+export function rowJobs(index: number, rows: number, cols: number, inputType: string, type: string, what: string, maxWeights: number, permute?: RopePermutation): Job[] {
   const inRow = rowBytes(inputType, cols, what);
   const outRow = rowBytes(type, cols, what);
   const kind = FLOATS.has(inputType) && FLOATS.has(type) ? 'convert' : 'gguf';
-  const per = Math.max(1, Math.floor(maxWeights / Math.max(1, cols)));
+  const align = permute ? rows / permute.heads : 1;
+  const per = Math.max(1, Math.floor(maxWeights / Math.max(1, cols) / align)) * align;
   const jobs: Job[] = [];
   for (let r = 0; r < rows; r += per) {
     const count = Math.min(per, rows - r);
     const spec: GGUFJobSpec = { kind, inputType, type, rows: count, cols, rowStart: r, rowBytes: outRow };
+    if (permute) spec.permute = { kind: permute.kind, heads: count / align, rows: count };
     jobs.push({ tensor: index, offset: r * inRow, length: count * inRow, rows: { start: r, count }, spec });
   }
   return jobs;

@@ -6,11 +6,13 @@
  */
 import type { GGUFTypeName, HQQ } from '../../engine.js';
 import type { GGUFTask, WorkerResult } from '../../pool/types.js';
+import { permuteRows } from '../row-permute.js';
 import { statsToSums } from '../hqq/worker.js';
 
 export function runGGUFTask(hqq: HQQ, task: GGUFTask): WorkerResult {
   const t0 = performance.now();
   const shape: [number, number] = [task.rows, task.cols];
+  if (task.permute) task.data = permuteRows(task.data, task.cols, task.inputType, task.permute);
   let data: Float32Array | Uint16Array;
   let dtype: 'f16' | 'bf16' | undefined;
   if (task.inputType === 'F32') data = new Float32Array(task.data);

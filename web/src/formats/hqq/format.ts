@@ -9,6 +9,7 @@ import type { HQQTask, TaskInputDtype, WorkerResult } from '../../pool/types.js'
 import { runWarnings } from '../plan-common.js';
 import type { Job, OutputFormat, PlannedTensor, TensorWrite } from '../types.js';
 import { resolveModelConfig, type ModelQuantConfig } from './config.js';
+import { addFolderFiles } from './folder.js';
 import { planModel, type HQQPlannedTensor, type ModelPlan } from './plan.js';
 
 export function createHQQFormat(config: ModelQuantConfig): OutputFormat & { plan(input: InputModel): ModelPlan } {
@@ -25,6 +26,7 @@ export function createHQQFormat(config: ModelQuantConfig): OutputFormat & { plan
         index: st.index, outputFileName: st.outputFileName,
       });
       plan.warnings.push(...runWarnings(plan.tensors));
+      if (st.folder) addFolderFiles(plan, st.folder);
       return plan;
     },
     task(job, tensor, data, extra, options): HQQTask {

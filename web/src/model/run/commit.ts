@@ -25,7 +25,7 @@ export async function commitOutputs(
     await run.writers[i]!.commit();
     committed.push(plan.files[i]!.fileName);
   }
-  const small = [...plan.smallFiles.filter((f) => f.data !== undefined), ...(format.finish?.(plan) ?? [])];
+  const small = [...plan.smallFiles.filter((f) => f.data !== undefined || f.source !== undefined), ...(format.finish?.(plan) ?? [])];
   if (small.length > 0 && !sink.writeFile) {
     throw new HQQError('INVALID_ARGUMENT', `the output has ${small.length} more file(s) (${small.map((f) => f.fileName).join(', ')}) but the sink has no writeFile(); use a sink that can hold several files`);
   }
@@ -35,7 +35,8 @@ export async function commitOutputs(
       run.fail(why);
       return false;
     }
-    await sink.writeFile!(f.fileName, f.data!);
+    const data = f.data ?? (await f.source!.read(0, f.source!.size));
+    await sink.writeFile!(f.fileName, data);
     committed.push(f.fileName);
   }
   const why = stopped();
