@@ -8,7 +8,7 @@ import { HQQLINEAR_KEYS } from '../../../web/src/model/hqqlinear.js';
 import type { TensorReport } from '../../../web/src/model/quantize-model.js';
 
 const quantized: TensorReport = {
-  name: 'model.layers.17.mlp.down_proj.weight', shape: [4096, 11008], dtype: 'F16', action: 'quantize', nbits: 4, groupSize: 64,
+  name: 'model.layers.17.mlp.down_proj.weight', shape: [4096, 11008], dtype: 'F16', action: 'quantize', label: 'q4 g64', nbits: 4, groupSize: 64,
   bytesBefore: 90177536, bytesAfter: 25362432, bitsPerWeight: 4.5, meanAbs: 1.23e-3, rtn: { meanAbs: 2.5e-3, maxAbs: 1, relFrobenius: 0.1 },
 };
 

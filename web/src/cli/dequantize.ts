@@ -4,6 +4,7 @@ import { openFileSource } from '../io/node-file.js';
 import { openSafetensors } from '../io/safetensors.js';
 import { findHQQLayerKeys } from '../model/hqq-detect.js';
 import { dequantizeModelFile, type DequantizeDtype } from '../node-model.js';
+import { dequantizeGGUFFile, isGGUFFile } from '../node-gguf.js';
 import { formatBytes, middleTruncate } from './format.js';
 import { printWarnings, strictExit, UsageError, type CliWarning, type Out } from './io.js';
 import { choiceOption, stringOption } from './options.js';
@@ -17,10 +18,10 @@ export interface DequantizeFlags {
 
 export function defineDequantize(cmd: Command): Command {
   return cmd
-    .summary('turn HQQ layers back into float weights')
-    .usage('<file.safetensors> -o <out.safetensors> [--dtype float32|float16|bfloat16]')
-    .description('Turns every HQQLinear layer (<name>.W_q, scale, zero, ...) back into <name>.weight; other tensors are copied unchanged.')
-    .argument('[input...]', 'a quantized .safetensors file')
+    .summary('turn HQQ layers or a GGUF back into float weights')
+    .usage('<file.safetensors | model.gguf> -o <out.safetensors> [--dtype float32|float16|bfloat16]')
+    .description('Turns every HQQLinear layer (<name>.W_q, scale, zero, ...) back into <name>.weight; other tensors are copied unchanged. A GGUF file becomes a safetensors file of its tensors (GGUF names, PyTorch-order shapes), decoded exactly as llama.cpp decodes them: F32 for quantized tensors unless --dtype says otherwise.')
+    .argument('[input...]', 'a quantized .safetensors file, or a .gguf')
     .option('-o, --output <path>', 'output file', stringOption('--output'))
     .option('--dtype <dtype>', 'float32, float16 or bfloat16 (default: each layer\'s compute dtype)',
       choiceOption('--dtype', ['float32', 'float16', 'bfloat16'] as const, String, 'float32, float16 or bfloat16'))
@@ -44,6 +45,18 @@ export async function runDequantize(inputs: string[], flags: DequantizeFlags, io
   if (inputs.length !== 1) throw new UsageError(`dequantize takes exactly one input file, got ${inputs.length}`);
   if (!flags.output) throw new UsageError('dequantize needs -o <out.safetensors>');
   const input = inputs[0]!;
+  if (!input.endsWith('.json') && (await isGGUFFile(input))) {
+    const g = await dequantizeGGUFFile(input, flags.output, {
+      dtype: flags.dtype, handleSigint: true,
+      onTensor: flags.json ? undefined : (e) => {
+        const w = String(e.total).length;
+        io.out(`[${String(e.index).padStart(w + 1)}/${String(e.total).padStart(w + 1)}] ${middleTruncate(e.name, 72)}  [${e.shape.join(', ')}]  ${e.from === e.to ? `${e.from} copy` : `${e.from} -> ${e.to}`}\n`);
+      },
+    });
+    if (flags.json) io.out(JSON.stringify({ command: 'dequantize', input, format: 'gguf', ...g }, null, 2) + '\n');
+    else io.out(`decoded ${g.dequantized} of ${g.tensors} tensors, ${formatBytes(g.bytes)} in ${g.seconds.toFixed(1)} s\nwrote ${g.outputPath}\n`);
+    return 0;
+  }
   const warnings: CliWarning[] = [];
   const nothing = await nothingToDequantize(input);
   if (nothing) warnings.push(nothing);

@@ -45,9 +45,6 @@ function endTruncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;
 }
 
-function qLabel(r: { nbits?: number; groupSize?: number }): string {
-  return `q${r.nbits} g${r.groupSize}`;
-}
 
 /**
  * One line per tensor, in the manner of llama-quantize, at most MAX_LINE characters:
@@ -60,17 +57,19 @@ export function tensorLine(r: TensorReport, index: number, total: number, planne
   const head = `[${String(index).padStart(w + 1)}/${String(total).padStart(w + 1)}] `;
   const what = ` [${r.shape.join(', ')}] ${r.dtype}`;
   let tail: string;
-  if (r.action === 'copy') {
-    const as = r.outputDtype && r.outputDtype !== r.dtype ? ` as ${r.outputDtype}` : '';
-    const fixed = `${what} -> copy${as} ${formatBytes(r.bytesBefore)}`;
+  if (r.action === 'copy' || r.action === 'drop' || (r.action === 'convert' && r.meanAbs === undefined)) {
+    const as = r.action === 'drop' ? 'dropped' : r.action === 'convert' ? `as ${r.label}` : 'copy';
+    const fixed = `${what} -> ${as} ${formatBytes(r.bytesBefore)}`;
     // The name comes first (up to 60 characters), the reason gets the rest but at least 20.
     const room = MAX_LINE - head.length - Math.min(r.name.length, 60) - fixed.length - 3; // " (" + ")"
     tail = r.reason ? `${fixed} (${endTruncate(r.reason, Math.max(20, room))})` : fixed;
   } else {
-    tail = `${what} -> ${qLabel(r)} ${formatBytes(r.bytesBefore)} -> ${formatBytes(r.bytesAfter)} ${r.bitsPerWeight.toFixed(2)} bpw`;
+    tail = `${what} -> ${r.label} ${formatBytes(r.bytesBefore)} -> ${formatBytes(r.bytesAfter)} ${r.bitsPerWeight.toFixed(2)} bpw`;
     if (!planned && r.meanAbs !== undefined) {
       tail += ` |err| ${r.meanAbs.toExponential(1)}`;
-      const rtn = r.rtn ? ` (rtn ${r.rtn.meanAbs.toExponential(1)})` : '';
+      const b = r.baseline;
+      // The baseline as a ratio of mean |err| (below 1: ours is better).
+      const rtn = b && b.meanAbs > 0 ? ` ${(r.meanAbs / b.meanAbs).toFixed(2)}x ${b.name === 'round-to-nearest' ? 'rtn' : b.name}` : '';
       if (head.length + MIN_NAME + tail.length + rtn.length <= MAX_LINE) tail += rtn;
     }
   }
@@ -88,7 +87,8 @@ export function summaryLines(r: QuantizeModelReport, outputs: readonly string[])
   if (!r.dryRun) {
     lines.push(`time: ${r.seconds.toFixed(1)} s with ${r.workers} worker${r.workers === 1 ? '' : 's'} (${formatCount(t.quantizedParameters / Math.max(r.seconds, 1e-9))} params/s)`);
     if (t.quantized > 0) {
-      lines.push(`error: mean|err| ${r.meanAbs.toExponential(3)}, relative Frobenius ${r.relFrobenius.toFixed(4)}${r.rtn ? ` (round-to-nearest: ${r.rtn.meanAbs.toExponential(3)}, ${r.rtn.relFrobenius.toFixed(4)})` : ''}`);
+      const b = r.baseline;
+      lines.push(`error: mean|err| ${r.meanAbs.toExponential(3)}, relative Frobenius ${r.relFrobenius.toFixed(4)}${b ? ` (${b.name}: ${b.meanAbs.toExponential(3)}, ${b.relFrobenius.toFixed(4)}; ours/${b.name} ${(r.meanAbs / b.meanAbs).toFixed(3)}, ${(r.relFrobenius / b.relFrobenius).toFixed(3)})` : ''}`);
     }
     for (const o of outputs) lines.push(`wrote ${o}`);
   }

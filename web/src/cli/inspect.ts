@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { findHQQLayerKeys } from '../model/hqq-detect.js';
 import { inspectModelFile, type InspectedFile, type InspectReport } from '../node-model.js';
+import { inspectGGUFFile, isGGUFFile, type GGUFInspectReport } from '../node-gguf.js';
 import { formatBytes, formatCount, maxOf, middleTruncate } from './format.js';
 import { UsageError, type Out } from './io.js';
 
@@ -12,10 +13,10 @@ export interface InspectFlags {
 
 export function defineInspect(cmd: Command): Command {
   return cmd
-    .summary('summarize a .safetensors file or sharded model')
-    .usage('<file.safetensors | model.safetensors.index.json> [--keys] [--json]')
-    .description('Summarizes a safetensors file (or every shard of an index.json): tensors by dtype, metadata, and for quantized files the HQQ configs of its layers. --keys lists every tensor and every layer.')
-    .argument('[file...]', 'file.safetensors or model.safetensors.index.json')
+    .summary('summarize a .safetensors file, a sharded model or a .gguf')
+    .usage('<file.safetensors | model.safetensors.index.json | model.gguf> [--keys] [--json]')
+    .description('Summarizes a safetensors file (or every shard of an index.json): tensors by dtype, metadata, and for quantized files the HQQ configs of its layers; or a GGUF file: metadata, tokenizer, tensor types and bits per weight. --keys lists every tensor (and every HQQ layer).')
+    .argument('[file...]', 'file.safetensors, model.safetensors.index.json or model.gguf')
     .option('--keys', 'list every tensor (dtype, shape, size) and every HQQ layer')
     .option('--json', 'machine-readable output (always complete)');
 }
@@ -80,8 +81,33 @@ export function inspectText(r: InspectReport, keys: boolean): string[] {
   return lines;
 }
 
+/** The text summary of a GGUF file (every tensor with --keys). */
+export function ggufInspectText(r: GGUFInspectReport, keys: boolean): string[] {
+  const lines = [`${r.path}  ${formatBytes(r.size)}  GGUF v${r.version}  ${r.tensors.length} tensors  ${formatCount(r.parameters)} parameters  ${r.bitsPerWeight.toFixed(2)} bits per weight`];
+  lines.push(`  types: ${r.types.map((t) => `${t.type} ${t.tensors} (${formatBytes(t.bytes)}, ${((t.bytes * 8) / Math.max(1, t.parameters)).toFixed(2)} bpw)`).join(', ')}`);
+  if (r.tokenizer) {
+    const k = r.tokenizer;
+    lines.push(`  tokenizer: ${k.model ?? '?'}${k.pre ? ` (pre ${k.pre})` : ''}, ${k.tokens} tokens${k.merges ? `, ${k.merges} merges` : ''}${k.bos !== undefined ? `, bos ${k.bos}` : ''}${k.eos !== undefined ? `, eos ${k.eos}` : ''}${k.chatTemplate ? ', chat template' : ''}`);
+  }
+  for (const m of r.metadata) {
+    if (m.key.startsWith('tokenizer.ggml.') && m.type.startsWith('array')) continue; // summarized above
+    lines.push(`  ${m.key} (${m.type}) = ${m.summary.length > META_VALUE_CHARS ? `${m.summary.slice(0, META_VALUE_CHARS)}...` : m.summary}`);
+  }
+  if (keys) {
+    const w = Math.min(60, maxOf(r.tensors, (t) => t.name.length, 4));
+    for (const t of r.tensors) lines.push(`  ${middleTruncate(t.name, 60).padEnd(w)}  ${t.type.padEnd(5)}  ${`[${t.shape.join(', ')}]`.padEnd(16)}  ${formatBytes(t.bytes)}`);
+  } else if (r.tensors.length > 0) lines.push('(--keys lists every tensor)');
+  return lines;
+}
+
 export async function runInspect(files: string[], flags: InspectFlags, io: Out): Promise<number> {
   if (files.length !== 1) throw new UsageError(`inspect takes exactly one file, got ${files.length}`);
+  if (!files[0]!.endsWith('.json') && (await isGGUFFile(files[0]!))) {
+    const g = await inspectGGUFFile(files[0]!);
+    if (flags.json) io.out(JSON.stringify({ command: 'inspect', format: 'gguf', ...g }, null, 2) + '\n');
+    else for (const l of ggufInspectText(g, Boolean(flags.keys))) io.out(l + '\n');
+    return 0;
+  }
   const r = await inspectModelFile(files[0]!);
   if (flags.json) io.out(JSON.stringify({ command: 'inspect', ...r }, null, 2) + '\n');
   else for (const l of inspectText(r, Boolean(flags.keys))) io.out(l + '\n');
