@@ -219,7 +219,7 @@ async function warmUpPoolWorker(module: WebAssembly.Module): Promise<void> {
       timer = setTimeout(() => reject(new Error('the quantization worker did not start within 30 s')), 30_000);
     });
     const task = pool.run({
-      name: 'warm-up', dtype: 'F32', shape: [2, 64], data: new Float32Array(128).fill(0.5).buffer, options: { nbits: 4, groupSize: 64 }, computeDtype: 'float32',
+      kind: 'hqq', name: 'warm-up', dtype: 'F32', shape: [2, 64], data: new Float32Array(128).fill(0.5).buffer, options: { nbits: 4, groupSize: 64 }, computeDtype: 'float32',
     });
     await Promise.race([task, timeout]).finally(() => clearTimeout(timer));
   } catch (e) {
@@ -781,7 +781,7 @@ function openPlots(name: string): void {
 }
 
 function roundZeroOf(report: QuantizeModelReport, nbits: number): boolean {
-  const rz = report.config.round_zero;
+  const rz = 'round_zero' in report.config ? report.config.round_zero : undefined;
   return typeof rz === 'boolean' ? rz : nbits === 4;
 }
 

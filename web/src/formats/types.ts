@@ -10,6 +10,8 @@
  */
 import type { HQQError } from '../errors.js';
 import type { ByteSource } from '../io/source.js';
+import type { GGUFConfigRecord } from './gguf/config.js';
+import type { HQQConfigRecord } from './hqq/config.js';
 import type { FileLayout } from '../io/layout.js';
 import type { InputModel, InputTensor } from '../model/input.js';
 import type { TaskStats, WorkerResult, WorkerTask } from '../pool/types.js';
@@ -119,7 +121,7 @@ export interface PlanWarning {
 export interface FormatPlan {
   format: FormatName;
   /** The resolved config, as JSON-friendly data (recorded in the output and in reports). */
-  config: Record<string, unknown>;
+  config: FormatConfigRecord;
   files: PlannedFile[];
   smallFiles: PlannedSmallFile[];
   /** Bytes known at plan time (tensors the format makes itself), written once the files exist. */
@@ -133,6 +135,9 @@ export interface FormatPlan {
 }
 
 export type FormatName = 'hqq' | 'gguf';
+
+/** A run's config as reports record it: HQQ's (`nbits`, `group_size`...) or GGUF's (`preset`...). */
+export type FormatConfigRecord = HQQConfigRecord | GGUFConfigRecord;
 
 /** What a format does; one instance per run (it may keep state between plan and finish). */
 export interface OutputFormat {

@@ -3,7 +3,7 @@
  * from summable sums (`TaskStats`), so row ranges, tensors and models combine exactly: mean |err|
  * weighted by element count, relative Frobenius error sqrt(sum err^2 / sum W^2).
  */
-import type { FormatName, FormatPlan, PlannedTensor, PlanTotals, PlanWarning } from '../formats/types.js';
+import type { FormatConfigRecord, FormatName, FormatPlan, PlannedTensor, PlanTotals, PlanWarning } from '../formats/types.js';
 import type { TaskStats } from '../pool/types.js';
 
 /** Reconstruction errors of one tensor (or a whole model). */
@@ -63,8 +63,8 @@ export interface QuantizeModelReport {
   dryRun: boolean;
   /** The output format. */
   format: FormatName;
-  /** The resolved config as recorded in the output (see `HQQConfigRecord` / the GGUF format's). */
-  config: Record<string, unknown>;
+  /** The resolved config as recorded in the output: `HQQConfigRecord` or `GGUFConfigRecord` (by `format`). */
+  config: FormatConfigRecord;
   workers: number;
   seconds: number;
   /** Output file names, in order (small files such as an index last). */

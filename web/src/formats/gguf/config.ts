@@ -56,8 +56,24 @@ export function resolveGGUFConfig(config: GGUFModelConfig = {}): ResolvedGGUFCon
   };
 }
 
+/** The GGUF config as reports record it. */
+export interface GGUFConfigRecord {
+  /** llama-quantize preset name, e.g. "Q4_K_M". */
+  preset: string;
+  /** Its llama_ftype, written as general.file_type. */
+  file_type: number;
+  tensor_types: string[];
+  pure: boolean;
+  output_tensor_type: string | null;
+  token_embedding_type: string | null;
+  leave_output_tensor: boolean;
+  allow_requantize: boolean;
+  /** Hugging Face folder input: its architecture (config.json `architectures[0]`). */
+  architecture?: string;
+}
+
 /** The config as JSON-friendly data (reports). */
-export function describeGGUFConfig(c: ResolvedGGUFConfig): Record<string, unknown> {
+export function describeGGUFConfig(c: ResolvedGGUFConfig): GGUFConfigRecord {
   const o = c.options;
   return {
     preset: c.preset.name,

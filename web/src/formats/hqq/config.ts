@@ -171,7 +171,23 @@ export function resolveModelConfig(config: ModelQuantConfig = {}): ResolvedModel
 const RESOLVED = new WeakSet<object>();
 
 /** The config as JSON-friendly data (recorded in the output metadata and reports). */
-export function describeConfig(c: ResolvedModelConfig): Record<string, unknown> {
+/** The HQQ config as recorded in the output metadata (`hqq_config`) and in reports. */
+export interface HQQConfigRecord {
+  nbits: Nbits;
+  group_size: number;
+  axis: 0 | 1;
+  optimize: boolean;
+  /** true/false when given; otherwise the reference's HQQLinear default, on for 4-bit. */
+  round_zero: boolean | 'nbits == 4';
+  compute_dtype: ComputeDtype;
+  include: string | null;
+  exclude: string | null;
+  /** `RE=BITS:GROUP` overrides, first match wins. */
+  tensor_config: string[];
+  solver?: SolverOptions;
+}
+
+export function describeConfig(c: ResolvedModelConfig): HQQConfigRecord {
   return {
     nbits: c.nbits,
     group_size: c.groupSize,
