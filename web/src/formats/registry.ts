@@ -19,14 +19,23 @@ export interface FormatOptions extends ModelQuantConfig {
   format?: FormatName;
   /** GGUF output: the llama-quantize preset and flags. */
   gguf?: GGUFModelConfig;
+  /**
+   * GGUF output: write the model as this many gguf-split files `<name>-0000I-of-0000N.gguf`
+   * (llama.cpp loads the set from the first), balanced by bytes; 1 (default) writes one file.
+   * docs/sharding.md.
+   */
+  split?: number;
 }
 
 const HQQ_ONLY: readonly (keyof ModelQuantConfig)[] = ['nbits', 'groupSize', 'axis', 'optimize', 'roundZero', 'computeDtype', 'tensorConfig', 'solver', 'include', 'exclude'];
 
 export function createFormat(options: FormatOptions, input: InputModel): OutputFormat {
-  const { format = input.container.kind === 'gguf' ? 'gguf' : 'hqq', gguf, ...rest } = options;
+  const { format = input.container.kind === 'gguf' ? 'gguf' : 'hqq', gguf, split, ...rest } = options;
   switch (format) {
     case 'hqq':
+      if (split !== undefined && split !== 1) {
+        throw new HQQError('INVALID_ARGUMENT', `split = ${String(split)}: split files are a GGUF output option; HQQ output keeps the input's safetensors shards (to spread the work over machines use shard: { index, count }, CLI --shard I/N)`);
+      }
       if (gguf !== undefined) throw new HQQError('INVALID_ARGUMENT', 'gguf options were given but the output format is hqq; pass format: "gguf" (CLI: -o model.gguf or --format gguf)');
       return createHQQFormat(rest);
     case 'gguf': {
@@ -34,7 +43,7 @@ export function createFormat(options: FormatOptions, input: InputModel): OutputF
       if (given.length > 0) {
         throw new HQQError('INVALID_ARGUMENT', `${given.join(', ')} ${given.length === 1 ? 'is an HQQ option' : 'are HQQ options'}; GGUF output takes a llama-quantize preset and its flags instead (gguf: { preset: 'Q4_K_M', tensorTypes: ['attn_v=q8_0'] }; CLI: --type Q4_K_M, --tensor-type)`);
       }
-      return createGGUFFormat(gguf, testHooksOf(options)?.maxJobWeights);
+      return createGGUFFormat(gguf, testHooksOf(options)?.maxJobWeights, split ?? 1);
     }
     default:
       throw new HQQError('INVALID_ARGUMENT', `format = ${JSON.stringify(format)} is not an output format; use one of ${FORMAT_NAMES.join(', ')}`);

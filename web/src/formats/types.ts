@@ -14,6 +14,7 @@ import type { GGUFConfigRecord } from './gguf/config.js';
 import type { HQQConfigRecord } from './hqq/config.js';
 import type { FileLayout } from '../io/layout.js';
 import type { InputModel, InputTensor } from '../model/input.js';
+import type { PlanPart } from '../model/shard.js';
 import type { TaskStats, WorkerResult, WorkerTask } from '../pool/types.js';
 
 /** 'drop': the tensor has no place in the output (e.g. rotary frequencies llama.cpp recomputes). */
@@ -132,6 +133,8 @@ export interface FormatPlan {
   warnings: PlanWarning[];
   /** The name of the baseline the format compares against ("round-to-nearest", "llama.cpp"). */
   baselineName?: string;
+  /** One part of a sharded run (`model/shard.ts`): the other parts' tensors are `drop`s here. */
+  part?: PlanPart;
 }
 
 export type FormatName = 'hqq' | 'gguf';

@@ -82,6 +82,8 @@ export interface QuantizeModelReport {
   rtn?: { meanAbs: number; relFrobenius: number };
   /** Things the user probably did not mean (a pattern matching nothing, nothing quantized...). */
   warnings: PlanWarning[];
+  /** A sharded run (option `shard`): which part this was; `tensors` and `totals` are the part's. */
+  part?: { index: number; count: number; fingerprint: string; record: string };
   tensors: TensorReport[];
 }
 
@@ -163,6 +165,7 @@ export function modelReport(
     baseline: b && { name: plan.baselineName ?? 'baseline', ...b },
     rtn: b && plan.format === 'hqq' ? { meanAbs: b.meanAbs, relFrobenius: b.relFrobenius } : undefined,
     warnings: extra.warnings,
-    tensors,
+    part: plan.part && { index: plan.part.index, count: plan.part.count, fingerprint: plan.part.fingerprint, record: plan.part.record },
+    tensors: plan.part ? plan.part.tensors.map((i) => tensors[i]!) : tensors,
   };
 }
