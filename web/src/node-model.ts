@@ -15,6 +15,7 @@ import { modelInputFromFolder } from './model/folder-input.js';
 import { parseIndexJson } from './io/index-json.js';
 import { openFileSource } from './io/node-file.js';
 import { resolveOutputTarget } from './io/node-output-target.js';
+import { nodeFilesSink } from './io/node-files-sink.js';
 import { nodeOutputSink, type NodeOutputSink, type OutputTarget } from './io/node-sink.js';
 import { createSafetensorsFileWriter } from './io/node-writer.js';
 import { openSafetensors, type DType, type SafetensorsFile, type TensorInfo } from './io/safetensors.js';
@@ -94,7 +95,7 @@ async function openFolderFiles(dir: string, sources: ByteSource[]): Promise<Byte
 }
 
 /** A model folder (Hugging Face layout) as the input; GGUF output is one file, HQQ output a folder. */
-async function openFolderInput(dir: string, outputPath: string | undefined, dryRun: boolean, format: FormatName | undefined, sources: ByteSource[]): Promise<OpenedInputs> {
+async function openFolderInput(dir: string, outputPath: string | undefined, checkFolder: boolean, format: FormatName | undefined, sources: ByteSource[]): Promise<OpenedInputs> {
   const name = basename(resolve(dir));
   const files = await openFolderFiles(dir, sources);
   const input = await modelInputFromFolder(files, { name });
@@ -103,7 +104,7 @@ async function openFolderInput(dir: string, outputPath: string | undefined, dryR
   const gguf = format === 'gguf' || input.sources[0]!.name.toLowerCase().endsWith('.gguf');
   const out = outputPath === undefined ? undefined : await resolveOutputTarget(outputPath, {
     multiFile: !gguf, defaultFileName: gguf ? `${name}.gguf` : (input.index?.fileName ?? basename(input.sources[0]!.name)),
-    inputPaths: paths, checkFolder: !dryRun,
+    inputPaths: paths, checkFolder,
   });
   if (out?.fileName && input.index) input.index = { ...input.index, fileName: out.fileName };
   else if (out?.fileName) input.outputFileName = out.fileName;
@@ -117,11 +118,12 @@ async function siblingFolder(inputPath: string, weights: readonly string[], sour
   return { name: basename(dir), files };
 }
 
-async function openInputs(inputPath: string, outputPath: string | undefined, dryRun: boolean, format?: FormatName): Promise<OpenedInputs> {
+/** `checkFolder`: refuse now an output folder the run may not replace (not for parts: they share one). */
+async function openInputs(inputPath: string, outputPath: string | undefined, checkFolder: boolean, format?: FormatName): Promise<OpenedInputs> {
   if (typeof inputPath !== 'string' || inputPath.length === 0) throw new HQQError('INVALID_ARGUMENT', 'the input path must be a non-empty string');
   const sources: ByteSource[] = [];
   try {
-    if (await isDirectory(inputPath)) return await openFolderInput(inputPath, outputPath, dryRun, format, sources);
+    if (await isDirectory(inputPath)) return await openFolderInput(inputPath, outputPath, checkFolder, format, sources);
     if (isIndexPath(inputPath)) {
       let text: string;
       try {
@@ -133,7 +135,7 @@ async function openInputs(inputPath: string, outputPath: string | undefined, dry
       const inDir = dirname(inputPath);
       const inputPaths = [inputPath, ...index.shards.map((s) => join(inDir, s))];
       const out = outputPath === undefined ? undefined
-        : await resolveOutputTarget(outputPath, { multiFile: true, defaultFileName: index.fileName, inputPaths, checkFolder: !dryRun });
+        : await resolveOutputTarget(outputPath, { multiFile: true, defaultFileName: index.fileName, inputPaths, checkFolder });
       const shards: ByteSource[] = [];
       for (const shard of index.shards) {
         const s = await openFileSource(join(inDir, shard));
@@ -144,7 +146,7 @@ async function openInputs(inputPath: string, outputPath: string | undefined, dry
       return { input: { sources: shards, index: { text, fileName: out?.fileName ?? index.fileName }, folder }, sources, inputPaths, target: out?.target };
     }
     const out = outputPath === undefined ? undefined
-      : await resolveOutputTarget(outputPath, { multiFile: false, defaultFileName: basename(inputPath), inputPaths: [inputPath], checkFolder: !dryRun });
+      : await resolveOutputTarget(outputPath, { multiFile: false, defaultFileName: basename(inputPath), inputPaths: [inputPath], checkFolder });
     const main = await openFileSource(inputPath);
     sources.push(main);
     const folder = format === 'gguf' && !inputPath.toLowerCase().endsWith('.gguf') ? await siblingFolder(inputPath, [basename(inputPath)], sources) : undefined;
@@ -187,14 +189,19 @@ export async function quantizeModelFiles(inputPath: string, outputPath: string |
   if (outputPath === undefined && !rest.dryRun) throw new HQQError('INVALID_ARGUMENT', 'quantizeModelFiles: pass an output path (or dryRun: true)');
   // The format: as asked; else GGUF for a .gguf output path (or a GGUF input), else HQQ.
   const format = rest.format ?? (outputPath?.toLowerCase().endsWith('.gguf') ? 'gguf' : undefined);
-  const io = await openInputs(inputPath, outputPath, rest.dryRun ?? false, format);
+  // A part of a sharded run, or a GGUF split set: files published one by one into a shared folder.
+  const perFile = rest.shard !== undefined || (rest.split ?? 1) > 1;
+  const io = await openInputs(inputPath, outputPath, !(rest.dryRun ?? false) && !perFile, format);
   for (const n of io.notices ?? []) onNotice?.(n);
   const term = handleSignals ? abortOnTermination(rest.signal) : undefined;
   const signal = term?.signal ?? rest.signal;
   let sink: NodeOutputSink | undefined;
   try {
     if (io.target && !rest.dryRun) {
-      sink = nodeOutputSink(io.target, { inputPaths: io.inputPaths, signal, onNotice, onPoint: testPointsFromEnv() });
+      const sinkOptions = { inputPaths: io.inputPaths, signal, onNotice, onPoint: testPointsFromEnv() };
+      sink = perFile
+        ? nodeFilesSink(io.target.kind === 'folder' ? io.target.path : dirname(io.target.path), sinkOptions)
+        : nodeOutputSink(io.target, sinkOptions);
     }
     let module: WebAssembly.Module | undefined;
     const createPool = rest.createPool ?? (async (size: number) => {

@@ -167,6 +167,7 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
   let published = false;
   try {
     try {
+      await sink.prepare?.([...plan.files.map((f) => f.fileName), ...plan.smallFiles.map((f) => f.fileName)]);
       for (const f of plan.files) {
         if (run.failure) break;
         run.writers.push(await sink.createShard(f.fileName, f.layout));

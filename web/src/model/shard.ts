@@ -60,8 +60,8 @@ export interface PartRecord {
   fingerprint: string;
   rerun?: string;
   /** Every streamed file of the whole run, with the part writing it. */
-  files: { name: string; size: number; header: string; part: number }[];
-  /** Every small file of the run: copied by part 1 (`part: 1`) or written by the merge (`part: 0`). */
+  files: { name: string; size: number; headerSize: number; header: string; part: number }[];
+  /** Every small file of the run, in the single run's order: copied by part 1 (`part: 1`) or written by the merge (`part: 0`). */
   smallFiles: { name: string; part: number }[];
   /** Part 1 only: what the merge writes (index.json, config.json...). */
   deferred?: { name: string; text?: string; base64?: string }[];
@@ -213,8 +213,8 @@ export async function shardPlan(plan: FormatPlan, format: OutputFormat, shard: S
   const rec: PartRecord = {
     tool: HQQ_WASM_TOOL, version: HQQ_WASM_VERSION, kind: PART_RECORD_KIND, format: plan.format, part: index, count, fingerprint,
     rerun: shard.rerun,
-    files: plan.files.map((f, i) => ({ name: f.fileName, size: f.layout.totalSize, header: headers[i]!, part: owner[i]! + 1 })),
-    smallFiles: [...copies.map((f) => ({ name: f.fileName, part: 1 })), ...deferred.map((f) => ({ name: f.fileName, part: 0 }))],
+    files: plan.files.map((f, i) => ({ name: f.fileName, size: f.layout.totalSize, headerSize: f.layout.headerBytes.byteLength, header: headers[i]!, part: owner[i]! + 1 })),
+    smallFiles: plan.smallFiles.map((f) => ({ name: f.fileName, part: f.data === undefined ? 1 : 0 })),
     deferred: index === 1 ? deferred.map((f) => (typeof f.data === 'string' ? { name: f.fileName, text: f.data } : { name: f.fileName, base64: base64(f.data!) })) : undefined,
   };
   const files = plan.files.filter((_, i) => newFile.has(i));
