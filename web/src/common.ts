@@ -30,7 +30,7 @@ export type { LoadOptions, WasmSource } from './wasm-loader.js';
 export { quantizeModel, planModelInput, DEFAULT_COPY_CHUNK } from './model/quantize-model.js';
 export type {
   ModelInput, ModelSink, ShardWriter, QuantizeModelOptions, QuantizeModelReport, TensorReport, ModelProgressEvent,
-  ModelProgressType, PlannedModel, ErrorSummary,
+  ModelProgressType, PlannedModel, ErrorSummary, ShardOption, PlanPart, PartRecord,
 } from './model/quantize-model.js';
 export { planModel, resolveModelConfig, parseTensorOverride, tensorConfigFor, HQQ_WASM_VERSION } from './model/plan.js';
 export type { ModelPlan, ModelQuantConfig, PlannedShard, PlannedTensor, ResolvedModelConfig, TensorOverride, SolverOptions } from './model/plan.js';

@@ -240,3 +240,13 @@ describe('sharding errors: clear, and nothing written', () => {
     expect(d.stderr).toMatch(/tiny-00002-of-00002\.gguf \(part 2 of 2\) is 1000 bytes, but the run planned \d+: .*run it again: hqq-wasm quantize .* --shard 2\/2/);
   }, 300_000);
 });
+
+describe('docs/sharding.md', () => {
+  it('shows the Kubernetes manifest of docs/examples/ as it is', async () => {
+    const doc = await readFile(join(ROOT, 'docs/sharding.md'), 'utf8');
+    const yaml = await readFile(join(ROOT, 'docs/examples/k8s-indexed-job.yaml'), 'utf8');
+    const blocks = [...doc.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
+    expect(blocks).toContain(yaml);
+    expect(yaml).toMatch(/--shard \$\(\(JOB_COMPLETION_INDEX \+ 1\)\)\/8/);
+  });
+});
