@@ -118,8 +118,12 @@ async function siblingFolder(inputPath: string, weights: readonly string[], sour
   return { name: basename(dir), files };
 }
 
-/** `checkFolder`: refuse now an output folder the run may not replace (not for parts: they share one). */
-async function openInputs(inputPath: string, outputPath: string | undefined, checkFolder: boolean, format?: FormatName): Promise<OpenedInputs> {
+/**
+ * `checkFolder`: refuse now an output folder the run may not replace (not for parts: they share
+ * one); `folder`: the output has several files even from one input file.
+ */
+async function openInputs(inputPath: string, outputPath: string | undefined, how: { checkFolder: boolean; folder: boolean }, format?: FormatName): Promise<OpenedInputs> {
+  const { checkFolder } = how;
   if (typeof inputPath !== 'string' || inputPath.length === 0) throw new HQQError('INVALID_ARGUMENT', 'the input path must be a non-empty string');
   const sources: ByteSource[] = [];
   try {
@@ -146,7 +150,7 @@ async function openInputs(inputPath: string, outputPath: string | undefined, che
       return { input: { sources: shards, index: { text, fileName: out?.fileName ?? index.fileName }, folder }, sources, inputPaths, target: out?.target };
     }
     const out = outputPath === undefined ? undefined
-      : await resolveOutputTarget(outputPath, { multiFile: false, defaultFileName: basename(inputPath), inputPaths: [inputPath], checkFolder });
+      : await resolveOutputTarget(outputPath, { multiFile: how.folder, defaultFileName: basename(inputPath), inputPaths: [inputPath], checkFolder });
     const main = await openFileSource(inputPath);
     sources.push(main);
     const folder = format === 'gguf' && !inputPath.toLowerCase().endsWith('.gguf') ? await siblingFolder(inputPath, [basename(inputPath)], sources) : undefined;
@@ -190,8 +194,12 @@ export async function quantizeModelFiles(inputPath: string, outputPath: string |
   // The format: as asked; else GGUF for a .gguf output path (or a GGUF input), else HQQ.
   const format = rest.format ?? (outputPath?.toLowerCase().endsWith('.gguf') ? 'gguf' : undefined);
   // A part of a sharded run, or a GGUF split set: files published one by one into a shared folder.
-  const perFile = rest.shard !== undefined || (rest.split ?? 1) > 1;
-  const io = await openInputs(inputPath, outputPath, !(rest.dryRun ?? false) && !perFile, format);
+  const split = rest.split ?? 1;
+  const ggufOut = format === 'gguf' || (format === undefined && inputPath.toLowerCase().endsWith('.gguf'));
+  const perFile = rest.shard !== undefined || (split > 1 && ggufOut);
+  // An HQQ output of several files (split, or a one-file model in parts) is a folder.
+  const folder = !ggufOut && (split > 1 || (rest.shard?.count ?? 1) > 1);
+  const io = await openInputs(inputPath, outputPath, { checkFolder: !(rest.dryRun ?? false) && !perFile, folder }, format);
   for (const n of io.notices ?? []) onNotice?.(n);
   const term = handleSignals ? abortOnTermination(rest.signal) : undefined;
   const signal = term?.signal ?? rest.signal;

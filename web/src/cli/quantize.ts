@@ -95,7 +95,7 @@ export function defineQuantize(cmd: Command): Command {
     .option('--exclude <regex>', 'never quantize matching tensors', regexFlag('--exclude'))
     .option('--tensor-config <RE=BITS:GROUP>', 'per-tensor bits/group size; repeatable; first match wins', repeatable())
     .option('--shard <I/N>', 'write only part I of N (1-based; for N machines; then hqq-wasm merge <output>); docs/sharding.md', shardFlag())
-    .option('--split <n>', 'GGUF: write N gguf-split files <name>-0000I-of-0000N.gguf (llama.cpp loads them from the first)', intOption('--split', 1))
+    .option('--split <n>', 'write N files: GGUF, a gguf-split set <name>-0000I-of-0000N.gguf; HQQ, model-0000I-of-0000N.safetensors + index', intOption('--split', 1))
     .option('--workers <n>', 'worker threads (default: all cores; capped at the core count)', intOption('--workers', 1))
     .option('--compare-rtn', 'HQQ: also report plain round-to-nearest errors (GGUF always reports llama.cpp\'s own quantizer next to ours)')
     .option('--dry-run', 'print the plan (sizes, bits per weight) without quantizing')
@@ -103,7 +103,7 @@ export function defineQuantize(cmd: Command): Command {
     .option('--strict', 'treat warnings (nothing quantized, a pattern that matches nothing, ...) as errors: exit 1');
 }
 
-const GGUF_FLAGS = ['--split', '--type', '--tensor-type', '--pure', '--output-tensor-type', '--token-embedding-type', '--leave-output-tensor', '--allow-requantize'];
+const GGUF_FLAGS = ['--type', '--tensor-type', '--pure', '--output-tensor-type', '--token-embedding-type', '--leave-output-tensor', '--allow-requantize'];
 const HQQ_FLAGS = ['--nbits', '--group-size', '--axis', '--no-optimize', '--round-zero', '--no-round-zero', '--compute-dtype', '--include', '--exclude', '--tensor-config', '--compare-rtn'];
 
 /** The flags given, by name (commander merges the values; usage errors need the names). */

@@ -7,6 +7,7 @@ import { HQQError } from '../errors.js';
 import type { InputModel } from '../model/input.js';
 import { testHooksOf } from '../model/test-hooks.js';
 import { createGGUFFormat } from './gguf/format.js';
+import { checkSplitCount } from './gguf/split.js';
 import type { GGUFModelConfig } from './gguf/config.js';
 import type { ModelQuantConfig } from './hqq/config.js';
 import { createHQQFormat } from './hqq/format.js';
@@ -20,9 +21,10 @@ export interface FormatOptions extends ModelQuantConfig {
   /** GGUF output: the llama-quantize preset and flags. */
   gguf?: GGUFModelConfig;
   /**
-   * GGUF output: write the model as this many gguf-split files `<name>-0000I-of-0000N.gguf`
-   * (llama.cpp loads the set from the first), balanced by bytes; 1 (default) writes one file.
-   * docs/sharding.md.
+   * Write the output in this many files, balanced by bytes (docs/sharding.md): GGUF, a gguf-split
+   * set `<name>-0000I-of-0000N.gguf` (llama.cpp loads it from the first); HQQ,
+   * `model-0000I-of-0000N.safetensors` and an index.json. Default 1: one GGUF file; HQQ, the
+   * input's files.
    */
   split?: number;
 }
@@ -33,11 +35,8 @@ export function createFormat(options: FormatOptions, input: InputModel): OutputF
   const { format = input.container.kind === 'gguf' ? 'gguf' : 'hqq', gguf, split, ...rest } = options;
   switch (format) {
     case 'hqq':
-      if (split !== undefined && split !== 1) {
-        throw new HQQError('INVALID_ARGUMENT', `split = ${String(split)}: split files are a GGUF output option; HQQ output keeps the input's safetensors shards (to spread the work over machines use shard: { index, count }, CLI --shard I/N)`);
-      }
       if (gguf !== undefined) throw new HQQError('INVALID_ARGUMENT', 'gguf options were given but the output format is hqq; pass format: "gguf" (CLI: -o model.gguf or --format gguf)');
-      return createHQQFormat(rest);
+      return createHQQFormat(rest, checkSplitCount(split ?? 1, 'split'));
     case 'gguf': {
       const given = HQQ_ONLY.filter((k) => rest[k] !== undefined);
       if (given.length > 0) {

@@ -83,6 +83,11 @@ export async function planModelInput(input: ModelInput, config: FormatOptions = 
       format = createFormat({ ...config, split: part.count }, opened);
     }
     let plan = format.plan(opened);
+    if (part && format.name === 'hqq' && config.split === undefined && part.count > plan.files.length) {
+      // More parts than the input has files: the output is cut into one file per part instead.
+      format = createFormat({ ...config, split: part.count }, opened);
+      plan = format.plan(opened);
+    }
     if (part) ({ plan, format } = await shardPlan(plan, format, part));
     return { plan, input: opened, format, close: () => opened.close() };
   } catch (e) {

@@ -149,7 +149,7 @@ export function modelReport(
   }
   const summary = summarizeSums(all);
   const b = base && summarizeSums(base);
-  const indexFile = plan.format === 'hqq' ? plan.smallFiles.find((f) => f.fileName.endsWith('.json'))?.fileName : undefined;
+  const indexFile = plan.format === 'hqq' && !plan.part ? plan.smallFiles.find((f) => f.fileName.endsWith('.json'))?.fileName : undefined;
   return {
     dryRun: extra.dryRun,
     format: plan.format,
