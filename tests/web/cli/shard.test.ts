@@ -4,7 +4,8 @@
  * byte for byte (every file, the completion record included). HQQ from a sharded Hugging Face
  * folder (4 safetensors files, one bias stored in another file than its weight) for N = 1, 2, 3;
  * GGUF for N = 1 (the plain file) and N = 2, 3 (the `--split N` set). Then the errors: --shard 0/2,
- * 3/2, more parts than files, merge with a part missing and with parts of two different runs.
+ * 3/2, merge with a part missing, with parts of two different runs, with a damaged file. With more
+ * parts than input files, the HQQ output is cut into N files, as `--split N` cuts it.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -185,13 +186,20 @@ describe('sharding errors: clear, and nothing written', () => {
     expect(r.stderr).toMatch(/--split 3 contradicts --shard 1\/2/);
   });
 
-  it('more parts than the HQQ output has files', async () => {
-    const out = join(dir, 'too-many');
-    const r = await run(['quantize', folder, '-o', out, '--shard', '5/5', ...HQQ_OPTS]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/5 parts but the output has only 4 files: the input's safetensors files .*; use at most 4 parts/);
-    expect(existsSync(out)).toBe(false);
-  });
+  it('HQQ with more parts than the input has files: N files model-0000I-of-0000N, as --split N writes them', async () => {
+    const split = join(dir, 'hqq-split-5');
+    const s = await run(['quantize', folder, '-o', split, '--split', '5', ...HQQ_OPTS]);
+    expect(s.code, s.stderr).toBe(0);
+    const names = (await readdir(split)).filter((n) => n.endsWith('.safetensors')).sort();
+    expect(names).toEqual(Array.from({ length: 5 }, (_, k) => `model-0000${k + 1}-of-00005.safetensors`));
+    const index = JSON.parse(await readFile(join(split, 'model.safetensors.index.json'), 'utf8'));
+    expect(new Set(Object.values(index.weight_map))).toEqual(new Set(names));
+    const out = join(dir, 'hqq-parts-5');
+    await runParts(5, (i) => ['quantize', folder, '-o', out, '--shard', `${i}/5`, ...HQQ_OPTS]);
+    const m = await run(['merge', out]);
+    expect(m.code, m.stderr).toBe(0);
+    await expectSameFolder(out, split);
+  }, 300_000);
 
   it('merge with a part missing names it and the command that runs it; nothing is written', async () => {
     const out = join(dir, 'missing');

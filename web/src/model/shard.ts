@@ -161,15 +161,18 @@ function partTensor(t: PlannedTensor, keep: boolean, newFile: ReadonlyMap<number
   };
 }
 
-/** The format with `place` keeping the writes to this part's files only (renumbered). */
-function partFormat(format: OutputFormat, newFile: ReadonlyMap<number, number>): OutputFormat {
+/**
+ * The format as the part runs it: `task` and `place` see the whole run's tensor (its own file
+ * numbers), and `place` keeps the writes to this part's files only, renumbered.
+ */
+function partFormat(format: OutputFormat, whole: readonly PlannedTensor[], newFile: ReadonlyMap<number, number>): OutputFormat {
   if (format.finish) throw new HQQError('UNSUPPORTED', `the ${format.name} format makes files from the results (finish), which sharding cannot split; run it on one machine`);
   return {
     name: format.name,
     plan: (input) => format.plan(input),
-    task: (job, tensor, data, extra, options) => format.task(job, tensor, data, extra, options),
+    task: (job, tensor, data, extra, options) => format.task(job, whole[tensor.index]!, data, extra, options),
     place(job, tensor, result): TensorWrite[] {
-      return format.place(job, tensor, result).filter((w) => newFile.has(w.file)).map((w) => ({ ...w, file: newFile.get(w.file)! }));
+      return format.place(job, whole[tensor.index]!, result).filter((w) => newFile.has(w.file)).map((w) => ({ ...w, file: newFile.get(w.file)! }));
     },
   };
 }
@@ -225,5 +228,5 @@ export async function shardPlan(plan: FormatPlan, format: OutputFormat, shard: S
     ...plan, files, smallFiles, constants, tensors, part,
     totals: planTotals(mine.map((i) => tensors[i]!), files, smallFiles),
   };
-  return { plan: partPlan, format: partFormat(format, newFile) };
+  return { plan: partPlan, format: partFormat(format, plan.tensors, newFile) };
 }
