@@ -67,7 +67,9 @@ async function readRecords(dir: string, wanted: string | undefined): Promise<Fou
   const named = entries.map((n) => ({ n, p: parsePartRecordName(n) })).filter((x) => x.p && (wanted === undefined || x.p.tag === wanted));
   const tags = [...new Set(named.map((x) => x.p!.tag))];
   if (named.length === 0) {
-    bad(`${dir}: no part records (.hqq-wasm-part-*.json) found: no part of a sharded run has finished here; run quantize --shard I/N -o ${dir} for every part first`);
+    // Say so when the folder holds a complete output already (merged before, or one run's).
+    const done = entries.includes(OUTPUT_MARKER) || (wanted !== undefined && entries.some((n) => n.startsWith(wanted.slice(0, -1)) && /-\d{5}-of-\d{5}\.gguf$/.test(n)));
+    bad(`${dir}: no part records (.hqq-wasm-part-*.json) found: ${done ? 'nothing to merge, the output there is complete (merged already, or written by one run)' : `no part of a sharded run has finished here; run quantize --shard I/N -o ${dir} for every part first`}`);
   }
   if (tags.length > 1) {
     throw new HQQError('INVALID_ARGUMENT', `${dir} holds the parts of several outputs (${tags.map((t) => (t ? `${t.slice(0, -1)}.gguf` : 'the folder itself')).join(', ')}); pass the one to merge (e.g. ${join(dir, `${tags.find((t) => t)?.slice(0, -1) ?? 'model'}.gguf`)})`);

@@ -214,6 +214,9 @@ describe('sharding errors: clear, and nothing written', () => {
     expect((await run(['quantize', folder, '-o', out, '--shard', '2/3', ...HQQ_OPTS])).code).toBe(0);
     expect((await run(['merge', out])).code).toBe(0);
     await expectSameFolder(out, join(dir, 'hqq-single'));
+    const again = await run(['merge', out]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/nothing to merge, the output there is complete \(merged already, or written by one run\)/);
   }, 300_000);
 
   it('merge refuses parts of different runs (other options: the plan fingerprints differ), for HQQ and GGUF', async () => {
