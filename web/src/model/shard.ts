@@ -179,13 +179,13 @@ function partFormat(format: OutputFormat, whole: readonly PlannedTensor[], newFi
 
 /**
  * The plan (and format) of part `shard.index` of `shard.count`, from the whole run's plan. Throws
- * INVALID_ARGUMENT when the output has fewer files than parts.
+ * INVALID_ARGUMENT when the output has fewer files than parts (an explicit smaller `split`).
  */
 export async function shardPlan(plan: FormatPlan, format: OutputFormat, shard: ShardOption): Promise<{ plan: FormatPlan; format: OutputFormat }> {
   const { index, count } = checkShard(shard);
   if (plan.files.length < count) {
-    const what = plan.format === 'hqq' ? 'the input\'s safetensors files (HQQ output keeps them, each written whole by one part)' : 'output files';
-    invalid(`${count} parts but the output has only ${plan.files.length} file${plan.files.length === 1 ? '' : 's'}: ${what}; use at most ${plan.files.length} part${plan.files.length === 1 ? '' : 's'}`);
+    const n = plan.files.length;
+    invalid(`${count} parts but the output has only ${n} file${n === 1 ? '' : 's'} (each part writes whole files); use at most ${n} part${n === 1 ? '' : 's'}, or leave split out (HQQ with more parts than input files is then cut into one file per part)`);
   }
   const { fingerprint, headers } = await planFingerprint(plan);
   const owner = assignFiles(plan.files.map((f) => f.layout.totalSize), count);
