@@ -234,18 +234,29 @@ export async function quantizeModelFiles(inputPath: string, outputPath: string |
 // ------------------------------------------------------------------------------------------------
 // inspect
 
+/** One tensor of an inspected safetensors file, as its header declares it. */
 export interface InspectedTensor {
+  /** The tensor's key in the file. */
   name: string;
+  /** Its safetensors dtype (F32, F16, BF16, U8, ...). */
   dtype: DType;
+  /** Row-major shape. */
   shape: number[];
+  /** Bytes of data (the header's data_offsets end - begin). */
   bytes: number;
 }
 
+/** One inspected safetensors file (a sharded model has one per shard). */
 export interface InspectedFile {
+  /** The file's path as given (shards: resolved next to the index). */
   path: string;
+  /** File size in bytes. */
   size: number;
+  /** The header's `__metadata__` (string to string; hqq-wasm writes its config here). */
   metadata: Record<string, string>;
+  /** Every tensor, in header order. */
   tensors: InspectedTensor[];
+  /** Sum of the tensors' element counts (packed tensors count their stored elements). */
   parameters: number;
   /** HQQLinear layers found (quantized files). */
   layers: Omit<HQQLayerInfo, 'wq' | 'scale' | 'zero' | 'keys'>[];

@@ -99,6 +99,7 @@ export function addSums(into: TaskStats, s: TaskStats): void {
   into.sumWSq += s.sumWSq;
 }
 
+/** Mean |err|, max |err| and relative Frobenius error from error sums (a task's, a tensor's or a model's). */
 export function summarizeSums(s: TaskStats): ErrorSummary {
   return {
     meanAbs: s.count > 0 ? s.sumAbs / s.count : 0,
