@@ -76,6 +76,7 @@ function usesOf(model: ONNXModel): Map<string, Use[]> {
 
 /** The decision for one constant, from its readers. */
 function decide(model: ONNXModel, t: ONNXTensor, uses: Use[], constants: Map<string, ONNXTensor>, c: ResolvedONNXConfig): { layout: 'KN' | 'NK'; nodes: number[] } | { reason: string } | undefined {
+  if (model.subgraphReads.has(t.name)) return { reason: 'read inside a subgraph (If/Loop body), which is left as it is' };
   const mm = uses.filter((u) => u.slot === 1 && ['MatMul', 'Gemm'].includes(model.nodes[u.node]!.opType) && model.nodes[u.node]!.domain === '');
   if (mm.length === 0) return t.dims.length === 2 && (t.dtype === 'F32' || t.dtype === 'F16') ? { reason: 'not the B of a MatMul or Gemm' } : undefined;
   if (t.dims.length !== 2) return { reason: `${t.dims.length}-D, MatMulNBits takes a 2-D weight` };
@@ -83,7 +84,6 @@ function decide(model: ONNXModel, t: ONNXTensor, uses: Use[], constants: Map<str
   if (t.data.kind === 'typed') return { reason: 'stored in typed fields (float_data), not raw_data; re-save the model with raw data' };
   if (model.graphInputs.has(t.name)) return { reason: 'also a graph input (it can be overridden at run time), so it is not a constant' };
   if (model.graphOutputs.has(t.name)) return { reason: 'also a graph output' };
-  if (model.subgraphReads.has(t.name)) return { reason: 'read inside a subgraph (If/Loop body)' };
   const other = uses.find((u) => !mm.includes(u));
   if (other) { const n = model.nodes[other.node]!; return { reason: `also read by ${n.opType} ${JSON.stringify(n.name)} (input ${other.slot})` }; }
   if (t.numel < c.minWeights) return { reason: `${t.numel} weights, fewer than ${c.minWeights}: too small to gain` };
