@@ -107,8 +107,8 @@ int int_zero_block(const float* w, std::size_t len, int max_q, ScaleType st, con
       s.st += t;
       s.sqt += qd * t;
     }
-    double d_next;
-    int z_next;
+    double d_next = d;
+    int z_next = z;
     if (!fit_scale_zero(s, max_q, z, &d_next, &z_next)) break;
     const bool fixed = z_next == z && to_stored(static_cast<float>(d_next), st) == d_st;
     d = d_next;
