@@ -1,0 +1,126 @@
+// The integer-zero HQQ solver for MatMulNBits uint8 zero points; the derivation is in README.md
+// next to this file. In short, per block: W ~ (q - z) * d with integer z in [0, max_q]. HQQ's
+// half-quadratic splitting alternates
+//   q-step:     q = clamp(nearest(W / d + z))                    (exact for any norm, given d, z)
+//   shrink:     W_e = shrink_lp(W - (q - z) * d)                 (HQQ's proximal step, beta grows)
+//   (d,z)-step: argmin over d > 0, integer z of sum ((q - z) * d - (W - W_e))^2
+// The (d,z)-step has a closed form per z (d = a / b from four sums), so every integer z can be
+// scored exactly; HQQ's own zero-only update would be useless here, because with an integer z the
+// reconstruction is round(W / d) whatever z is, except where it clamps: the scale must move too.
+// Every iterate is scored with the scale as stored (rounded to the scale type) and the block keeps
+// the best one that is not worse than the start by sum |err| and has a lower sum err^2.
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/reference_ops.hpp"
+#include "nbits/block.hpp"
+#include "nbits/geometry.hpp"
+
+namespace hqq::nbits::detail {
+namespace {
+
+struct FitSums {
+  double sq = 0, sqq = 0, st = 0, sqt = 0, n = 0;
+};
+
+// Scores integer zero z: the best d for it and the drop in squared error a^2 / b it gives.
+bool fit_for_zero(const FitSums& s, int z, double* d, double* gain) noexcept {
+  const double zd = static_cast<double>(z);
+  const double a = s.sqt - zd * s.st;
+  const double b = s.sqq - 2.0 * zd * s.sq + s.n * zd * zd;  // sum (q - z)^2
+  if (!(b > 0.0) || !(a > 0.0)) return false;               // d must be positive
+  *d = a / b;
+  *gain = a * a / b;
+  return true;
+}
+
+// The (d, z)-step. Up to 4 bits every zero is scored (at most 16); at 8 bits the candidates are the
+// integers around the unconstrained least-squares zero and the current one.
+bool fit_scale_zero(const FitSums& s, int max_q, int z_now, double* d_out, int* z_out) noexcept {
+  int lo = 0, hi = max_q;
+  int extra = z_now;
+  if (max_q > 15) {
+    const double det = s.sqq * s.n - s.sq * s.sq;
+    const double d_ls = det != 0.0 ? (s.n * s.sqt - s.sq * s.st) / det : 0.0;
+    const double c_ls = det != 0.0 ? (s.sqq * s.st - s.sq * s.sqt) / det : 0.0;  // = z * d
+    const double z_ls = d_ls > 0.0 ? c_ls / d_ls : static_cast<double>(z_now);
+    const double zc = std::clamp(std::nearbyint(z_ls), 0.0, static_cast<double>(max_q));
+    lo = std::max(0, static_cast<int>(zc) - 1);
+    hi = std::min(max_q, static_cast<int>(zc) + 1);
+  }
+  double best_gain = -1.0;
+  auto consider = [&](int z) {
+    double d, gain;
+    if (fit_for_zero(s, z, &d, &gain) && gain > best_gain) best_gain = gain, *d_out = d, *z_out = z;
+  };
+  for (int z = lo; z <= hi; ++z) consider(z);
+  if (extra < lo || extra > hi) consider(extra);
+  return best_gain >= 0.0;
+}
+
+// q-step and score with the stored scale d.
+BlockError quantize_with(const float* w, std::size_t len, int max_q, float d, int z, uint8_t* q) noexcept {
+  const float inv = 1.0f / d, zf = static_cast<float>(z), mq = static_cast<float>(max_q);
+  for (std::size_t i = 0; i < len; ++i) q[i] = static_cast<uint8_t>(kernels::ref::clamp_level(std::nearbyint(w[i] * inv + zf), mq));
+  return block_error(w, q, len, d, zf);
+}
+
+}  // namespace
+
+int int_zero_block(const float* w, std::size_t len, int max_q, ScaleType st, const SolverParams& p,
+                   IntBlock& start, BlockError& start_err, uint8_t* q, uint8_t* qwork) noexcept {
+  const double abs_cap = start_err.sum_abs;
+  BlockError best = start_err;
+  // Begin from RTN's scale before rounding, so a float16 scale that rounds badly can be refitted.
+  double d = static_cast<double>(start.scale);
+  int z = start.zero;
+  if (!(d > 0.0)) return 0;  // an all-zero block: RTN is exact
+  double beta = p.beta;
+  const float p_minus_1 = static_cast<float>(p.lp_norm - 1.0);
+  const double exponent = 1.0 / (2.0 - p.lp_norm);
+  int it = 0;
+  for (; it < p.iters; ++it) {
+    const float d_st = to_stored(static_cast<float>(d), st);
+    if (!(d_st > 0.0f) || !std::isfinite(d_st)) break;
+    const BlockError e = quantize_with(w, len, max_q, d_st, z, qwork);
+    if (e.sum_sq < best.sum_sq && e.sum_abs <= abs_cap) {
+      best = e;
+      start.scale = d_st;
+      start.zero = z;
+      std::copy(qwork, qwork + len, q);
+    }
+    // Shrink step (HQQ-SPEC section 3, in weight units) and the sums of the (d, z)-step.
+    const float inv_beta = static_cast<float>(1.0 / beta);
+    const float threshold = static_cast<float>(std::pow(static_cast<double>(inv_beta), exponent) * (1.0 - 1e-4));
+    FitSums s;
+    s.n = static_cast<double>(len);
+    const float zf = static_cast<float>(z);
+    bool shrunk = false;  // any W_e != 0: the next iterate can differ even at a fixed (d, z)
+    for (std::size_t i = 0; i < len; ++i) {
+      const float r = (static_cast<float>(qwork[i]) - zf) * d_st;
+      const float we = kernels::ref::shrink(w[i] - r, inv_beta, p_minus_1, threshold);
+      shrunk = shrunk || we != 0.0f;
+      const float t = w[i] - we;
+      const double qd = static_cast<double>(qwork[i]);
+      s.sq += qd;
+      s.sqq += qd * qd;
+      s.st += t;
+      s.sqt += qd * t;
+    }
+    double d_next = d;
+    int z_next = z;
+    if (!fit_scale_zero(s, max_q, z, &d_next, &z_next)) break;
+    const bool fixed = z_next == z && to_stored(static_cast<float>(d_next), st) == d_st;
+    d = d_next;
+    z = z_next;
+    beta *= p.kappa;
+    if (fixed && !shrunk) {
+      ++it;  // converged: every further iteration would repeat this one
+      break;
+    }
+  }
+  start_err = best;
+  return it;
+}
+
+}  // namespace hqq::nbits::detail
