@@ -8,11 +8,11 @@ import type { HQQ } from '../../web/src/engine.js';
 import { loadHQQ } from '../../web/src/node.js';
 import { mlpModel, mlpWeights, randn } from '../web/onnx/models.js';
 import { transpose } from '../web/onnx/nbits-ref.js';
-import { dequantizedWeights, openOutput, quantizeInMemory, relErr, withRefNBits } from '../web/onnx/run-helpers.js';
+import { dequantizedWeights, openOutput, quantizeInMemory, relErr } from '../web/onnx/run-helpers.js';
 
 let hqq: HQQ;
 beforeAll(async () => {
-  hqq = withRefNBits(await loadHQQ()); // TEMPORARY until the onnx-core merge
+  hqq = await loadHQQ();
 });
 
 async function run(bytes: Uint8Array, x: Float32Array, batch: number): Promise<Record<string, Float32Array>> {

@@ -8,7 +8,7 @@ import { bytesSource, type ByteSource } from '../../../web/src/io/source.js';
 import type { ONNXModelConfig } from '../../../web/src/formats/onnx/config.js';
 import { quantizeModel, type QuantizeModelReport } from '../../../web/src/model/quantize-model.js';
 import { createInlinePool } from '../../../web/src/pool/inline-pool.js';
-import { dequantizeRef, rtnRef } from './nbits-ref.js';
+import { dequantizeRef } from './nbits-ref.js';
 
 export interface QuantizedFiles {
   report: QuantizeModelReport;
@@ -63,21 +63,3 @@ export function relErr(a: Float32Array, b: Float32Array): number {
   return Math.sqrt(num / den);
 }
 
-/** TEMPORARY (until onnx-core's engine method is merged): an engine whose quantizeNBits is the plain RTN reference. */
-export function withRefNBits(hqq: HQQ): HQQ {
-  const o = Object.create(hqq) as HQQ & { quantizeNBits: unknown };
-  o.quantizeNBits = (w: Float32Array, shape: [number, number], opt: { bits: number; blockSize: number; layout: 'KN' | 'NK'; zeroPoints: 'uint8' | 'float' }) => {
-    const r = rtnRef(w, shape, opt);
-    const [K, N] = opt.layout === 'KN' ? shape : [shape[1], shape[0]];
-    const d = dequantizeRef(r, { K, N, bits: opt.bits, blockSize: opt.blockSize, scaleType: 'float32', zeroPoints: opt.zeroPoints });
-    let sumSq = 0, sumAbs = 0, maxAbs = 0, sumWSq = 0;
-    for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) {
-      const x = opt.layout === 'KN' ? w[k * N + n]! : w[n * K + k]!;
-      const e = Math.abs(x - d[k * N + n]!);
-      sumSq += e * e; sumAbs += e; maxAbs = Math.max(maxAbs, e); sumWSq += x * x;
-    }
-    const stats = { count: K * N, sumAbs, sumSq, maxAbs, sumWSq };
-    return { ...r, stats, baseline: stats, iterations: 0 };
-  };
-  return o;
-}
