@@ -109,7 +109,7 @@ export function planONNX(input: InputModel, c: ResolvedONNXConfig): ONNXFormatPl
   const out = planONNXOutput(model, edits, { fileName, dataFileName: `${fileName}_data`, externalData: c.externalData, inputExternal: model.externalFiles.length > 0 });
   const tensors: PlannedTensor[] = container.tensors.map((t, index) => plannedTensor(t, index, decision.quantized.get(t), decision.reasons.get(t), names.get(t), out.entryFile, c));
   return {
-    format: 'onnx', config: describeONNXConfig(c), baselineName: 'onnxruntime RTN', files: out.files, smallFiles: [], constants: out.constants, tensors,
+    format: 'onnx', config: describeONNXConfig(c), baselineName: 'RTN', files: out.files, smallFiles: [], constants: out.constants, tensors,
     totals: planTotals(tensors, out.files, []), warnings: runWarnings(tensors), external: out.external, rewrittenNodes: rewritten,
   };
 }
