@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import type { HQQ } from '../../web/src/engine.js';
 import { loadHQQ } from '../../web/src/node.js';
-import { mlpModel, mlpWeights, randn } from '../web/onnx/models.js';
+import { attentionModel, mlpModel, mlpWeights, randn } from '../web/onnx/models.js';
 import { transpose } from '../web/onnx/nbits-ref.js';
 import { dequantizedWeights, openOutput, quantizeInMemory, relErr } from '../web/onnx/run-helpers.js';
 
@@ -58,5 +58,39 @@ describe.each(['uint8', 'float'] as const)('MLP quantized with %s zero points, r
       expect(e, name).toBeLessThan(0.2);
       expect(Math.abs(e - byName[name]!.relFrobenius!), name).toBeLessThan(1e-3);
     }
+  });
+});
+
+async function runIds(bytes: Uint8Array, ids: number[]): Promise<Float32Array> {
+  const s = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled' });
+  const r = await s.run({ ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]) });
+  await s.release();
+  return r.logits!.data as Float32Array;
+}
+
+describe.each([
+  { bits: 4, zeroPoints: 'uint8' },
+  { bits: 4, zeroPoints: 'float' },
+  { bits: 8, zeroPoints: 'uint8' },
+  { bits: 2, zeroPoints: 'uint8' },
+] as const)('attention block, $bits-bit $zeroPoints zero points, in onnxruntime-node', ({ bits, zeroPoints }) => {
+  it('equals the dequantized twin (1e-4); the weights beat RTN on every tensor', async () => {
+    const { bytes } = attentionModel();
+    const { report, files } = await quantizeInMemory(hqq, 'attn.onnx', bytes, { bits, blockSize: 32, zeroPoints });
+    const q = report.tensors.filter((t) => t.action === 'quantize').map((t) => t.name).sort();
+    expect(q).toEqual(['Wdown', 'Wk', 'Wo', 'Wq', 'Wup', 'Wv', 'lm_head']);
+    expect(report.tensors.find((t) => t.name === 'emb')!.reason).toMatch(/not the B of a MatMul/);
+    const m = await openOutput(files, 'attn.onnx');
+    const deq = await dequantizedWeights(m);
+    const twin = new Map([...deq].map(([k, v]) => [k, v.values]));
+    const ids = [3, 14, 15, 9, 2, 6, 49];
+    const [ours, tw, fp] = [await runIds(files.get('attn.onnx')!, ids), await runIds(attentionModel(twin).bytes, ids), await runIds(bytes, ids)];
+    expect(relErr(ours, tw)).toBeLessThan(1e-4);
+    const e = relErr(ours, fp);
+    expect(e).toBeGreaterThan(bits === 8 ? 1e-5 : 1e-3);
+    expect(e).toBeLessThan(bits === 2 ? 0.8 : bits === 4 ? 0.2 : 0.02);
+    const rows = report.tensors.filter((t) => t.action === 'quantize').map((t) => ({ t, ratio: t.relFrobenius! / t.baseline!.relFrobenius }));
+    console.log(`attention ${bits}-bit ${zeroPoints}: output rel. error vs fp32 ${e.toExponential(2)}; weights ours/RTN (rel. Frobenius): ${rows.map((r) => `${r.t.name} ${r.ratio.toFixed(3)}`).join(', ')}`);
+    for (const r of rows) expect(r.ratio, r.t.name).toBeLessThan(1);
   });
 });

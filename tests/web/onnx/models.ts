@@ -157,3 +157,47 @@ export function mlpModel(override?: Map<string, Float32Array>, opts: { external?
     metadata: { source: 'hqq-wasm test', note: 'kept as is' },
   });
 }
+
+/** Weights of the attention block. */
+export function attentionWeights(): Map<string, { dims: number[]; values: Float32Array }> {
+  const w = new Map<string, { dims: number[]; values: Float32Array }>();
+  const add = (name: string, dims: number[], seed: number, scale: number) => w.set(name, { dims, values: randn(dims.reduce((a, b) => a * b, 1), seed, scale) });
+  add('emb', [50, 64], 11, 0.5); // read by Gather: stays as it is
+  add('Wq', [64, 64], 12, 0.12);
+  add('Wk', [64, 64], 13, 0.12);
+  add('Wv', [64, 64], 14, 0.12);
+  add('Wo', [64, 64], 15, 0.12);
+  add('Wup', [64, 100], 16, 0.12);
+  add('Wdown', [100, 64], 17, 0.1); // K = 100: three blocks of 32 and 4 weights
+  add('lm_head', [64, 50], 18, 0.12);
+  return w;
+}
+
+/** A transformer block over token ids [1, T]: embedding, one attention head, MLP, LM head. */
+export function attentionModel(override?: Map<string, Float32Array>): { bytes: Uint8Array } {
+  const w = attentionWeights();
+  const t = (name: string): TensorSpec => ({ name, dims: w.get(name)!.dims, values: override?.get(name) ?? w.get(name)!.values });
+  return buildModel({
+    inputs: [{ name: 'ids', dims: [1, 'T'], elemType: 7 }],
+    outputs: [{ name: 'logits', dims: [1, 'T', 50] }],
+    initializers: [t('emb'), t('Wq'), t('Wk'), t('Wv'), t('Wo'), t('Wup'), t('Wdown'), t('lm_head'), { name: 'scale', dims: [], values: new Float32Array([0.125]) }],
+    nodes: [
+      { op: 'Gather', inputs: ['emb', 'ids'], outputs: ['x'] },
+      { op: 'MatMul', inputs: ['x', 'Wq'], outputs: ['q'] },
+      { op: 'MatMul', inputs: ['x', 'Wk'], outputs: ['k'] },
+      { op: 'MatMul', inputs: ['x', 'Wv'], outputs: ['v'] },
+      { op: 'Transpose', inputs: ['k'], outputs: ['kt'], attrs: { perm: [0, 2, 1] } },
+      { op: 'MatMul', inputs: ['q', 'kt'], outputs: ['s'] }, // dynamic B: not a weight
+      { op: 'Mul', inputs: ['s', 'scale'], outputs: ['ss'] },
+      { op: 'Softmax', inputs: ['ss'], outputs: ['p'], attrs: { axis: -1 } },
+      { op: 'MatMul', inputs: ['p', 'v'], outputs: ['a'] },
+      { op: 'MatMul', inputs: ['a', 'Wo'], outputs: ['o'] },
+      { op: 'Add', inputs: ['x', 'o'], outputs: ['h'] },
+      { op: 'MatMul', inputs: ['h', 'Wup'], outputs: ['u'] },
+      { op: 'Relu', inputs: ['u'], outputs: ['ur'] },
+      { op: 'MatMul', inputs: ['ur', 'Wdown'], outputs: ['d'] },
+      { op: 'Add', inputs: ['h', 'd'], outputs: ['h2'] },
+      { op: 'MatMul', inputs: ['h2', 'lm_head'], outputs: ['logits'] },
+    ],
+  });
+}
