@@ -8,7 +8,7 @@
  * functions, training info, value_info, nodes we do not rewrite) are copied byte for byte by the
  * reader/writer (see reader.ts), so fields this descriptor might lack are never lost.
  */
-import protobuf from 'protobufjs/light.js';
+import protobuf from './protobuf.js';
 
 type Fields = Record<string, { type: string; id: number; rule?: 'repeated'; options?: Record<string, unknown> }>;
 const rep = (type: string, id: number, packed?: boolean) => ({ type, id, rule: 'repeated' as const, ...(packed === undefined ? {} : { options: { packed } }) });
