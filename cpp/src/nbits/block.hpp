@@ -42,7 +42,7 @@ IntBlock rtn_block(const float* w, std::size_t len, int max_q, ScaleType st, uin
 
 // The integer-zero HQQ solver on one block (README.md in this folder). `start` and `q` come in as
 // onnxruntime's RTN (rtn_block) with its error `start_err`; on return they hold the best iterate,
-// which is never worse than the start by sum |err| nor by sum err^2. `qwork` holds len bytes.
+// which is never worse than the start by sum |err| nor by sum err^2. `qwork` holds 2 * len bytes.
 // Returns the iterations run.
 int int_zero_block(const float* w, std::size_t len, int max_q, ScaleType st, const SolverParams& p,
                    IntBlock& start, BlockError& start_err, uint8_t* q, uint8_t* qwork) noexcept;

@@ -47,7 +47,7 @@ void pack_block(const Geometry& g, const uint8_t* levels, std::size_t len, uint8
 
 // Uint8 zero points: RTN per block (the baseline), then the integer-zero solver from it.
 int quantize_uint8(const float* cols, const Geometry& g, const Options& o, Result& r, std::vector<uint8_t>& zps) {
-  std::vector<uint8_t> q(g.bs), qwork(g.bs), scratch(g.bs);
+  std::vector<uint8_t> q(g.bs), qwork(2 * g.bs), scratch(g.bs);
   int iterations = 0;
   for (std::size_t n = 0; n < g.N; ++n) {
     for (std::size_t b = 0; b < g.n_blocks; ++b) {
