@@ -104,10 +104,17 @@ Result quantize_impl(const void* data, InputDtype dtype, std::size_t rows, std::
   validate(o.solver);
   const std::size_t K = o.layout == Layout::KN ? rows : cols, N = o.layout == Layout::KN ? cols : rows;
   const Geometry g = make_geometry(K, N, o.bits, o.block_size);
-  // Uninitialised on purpose: gather_columns writes every element (a zero fill would be one more
-  // pass over a tensor-sized buffer).
-  const std::unique_ptr<float[]> columns(new float[g.N * g.K]);
-  gather_columns(data, dtype, o.layout, g, columns.get());
+  // float32 [N, K] input is already N columns of K weights: used in place. Anything else is
+  // copied; uninitialised on purpose, gather_columns writes every element.
+  std::unique_ptr<float[]> copy;
+  const float* columns = static_cast<const float*>(data);
+  if (o.layout == Layout::NK && dtype == InputDtype::f32) {
+    check_finite_columns(columns, g);
+  } else {
+    copy.reset(new float[g.N * g.K]);
+    gather_columns(data, dtype, o.layout, g, copy.get());
+    columns = copy.get();
+  }
 
   Result r;
   r.K = g.K;
@@ -117,7 +124,7 @@ Result quantize_impl(const void* data, InputDtype dtype, std::size_t rows, std::
   r.scales.assign(g.N * g.n_blocks * scale_bytes(o.scale_type), 0);
   if (o.zero_points == ZeroPoints::Uint8) {
     std::vector<uint8_t> zps(g.N * g.n_blocks);
-    r.iterations = quantize_uint8(columns.get(), g, o, r, zps);
+    r.iterations = quantize_uint8(columns, g, o, r, zps);
     r.has_baseline = o.compare_baseline;
     // Packed like B, one byte-aligned row per column; unused slots hold 2^(bits-1) as MLAS writes.
     r.zero_points.assign(g.N * g.zp_row_bytes, 0);
@@ -129,7 +136,7 @@ Result quantize_impl(const void* data, InputDtype dtype, std::size_t rows, std::
     }
   } else {
     r.zero_points.assign(g.N * g.n_blocks * scale_bytes(o.scale_type), 0);
-    r.iterations = quantize_float(columns.get(), g, o, r);
+    r.iterations = quantize_float(columns, g, o, r);
     r.has_baseline = o.compare_baseline;
   }
   double w_sq = 0;
