@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "hqq/config.hpp"
 #include "hqq/nbits.hpp"
@@ -29,6 +30,15 @@ inline BlockError block_error(const float* w, const uint8_t* q, std::size_t len,
   return e;
 }
 
+// C's roundf (half away from zero) without the libm call (wasm has no instruction for it):
+// trunc, then step away from zero when the dropped part is at least one half. Exact for every
+// float (|x| >= 2^23 is already an integer: the fraction is 0).
+inline float round_half_away(float x) noexcept {
+  const float t = std::trunc(x);
+  const float frac = std::fabs(x - t);  // exact: x and t share the exponent range
+  return frac >= 0.5f ? t + (x < 0.0f ? -1.0f : 1.0f) : t;
+}
+
 // onnxruntime's RTN of one block (MLAS BlockwiseQuantizer::quantizeAndTranspose with zero points):
 // the range is widened to include 0, scale = (max - min) / max_q stored in the scale type, the zero
 // point roundf(-min / scale) clamped to [0, max_q], and q = clamp(roundf(w / stored scale + zp)).
@@ -42,9 +52,14 @@ IntBlock rtn_block(const float* w, std::size_t len, int max_q, ScaleType st, uin
 
 // The integer-zero HQQ solver on one block (README.md in this folder). `start` and `q` come in as
 // onnxruntime's RTN (rtn_block) with its error `start_err`; on return they hold the best iterate,
-// which is never worse than the start by sum |err| nor by sum err^2. `qwork` holds len bytes.
+// which is never worse than the start by sum |err| nor by sum err^2. `qwork` holds 2 * len bytes.
 // Returns the iterations run.
-int int_zero_block(const float* w, std::size_t len, int max_q, ScaleType st, const SolverParams& p,
+struct Schedule {  // per iteration: f32(1 / beta_i) and the |x| at or below which shrink gives 0
+  std::vector<float> inv_beta, threshold;
+  float p_minus_1 = 0;
+};
+Schedule make_schedule(const SolverParams& p);
+int int_zero_block(const float* w, std::size_t len, int max_q, ScaleType st, const Schedule& sched,
                    IntBlock& start, BlockError& start_err, uint8_t* q, uint8_t* qwork) noexcept;
 
 }  // namespace hqq::nbits::detail

@@ -128,6 +128,12 @@ void gather_columns(const void* data, InputDtype dtype, Layout layout, const Geo
   if (!finite) report_non_finite(data, dtype, layout, g);
 }
 
+void check_finite_columns(const float* data, const Geometry& g) {
+  bool finite = true;
+  for (std::size_t i = 0; i < g.N * g.K; ++i) finite = finite && std::isfinite(data[i]);
+  if (!finite) report_non_finite(data, InputDtype::f32, Layout::NK, g);
+}
+
 std::string block_name(const Geometry& g, std::size_t n, std::size_t b) {
   return "output column n = " + std::to_string(n) + ", block " + std::to_string(b) + " (k = " +
          std::to_string(b * g.bs) + ".." + std::to_string(b * g.bs + g.block_len(b) - 1) + ")";

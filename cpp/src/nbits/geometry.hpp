@@ -47,6 +47,8 @@ inline unsigned packed_at(const uint8_t* row, std::size_t i, int bits) noexcept 
 // 16-bit input and transposing KN input. Rejects NaN/Inf naming the first position in the caller's
 // layout.
 void gather_columns(const void* data, InputDtype dtype, Layout layout, const Geometry& g, float* out);
+// The same check for float32 [N, K] input used in place (no copy).
+void check_finite_columns(const float* data, const Geometry& g);
 
 std::string block_name(const Geometry& g, std::size_t n, std::size_t b);  // "column n, block b (k0..k1)"
 

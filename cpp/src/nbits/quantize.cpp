@@ -2,6 +2,7 @@
 // and the error sums. The numerics live in rtn.cpp, int_zero.cpp and float_zero.cpp.
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <new>
 #include <sstream>
 
@@ -47,7 +48,8 @@ void pack_block(const Geometry& g, const uint8_t* levels, std::size_t len, uint8
 
 // Uint8 zero points: RTN per block (the baseline), then the integer-zero solver from it.
 int quantize_uint8(const float* cols, const Geometry& g, const Options& o, Result& r, std::vector<uint8_t>& zps) {
-  std::vector<uint8_t> q(g.bs), qwork(g.bs), scratch(g.bs);
+  std::vector<uint8_t> q(g.bs), qwork(2 * g.bs), scratch(g.bs);
+  const Schedule sched = make_schedule(o.solver);
   int iterations = 0;
   for (std::size_t n = 0; n < g.N; ++n) {
     for (std::size_t b = 0; b < g.n_blocks; ++b) {
@@ -58,7 +60,7 @@ int quantize_uint8(const float* cols, const Geometry& g, const Options& o, Resul
       BlockError err = block_error(w, q.data(), len, blk.scale, static_cast<float>(blk.zero));
       add_block(r.baseline, err, len);
       if (o.optimize) {
-        iterations = std::max(iterations, int_zero_block(w, len, g.max_q, o.scale_type, o.solver, blk, err, q.data(), qwork.data()));
+        iterations = std::max(iterations, int_zero_block(w, len, g.max_q, o.scale_type, sched, blk, err, q.data(), qwork.data()));
       }
       add_block(r.stats, err, len);
       put_scale(r.scales.data(), idx, blk.scale, o.scale_type);
@@ -102,8 +104,17 @@ Result quantize_impl(const void* data, InputDtype dtype, std::size_t rows, std::
   validate(o.solver);
   const std::size_t K = o.layout == Layout::KN ? rows : cols, N = o.layout == Layout::KN ? cols : rows;
   const Geometry g = make_geometry(K, N, o.bits, o.block_size);
-  std::vector<float> columns(g.N * g.K);
-  gather_columns(data, dtype, o.layout, g, columns.data());
+  // float32 [N, K] input is already N columns of K weights: used in place. Anything else is
+  // copied; uninitialised on purpose, gather_columns writes every element.
+  std::unique_ptr<float[]> copy;
+  const float* columns = static_cast<const float*>(data);
+  if (o.layout == Layout::NK && dtype == InputDtype::f32) {
+    check_finite_columns(columns, g);
+  } else {
+    copy.reset(new float[g.N * g.K]);
+    gather_columns(data, dtype, o.layout, g, copy.get());
+    columns = copy.get();
+  }
 
   Result r;
   r.K = g.K;
@@ -113,7 +124,7 @@ Result quantize_impl(const void* data, InputDtype dtype, std::size_t rows, std::
   r.scales.assign(g.N * g.n_blocks * scale_bytes(o.scale_type), 0);
   if (o.zero_points == ZeroPoints::Uint8) {
     std::vector<uint8_t> zps(g.N * g.n_blocks);
-    r.iterations = quantize_uint8(columns.data(), g, o, r, zps);
+    r.iterations = quantize_uint8(columns, g, o, r, zps);
     r.has_baseline = o.compare_baseline;
     // Packed like B, one byte-aligned row per column; unused slots hold 2^(bits-1) as MLAS writes.
     r.zero_points.assign(g.N * g.zp_row_bytes, 0);
@@ -125,11 +136,11 @@ Result quantize_impl(const void* data, InputDtype dtype, std::size_t rows, std::
     }
   } else {
     r.zero_points.assign(g.N * g.n_blocks * scale_bytes(o.scale_type), 0);
-    r.iterations = quantize_float(columns.data(), g, o, r);
+    r.iterations = quantize_float(columns, g, o, r);
     r.has_baseline = o.compare_baseline;
   }
   double w_sq = 0;
-  for (const float v : columns) w_sq += static_cast<double>(v) * static_cast<double>(v);
+  for (std::size_t i = 0; i < g.N * g.K; ++i) w_sq += static_cast<double>(columns[i]) * static_cast<double>(columns[i]);
   r.stats.sum_w_sq = w_sq;
   r.baseline.sum_w_sq = w_sq;
   if (!r.has_baseline) r.baseline = Sums{};

@@ -25,14 +25,14 @@ IntBlock rtn_block(const float* w, std::size_t len, int max_q, ScaleType st, uin
   float zp_f = mn;
   if (scale_f != 0.0f) zp_f = 0.0f - mn / scale_f;
   IntBlock b;
-  b.zero = zp_f < 0.0f ? 0 : zp_f > max_qf ? max_q : static_cast<int>(std::roundf(zp_f));
+  b.zero = zp_f < 0.0f ? 0 : zp_f > max_qf ? max_q : static_cast<int>(round_half_away(zp_f));
   b.scale = to_stored(scale_f, st);
   b.scale_f32 = scale_f;
   // The levels use the stored scale, as MLAS reads it back from the output array.
   const float recip = b.scale != 0.0f ? 1.0f / b.scale : 0.0f;
   const float zf = static_cast<float>(b.zero);
   for (std::size_t i = 0; i < len; ++i) {
-    const float v = std::roundf(w[i] * recip + zf);
+    const float v = round_half_away(w[i] * recip + zf);
     q[i] = static_cast<uint8_t>(std::clamp(v, 0.0f, max_qf));
   }
   return b;
