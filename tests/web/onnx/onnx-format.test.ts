@@ -161,3 +161,34 @@ describe('ONNX output', () => {
     expect(await t.data.source.read(t.data.begin, 8)).toEqual(i64('ends', [8]).raw);
   });
 });
+
+describe('Constant nodes over 1 MiB (walked, not decoded)', () => {
+  it('a large Constant weight becomes MatMulNBits (the node is removed); a large Constant read by Add is kept byte for byte', async () => {
+    const K = 640;
+    const N = 512; // 1.25 MiB of float32: above the reader's decode limit
+    const W = { name: 'Wbig', dims: [K, N], values: randn(K * N, 41, 0.05) };
+    const C = { name: 'Cbig', dims: [1, N * 2 + 7], values: randn(N * 2 + 7, 42) };
+    const C2 = { name: 'Cbig2', dims: [600, 600], values: randn(360000, 43) };
+    const bytes = buildModel({
+      inputs: [{ name: 'x', dims: [1, K] }], outputs: [{ name: 'y', dims: [1, N] }, { name: 'z', dims: [600, 600] }],
+      initializers: [],
+      nodes: [
+        { op: 'Constant', inputs: [], outputs: ['Wbig'], attrs: { value: { tensor: W } } },
+        { op: 'Constant', inputs: [], outputs: ['Cbig2'], attrs: { value: { tensor: C2 } } },
+        { op: 'Constant', inputs: [], outputs: ['Cbig'], attrs: { value: { tensor: C } } },
+        { op: 'MatMul', inputs: ['x', 'Wbig'], outputs: ['y'] },
+        { op: 'Add', inputs: ['Cbig2', 'Cbig2'], outputs: ['z'] },
+      ],
+    }).bytes;
+    const { files, report } = await quantizeInMemory(hqq, 'c.onnx', bytes, {});
+    expect(report.tensors.find((t) => t.name === 'Wbig')!.action).toBe('quantize');
+    expect(report.tensors.find((t) => t.name === 'Cbig2')!.reason).toMatch(/not the B of a MatMul/);
+    const m = await openOutput(files, 'c.onnx');
+    expect(m.nodes.map((n) => n.opType)).toEqual(['Constant', 'Constant', 'MatMulNBits', 'Add']);
+    const kept = m.nodes[0]!.constant!;
+    if (kept.data.kind !== 'inline') throw new Error('Cbig2 should stay inline');
+    expect(new Float32Array((await kept.data.source.read(kept.data.begin, kept.data.length)).slice().buffer)).toEqual(C2.values);
+    const d = (await dequantizedWeights(m)).get('Wbig')!;
+    expect(relErr(d.values, W.values)).toBeCloseTo(report.tensors.find((t) => t.name === 'Wbig')!.relFrobenius!, 5);
+  });
+});
