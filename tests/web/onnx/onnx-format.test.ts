@@ -71,6 +71,7 @@ describe('ONNX plan: what every tensor becomes', () => {
     expect((await rejectsWithHQQError(dry(b, { blockSize: 48 }))).message).toMatch(/power of two >= 16/);
     expect((await rejectsWithHQQError(dry(b, { bits: 8, zeroPoints: 'float' }))).message).toMatch(/4-bit weights only.*--zero-points uint8/);
     expect((await rejectsWithHQQError(quantizeModel({ sources: [bytesSource(b, 'm.onnx')] }, undefined, { dryRun: true, nbits: 4 }))).message).toMatch(/do not apply to ONNX output/);
+    expect((await rejectsWithHQQError(quantizeModel({ sources: [bytesSource(b, 'm.onnx')] }, undefined, { dryRun: true, format: 'gguf' }))).message).toMatch(/m\.onnx is an ONNX model; it is quantized to ONNX/);
   });
 });
 

@@ -128,6 +128,7 @@ function isGGUF(flags: QuantizeFlags, input: string, args: readonly string[]): b
 /** ONNX output: chosen by --format, an .onnx input or output, a transformers.js folder (onnx/model.onnx), or an ONNX-only flag. */
 function isONNX(flags: QuantizeFlags, input: string, args: readonly string[]): boolean {
   if (flags.format) return flags.format === 'onnx';
+  if (/\.gguf$/i.test(flags.output ?? '')) return false; // the registry says why an ONNX model does not become GGUF
   return /\.onnx$/i.test(input) || /\.onnx$/i.test(flags.output ?? '') || isTransformersJsFolder(input) || given(args, ONNX_FLAGS).length > 0;
 }
 

@@ -17,7 +17,7 @@ import type { FormatName, OutputFormat } from './types.js';
 export const FORMAT_NAMES: readonly FormatName[] = ['hqq', 'gguf', 'onnx'];
 
 export interface FormatOptions extends ModelQuantConfig {
-  /** The output format: 'hqq' (HQQLinear layers in safetensors) or 'gguf' (llama.cpp). Default: GGUF for a GGUF input, else HQQ. */
+  /** The output format: 'hqq' (HQQLinear layers in safetensors), 'gguf' (llama.cpp) or 'onnx' (MatMulNBits). Default: GGUF for a GGUF input, ONNX for an ONNX input, else HQQ. */
   format?: FormatName;
   /** GGUF output: the llama-quantize preset and flags. */
   gguf?: GGUFModelConfig;
@@ -30,6 +30,9 @@ const HQQ_ONLY: readonly (keyof ModelQuantConfig)[] = ['nbits', 'groupSize', 'ax
 export function createFormat(options: FormatOptions, input: InputModel): OutputFormat {
   const { format = input.container.kind === 'gguf' ? 'gguf' : input.container.kind === 'onnx' ? 'onnx' : 'hqq', gguf, onnx, ...rest } = options;
   if (onnx !== undefined && format !== 'onnx') throw new HQQError('INVALID_ARGUMENT', `onnx options were given but the output format is ${format}; ONNX output is made from an .onnx model`);
+  if (input.container.kind === 'onnx' && format !== 'onnx') {
+    throw new HQQError('UNSUPPORTED', `${input.fileNames[0]} is an ONNX model; it is quantized to ONNX (MatMulNBits), not to ${format}; drop the format option (CLI: --format, or a .gguf output path)`);
+  }
   const given = HQQ_ONLY.filter((k) => rest[k] !== undefined);
   switch (format) {
     case 'hqq':
