@@ -27,6 +27,8 @@ import { quantizeModel, type ModelInput, type QuantizeModelOptions, type Quantiz
 import { abortOnTermination } from './node-signals.js';
 import { loadHQQ } from './node.js';
 import { createNodePool, defaultNodeWorkers } from './pool/node-pool.js';
+import { isONNXFile, isTransformersJsFolder, openONNXInputs, transformersJsModel } from './node-onnx.js';
+import { planModelInput } from './model/quantize-model.js';
 
 export { nodeFileSink, nodeOutputSink } from './io/node-sink.js';
 export type { NodeOutputSink, NodeOutputSinkOptions, OutputTarget } from './io/node-sink.js';
@@ -162,6 +164,37 @@ async function openInputs(inputPath: string, outputPath: string | undefined, how
 }
 
 /**
+ * An .onnx input (its external data next to it), or a transformers.js folder: onnx/model.onnx
+ * (or model_fp16.onnx) in, onnx/model_q4.onnx (model_q4f16.onnx) written next to it unless `-o`
+ * says otherwise. The plan is made once first: weights in external data make the output a folder.
+ */
+async function openONNX(inputPath: string, outputPath: string | undefined, options: QuantizeModelOptions): Promise<OpenedInputs> {
+  const sources: ByteSource[] = [];
+  try {
+    let modelPath = inputPath;
+    let out = outputPath;
+    if (isTransformersJsFolder(inputPath)) {
+      const tj = transformersJsModel(inputPath, options.onnx?.bits ?? 4)!;
+      modelPath = tj.input;
+      if (out === undefined || resolve(out) === resolve(inputPath)) out = options.dryRun ? undefined : tj.output;
+    }
+    const probe = await openONNXInputs(modelPath, undefined, true, sources, false, [modelPath]);
+    const planned = await planModelInput(probe.input, { ...options, format: options.format ?? 'onnx' });
+    const external = planned.plan.files.length > 1;
+    const inputPaths = [modelPath, ...planned.input.fileNames.slice(1).map((f) => join(dirname(modelPath), f))];
+    await planned.close();
+    const io = await openONNXInputs(modelPath, out, options.dryRun ?? false, sources, external, inputPaths);
+    if (isTransformersJsFolder(inputPath) && external && io.target?.kind === 'folder' && resolve(io.target.path) === resolve(dirname(modelPath))) {
+      throw new HQQError('UNSUPPORTED', `${modelPath}: the quantized model needs an external data file, and writing two files into ${dirname(modelPath)} cannot be made atomic; write it to a new folder (-o out/model_q4.onnx) and move both files`);
+    }
+    return { input: io.input, sources, inputPaths, target: io.target };
+  } catch (e) {
+    await Promise.allSettled(sources.map((s) => s.close?.()));
+    throw e;
+  }
+}
+
+/**
  * Test-only (fault injection, tests/faults): with HQQ_WASM_TEST_OUTPUT_POINTS set, every named
  * point of the output protocol is printed on stderr as `hqq-wasm-test-point <name>`; the value
  * `<name>:<ms>[,<name>:<ms>...]` also pauses that long at those points (`1` only prints).
@@ -190,16 +223,22 @@ function testPointsFromEnv(): ((name: string) => Promise<void>) | undefined {
  */
 export async function quantizeModelFiles(inputPath: string, outputPath: string | undefined, options: QuantizeModelFilesOptions = {}): Promise<QuantizeModelFilesReport> {
   const { hqq: hqqOpt, handleSigint = false, handleSignals = handleSigint, onNotice, ...rest } = options;
-  if (outputPath === undefined && !rest.dryRun) throw new HQQError('INVALID_ARGUMENT', 'quantizeModelFiles: pass an output path (or dryRun: true)');
+  if (outputPath === undefined && !rest.dryRun && !isTransformersJsFolder(inputPath)) throw new HQQError('INVALID_ARGUMENT', 'quantizeModelFiles: pass an output path (or dryRun: true)');
   // The format: as asked; else GGUF for a .gguf output path (or a GGUF input), else HQQ.
   const format = rest.format ?? (outputPath?.toLowerCase().endsWith('.gguf') ? 'gguf' : undefined);
   // A part of a sharded run, or a GGUF split set: files published one by one into a shared folder.
   const split = rest.split ?? 1;
+  const onnxIn = isONNXFile(inputPath) || isTransformersJsFolder(inputPath);
+  if (onnxIn && (rest.shard !== undefined || split > 1)) {
+    throw new HQQError('UNSUPPORTED', `${inputPath}: --shard and --split are for safetensors/HQQ and GGUF outputs; an ONNX model is written as one .onnx (+ its external data file) by one run`);
+  }
   const ggufOut = format === 'gguf' || (format === undefined && inputPath.toLowerCase().endsWith('.gguf'));
   const perFile = rest.shard !== undefined || (split > 1 && ggufOut);
   // An HQQ output of several files (split, or a one-file model in parts) is a folder.
   const folder = !ggufOut && (split > 1 || (rest.shard?.count ?? 1) > 1);
-  const io = await openInputs(inputPath, outputPath, { checkFolder: !(rest.dryRun ?? false) && !perFile, folder }, format);
+  const io = onnxIn
+    ? await openONNX(inputPath, outputPath, rest)
+    : await openInputs(inputPath, outputPath, { checkFolder: !(rest.dryRun ?? false) && !perFile, folder }, format);
   for (const n of io.notices ?? []) onNotice?.(n);
   const term = handleSignals ? abortOnTermination(rest.signal) : undefined;
   const signal = term?.signal ?? rest.signal;

@@ -12,6 +12,7 @@ import type { HQQError } from '../errors.js';
 import type { ByteSource } from '../io/source.js';
 import type { GGUFConfigRecord } from './gguf/config.js';
 import type { HQQConfigRecord } from './hqq/config.js';
+import type { ONNXConfigRecord } from './onnx/config.js';
 import type { FileLayout } from '../io/layout.js';
 import type { InputModel, InputTensor } from '../model/input.js';
 import type { PlanPart } from '../model/shard.js';
@@ -137,10 +138,10 @@ export interface FormatPlan {
   part?: PlanPart;
 }
 
-export type FormatName = 'hqq' | 'gguf';
+export type FormatName = 'hqq' | 'gguf' | 'onnx';
 
 /** A run's config as reports record it: HQQ's (`nbits`, `group_size`...) or GGUF's (`preset`...). */
-export type FormatConfigRecord = HQQConfigRecord | GGUFConfigRecord;
+export type FormatConfigRecord = HQQConfigRecord | GGUFConfigRecord | ONNXConfigRecord;
 
 /** What a format does; one instance per run (it may keep state between plan and finish). */
 export interface OutputFormat {

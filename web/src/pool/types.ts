@@ -64,7 +64,23 @@ export interface ConvertTask extends TaskBase {
   permute?: RopePermutation;
 }
 
-export type WorkerTask = HQQTask | GGUFTask | ConvertTask;
+/** One weight to com.microsoft MatMulNBits inputs (ONNX output; engine `quantizeNBits`). */
+export interface NBitsTask extends TaskBase {
+  kind: 'nbits';
+  dtype: 'F32' | 'F16' | 'BF16';
+  /** The weight's shape in its layout: [K, N] for 'KN' (MatMul B), [N, K] for 'NK' (Gemm transB=1). */
+  shape: [number, number];
+  layout: 'KN' | 'NK';
+  bits: 2 | 4 | 8;
+  blockSize: number;
+  zeroPoints: 'uint8' | 'float';
+  scaleType: 'float32' | 'float16';
+  optimize: boolean;
+  /** Also compute onnxruntime-style RTN on the same blocks and report its error. */
+  compareBaseline?: boolean;
+}
+
+export type WorkerTask = HQQTask | GGUFTask | ConvertTask | NBitsTask;
 
 /**
  * Error sums of a reconstruction against its input, summable over row ranges and tensors:
@@ -80,7 +96,7 @@ export interface TaskStats {
 
 export interface WorkerResult {
   name: string;
-  /** Output buffers, under the names the task kind defines (HQQ: wq, scale, zero, bias; GGUF: blocks). */
+  /** Output buffers, under the names the task kind defines (HQQ: wq, scale, zero, bias; GGUF: blocks; nbits: qweight, scales, zeroPoints). */
   buffers: Record<string, ArrayBuffer>;
   /** Error of what was computed (quantize tasks). */
   stats?: TaskStats;
