@@ -9,7 +9,7 @@
  * split.tensors.count, no tensor missing or duplicated). The part records are removed at the end.
  */
 import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { HQQError } from './errors.js';
 import { SPLIT_COUNT, SPLIT_NO, SPLIT_TENSORS_COUNT, splitPrefix } from './formats/gguf/split.js';
 import { openGGUF } from './io/gguf-reader.js';
@@ -190,7 +190,9 @@ async function writeAll(dir: string, files: readonly { name: string; data: Uint8
 
 /** Checks the parts of the sharded run written to `outputPath` and completes the output (see the module comment). */
 export async function mergeParts(outputPath: string): Promise<MergeReport> {
-  const { dir, tag } = await resolveTarget(outputPath);
+  const target = await resolveTarget(outputPath);
+  const dir = resolve(target.dir);
+  const { tag } = target;
   const found = await readRecords(dir, tag);
   const records = found.map((f) => f.record);
   const ref = checkRecords(dir, found);
