@@ -31,6 +31,26 @@ function isPublicClassMember(m: ts.ClassElement): boolean {
   return !mods.some((x) => x.kind === ts.SyntaxKind.PrivateKeyword || x.kind === ts.SyntaxKind.ProtectedKeyword);
 }
 
+// A member of an inline type literal, `offsets: Map<string, { begin: number; end: number }>` or
+// `f(options: { overwrite?: boolean })`, may instead be documented by the comment of what holds the
+// literal: that comment names it in backticks ("absolute [`begin`, `end`) of every tensor"), or, for a
+// parameter, the function has `@param options.overwrite ...`.
+function documentedByOwner(m: ts.Node): boolean {
+  const literal = m.parent;
+  const name = (m as ts.NamedDeclaration).name?.getText();
+  if (!ts.isTypeLiteralNode(literal) || !name) return false;
+  let holder: ts.Node = literal.parent;
+  while (ts.isTypeNode(holder)) holder = holder.parent;
+  const texts = (node: ts.Node) => ts.getJSDocCommentsAndTags(node).map((d) => ts.isJSDoc(d)
+    ? [ts.getTextOfJSDocComment(d.comment) ?? '', ...(d.tags ?? []).map((t) => ts.getTextOfJSDocComment(t.comment) ?? '')].join('\n')
+    : ts.getTextOfJSDocComment(d.comment) ?? '');
+  if (ts.isParameter(holder)) {
+    const path = `${holder.name.getText()}.${name}`;
+    return ts.getJSDocTags(holder.parent).some((t) => ts.isJSDocParameterTag(t) && t.name.getText() === path && !!t.comment);
+  }
+  return texts(holder).some((t) => t.includes(`\`${name}\``));
+}
+
 function memberName(m: ts.NamedDeclaration): string {
   return m.name ? m.name.getText() : ts.isIndexSignatureDeclaration(m) ? '[index]' : ts.isCallSignatureDeclaration(m) ? '()' : '(new)';
 }
@@ -79,11 +99,11 @@ function undocumented(): Finding[] {
   const walkSignature = (node: ts.SignatureDeclaration, owner: string): void => {
     node.typeParameters?.forEach((p) => walkType(p, owner));
     node.parameters.forEach((p) => walkType(p.type, `${owner}(${p.name.getText()})`));
-    walkType(node.type, owner);
+    walkType(node.type, `${owner}()`);
   };
   const checkMember = (m: ts.TypeElement | ts.ClassElement | ts.EnumMember, owner: string): void => {
     const name = `${owner}.${memberName(m as ts.NamedDeclaration)}`;
-    if (!hasDoc(m)) report(m, name);
+    if (!hasDoc(m) && !documentedByOwner(m)) report(m, name);
     if (ts.isPropertySignature(m) || ts.isPropertyDeclaration(m) || ts.isIndexSignatureDeclaration(m)) walkType(m.type, name);
     else if (ts.isFunctionLike(m)) walkSignature(m, name);
   };

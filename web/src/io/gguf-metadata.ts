@@ -28,7 +28,9 @@ export const GGUF_VALUE_TYPE_IDS = Object.freeze({
 } as const);
 
 export type GGUFValueType = keyof typeof GGUF_VALUE_TYPE_IDS;
+/** The numeric value types a JS number holds exactly. */
 export type GGUFNumberType = 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'f64';
+/** The 64-bit integer value types, held as a bigint (a number would lose precision above 2^53). */
 export type GGUFBigIntType = 'u64' | 'i64';
 export type GGUFScalarType = GGUFNumberType | GGUFBigIntType | 'bool' | 'string';
 
@@ -56,36 +58,98 @@ export const GGUF_SCALAR_SIZES: Readonly<Record<GGUFNumberType | GGUFBigIntType 
 
 /** The typed array holding an array of each numeric value type. */
 export interface GGUFTypedArrays {
+  /** Items of a `u8` array. */
   u8: Uint8Array;
+  /** Items of an `i8` array. */
   i8: Int8Array;
+  /** Items of a `u16` array. */
   u16: Uint16Array;
+  /** Items of an `i16` array. */
   i16: Int16Array;
+  /** Items of a `u32` array. */
   u32: Uint32Array;
+  /** Items of an `i32` array. */
   i32: Int32Array;
+  /** Items of an `f32` array. */
   f32: Float32Array;
+  /** Items of an `f64` array. */
   f64: Float64Array;
+  /** Items of a `u64` array. */
   u64: BigUint64Array;
+  /** Items of an `i64` array. */
   i64: BigInt64Array;
 }
 
+/** A metadata array of numbers, its items in the typed array of its item type (`f32` -> Float32Array). */
 export type GGUFNumericArray = {
-  [K in keyof GGUFTypedArrays]: { type: 'array'; itemType: K; items: GGUFTypedArrays[K] };
+  [K in keyof GGUFTypedArrays]: {
+    /** Always `'array'`. */
+    type: 'array';
+    /** The type of every item. */
+    itemType: K;
+    /** The items, little-endian values decoded into a typed array. */
+    items: GGUFTypedArrays[K];
+  };
 }[keyof GGUFTypedArrays];
 
+/** A metadata array value: every item has the one type `itemType`. */
 export type GGUFArray =
   | GGUFNumericArray
-  | { type: 'array'; itemType: 'bool'; items: boolean[] }
-  | { type: 'array'; itemType: 'string'; items: GGUFStringList }
+  | {
+      /** Always `'array'`. */
+      type: 'array';
+      /** Booleans (one byte each in the file). */
+      itemType: 'bool';
+      /** The items. */
+      items: boolean[];
+    }
+  | {
+      /** Always `'array'`. */
+      type: 'array';
+      /** Strings (a vocabulary, merges, ...). */
+      itemType: 'string';
+      /** The items, kept encoded and decoded on demand (a 260k-token vocabulary stays one buffer). */
+      items: GGUFStringList;
+    }
   /** An array of arrays; each element carries its own item type (the format allows mixing). */
-  | { type: 'array'; itemType: 'array'; items: GGUFArray[] };
+  | {
+      /** Always `'array'`. */
+      type: 'array';
+      /** Arrays. */
+      itemType: 'array';
+      /** The nested arrays. */
+      items: GGUFArray[];
+    };
 
+/** One metadata value, tagged with its GGUF value type (build one with `ggufValue`). */
 export type GGUFValue =
-  | { type: GGUFNumberType; value: number }
-  | { type: GGUFBigIntType; value: bigint }
-  | { type: 'bool'; value: boolean }
-  | { type: 'string'; value: string }
+  | {
+      /** A numeric type held exactly by a JS number. */
+      type: GGUFNumberType;
+      /** The number (an integer in range for the integer types). */
+      value: number;
+    }
+  | {
+      /** `u64` or `i64`. */
+      type: GGUFBigIntType;
+      /** The integer, as a bigint. */
+      value: bigint;
+    }
+  | {
+      /** A boolean. */
+      type: 'bool';
+      /** The boolean. */
+      value: boolean;
+    }
+  | {
+      /** A UTF-8 string. */
+      type: 'string';
+      /** The string. */
+      value: string;
+    }
   | GGUFArray;
 
+/** A GGUF header's key-value pairs, in file order (`general.architecture`, `tokenizer.ggml.tokens`, ...). */
 export type GGUFMetadata = Map<string, GGUFValue>;
 
 const utf8Decoder = new TextDecoder('utf-8');
@@ -153,6 +217,7 @@ export class GGUFStringList implements Iterable<string> {
     return new GGUFStringList(encoded, starts);
   }
 
+  /** Number of strings in the list. */
   get length(): number {
     return this.#starts.length - 1;
   }
@@ -168,12 +233,14 @@ export class GGUFStringList implements Iterable<string> {
     return utf8Decoder.decode(this.bytes(i));
   }
 
+  /** Every string, decoded (costs the whole list's decoding: prefer `get(i)` for large lists). */
   toArray(): string[] {
     const out = new Array<string>(this.length);
     for (let i = 0; i < out.length; i++) out[i] = this.get(i);
     return out;
   }
 
+  /** The strings in order, each decoded when reached. */
   *[Symbol.iterator](): Iterator<string> {
     for (let i = 0; i < this.length; i++) yield this.get(i);
   }

@@ -31,6 +31,7 @@ export interface ShardWriter {
   abort(): Promise<void>;
 }
 
+/** Where a model run writes its output files: shards laid out up front, small files, then one publish step. */
 export interface ModelSink {
   /** Starts output file `fileName` laid out by `layout` (`layout.totalSize` bytes in all). */
   createShard(fileName: string, layout: FileLayout): Promise<ShardWriter>;
