@@ -14,6 +14,7 @@ import type { FormatName, OutputFormat } from './types.js';
 
 export const FORMAT_NAMES: readonly FormatName[] = ['hqq', 'gguf'];
 
+/** The output options of a run: the format, and its options (HQQ's `ModelQuantConfig` fields, or `gguf`). */
 export interface FormatOptions extends ModelQuantConfig {
   /** The output format: 'hqq' (HQQLinear layers in safetensors) or 'gguf' (llama.cpp). Default: GGUF for a GGUF input, else HQQ. */
   format?: FormatName;
