@@ -23,35 +23,73 @@ import { describeJson, isObject, type JsonObject } from './json.js';
 
 /** The RoPE scaling the converter recognises (anything else is refused or ignored, see below). */
 export type RopeScaling =
-  | { type: 'none' }
-  | { type: 'linear'; factor: number }
   | {
-      type: 'yarn';
+      /** Plain RoPE (no scaling, or a scaling llama.cpp has no equivalent for: dynamic NTK). */
+      type: 'none';
+    }
+  | {
+      /** Linear position interpolation (`rope.scaling.type` linear). */
+      type: 'linear';
+      /** Positions are divided by it (`factor`). */
       factor: number;
+    }
+  | {
+      /** YaRN. */
+      type: 'yarn';
+      /** Context extension factor (`factor`). */
+      factor: number;
+      /** Context length before scaling (`original_max_position_embeddings`). */
       originalContextLength: number;
+      /** `extrapolation_factor`, when given. */
       extFactor?: number;
+      /** `attention_factor` (or `attn_factor`), when given. */
       attnFactor?: number;
+      /** `beta_fast`, when given. */
       betaFast?: number;
+      /** `beta_slow`, when given. */
       betaSlow?: number;
     }
   /** Llama 3.x: no keys; a `rope_freqs.weight` tensor of per-frequency factors instead. */
-  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalContextLength: number };
+  | {
+      /** Llama 3 frequency scaling. */
+      type: 'llama3';
+      /** `factor` (default 8). */
+      factor: number;
+      /** `low_freq_factor` (default 1). */
+      lowFreqFactor: number;
+      /** `high_freq_factor` (default 4). */
+      highFreqFactor: number;
+      /** `original_max_position_embeddings` (default 8192). */
+      originalContextLength: number;
+    };
 
+/** A config.json's hyper-parameters, read as llama.cpp's converter reads them (the config keys it searches are listed above). */
 export interface HyperParameters {
+  /** Number of transformer blocks (layers). */
   blockCount: number;
+  /** Training context length, in tokens, when config.json states one. */
   contextLength?: number;
+  /** Embedding (hidden) size. */
   embeddingLength: number;
+  /** Feed-forward (MLP intermediate) size. */
   feedForwardLength: number;
+  /** Attention heads. */
   headCount: number;
+  /** Key/value heads (grouped-query attention); `headCount` when not stated. */
   headCountKV: number;
   /** Per-head size: config `head_dim`, else embedding / heads. */
   headDim: number;
   /** True when config.json states head_dim (then key_length/value_length are written). */
   headDimExplicit: boolean;
+  /** `vocab_size`. */
   vocabSize: number;
+  /** RMS norm epsilon, when stated. */
   rmsEps?: number;
+  /** RoPE base frequency, when stated. */
   ropeTheta?: number;
+  /** The RoPE scaling to write. */
   ropeScaling: RopeScaling;
+  /** Whether the output projection shares the token embedding (`tie_word_embeddings`, else the architecture's default). */
   tieWordEmbeddings: boolean;
 }
 
