@@ -129,7 +129,6 @@ export interface WorkerPool {
 }
 
 /** Former names of the task types (0.1.0). */
-/** Former name of `WorkerTask` (0.1.0). */
 export type QuantizeTask = WorkerTask;
 /** Former name of `WorkerResult` (0.1.0). */
 export type QuantizeTaskResult = WorkerResult;

@@ -52,7 +52,6 @@ const ROLE_BY_NAME: Readonly<Record<string, FileRole>> = {
 /** One file of a model folder, with its role. */
 export interface FolderFile {
   /** The file name inside the folder (the folder prefix removed). */
-  /** The file's name, with or without the folder prefix ("Llama-3.2-1B/config.json"); only files at the folder's top level are read. */
   name: string;
   /** The name as given (e.g. "Llama-3.2-1B/config.json" from a dropped folder). */
   path: string;
@@ -151,7 +150,9 @@ export function describeFolderFiles(paths: readonly string[], options: { target?
 
 /** One file of a folder: text for the JSON/template files, name only for the others. */
 export interface HFFolderInputFile {
+  /** The file's name, with or without the folder prefix ("Llama-3.2-1B/config.json"); only files at the folder's top level are read. */
   name: string;
+  /** Its text: required for config.json, the tokenizer files, chat templates and the index; omitted for the others. */
   text?: string;
 }
 
