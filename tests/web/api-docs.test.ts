@@ -44,6 +44,11 @@ function documentedByOwner(m: ts.Node): boolean {
   const texts = (node: ts.Node) => ts.getJSDocCommentsAndTags(node).map((d) => ts.isJSDoc(d)
     ? [ts.getTextOfJSDocComment(d.comment) ?? '', ...(d.tags ?? []).map((t) => ts.getTextOfJSDocComment(t.comment) ?? '')].join('\n')
     : ts.getTextOfJSDocComment(d.comment) ?? '');
+  // A callback's event, `onTensor?: (e: { name: string }) => void`: the member's comment documents it.
+  while (ts.isParameter(holder) && ts.isFunctionTypeNode(holder.parent)) {
+    holder = holder.parent;
+    while (ts.isTypeNode(holder)) holder = holder.parent;
+  }
   if (ts.isParameter(holder)) {
     const path = `${holder.name.getText()}.${name}`;
     return ts.getJSDocTags(holder.parent).some((t) => ts.isJSDocParameterTag(t) && t.name.getText() === path && !!t.comment);

@@ -229,7 +229,7 @@ export interface HQQLayerInfo {
   shape: [number, number];
   /** The reference packing name (`packing`, or the one `nbits` implies when absent): '4bit_u8', '3bit_32'... */
   packing: string;
-  /** The stored `compute_dtype` string ('float16', ...), '' when the layer has none. */
+  /** The stored `compute_dtype` string ('torch.float16', ...), '' when the layer has none. */
   computeDtype: string;
   /** The stored `optimize` flag; undefined when the layer has none. */
   optimize?: boolean;
