@@ -37,7 +37,7 @@ function isPublicClassMember(m: ts.ClassElement): boolean {
 // parameter, the function has `@param options.overwrite ...`.
 function documentedByOwner(m: ts.Node): boolean {
   const literal = m.parent;
-  const name = (m as ts.NamedDeclaration).name?.getText();
+  const name = ts.isIndexSignatureDeclaration(m) ? `[${m.parameters.map((p) => p.getText()).join(', ')}]` : (m as ts.NamedDeclaration).name?.getText();
   if (!ts.isTypeLiteralNode(literal) || !name) return false;
   let holder: ts.Node = literal.parent;
   while (ts.isTypeNode(holder)) holder = holder.parent;

@@ -174,22 +174,12 @@ export interface HQQWasmModule {
   heapInUse(): number;
 }
 
-/** What a binding returns: its outputs, or a structured error the engine turns into an HQQError. */
-type WasmResult =
-  | {
-      /** Success. */
-      ok: true;
-      /** The outputs, by name (typed arrays copied out of the heap, numbers, statistics). */
-      [key: string]: any;
-    }
-  | {
-      /** Failure. */
-      ok: false;
-      /** The HQQError code. */
-      code: string;
-      /** What went wrong. */
-      message: string;
-    };
+/**
+ * What a binding returns: `ok` true with its outputs under their names (`[key: string]`: typed
+ * arrays copied out of the heap, numbers, statistics), or `ok` false with the HQQError `code` and
+ * the `message`, which the engine turns into an HQQError.
+ */
+type WasmResult = { ok: true; [key: string]: any } | { ok: false; code: string; message: string };
 
 /** `QuantizeOptions` validated, with every default filled in (`normalizeOptions`). */
 interface NormalizedOptions {

@@ -80,73 +80,36 @@ export interface GGUFTypedArrays {
   i64: BigInt64Array;
 }
 
-/** A metadata array of numbers, its items in the typed array of its item type (`f32` -> Float32Array). */
+/**
+ * A metadata array of numbers: `type` is always 'array', `itemType` the type of every item, and
+ * `items` the little-endian values decoded into that type's typed array (`f32` -> Float32Array).
+ */
 export type GGUFNumericArray = {
-  [K in keyof GGUFTypedArrays]: {
-    /** Always `'array'`. */
-    type: 'array';
-    /** The type of every item. */
-    itemType: K;
-    /** The items, little-endian values decoded into a typed array. */
-    items: GGUFTypedArrays[K];
-  };
+  [K in keyof GGUFTypedArrays]: { type: 'array'; itemType: K; items: GGUFTypedArrays[K] };
 }[keyof GGUFTypedArrays];
 
-/** A metadata array value: every item has the one type `itemType`. */
+/**
+ * A metadata array value: `type` is always 'array' and every item has the one type `itemType`;
+ * `items` holds numbers in a typed array, booleans, strings (a `GGUFStringList`, kept encoded and
+ * decoded on demand, so a 260k-token vocabulary stays one buffer) or nested arrays.
+ */
 export type GGUFArray =
   | GGUFNumericArray
-  | {
-      /** Always `'array'`. */
-      type: 'array';
-      /** Booleans (one byte each in the file). */
-      itemType: 'bool';
-      /** The items. */
-      items: boolean[];
-    }
-  | {
-      /** Always `'array'`. */
-      type: 'array';
-      /** Strings (a vocabulary, merges, ...). */
-      itemType: 'string';
-      /** The items, kept encoded and decoded on demand (a 260k-token vocabulary stays one buffer). */
-      items: GGUFStringList;
-    }
+  | { type: 'array'; itemType: 'bool'; items: boolean[] }
+  | { type: 'array'; itemType: 'string'; items: GGUFStringList }
   /** An array of arrays; each element carries its own item type (the format allows mixing). */
-  | {
-      /** Always `'array'`. */
-      type: 'array';
-      /** Arrays. */
-      itemType: 'array';
-      /** The nested arrays. */
-      items: GGUFArray[];
-    };
+  | { type: 'array'; itemType: 'array'; items: GGUFArray[] };
 
-/** One metadata value, tagged with its GGUF value type (build one with `ggufValue`). */
+/**
+ * One metadata value: `type` is its GGUF value type and `value` the value, a number for the
+ * numeric types a JS number holds exactly, a bigint for u64/i64, a boolean or a string; or an
+ * array (`GGUFArray`). Build one with `ggufValue`.
+ */
 export type GGUFValue =
-  | {
-      /** A numeric type held exactly by a JS number. */
-      type: GGUFNumberType;
-      /** The number (an integer in range for the integer types). */
-      value: number;
-    }
-  | {
-      /** `u64` or `i64`. */
-      type: GGUFBigIntType;
-      /** The integer, as a bigint. */
-      value: bigint;
-    }
-  | {
-      /** A boolean. */
-      type: 'bool';
-      /** The boolean. */
-      value: boolean;
-    }
-  | {
-      /** A UTF-8 string. */
-      type: 'string';
-      /** The string. */
-      value: string;
-    }
+  | { type: GGUFNumberType; value: number }
+  | { type: GGUFBigIntType; value: bigint }
+  | { type: 'bool'; value: boolean }
+  | { type: 'string'; value: string }
   | GGUFArray;
 
 /** A GGUF header's key-value pairs, in file order (`general.architecture`, `tokenizer.ggml.tokens`, ...). */

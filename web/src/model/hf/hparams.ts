@@ -21,47 +21,31 @@ import { ggufValue, type GGUFValue } from '../../io/gguf-metadata.js';
 import type { ArchitectureSpec } from './architectures.js';
 import { describeJson, isObject, type JsonObject } from './json.js';
 
-/** The RoPE scaling the converter recognises (anything else is refused or ignored, see below). */
+/**
+ * The RoPE scaling the converter recognises (anything else is refused or ignored, see below), by
+ * `type`:
+ * - 'none': plain RoPE (no scaling, or dynamic NTK, which llama.cpp has no equivalent for).
+ * - 'linear': positions divided by `factor`.
+ * - 'yarn': YaRN; `factor` extends the context, `originalContextLength` is the context before
+ *   scaling (`original_max_position_embeddings`); `extFactor` (`extrapolation_factor`),
+ *   `attnFactor` (`attention_factor` or `attn_factor`), `betaFast` and `betaSlow` when given.
+ * - 'llama3': Llama 3 frequency scaling; `factor` (default 8), `lowFreqFactor` (1),
+ *   `highFreqFactor` (4), `originalContextLength` (8192).
+ */
 export type RopeScaling =
+  | { type: 'none' }
+  | { type: 'linear'; factor: number }
   | {
-      /** Plain RoPE (no scaling, or a scaling llama.cpp has no equivalent for: dynamic NTK). */
-      type: 'none';
-    }
-  | {
-      /** Linear position interpolation (`rope.scaling.type` linear). */
-      type: 'linear';
-      /** Positions are divided by it (`factor`). */
-      factor: number;
-    }
-  | {
-      /** YaRN. */
       type: 'yarn';
-      /** Context extension factor (`factor`). */
       factor: number;
-      /** Context length before scaling (`original_max_position_embeddings`). */
       originalContextLength: number;
-      /** `extrapolation_factor`, when given. */
       extFactor?: number;
-      /** `attention_factor` (or `attn_factor`), when given. */
       attnFactor?: number;
-      /** `beta_fast`, when given. */
       betaFast?: number;
-      /** `beta_slow`, when given. */
       betaSlow?: number;
     }
   /** Llama 3.x: no keys; a `rope_freqs.weight` tensor of per-frequency factors instead. */
-  | {
-      /** Llama 3 frequency scaling. */
-      type: 'llama3';
-      /** `factor` (default 8). */
-      factor: number;
-      /** `low_freq_factor` (default 1). */
-      lowFreqFactor: number;
-      /** `high_freq_factor` (default 4). */
-      highFreqFactor: number;
-      /** `original_max_position_embeddings` (default 8192). */
-      originalContextLength: number;
-    };
+  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalContextLength: number };
 
 /** A config.json's hyper-parameters, read as llama.cpp's converter reads them (the config keys it searches are listed above). */
 export interface HyperParameters {
