@@ -53,7 +53,7 @@ export interface GGUFLimits {
   maxHeaderBytes: number;
   /** Longest metadata key, in UTF-8 bytes (default 65535). */
   maxKeyBytes: number;
-  /** Longest string, in UTF-8 bytes: a metadata value, an array item or a tensor name (default 128 MiB). */
+  /** Longest string value or string array item, in UTF-8 bytes (default 128 MiB). */
   maxStringBytes: number;
   /** Most items in one metadata array (default 64 Mi). */
   maxArrayLength: number;

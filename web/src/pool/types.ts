@@ -87,11 +87,11 @@ export type WorkerTask = HQQTask | GGUFTask | ConvertTask;
 export interface TaskStats {
   /** Number of values compared. */
   count: number;
-  /** Sum of \|W - W_r\| over them. */
+  /** Sum of |W - W_r| over them. */
   sumAbs: number;
   /** Sum of (W - W_r)^2. */
   sumSq: number;
-  /** Largest \|W - W_r\|. */
+  /** Largest |W - W_r|. */
   maxAbs: number;
   /** Sum of W^2 (for the relative error). */
   sumWSq: number;

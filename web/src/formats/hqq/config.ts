@@ -9,7 +9,7 @@ import { COMPUTE_DTYPES, type ComputeDtype, type LayerQuantConfig } from '../../
 
 /** A per-tensor override: tensors whose name matches `pattern` get these bits and group size. */
 export interface TensorOverride {
-  /** Matched against the full tensor name (a string override `RE=BITS:GROUP` is compiled to this). */
+  /** Tested (`RegExp.test`, unanchored unless it says `^...$`) on each tensor's full name; a string override `RE=BITS:GROUP` compiles to this. */
   pattern: RegExp;
   /** Bits per weight for the matching tensors. */
   nbits: Nbits;

@@ -51,7 +51,7 @@ export type RopeScaling =
 export interface HyperParameters {
   /** Number of transformer blocks (layers). */
   blockCount: number;
-  /** Training context length, in tokens, when config.json states one. */
+  /** Context length in tokens (`max_position_embeddings` or the first key of the list above), when config.json states one. */
   contextLength?: number;
   /** Embedding (hidden) size. */
   embeddingLength: number;
