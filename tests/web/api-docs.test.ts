@@ -56,6 +56,13 @@ function documentedByOwner(m: ts.Node): boolean {
   return texts(holder).some((t) => t.includes(`\`${name}\``));
 }
 
+/** The object literal of `{...}`, `{...} as const` or `Object.freeze({...})`, if that is what `e` is. */
+function objectLiteralOf(e: ts.Expression | undefined): ts.ObjectLiteralExpression | undefined {
+  while (e && (ts.isAsExpression(e) || ts.isSatisfiesExpression(e) || ts.isParenthesizedExpression(e))) e = e.expression;
+  if (e && ts.isCallExpression(e) && e.expression.getText() === 'Object.freeze' && e.arguments.length === 1) return objectLiteralOf(e.arguments[0]);
+  return e && ts.isObjectLiteralExpression(e) ? e : undefined;
+}
+
 function memberName(m: ts.NamedDeclaration): string {
   return m.name ? m.name.getText() : ts.isIndexSignatureDeclaration(m) ? '[index]' : ts.isCallSignatureDeclaration(m) ? '()' : '(new)';
 }
@@ -136,6 +143,11 @@ function undocumented(): Finding[] {
     } else if (ts.isVariableDeclaration(d)) {
       if (!hasDoc(d)) report(d, `const ${name}`);
       walkType(d.type, name);
+      // Without an annotation the object literal is the type users see (`ggufValue.u32(...)`).
+      const literal = d.type ? undefined : objectLiteralOf(d.initializer);
+      literal?.properties.forEach((p) => {
+        if (!hasDoc(p)) report(p, `${name}.${p.name?.getText() ?? '...'}`);
+      });
     } else if (ts.isEnumDeclaration(d)) {
       if (!hasDoc(d)) report(d, `enum ${name}`);
       d.members.forEach((m) => checkMember(m, name));

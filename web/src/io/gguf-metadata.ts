@@ -345,26 +345,38 @@ export function typedArrayFor<K extends keyof GGUFTypedArrays>(itemType: K): (ty
 
 /** Builders for typed metadata values; each checks its argument (INVALID_ARGUMENT). */
 export const ggufValue = Object.freeze({
+  /** A u8: an integer in [0, 255]. */
   u8: (v: number) => intValue('u8', v),
+  /** An i8: an integer in [-128, 127]. */
   i8: (v: number) => intValue('i8', v),
+  /** A u16: an integer in [0, 65535]. */
   u16: (v: number) => intValue('u16', v),
+  /** An i16: an integer in [-32768, 32767]. */
   i16: (v: number) => intValue('i16', v),
+  /** A u32: an integer in [0, 2^32 - 1] (e.g. `general.alignment`, `general.file_type`). */
   u32: (v: number) => intValue('u32', v),
+  /** An i32: an integer in [-2^31, 2^31 - 1]. */
   i32: (v: number) => intValue('i32', v),
+  /** An f32: the number rounded to float32 (`Math.fround`), as the file will hold it. */
   f32(v: number): GGUFValue {
     if (typeof v !== 'number') throw arg(`ggufValue.f32: ${String(v)} is not a number`);
     return { type: 'f32', value: Math.fround(v) };
   },
+  /** An f64. */
   f64(v: number): GGUFValue {
     if (typeof v !== 'number') throw arg(`ggufValue.f64: ${String(v)} is not a number`);
     return { type: 'f64', value: v };
   },
+  /** A u64: a bigint (or safe integer) in [0, 2^64 - 1], held as a bigint. */
   u64: (v: bigint | number) => bigValue('u64', v),
+  /** An i64: a bigint (or safe integer) in [-2^63, 2^63 - 1], held as a bigint. */
   i64: (v: bigint | number) => bigValue('i64', v),
+  /** A bool. */
   bool(v: boolean): GGUFValue {
     if (typeof v !== 'boolean') throw arg(`ggufValue.bool: ${String(v)} is not a boolean`);
     return { type: 'bool', value: v };
   },
+  /** A string, written as UTF-8 (a lone UTF-16 surrogate, which has none, is refused). */
   string(v: string): GGUFValue {
     if (typeof v !== 'string') throw arg(`ggufValue.string: a ${typeof v} is not a string`);
     if (hasLoneSurrogate(v)) throw arg('ggufValue.string: the string holds a lone UTF-16 surrogate, which has no UTF-8 encoding');
@@ -394,6 +406,7 @@ export const ggufValue = Object.freeze({
     }
     return { type: 'array', itemType, items: out } as GGUFArray;
   },
+  /** An array of bools (copied). */
   bools(values: readonly boolean[]): GGUFArray {
     values.forEach((v, i) => {
       if (typeof v !== 'boolean') throw arg(`ggufValue.bools: element ${i} is not a boolean`);
