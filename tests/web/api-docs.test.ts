@@ -108,10 +108,24 @@ function undocumented(): Finding[] {
     }
     ts.forEachChild(node, (c) => walkType(c, owner));
   };
+  // An inferred type (no annotation) names no type in the source, but the declarations spell it out:
+  // the named types inside it are public too.
+  const enqueueInferred = (type: ts.Type, depth = 0): void => {
+    if (depth > 3) return;
+    enqueue(type.aliasSymbol);
+    if (type.symbol && !(type.symbol.flags & ts.SymbolFlags.TypeLiteral) && !(type.symbol.flags & ts.SymbolFlags.ObjectLiteral)) enqueue(type.symbol);
+    type.aliasTypeArguments?.forEach((t) => enqueueInferred(t, depth + 1));
+    if (type.isUnionOrIntersection()) type.types.forEach((t) => enqueueInferred(t, depth + 1));
+    if (type.flags & ts.TypeFlags.Object && (type as ts.ObjectType).objectFlags & ts.ObjectFlags.Reference) {
+      checker.getTypeArguments(type as ts.TypeReference).forEach((t) => enqueueInferred(t, depth + 1));
+    }
+  };
   const walkSignature = (node: ts.SignatureDeclaration, owner: string): void => {
     node.typeParameters?.forEach((p) => walkType(p, owner));
     node.parameters.forEach((p) => walkType(p.type, `${owner}(${p.name.getText()})`));
     walkType(node.type, `${owner}()`);
+    const sig = node.type ? undefined : checker.getSignatureFromDeclaration(node);
+    if (sig && !ts.isConstructorDeclaration(node)) enqueueInferred(checker.getReturnTypeOfSignature(sig));
   };
   const checkMember = (m: ts.TypeElement | ts.ClassElement | ts.EnumMember, owner: string): void => {
     const name = `${owner}.${memberName(m as ts.NamedDeclaration)}`;
@@ -143,6 +157,7 @@ function undocumented(): Finding[] {
     } else if (ts.isVariableDeclaration(d)) {
       if (!hasDoc(d)) report(d, `const ${name}`);
       walkType(d.type, name);
+      if (!d.type) enqueueInferred(checker.getTypeAtLocation(d));
       // Without an annotation the object literal is the type users see (`ggufValue.u32(...)`).
       const literal = d.type ? undefined : objectLiteralOf(d.initializer);
       literal?.properties.forEach((p) => {
