@@ -67,123 +67,137 @@ function memberName(m: ts.NamedDeclaration): string {
   return m.name ? m.name.getText() : ts.isIndexSignatureDeclaration(m) ? '[index]' : ts.isCallSignatureDeclaration(m) ? '()' : '(new)';
 }
 
-/** Walks the public surface from the entries; returns every undocumented declaration or member. */
+/**
+ * Walks the public surface: a queue of symbols (the entries' exports, then every type of web/src
+ * they name), each declaration checked for a comment, its members too.
+ */
+class SurfaceWalker {
+  readonly #checker: ts.TypeChecker;
+  readonly #findings = new Map<string, Finding>();
+  readonly #seen = new Set<ts.Symbol>();
+  readonly #queue: ts.Symbol[] = [];
+
+  constructor(readonly program: ts.Program) {
+    this.#checker = program.getTypeChecker();
+  }
+
+  /** Every undocumented declaration or member reachable from `entryFiles`, sorted by place. */
+  run(entryFiles: readonly string[]): Finding[] {
+    for (const entry of entryFiles) {
+      const sf = this.program.getSourceFile(entry);
+      const mod = sf && this.#checker.getSymbolAtLocation(sf);
+      if (!mod) throw new Error(`entry ${entry} is not a module`);
+      this.#checker.getExportsOfModule(mod).forEach((s) => this.enqueue(s));
+      // An entry without exports (the worker script) still says what it is, in a leading comment.
+      if (!/^\s*\/\*\*/.test(sf.text)) this.report(sf, `module comment of ${entry.slice(srcDir.length)}`);
+    }
+    while (this.#queue.length > 0) {
+      const sym = this.#queue.shift()!;
+      for (const d of sym.declarations ?? []) {
+        if (isOwnSource(d.getSourceFile())) this.visitDeclaration(d, sym.getName());
+      }
+    }
+    return [...this.#findings.values()].sort((a, b) => a.where.localeCompare(b.where, 'en', { numeric: true }));
+  }
+
+  report(node: ts.Node, what: string): void {
+    const sf = node.getSourceFile();
+    const { line } = sf.getLineAndCharacterOfPosition(node.getStart());
+    const where = `${sf.fileName.slice(root.length)}:${line + 1}`;
+    this.#findings.set(`${where} ${what}`, { where, what });
+  }
+
+  enqueue(sym: ts.Symbol | undefined): void {
+    if (!sym) return;
+    if (sym.flags & ts.SymbolFlags.Alias) sym = this.#checker.getAliasedSymbol(sym);
+    if (this.#seen.has(sym)) return;
+    this.#seen.add(sym);
+    this.#queue.push(sym);
+  }
+
+  /** Type references inside a signature or type join the queue; type literals have their members checked in place (`owner.member.sub`). */
+  walkType(node: ts.Node | undefined, owner: string): void {
+    if (!node) return;
+    const c = this.#checker;
+    const right = (n: ts.EntityName | ts.Expression) => (ts.isQualifiedName(n) ? n.right : n);
+    if (ts.isTypeReferenceNode(node)) this.enqueue(c.getSymbolAtLocation(right(node.typeName)));
+    else if (ts.isExpressionWithTypeArguments(node)) this.enqueue(c.getSymbolAtLocation(node.expression));
+    else if (ts.isTypeQueryNode(node)) this.enqueue(c.getSymbolAtLocation(right(node.exprName)));
+    else if (ts.isImportTypeNode(node) && node.qualifier) this.enqueue(c.getSymbolAtLocation(right(node.qualifier)));
+    else if (ts.isTypeLiteralNode(node)) {
+      for (const m of node.members) this.checkMember(m, owner);
+      return;
+    }
+    ts.forEachChild(node, (child) => this.walkType(child, owner));
+  }
+
+  /** An inferred type (no annotation) names no type in the source, but the declarations spell it out: the named types inside it are public too. */
+  enqueueInferred(type: ts.Type, depth = 0): void {
+    if (depth > 3) return;
+    this.enqueue(type.aliasSymbol);
+    if (type.symbol && !(type.symbol.flags & (ts.SymbolFlags.TypeLiteral | ts.SymbolFlags.ObjectLiteral))) this.enqueue(type.symbol);
+    type.aliasTypeArguments?.forEach((t) => this.enqueueInferred(t, depth + 1));
+    if (type.isUnionOrIntersection()) type.types.forEach((t) => this.enqueueInferred(t, depth + 1));
+    if (type.flags & ts.TypeFlags.Object && (type as ts.ObjectType).objectFlags & ts.ObjectFlags.Reference) {
+      this.#checker.getTypeArguments(type as ts.TypeReference).forEach((t) => this.enqueueInferred(t, depth + 1));
+    }
+  }
+
+  walkSignature(node: ts.SignatureDeclaration, owner: string): void {
+    node.typeParameters?.forEach((p) => this.walkType(p, owner));
+    node.parameters.forEach((p) => this.walkType(p.type, `${owner}(${p.name.getText()})`));
+    this.walkType(node.type, `${owner}()`);
+    const sig = node.type || ts.isConstructorDeclaration(node) ? undefined : this.#checker.getSignatureFromDeclaration(node);
+    if (sig) this.enqueueInferred(this.#checker.getReturnTypeOfSignature(sig));
+  }
+
+  checkMember(m: ts.TypeElement | ts.ClassElement | ts.EnumMember, owner: string): void {
+    const name = `${owner}.${memberName(m as ts.NamedDeclaration)}`;
+    if (!hasDoc(m) && !documentedByOwner(m)) this.report(m, name);
+    if (ts.isPropertySignature(m) || ts.isPropertyDeclaration(m) || ts.isIndexSignatureDeclaration(m)) this.walkType(m.type, name);
+    else if (ts.isFunctionLike(m)) this.walkSignature(m, name);
+  }
+
+  visitDeclaration(d: ts.Declaration, name: string): void {
+    const kind = ts.isInterfaceDeclaration(d) ? 'interface' : ts.isTypeAliasDeclaration(d) ? 'type' : ts.isClassDeclaration(d) ? 'class'
+      : ts.isFunctionDeclaration(d) ? 'function' : ts.isVariableDeclaration(d) ? 'const' : ts.isEnumDeclaration(d) ? 'enum' : undefined;
+    if (!kind) return;
+    if (!hasDoc(d)) this.report(d, `${kind} ${name}`);
+    if (ts.isInterfaceDeclaration(d) || ts.isClassDeclaration(d)) {
+      d.heritageClauses?.forEach((h) => h.types.forEach((t) => this.walkType(t, name)));
+      d.typeParameters?.forEach((p) => this.walkType(p, name));
+    }
+    if (ts.isInterfaceDeclaration(d)) d.members.forEach((m) => this.checkMember(m, name));
+    else if (ts.isTypeAliasDeclaration(d)) {
+      d.typeParameters?.forEach((p) => this.walkType(p, name));
+      this.walkType(d.type, name);
+    } else if (ts.isClassDeclaration(d)) {
+      d.members.filter(isPublicClassMember).forEach((m) => this.checkMember(m, name));
+      // A public constructor's parameter types are public too (the class comment covers the constructor).
+      d.members.filter(ts.isConstructorDeclaration).forEach((c) => this.walkSignature(c, name));
+    } else if (ts.isFunctionDeclaration(d)) this.walkSignature(d, name);
+    else if (ts.isVariableDeclaration(d)) this.visitConst(d, name);
+    else if (ts.isEnumDeclaration(d)) d.members.forEach((m) => this.checkMember(m, name));
+  }
+
+  visitConst(d: ts.VariableDeclaration, name: string): void {
+    this.walkType(d.type, name);
+    if (d.type) return;
+    this.enqueueInferred(this.#checker.getTypeAtLocation(d));
+    // Without an annotation the object literal is the type users see (`ggufValue.u32(...)`).
+    objectLiteralOf(d.initializer)?.properties.forEach((p) => {
+      if (!hasDoc(p)) this.report(p, `${name}.${p.name?.getText() ?? '...'}`);
+    });
+  }
+}
+
+/** Every undocumented declaration or member on the public surface of the three entries. */
 function undocumented(): Finding[] {
   const program = ts.createProgram(entries, {
     strict: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022, moduleResolution: ts.ModuleResolutionKind.Bundler,
     lib: ['lib.es2022.d.ts', 'lib.dom.d.ts', 'lib.dom.iterable.d.ts'], types: ['node'], noEmit: true,
   });
-  const checker = program.getTypeChecker();
-  const findings = new Map<string, Finding>();
-  const seen = new Set<ts.Symbol>();
-  const queue: ts.Symbol[] = [];
-
-  const report = (node: ts.Node, what: string): void => {
-    const sf = node.getSourceFile();
-    const { line } = sf.getLineAndCharacterOfPosition(node.getStart());
-    const where = `${sf.fileName.slice(root.length)}:${line + 1}`;
-    findings.set(`${where} ${what}`, { where, what });
-  };
-  const enqueue = (sym: ts.Symbol | undefined): void => {
-    if (!sym) return;
-    if (sym.flags & ts.SymbolFlags.Alias) sym = checker.getAliasedSymbol(sym);
-    if (seen.has(sym)) return;
-    seen.add(sym);
-    queue.push(sym);
-  };
-  // Type references inside a signature or type: named types join the queue, type literals have
-  // their members checked in place (`owner.member.sub`).
-  const walkType = (node: ts.Node | undefined, owner: string): void => {
-    if (!node) return;
-    if (ts.isTypeReferenceNode(node) || ts.isExpressionWithTypeArguments(node)) {
-      const target = ts.isTypeReferenceNode(node) ? node.typeName : node.expression;
-      enqueue(checker.getSymbolAtLocation(ts.isQualifiedName(target) ? target.right : target));
-    } else if (ts.isTypeQueryNode(node)) {
-      enqueue(checker.getSymbolAtLocation(ts.isQualifiedName(node.exprName) ? node.exprName.right : node.exprName));
-    } else if (ts.isImportTypeNode(node) && node.qualifier) {
-      enqueue(checker.getSymbolAtLocation(ts.isQualifiedName(node.qualifier) ? node.qualifier.right : node.qualifier));
-    } else if (ts.isTypeLiteralNode(node)) {
-      for (const m of node.members) checkMember(m, owner);
-      return;
-    }
-    ts.forEachChild(node, (c) => walkType(c, owner));
-  };
-  // An inferred type (no annotation) names no type in the source, but the declarations spell it out:
-  // the named types inside it are public too.
-  const enqueueInferred = (type: ts.Type, depth = 0): void => {
-    if (depth > 3) return;
-    enqueue(type.aliasSymbol);
-    if (type.symbol && !(type.symbol.flags & ts.SymbolFlags.TypeLiteral) && !(type.symbol.flags & ts.SymbolFlags.ObjectLiteral)) enqueue(type.symbol);
-    type.aliasTypeArguments?.forEach((t) => enqueueInferred(t, depth + 1));
-    if (type.isUnionOrIntersection()) type.types.forEach((t) => enqueueInferred(t, depth + 1));
-    if (type.flags & ts.TypeFlags.Object && (type as ts.ObjectType).objectFlags & ts.ObjectFlags.Reference) {
-      checker.getTypeArguments(type as ts.TypeReference).forEach((t) => enqueueInferred(t, depth + 1));
-    }
-  };
-  const walkSignature = (node: ts.SignatureDeclaration, owner: string): void => {
-    node.typeParameters?.forEach((p) => walkType(p, owner));
-    node.parameters.forEach((p) => walkType(p.type, `${owner}(${p.name.getText()})`));
-    walkType(node.type, `${owner}()`);
-    const sig = node.type ? undefined : checker.getSignatureFromDeclaration(node);
-    if (sig && !ts.isConstructorDeclaration(node)) enqueueInferred(checker.getReturnTypeOfSignature(sig));
-  };
-  const checkMember = (m: ts.TypeElement | ts.ClassElement | ts.EnumMember, owner: string): void => {
-    const name = `${owner}.${memberName(m as ts.NamedDeclaration)}`;
-    if (!hasDoc(m) && !documentedByOwner(m)) report(m, name);
-    if (ts.isPropertySignature(m) || ts.isPropertyDeclaration(m) || ts.isIndexSignatureDeclaration(m)) walkType(m.type, name);
-    else if (ts.isFunctionLike(m)) walkSignature(m, name);
-  };
-
-  const visitDeclaration = (d: ts.Declaration, name: string): void => {
-    if (ts.isInterfaceDeclaration(d)) {
-      if (!hasDoc(d)) report(d, `interface ${name}`);
-      d.heritageClauses?.forEach((h) => h.types.forEach((t) => walkType(t, name)));
-      d.typeParameters?.forEach((p) => walkType(p, name));
-      d.members.forEach((m) => checkMember(m, name));
-    } else if (ts.isTypeAliasDeclaration(d)) {
-      if (!hasDoc(d)) report(d, `type ${name}`);
-      d.typeParameters?.forEach((p) => walkType(p, name));
-      walkType(d.type, name);
-    } else if (ts.isClassDeclaration(d)) {
-      if (!hasDoc(d)) report(d, `class ${name}`);
-      d.heritageClauses?.forEach((h) => h.types.forEach((t) => walkType(t, name)));
-      d.members.filter(isPublicClassMember).forEach((m) => checkMember(m, name));
-      // A public constructor's parameter types are public too (the constructor itself is covered by
-      // the class comment).
-      d.members.filter(ts.isConstructorDeclaration).forEach((c) => walkSignature(c, name));
-    } else if (ts.isFunctionDeclaration(d)) {
-      if (!hasDoc(d)) report(d, `function ${name}`);
-      walkSignature(d, name);
-    } else if (ts.isVariableDeclaration(d)) {
-      if (!hasDoc(d)) report(d, `const ${name}`);
-      walkType(d.type, name);
-      if (!d.type) enqueueInferred(checker.getTypeAtLocation(d));
-      // Without an annotation the object literal is the type users see (`ggufValue.u32(...)`).
-      const literal = d.type ? undefined : objectLiteralOf(d.initializer);
-      literal?.properties.forEach((p) => {
-        if (!hasDoc(p)) report(p, `${name}.${p.name?.getText() ?? '...'}`);
-      });
-    } else if (ts.isEnumDeclaration(d)) {
-      if (!hasDoc(d)) report(d, `enum ${name}`);
-      d.members.forEach((m) => checkMember(m, name));
-    }
-  };
-
-  for (const entry of entries) {
-    const sf = program.getSourceFile(entry);
-    const mod = sf && checker.getSymbolAtLocation(sf);
-    if (!mod) throw new Error(`entry ${entry} is not a module`);
-    checker.getExportsOfModule(mod).forEach(enqueue);
-    // An entry without exports (the worker script) still says what it is, in a leading comment.
-    if (!/^\s*\/\*\*/.test(sf.text)) report(sf, `module comment of ${entry.slice(srcDir.length)}`);
-  }
-  while (queue.length > 0) {
-    const sym = queue.shift()!;
-    for (const d of sym.declarations ?? []) {
-      if (isOwnSource(d.getSourceFile())) visitDeclaration(d, sym.getName());
-    }
-  }
-  return [...findings.values()].sort((a, b) => a.where.localeCompare(b.where, 'en', { numeric: true }));
+  return new SurfaceWalker(program).run(entries);
 }
 
 describe('public API documentation', () => {
