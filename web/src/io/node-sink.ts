@@ -47,7 +47,7 @@ export interface NodeOutputSinkOptions {
   onPoint?: (name: string) => void | Promise<void>;
 }
 
-/** The Node output sink (`nodeFileSink`): writes into temporaries and publishes the whole output at once in `finish()`. */
+/** The Node output sink (`nodeOutputSink`, `nodeFileSink`): writes into temporaries and publishes the whole output at once in `finish()`. */
 export interface NodeOutputSink extends ModelSink {
   /** The output path and whether it is one file or a folder. */
   readonly target: OutputTarget;

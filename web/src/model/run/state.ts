@@ -9,7 +9,7 @@ import type { FormatPlan, PlannedTensor } from '../../formats/types.js';
 import type { WorkerPool } from '../../pool/types.js';
 import type { TensorReport } from '../report.js';
 
-/** 'tensor-start': a tensor's work begins; 'tensor-done': it is written (the event carries its report); 'progress': more bytes are done. */
+/** 'tensor-start': a tensor's work begins; 'tensor-done': its bytes are written to the sink (the event carries its report); 'progress': more bytes are done. */
 export type ModelProgressType = 'tensor-start' | 'tensor-done' | 'progress';
 
 /** A progress event of `quantizeModel` (`onProgress`). */
