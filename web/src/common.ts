@@ -10,6 +10,7 @@ declare global {
   // merges with theirs where they exist, lets the declarations compile there too.
   // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace WebAssembly {
+    /** A compiled WebAssembly module (the DOM library's or @types/node's, where present). */
     // eslint-disable-next-line @typescript-eslint/no-empty-interface
     interface Module {}
   }

@@ -34,6 +34,7 @@ export { nodeFileSink, nodeOutputSink } from './io/node-sink.js';
 export type { NodeOutputSink, NodeOutputSinkOptions, OutputTarget } from './io/node-sink.js';
 export { resolveOutputTarget } from './io/node-output-target.js';
 
+/** Options of `quantizeModelFiles`: those of `quantizeModel`, plus the Node-only ones. */
 export interface QuantizeModelFilesOptions extends QuantizeModelOptions {
   /** An HQQ instance whose compiled module the workers share (default: `loadHQQ()`). */
   hqq?: HQQ;
@@ -49,6 +50,7 @@ export interface QuantizeModelFilesOptions extends QuantizeModelOptions {
   onNotice?: (message: string) => void;
 }
 
+/** What `quantizeModelFiles` did: `quantizeModel`'s report, plus the files on disk. */
 export interface QuantizeModelFilesReport extends QuantizeModelReport {
   /** The written files (absolute paths); for a sharded model the index is last. Empty for a dry run. */
   outputPaths: string[];
@@ -301,7 +303,9 @@ export interface InspectedFile {
   layers: Omit<HQQLayerInfo, 'wq' | 'scale' | 'zero' | 'keys'>[];
 }
 
+/** What `inspectModelFile` found. */
 export interface InspectReport {
+  /** The path inspected (a .safetensors file, or a sharded model's index.json). */
   path: string;
   /** Sharded models: the index's file names. */
   files: InspectedFile[];
@@ -344,23 +348,39 @@ export async function inspectModelFile(path: string): Promise<InspectReport> {
 // ------------------------------------------------------------------------------------------------
 // dequantize
 
+/** The dtypes `dequantizeModelFile` can restore weights in. */
 export type DequantizeDtype = 'float32' | 'float16' | 'bfloat16';
 
+/** Options of `dequantizeModelFile`. */
 export interface DequantizeFileOptions {
   /** Output dtype of the restored weights (default: each layer's compute dtype). */
   dtype?: DequantizeDtype;
+  /** The HQQ instance to dequantize with (default: `loadHQQ()`, loaded only when the file has HQQ layers). */
   hqq?: HQQ;
+  /** Chunk size for copied tensors, in bytes (default 16 MiB). */
   copyChunkBytes?: number;
+  /** Cancels the run between tensors: it rejects with `ABORTED` and writes no output. */
   signal?: AbortSignal;
+  /** Abort cleanly on SIGINT, SIGTERM and SIGHUP (as `quantizeModelFiles`' `handleSignals`). */
   handleSigint?: boolean;
+  /**
+   * Called before each output tensor: its `name`, 1-based `index` of `total`, `action` ('dequantize'
+   * an HQQLinear layer into `<name>.weight`, or 'copy' as is), output `shape` and `dtype`.
+   */
   onTensor?: (e: { name: string; index: number; total: number; action: 'dequantize' | 'copy'; shape: number[]; dtype: DType }) => void;
 }
 
+/** What `dequantizeModelFile` wrote. */
 export interface DequantizeFileReport {
+  /** The output file's absolute path. */
   outputPath: string;
+  /** HQQLinear layers turned back into weights. */
   layers: number;
+  /** Other tensors copied unchanged. */
   copied: number;
+  /** Size of the output file in bytes. */
   bytes: number;
+  /** Wall time. */
   seconds: number;
 }
 

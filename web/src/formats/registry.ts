@@ -17,6 +17,7 @@ import type { FormatName, OutputFormat } from './types.js';
 
 export const FORMAT_NAMES: readonly FormatName[] = ['hqq', 'gguf', 'onnx'];
 
+/** The output options of a run: the format, and its options (HQQ's `ModelQuantConfig` fields, or `gguf`). */
 export interface FormatOptions extends ModelQuantConfig {
   /** The output format: 'hqq' (HQQLinear layers in safetensors), 'gguf' (llama.cpp) or 'onnx' (MatMulNBits). Default: GGUF for a GGUF input, ONNX for an ONNX input, else HQQ. */
   format?: FormatName;

@@ -31,6 +31,7 @@ export interface ShardWriter {
   abort(): Promise<void>;
 }
 
+/** Where a model run writes its output files: shards laid out up front, small files, then one publish step. */
 export interface ModelSink {
   /**
    * Optional first step, called once before anything is created, with the name of every file the

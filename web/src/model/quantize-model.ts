@@ -31,12 +31,15 @@ export type { PartRecord, PlanPart, ShardOption } from './shard.js';
 
 export { TEST_HOOKS, type TestHooks } from './test-hooks.js';
 
+/** How a whole-model run goes: workers, cancellation, progress, dry run, memory bounds. */
 export interface RunOptions {
   /** Makes the worker pool (e.g. `size => createNodePool({ size, module })`); terminated at the end. */
   createPool?: (size: number) => WorkerPool | Promise<WorkerPool>;
   /** Number of workers (default: the number of cores; capped to the cores and to the number of jobs). */
   workers?: number;
+  /** Cancels the run: it rejects with `ABORTED`, and no output is published. */
   signal?: AbortSignal;
+  /** Called as tensors start, advance and finish, synchronously (keep it quick); if it throws, the run fails with `INVALID_ARGUMENT`. */
   onProgress?: (event: ModelProgressEvent) => void;
   /** Plan only: return the report with sizes and bits per weight, write nothing. */
   dryRun?: boolean;
@@ -54,15 +57,21 @@ export interface RunOptions {
   shard?: ShardOption;
 }
 
+/** Options of `quantizeModel`: how the run goes (`RunOptions`) and what it writes (`FormatOptions`). */
 export type QuantizeModelOptions = RunOptions & FormatOptions;
 
+/** Default `copyChunkBytes`: copied tensors are read and written in pieces of 16 MiB. */
 export const DEFAULT_COPY_CHUNK = 16 * 1024 * 1024;
 
 /** The opened inputs and the plan (what a dry run computes). */
 export interface PlannedModel {
+  /** The format's plan. */
   plan: FormatPlan;
+  /** The opened input (headers only). */
   input: InputModel;
+  /** The output format that made the plan. */
   format: OutputFormat;
+  /** Closes the input files. */
   close(): Promise<void>;
 }
 

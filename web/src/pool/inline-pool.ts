@@ -7,6 +7,7 @@ import { HQQError } from '../errors.js';
 import { runTask } from './task.js';
 import { checkTask, type WorkerPool, type WorkerResult, type WorkerTask } from './types.js';
 
+/** A pool of size 1 that runs each task on `hqq` on the calling thread, one after another. */
 export function createInlinePool(hqq: HQQ): WorkerPool {
   let terminated = false;
   let chain: Promise<unknown> = Promise.resolve();
