@@ -40,6 +40,7 @@ export type { ComputeDtype, HQQLayerInfo, LayerQuantConfig } from './model/hqqli
 // Reading inputs: byte sources, safetensors files, sharded-model indexes.
 export { blobSource, bytesSource } from './io/source.js';
 export type { ByteSource } from './io/source.js';
+export { openGGUF } from './io/gguf-reader.js';
 export { openSafetensors, parseSafetensorsHeader, DTYPE_SIZES, dtypeSize, isDType } from './io/safetensors.js';
 export type { DType, SafetensorsFile, SafetensorsHeader, TensorInfo } from './io/safetensors.js';
 export { parseIndexJson, buildIndexJson } from './io/index-json.js';
@@ -58,3 +59,10 @@ export type { WebPoolOptions } from './pool/web-pool.js';
 export type { WorkerPool, WorkerTask, WorkerResult, TaskStats, TaskInputDtype, QuantizeTask, QuantizeTaskResult } from './pool/types.js';
 export type { FormatName, FormatPlan, PlanWarning, PlanTotals } from './formats/types.js';
 export type { FormatOptions } from './formats/registry.js';
+
+// Model folders (a dropped Hugging Face folder, selected files) and the GGUF presets, for pages.
+export { modelInputFromFolder } from './model/folder-input.js';
+export type { FolderModelInput } from './model/folder-input.js';
+export { GGUF_PRESETS } from './formats/gguf/tensor-types.js';
+export type { GGUFPreset, GGUFPresetName } from './formats/gguf/tensor-types.js';
+export type { GGUFModelConfig } from './formats/gguf/config.js';
