@@ -67,6 +67,8 @@ export function readOptions(): PageOptions {
   return { format, config, workers, output };
 }
 
+let lastKind: LoadedInput['kind'] | undefined;
+
 const FORMAT_RADIOS: Record<OutputFormatChoice, () => HTMLInputElement> = { hqq: () => ui.fmtHqq, 'hqq-folder': () => ui.fmtHqqFolder, gguf: () => ui.fmtGguf };
 
 /**
@@ -86,8 +88,10 @@ export function applyFormatAvailability(inp: LoadedInput | undefined, needs: Nee
     ui.fmtHqqFolderWhy.textContent = '(from a folder with config.json)';
     ui.fmtGgufWhy.textContent = '(from a folder with config.json and tokenizer.json, or a .gguf)';
   }
+  // A GGUF gives GGUF; going from a GGUF back to safetensors starts again from HQQ.
   if (inp?.kind === 'gguf') ui.fmtGguf.checked = true;
-  else if (FORMAT_RADIOS[chosenFormat()]().disabled) ui.fmtHqq.checked = true;
+  else if (FORMAT_RADIOS[chosenFormat()]().disabled || (inp && lastKind === 'gguf')) ui.fmtHqq.checked = true;
+  if (inp) lastKind = inp.kind;
   showFormatSettings(inp);
 }
 

@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assert, assertEqual, createRunner, launch, startServer } from './harness.mjs';
+import { registerFormatTests } from './formats.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const args = process.argv.slice(2);
@@ -470,6 +471,8 @@ t.test('Cancel mid-run stops the work (workers terminated) and the page stays us
   await runAndWait();
   assertEqual((await rowsInfo()).filter((r) => r.state === 'done').length, sample.tensors.length, 'every row done after the cancel');
 });
+
+registerFormatTests(t, { page, sample, dist, work, rowsInfo, runAndWait, loadSample, waitAttr, pkg });
 
 t.test('privacy: after load the server got no request and the browser fetched nothing but its cached code', async () => {
   const hits = server.hits.filter((h) => h.t >= readyAt);
