@@ -77,7 +77,14 @@ export function openPlots(name: string): void {
     type: 'inspect', id: inspectSeq, file, fileName: file.name, container: shown.input.kind, tensor: name, config,
     note: r.reason ? `Not quantized: ${r.reason}.` : undefined,
   } satisfies InspectRequest);
-  // 'start': the plots are what the click asked for; 'nearest' left them below the fold on phones.
+  // Scrolled to now, and again once drawn (the card is taller then, so the page can scroll further).
+  scrollPending = true;
+  scrollToPlots();
+}
+
+let scrollPending = false;
+function scrollToPlots(): void {
+  // 'start': the plots are what the click asked for ('nearest' left them below the fold on phones).
   ui.plotsCard.scrollIntoView({ behavior: 'instant' as ScrollBehavior, block: 'start' });
 }
 
@@ -116,6 +123,10 @@ function renderPlots(): void {
   }
   ui.plots.replaceChildren(...parts);
   ui.plotsCard.dataset.state = 'ready';
+  if (scrollPending) {
+    scrollPending = false;
+    scrollToPlots();
+  }
 }
 
 function requestGroup(group: number | undefined, pick?: GroupPick): void {

@@ -19,6 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assert, assertEqual, createRunner, launch, startServer } from './harness.mjs';
 import { registerFormatTests } from './formats.mjs';
+import { registerPolishTests } from './polish.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const args = process.argv.slice(2);
@@ -472,7 +473,9 @@ t.test('Cancel mid-run stops the work (workers terminated) and the page stays us
   assertEqual((await rowsInfo()).filter((r) => r.state === 'done').length, sample.tensors.length, 'every row done after the cancel');
 });
 
-registerFormatTests(t, { page, sample, dist, work, rowsInfo, runAndWait, loadSample, waitAttr, pkg });
+const ctx = { page, sample, dist, work, rowsInfo, runAndWait, loadSample, waitAttr, pkg };
+registerFormatTests(t, ctx);
+registerPolishTests(t, ctx);
 
 t.test('privacy: after load the server got no request and the browser fetched nothing but its cached code', async () => {
   const hits = server.hits.filter((h) => h.t >= readyAt);
