@@ -62,6 +62,6 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: st
 export function middleTruncate(text: string, max: number): string {
   if (text.length <= max) return text;
   const keep = max - 1;
-  const head = Math.ceil(keep * 0.45);
+  const head = Math.ceil(keep * 0.45); // "model.layers.12" stays whole in 32 characters
   return `${text.slice(0, head)}…${text.slice(text.length - (keep - head))}`;
 }

@@ -66,7 +66,7 @@ function frame(title: string, xlo: number, xhi: number, ylo: number, yhi: number
   const y0 = ly(ylo);
   const y1 = ly(yhi);
   const y = (v: number) => top + ih - ((ly(v) - y0) / (y1 - y0 || 1)) * ih;
-  svg.append(svgEl('text', { x: left, y: 16, class: 'plot-title' }, title));
+  svg.append(svgEl('text', { x: narrow ? 8 : left, y: 16, class: 'plot-title' }, title));
   const axes = svgEl('g', { class: 'axes' });
   axes.append(svgEl('line', { x1: left, y1: top + ih, x2: left + iw, y2: top + ih }));
   for (const t of niceTicks(xlo, xhi, Math.max(3, Math.min(7, Math.round(iw / 80))))) {
@@ -182,7 +182,8 @@ export function groupPlot(g: GroupView, nbits: number, available = 1120): SVGSVG
   const narrow = width < NARROW;
   const height = narrow ? 250 : 230;
   const why = g.reason === 'widest' ? ' (the widest range)' : g.reason === 'different' ? ' (most different: HQQ and RTN furthest apart)' : '';
-  const title = narrow ? `Group ${g.index} of ${g.count}${why}` : `Group ${g.index} of ${g.count}${why}: its ${g.values.length} weights and where they land on the ${nbits}-bit grid`;
+  const short = g.reason === 'widest' ? ' · widest' : g.reason === 'different' ? ' · most different' : '';
+  const title = narrow ? `Group ${g.index} of ${g.count}${short}` : `Group ${g.index} of ${g.count}${why}: its ${g.values.length} weights and where they land on the ${nbits}-bit grid`;
   const f = frame(title, lo, hi, 0, 1, { noY: true, height, width, left: 74, xLabel: 'weight value' });
   const shift = f.top - M.t;
   const lane = { rtn: 62 + shift, w: 118 + shift, hqq: 174 + shift };

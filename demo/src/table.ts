@@ -12,7 +12,7 @@ import { el, formatBytes, formatCount, formatDuration, formatPercent, formatSci,
  * phones, where the name column stays in view while the rest scrolls.
  */
 export const NAME_CHARS = 44;
-export const NAME_CHARS_NARROW = 24;
+export const NAME_CHARS_NARROW = 32;
 const nameChars = () => (matchMedia('(max-width: 640px)').matches ? NAME_CHARS_NARROW : NAME_CHARS);
 
 export const rows = new Map<string, HTMLTableRowElement>();
