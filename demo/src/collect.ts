@@ -89,8 +89,10 @@ export function takeDrop(dt: DataTransfer): () => Promise<PickedFiles> {
   for (const item of [...dt.items] as ItemWithHandle[]) {
     if (item.kind !== 'file') continue;
     if (typeof item.getAsFileSystemHandle === 'function') {
+      // Taken now as well: a handle can be null (a DataTransfer made by a script), the File not.
+      const asFile = item.getAsFile();
       taken.push(item.getAsFileSystemHandle().then((h): Dropped | undefined => {
-        if (!h) return undefined;
+        if (!h) return asFile ? { kind: 'file', file: Promise.resolve(asFile) } : undefined;
         return h.kind === 'file' ? { kind: 'file', file: h.getFile() } : { kind: 'dir', name: h.name, read: () => readDirectoryHandle(h) };
       }));
       continue;

@@ -473,7 +473,7 @@ t.test('Cancel mid-run stops the work (workers terminated) and the page stays us
   assertEqual((await rowsInfo()).filter((r) => r.state === 'done').length, sample.tensors.length, 'every row done after the cancel');
 });
 
-const ctx = { page, sample, dist, work, artifacts, rowsInfo, runAndWait, loadSample, waitAttr, pkg };
+const ctx = { page, sample, dist, work, artifacts, readOpfs, rowsInfo, runAndWait, loadSample, waitAttr, pkg };
 registerFormatTests(t, ctx);
 registerPolishTests(t, ctx);
 

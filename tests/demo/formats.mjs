@@ -115,6 +115,11 @@ export function registerFormatTests(t, ctx) {
     assertEqual(f.header.metadata.get('general.file_type')?.value, 7, 'general.file_type = Q8_0');
     assertEqual(f.tensor('blk.0.ffn_gate.weight').type, 'Q8_0', 'requantized tensor type');
     await f.close();
+    // Plots of a tensor read from the GGUF input (decoded from Q4_K, quantized again to Q8_0 both ways).
+    const q8 = (await rowsInfo()).find((r) => r.action === 'quantize' && r.badge === 'Q8_0');
+    await page.click(`#results tbody tr[data-name="${q8.name}"]`);
+    await waitAttr('#plots-card[data-state="ready"]', 30_000);
+    assertEqual(await page.$$eval('#plots svg.plot', (s) => s.length), 2, `plots of ${q8.name} from the GGUF`);
     await page.uncheck('#opt-requantize');
     await page.selectOption('#opt-gguf-type', 'Q4_K_M');
   });
@@ -146,6 +151,15 @@ export function registerFormatTests(t, ctx) {
     }
     const text = await page.textContent('#downloads');
     assert(text.includes('HQQ folder'), `downloads say what it is: ${text}`);
+    // The same folder streamed into a picked directory: the same files, byte for byte.
+    await page.evaluate(() => { window.__pickDir = 'hqq-folder-stream'; });
+    await page.check('#out-directory');
+    assertEqual(await page.isDisabled('#out-file'), true, 'a folder output cannot go into one file');
+    await runAndWait();
+    const streamed = await ctx.readOpfs('hqq-folder-stream');
+    assertEqual(JSON.stringify([...streamed.keys()].sort()), JSON.stringify(expected), 'files streamed into the folder');
+    for (const [name, bytes] of streamed) assert(Buffer.compare(bytes, await readFile(join(dir, name))) === 0, `${name}: streamed = downloaded`);
+    await page.check('input[name="output"][value="memory"]');
     await page.check('#fmt-hqq');
   });
 
