@@ -51,8 +51,11 @@ for (const radio of ui.form.querySelectorAll<HTMLInputElement>('input[name="outp
 
 function suggestOutput(report: QuantizeModelReport): void {
   if (outputChosenByUser) return;
-  const big = report.totals.fileBytes > STREAM_ABOVE_BYTES && fileSystemAccess().directory;
-  ui.form.querySelector<HTMLInputElement>(`input[name="output"][value="${big ? 'directory' : 'memory'}"]`)!.checked = true;
+  const fsa = fileSystemAccess();
+  const big = report.totals.fileBytes > STREAM_ABOVE_BYTES;
+  // A big one-file output (a GGUF) streams into a file chosen with the save dialog; several files into a folder.
+  const value = !big ? 'memory' : report.files.length === 1 && fsa.saveFile ? 'file' : fsa.directory ? 'directory' : 'memory';
+  ui.form.querySelector<HTMLInputElement>(`input[name="output"][value="${value}"]`)!.checked = true;
 }
 
 /** Where the output can go: one file only for a one-file output. */
@@ -153,6 +156,7 @@ export async function refreshPreview(): Promise<void> {
     const report = await quantizeModelDry(inputFor(inp, opts), opts);
     if (app.input !== inp) return; // another model was opened (or failed to open) meanwhile
     if (ui.error.dataset.context === 'Options') clearError(); // a run's error stays until dismissed
+    suggestOutput(report);
     showPlan(inp, report);
   } catch (e) {
     renderWarnings([]);

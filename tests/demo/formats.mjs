@@ -182,6 +182,26 @@ export function registerFormatTests(t, ctx) {
     assert((await page.textContent('#input-summary .ignored')).includes('original/'), 'the sub-folder is named');
   });
 
+  t.test('several selected files of a folder whose architecture GGUF does not support: HQQ folder works, GGUF says which are supported', async () => {
+    const files = [];
+    for (const f of sample.files) {
+      let buffer = await readFile(join(dist, 'sample', f.name));
+      if (f.name === 'config.json') buffer = Buffer.from(JSON.stringify({ ...JSON.parse(buffer), architectures: ['GPT2LMHeadModel'], model_type: 'gpt2' }));
+      files.push({ name: f.name, mimeType: 'application/octet-stream', buffer });
+    }
+    await page.setInputFiles('#file-input', files);
+    await page.waitForFunction((n) => document.querySelector('#input-summary strong')?.textContent === `${n} files`, files.length);
+    assertEqual(await page.isDisabled('#fmt-hqq-folder'), false, 'HQQ folder offered');
+    await page.check('#fmt-gguf');
+    await page.waitForSelector('#error', { state: 'visible', timeout: 10_000 });
+    const msg = await page.textContent('#error-message');
+    assertEqual(await page.getAttribute('#error', 'data-code'), 'UNSUPPORTED', 'error code');
+    assert(msg.includes('GPT2LMHeadModel') && msg.includes('LlamaForCausalLM') && msg.includes('Qwen3ForCausalLM'), `the message names the architecture and the supported ones: ${msg}`);
+    await page.check('#fmt-hqq-folder');
+    await page.waitForSelector('#error', { state: 'hidden', timeout: 10_000 });
+    await page.check('#fmt-hqq');
+  });
+
   t.test('a dropped folder (FileSystemDirectoryHandle): read, planned, and quantized to GGUF', async () => {
     const files = {};
     for (const f of sample.files) files[f.name] = (await readFile(join(dist, 'sample', f.name))).toString('base64');
