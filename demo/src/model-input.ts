@@ -25,6 +25,8 @@ export interface LoadedInput {
 export interface Needs {
   format: OutputFormatChoice;
   needed: { name: string; present: boolean; why: string }[];
+  /** Used when present (the output is complete without them). */
+  optional: { name: string; present: boolean; why: string }[];
   ok: boolean;
 }
 
@@ -53,19 +55,23 @@ export function needsOf(inp: LoadedInput): Needs[] {
   const weights = { name: inp.kind === 'gguf' ? 'a .gguf file' : 'the .safetensors weights', present: true, why: 'the tensors' };
   if (inp.kind === 'gguf') {
     return [
-      { format: 'hqq', needed: [{ name: '.safetensors weights', present: false, why: 'HQQ output is made from safetensors; a GGUF gives GGUF' }], ok: false },
-      { format: 'hqq-folder', needed: [{ name: '.safetensors weights', present: false, why: 'HQQ output is made from safetensors' }], ok: false },
-      { format: 'gguf', needed: [weights], ok: true },
+      { format: 'hqq', needed: [{ name: '.safetensors weights', present: false, why: 'HQQ output is made from safetensors; a GGUF gives GGUF' }], optional: [], ok: false },
+      { format: 'hqq-folder', needed: [{ name: '.safetensors weights', present: false, why: 'HQQ output is made from safetensors' }], optional: [], ok: false },
+      { format: 'gguf', needed: [weights], optional: [], ok: true },
     ];
   }
   const config = { name: 'config.json', present: has(inp, 'config.json'), why: 'the architecture and its sizes' };
   const tokenizer = { name: 'tokenizer.json', present: has(inp, 'tokenizer.json'), why: 'a GGUF carries the tokenizer' };
-  const list: Needs[] = [
-    { format: 'hqq', needed: [weights], ok: true },
-    { format: 'hqq-folder', needed: [weights, config], ok: config.present },
-    { format: 'gguf', needed: [weights, config, tokenizer], ok: config.present && tokenizer.present },
+  const opt = (name: string, why: string) => ({ name, present: has(inp, name), why });
+  return [
+    { format: 'hqq', needed: [weights], optional: [], ok: true },
+    { format: 'hqq-folder', needed: [weights, config], optional: [opt('tokenizer.json', 'copied, for the runtimes to tokenize')], ok: config.present },
+    {
+      format: 'gguf', needed: [weights, config, tokenizer],
+      optional: [opt('tokenizer_config.json', 'the chat template and the add-BOS/EOS flags'), opt('generation_config.json', 'the default sampling settings, general.sampling.*')],
+      ok: config.present && tokenizer.present,
+    },
   ];
-  return list;
 }
 
 /** The run's input for `format`: the folder goes along for the folder outputs only. */

@@ -86,6 +86,11 @@ function needsLine(n: Needs): HTMLElement {
   n.needed.forEach((x, i) => {
     li.append(el('span', x.present ? 'have' : 'lack', `${x.present ? '✓' : '✗'} ${x.name}`), el('span', 'why', ` (${x.why})${i < n.needed.length - 1 ? ', ' : ''}`));
   });
+  for (const x of n.optional) {
+    const span = el('span', `optional ${x.present ? 'have' : 'absent'}`, `; ${x.present ? '✓' : 'optional, not found:'} ${x.name}`);
+    span.dataset.optional = x.name;
+    li.append(span, el('span', 'why', ` (${x.why})`));
+  }
   return li;
 }
 

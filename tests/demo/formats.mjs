@@ -174,6 +174,8 @@ export function registerFormatTests(t, ctx) {
     const gguf = needs.find((n) => n.format === 'gguf');
     assert(gguf && gguf.cls === 'missing' && gguf.text.includes('✗ tokenizer.json') && gguf.text.includes('✓ config.json'), `GGUF needs: ${JSON.stringify(gguf)}`);
     assertEqual(needs.find((n) => n.format === 'hqq-folder')?.cls, 'ok', 'HQQ folder has what it needs');
+    assert(needs.find((n) => n.format === 'hqq-folder').text.includes('optional, not found: tokenizer.json'), 'an optional file that is absent is named');
+    assert(gguf.text.includes('✓ tokenizer_config.json'), `optional files found are named: ${gguf.text}`);
     assertEqual(await page.isDisabled('#fmt-gguf'), true, 'GGUF not offered without tokenizer.json');
     assert((await page.textContent('#fmt-gguf-why')).includes('tokenizer.json'), 'the reason is next to the choice');
     const chips = await page.$$eval('#input-summary .chip', (cs) => cs.map((c) => [c.dataset.role ?? 'index', c.textContent.split(' · ')[0]]));
