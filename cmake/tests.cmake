@@ -29,7 +29,8 @@ add_executable(hqq_tests
   tests/cpp/test_gguf_quantize.cpp
   tests/cpp/test_gguf_optimized.cpp
   tests/cpp/test_gguf_kernels.cpp
-  tests/cpp/test_gguf_kquants_opt.cpp)
+  tests/cpp/test_gguf_kquants_opt.cpp
+  tests/cpp/test_nbits.cpp)
 target_include_directories(hqq_tests PRIVATE cpp/src tests/cpp "${HQQ_TEST_INCLUDE}")
 target_link_libraries(hqq_tests PRIVATE hqq_core)
 target_compile_definitions(hqq_tests PRIVATE HQQ_REF_DIR="${HQQ_REF_DIR}")

@@ -36,6 +36,12 @@ cp build/wasm-scalar/hqq-scalar.wasm web/wasm/hqq-scalar.wasm
 echo "== TypeScript =="
 rm -rf web/dist
 npx tsc -p tsconfig.json
+# protobufjs (ONNX reader/writer) bundled into web/dist, so the package needs no bare specifier at
+# run time (pages without a bundler) and no dependency (web/src/io/onnx/protobuf.ts).
+pb_banner="/*! protobufjs $(node -p "require('protobufjs/package.json').version"), bundled by the hqq-wasm build. Its license:
+$(cat node_modules/protobufjs/LICENSE) */"
+npx esbuild web/src/io/onnx/protobuf.ts --bundle --format=esm --target=es2022 --platform=browser --log-level=warning \
+  --minify --legal-comments=inline --sourcemap --banner:js="$pb_banner" --outfile=web/dist/io/onnx/protobuf.js
 
 # The pool's worker script, self-contained (no imports): a bundler that copies it as an asset
 # (Rollup's asset plugins) or one that copies nothing (esbuild, see docs/bundlers.md) still gets a

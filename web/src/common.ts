@@ -30,7 +30,7 @@ export type { LoadOptions, WasmSource } from './wasm-loader.js';
 export { quantizeModel, planModelInput, DEFAULT_COPY_CHUNK } from './model/quantize-model.js';
 export type {
   ModelInput, ModelSink, ShardWriter, QuantizeModelOptions, QuantizeModelReport, TensorReport, ModelProgressEvent,
-  ModelProgressType, PlannedModel, ErrorSummary,
+  ModelProgressType, PlannedModel, ErrorSummary, ShardOption, PlanPart, PartRecord,
 } from './model/quantize-model.js';
 export { planModel, resolveModelConfig, parseTensorOverride, tensorConfigFor, HQQ_WASM_VERSION } from './model/plan.js';
 export type { ModelPlan, ModelQuantConfig, PlannedShard, PlannedTensor, ResolvedModelConfig, TensorOverride, SolverOptions } from './model/plan.js';
@@ -40,7 +40,6 @@ export type { ComputeDtype, HQQLayerInfo, LayerQuantConfig } from './model/hqqli
 // Reading inputs: byte sources, safetensors files, sharded-model indexes.
 export { blobSource, bytesSource } from './io/source.js';
 export type { ByteSource } from './io/source.js';
-export { openGGUF } from './io/gguf-reader.js';
 export { openSafetensors, parseSafetensorsHeader, DTYPE_SIZES, dtypeSize, isDType } from './io/safetensors.js';
 export type { DType, SafetensorsFile, SafetensorsHeader, TensorInfo } from './io/safetensors.js';
 export { parseIndexJson, buildIndexJson } from './io/index-json.js';
@@ -56,13 +55,23 @@ export type { BrowserSink, OutputSink, OutputFile, FileHandleLike, DirectoryHand
 export { createInlinePool } from './pool/inline-pool.js';
 export { createWebPool, defaultWebWorkers } from './pool/web-pool.js';
 export type { WebPoolOptions } from './pool/web-pool.js';
-export type { WorkerPool, WorkerTask, WorkerResult, TaskStats, TaskInputDtype, QuantizeTask, QuantizeTaskResult } from './pool/types.js';
+export type { WorkerPool, WorkerTask, HQQTask, GGUFTask, ConvertTask, WorkerResult, TaskStats, TaskInputDtype, QuantizeTask, QuantizeTaskResult } from './pool/types.js';
+export { summarizeSums } from './model/report.js';
 export type { FormatName, FormatPlan, PlanWarning, PlanTotals } from './formats/types.js';
 export type { FormatOptions } from './formats/registry.js';
 
-// Model folders (a dropped Hugging Face folder, selected files) and the GGUF presets, for pages.
+// Model folders (a dropped folder, selected files, a Node directory listing) as one input.
 export { modelInputFromFolder } from './model/folder-input.js';
 export type { FolderModelInput } from './model/folder-input.js';
+export { SUPPORTED_HF_ARCHITECTURES, parseHFFolder, describeFolderFiles, hqqQuantizationConfig, withQuantizationConfig, runtimeSupport } from './model/hf/index.js';
+export type { HFFolder, FolderReport, HQQLinearLayer } from './model/hf/index.js';
+
+// The GGUF container: read and validate a header, lay out a file, typed metadata values.
+export { openGGUF, parseGGUFHeader, planGGUF, ggufValue, withMetadata, GGML_TYPES, GGUF_LIMITS } from './io/gguf.js';
+export type { GGUFFile, GGUFHeader, GGUFTensorInfo, GGUFMetadata, GGUFValue, GGUFPlan, GGUFPlanInput, GGUFPlanTensor, GGMLTypeName, GGMLTypeInfo } from './io/gguf.js';
+export type { FileLayout, LayoutTensor } from './io/layout.js';
+
+// The GGUF presets (llama-quantize's names), for pages that offer them.
 export { GGUF_PRESETS } from './formats/gguf/tensor-types.js';
 export type { GGUFPreset, GGUFPresetName } from './formats/gguf/tensor-types.js';
 export type { GGUFModelConfig } from './formats/gguf/config.js';

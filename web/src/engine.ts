@@ -141,6 +141,69 @@ export interface GGUFQuantizedTensor {
   reference?: ErrorStatistics;
 }
 
+/** Options of `HQQ.quantizeNBits` (onnxruntime's com.microsoft MatMulNBits). */
+export interface NBitsOptions {
+  /** Bits per weight: 2, 4 or 8. */
+  bits: 2 | 4 | 8;
+  /** Weights per block along K: a power of two >= 16 (32 is the usual choice). */
+  blockSize: number;
+  /**
+   * 'uint8': packed integer zero points (every execution provider, WebGPU included), from the
+   * integer-zero HQQ solver; 'float': zero points in the scale type, exact HQQ (CPU/wasm EPs).
+   */
+  zeroPoints: 'uint8' | 'float';
+  /** Layout of the input: MatMul's B is [K, N] ('KN'); Gemm with transB = 1 holds [N, K] ('NK'). */
+  layout: 'KN' | 'NK';
+  /** Element type of the input bytes, default 'F32'. */
+  dtype?: 'F32' | 'F16' | 'BF16';
+  /** Type of scales (and float zero points): the graph's A type. Default 'float32'. */
+  scaleType?: 'float32' | 'float16';
+  /** Run the solver (default true); false is round-to-nearest (onnxruntime's for uint8 zero points). */
+  optimize?: boolean;
+  /** Also report the error of onnxruntime's RTN (asymmetric, uint8 zero points) on the same blocks. */
+  compareBaseline?: boolean;
+}
+
+/** Error sums of a reconstruction (pool TaskStats): they add up over tensors exactly. */
+export interface NBitsStats {
+  count: number;
+  sumAbs: number;
+  sumSq: number;
+  maxAbs: number;
+  sumWSq: number;
+}
+
+/** The MatMulNBits initializers of one weight, with the error of the stored values. */
+export interface NBitsResult {
+  K: number;
+  N: number;
+  nBlocks: number;
+  /** B: uint8 [N, nBlocks, blockSize * bits / 8], levels along K, low bits first. */
+  qweight: Uint8Array;
+  /** Raw little-endian bytes of scales [N, nBlocks] in scaleType. */
+  scales: Uint8Array;
+  /** uint8 packed [N, ceil(nBlocks * bits / 8)], or raw bytes of float [N, nBlocks] in scaleType. */
+  zeroPoints: Uint8Array;
+  stats: NBitsStats;
+  /** onnxruntime's RTN on the same blocks (with compareBaseline). */
+  baseline?: NBitsStats;
+  /** Solver iterations (the most any block ran; 0 without optimize). */
+  iterations: number;
+}
+
+/** What `HQQ.dequantizeNBits` needs to know about the node. */
+export interface NBitsDequantizeOptions {
+  K: number;
+  N: number;
+  bits: number;
+  blockSize: number;
+  scaleType: 'float32' | 'float16';
+  /** 'none': the node has no zero_points input (the operator then uses 2^(bits-1)). */
+  zeroPoints: 'uint8' | 'float' | 'none';
+  /** Layout of the output: [K, N] ('KN') or [N, K] ('NK'). */
+  layout: 'KN' | 'NK';
+}
+
 /** What the Embind module exposes (see cpp/bindings/embind.cpp). */
 export interface HQQWasmModule {
   HEAPU8: Uint8Array;
@@ -154,6 +217,9 @@ export interface HQQWasmModule {
   decode16(ptr: number, n: number, kind: number): WasmResult;
   quantizeGGUF(ptr: number, dtype: number, rows: number, cols: number, typeId: number, method: number, compareReference: boolean): WasmResult;
   dequantizeGGUF(ptr: number, bytes: number, rows: number, cols: number, typeId: number): WasmResult;
+  quantizeNBits(ptr: number, dtype: number, rows: number, cols: number, options: Required<Omit<NBitsOptions, 'dtype'>>): WasmResult;
+  dequantizeNBits(q: number, qBytes: number, s: number, sBytes: number, z: number, zBytes: number, K: number, N: number,
+    bits: number, blockSize: number, scaleType: number, zeros: number, layout: number): WasmResult;
   kernelName(): string;
   heapInUse(): number;
 }
@@ -420,6 +486,61 @@ export class HQQ {
     return this.#withInput([bytes], ([p]) => this.#m.dequantizeGGUF(p, bytes.byteLength, rows, cols, t.id)).values;
   }
 
+  /**
+   * Quantizes one MatMul/Gemm weight to onnxruntime's MatMulNBits initializers. `weights` holds
+   * `shape` = [rows, cols] row-major in `options.layout` ([K, N] for 'KN', [N, K] for 'NK'): a
+   * Float32Array, a Uint16Array of float16/bfloat16 bits (dtype 'F16' | 'BF16'), or a Uint8Array
+   * of the raw bytes of `options.dtype`. K need not be a multiple of blockSize. Throws HQQError:
+   * INVALID_ARGUMENT (options, shape, data length), INVALID_VALUE (NaN/Inf with its position, a
+   * float16 scale or zero point that overflows), OUT_OF_MEMORY.
+   */
+  quantizeNBits(weights: Uint8Array | Float32Array | Uint16Array, shape: readonly [number, number], options: NBitsOptions): NBitsResult {
+    const fn = 'quantizeNBits';
+    const o = normalizeNBitsOptions(options);
+    const dtypeCode = nbitsDtypeCode(weights, o.dtype);
+    checkAttached(weights, `${fn}: weights`);
+    const elements = weights.byteLength / (dtypeCode === 0 ? 4 : 2);
+    if (!Number.isInteger(elements)) invalid(`${fn}: weights hold ${weights.byteLength} bytes, not a whole number of ${o.dtype} values`);
+    if (!Array.isArray(shape) || shape.length !== 2 || !shape.every((d) => Number.isSafeInteger(d) && d > 0)) {
+      invalid(`${fn}: shape must be [rows, cols] of positive integers ([K, N] for layout 'KN', [N, K] for 'NK'), got ${JSON.stringify(shape)}`);
+    }
+    const [rows, cols] = shape;
+    if (rows * cols !== elements) invalid(`${fn}: shape ${JSON.stringify(shape)} has ${rows * cols} weights but weights hold ${elements} ${o.dtype} values`);
+    if (elements > MAX_TENSOR_ELEMENTS) invalid(`${fn}: ${elements} weights are more than one wasm instance handles per call (${MAX_TENSOR_ELEMENTS}); split the weight along N (output columns are independent)`);
+    const { dtype: _dtype, ...core } = o;
+    const r = this.#withInput([weights], ([ptr]) => this.#m.quantizeNBits(ptr, dtypeCode, rows, cols, core));
+    const out: NBitsResult = {
+      K: r.K, N: r.N, nBlocks: r.nBlocks, qweight: r.qweight, scales: r.scales, zeroPoints: r.zeroPoints,
+      stats: r.stats, iterations: r.iterations,
+    };
+    if (r.baseline) out.baseline = r.baseline;
+    return out;
+  }
+
+  /** MatMulNBits initializers -> float32 weights ([K, N] or [N, K]), as the operator computes them. */
+  dequantizeNBits(q: { qweight: Uint8Array; scales: Uint8Array; zeroPoints?: Uint8Array }, opts: NBitsDequantizeOptions): Float32Array {
+    const fn = 'dequantizeNBits';
+    if (q === null || typeof q !== 'object') invalid(`${fn}: q must be { qweight, scales, zeroPoints? }`);
+    if (opts === null || typeof opts !== 'object') invalid(`${fn}: opts must be { K, N, bits, blockSize, scaleType, zeroPoints, layout }`);
+    const { K, N, bits, blockSize, scaleType, zeroPoints, layout } = opts;
+    for (const [k, v] of Object.entries({ K, N, bits, blockSize })) {
+      if (!Number.isSafeInteger(v) || (v as number) <= 0 || (v as number) >= 2 ** 32) invalid(`${fn}: ${k} must be a positive integer, got ${String(v)}`);
+    }
+    if (scaleType !== 'float32' && scaleType !== 'float16') invalid(`${fn}: scaleType must be 'float32' or 'float16', got ${String(scaleType)}`);
+    if (zeroPoints !== 'uint8' && zeroPoints !== 'float' && zeroPoints !== 'none') invalid(`${fn}: zeroPoints must be 'uint8', 'float' or 'none', got ${String(zeroPoints)}`);
+    if (layout !== 'KN' && layout !== 'NK') invalid(`${fn}: layout must be 'KN' or 'NK', got ${String(layout)}`);
+    if (K * N > MAX_TENSOR_ELEMENTS) invalid(`${fn}: K * N = ${K * N} is more than one wasm instance handles per call (${MAX_TENSOR_ELEMENTS})`);
+    const inputs: Uint8Array[] = [asBytes(q.qweight, `${fn}: q.qweight`), asBytes(q.scales, `${fn}: q.scales`)];
+    if (zeroPoints !== 'none') {
+      if (q.zeroPoints === undefined) invalid(`${fn}: q.zeroPoints is missing but zeroPoints is '${zeroPoints}'; pass it, or zeroPoints: 'none'`);
+      inputs.push(asBytes(q.zeroPoints, `${fn}: q.zeroPoints`));
+    }
+    inputs.forEach((a, i) => checkAttached(a, `${fn}: ${['q.qweight', 'q.scales', 'q.zeroPoints'][i]}`));
+    const zeros = zeroPoints === 'none' ? 0 : zeroPoints === 'uint8' ? 1 : 2;
+    return this.#withInput(inputs, ([qp, sp, zp]) => this.#m.dequantizeNBits(qp!, inputs[0]!.byteLength, sp!, inputs[1]!.byteLength,
+      zp ?? 0, inputs[2]?.byteLength ?? 0, K, N, bits, blockSize, scaleType === 'float16' ? 1 : 0, zeros, layout === 'NK' ? 1 : 0)).values;
+  }
+
   /** float32 -> float16 or bfloat16 bits (round to nearest even), e.g. for scale/zero storage. */
   encode16(values: Float32Array, kind: 'f16' | 'bf16'): Uint16Array {
     if (!(values instanceof Float32Array)) invalid('encode16 needs a Float32Array');
@@ -475,6 +596,42 @@ function jsOptionNames(message: string): string {
   return message
     .replace(/\b(group_size|lp_norm|round_zero|early_stop)\b/g, (m) => CPP_TO_JS_OPTION[m] ?? m)
     .replace(/\bsolver (lpNorm|beta|kappa|iters)\b/g, '$1');
+}
+
+const NBITS_OPTION_NAMES = new Set(['bits', 'blockSize', 'zeroPoints', 'layout', 'dtype', 'scaleType', 'optimize', 'compareBaseline']);
+
+/** Checks `quantizeNBits` options and fills in the defaults. */
+function normalizeNBitsOptions(options: NBitsOptions): Required<NBitsOptions> {
+  const fn = 'quantizeNBits';
+  if (options === null || typeof options !== 'object') invalid(`${fn}: options { bits, blockSize, zeroPoints, layout } are required, got ${options === null ? 'null' : typeof options}`);
+  for (const key of Object.keys(options)) {
+    if (!NBITS_OPTION_NAMES.has(key)) invalid(`${fn}: unknown option "${key}"; known options: ${[...NBITS_OPTION_NAMES].join(', ')}`);
+  }
+  const { bits, blockSize, zeroPoints, layout, dtype = 'F32', scaleType = 'float32', optimize = true, compareBaseline = false } = options;
+  if (bits !== 2 && bits !== 4 && bits !== 8) invalid(`${fn}: bits = ${String(bits)} is not supported; use 2, 4 or 8`);
+  if (!Number.isSafeInteger(blockSize) || blockSize < 16 || blockSize >= 2 ** 31 || (blockSize & (blockSize - 1)) !== 0) {
+    invalid(`${fn}: blockSize = ${String(blockSize)} is invalid; MatMulNBits needs a power of two >= 16 (e.g. 32, 64, 128)`);
+  }
+  if (zeroPoints !== 'uint8' && zeroPoints !== 'float') invalid(`${fn}: zeroPoints must be 'uint8' (every execution provider, WebGPU included) or 'float' (CPU/wasm), got ${String(zeroPoints)}`);
+  if (layout !== 'KN' && layout !== 'NK') invalid(`${fn}: layout must be 'KN' (MatMul B, [K, N]) or 'NK' (Gemm transB = 1, [N, K]), got ${String(layout)}`);
+  if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') invalid(`${fn}: dtype must be 'F32', 'F16' or 'BF16', got ${String(dtype)}`);
+  if (scaleType !== 'float32' && scaleType !== 'float16') invalid(`${fn}: scaleType must be 'float32' or 'float16' (the graph's A type), got ${String(scaleType)}`);
+  if (typeof optimize !== 'boolean') invalid(`${fn}: optimize must be true or false, got ${String(optimize)}`);
+  if (typeof compareBaseline !== 'boolean') invalid(`${fn}: compareBaseline must be true or false, got ${String(compareBaseline)}`);
+  return { bits, blockSize, zeroPoints, layout, dtype, scaleType, optimize, compareBaseline };
+}
+
+/** The core's dtype code of `quantizeNBits` input (0 f32, 1 f16, 2 bf16), checked against the array type. */
+function nbitsDtypeCode(weights: unknown, dtype: 'F32' | 'F16' | 'BF16'): number {
+  const fn = 'quantizeNBits';
+  if (weights instanceof Float32Array) {
+    if (dtype !== 'F32') invalid(`${fn}: dtype '${dtype}' needs a Uint16Array (or Uint8Array) of raw 16-bit values; weights is a Float32Array`);
+  } else if (weights instanceof Uint16Array) {
+    if (dtype === 'F32') invalid(`${fn}: a Uint16Array holds 16-bit floats: pass dtype 'F16' or 'BF16'`);
+  } else if (!(weights instanceof Uint8Array)) {
+    invalid(`${fn}: weights must be a Float32Array, a Uint16Array (dtype 'F16' | 'BF16') or a Uint8Array of raw bytes; got ${describe(weights)}`);
+  }
+  return dtype === 'F32' ? 0 : dtype === 'F16' ? 1 : 2;
 }
 
 function describe(v: unknown): string {

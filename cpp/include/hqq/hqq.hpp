@@ -5,5 +5,6 @@
 #include "hqq/dtype.hpp"
 #include "hqq/error.hpp"
 #include "hqq/gguf.hpp"
+#include "hqq/nbits.hpp"
 #include "hqq/pack.hpp"
 #include "hqq/quantize.hpp"

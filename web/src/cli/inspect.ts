@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { findHQQLayerKeys } from '../model/hqq-detect.js';
 import { inspectModelFile, type InspectedFile, type InspectReport } from '../node-model.js';
 import { inspectGGUFFile, isGGUFFile, type GGUFInspectReport } from '../node-gguf.js';
+import { inspectONNXFile, isONNXFile, type ONNXInspectReport } from '../node-onnx.js';
 import { formatBytes, formatCount, maxOf, middleTruncate } from './format.js';
 import { UsageError, type Out } from './io.js';
 
@@ -13,10 +14,10 @@ export interface InspectFlags {
 
 export function defineInspect(cmd: Command): Command {
   return cmd
-    .summary('summarize a .safetensors file, a sharded model or a .gguf')
-    .usage('<file.safetensors | model.safetensors.index.json | model.gguf> [--keys] [--json]')
+    .summary('summarize a .safetensors file, a sharded model, a .gguf or an .onnx')
+    .usage('<file.safetensors | model.safetensors.index.json | model.gguf | model.onnx> [--keys] [--json]')
     .description('Summarizes a safetensors file (or every shard of an index.json): tensors by dtype, metadata, and for quantized files the HQQ configs of its layers; or a GGUF file: metadata, tokenizer, tensor types and bits per weight. --keys lists every tensor (and every HQQ layer).')
-    .argument('[file...]', 'file.safetensors, model.safetensors.index.json or model.gguf')
+    .argument('[file...]', 'file.safetensors, model.safetensors.index.json, model.gguf or model.onnx')
     .option('--keys', 'list every tensor (dtype, shape, size) and every HQQ layer')
     .option('--json', 'machine-readable output (always complete)');
 }
@@ -100,12 +101,43 @@ export function ggufInspectText(r: GGUFInspectReport, keys: boolean): string[] {
   return lines;
 }
 
+/** The text summary of an ONNX file: opsets, inputs/outputs, operators, and the MatMul / MatMulNBits weights. */
+export function onnxInspectText(r: ONNXInspectReport, keys: boolean): string[] {
+  const lines = [`${r.path}  ${formatBytes(r.size)}  ONNX IR v${r.irVersion}  ${r.nodes} nodes  ${r.initializers} initializers  ${formatCount(r.parameters)} elements`];
+  lines.push(`  opsets: ${r.opsets.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}`);
+  lines.push(`  inputs: ${r.inputs.join(', ') || '(none)'}`, `  outputs: ${r.outputs.join(', ') || '(none)'}`);
+  if (r.externalFiles.length) lines.push(`  external data: ${r.externalFiles.join(', ')}`);
+  lines.push(`  operators: ${Object.entries(r.ops).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  const nb = r.weights.filter((w) => w.op === 'MatMulNBits');
+  const mm = r.weights.filter((w) => w.op !== 'MatMulNBits');
+  if (mm.length) lines.push(`  MatMul/Gemm weights: ${mm.length} (${formatCount(mm.reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0))} weights)`);
+  if (nb.length) {
+    const cfg = new Map<string, number>();
+    for (const w of nb) cfg.set(`${w.bits}-bit block ${w.blockSize}`, (cfg.get(`${w.bits}-bit block ${w.blockSize}`) ?? 0) + 1);
+    lines.push(`  MatMulNBits: ${nb.length} (${[...cfg].map(([k, v]) => `${k}: ${v}`).join(', ')})`);
+  }
+  if (keys) {
+    const w = Math.min(60, maxOf(r.weights, (x) => x.weight.length, 4));
+    for (const x of r.weights) {
+      const what = x.op === 'MatMulNBits' ? `K ${x.K} N ${x.N} q${x.bits} b${x.blockSize}` : `[${x.shape.join(', ')}] ${x.dtype}`;
+      lines.push(`  ${middleTruncate(x.weight, 60).padEnd(w)}  ${x.op.padEnd(11)}  ${what}  (node ${x.node})`);
+    }
+  } else if (r.weights.length > 0) lines.push('(--keys lists every weight)');
+  return lines;
+}
+
 export async function runInspect(files: string[], flags: InspectFlags, io: Out): Promise<number> {
   if (files.length !== 1) throw new UsageError(`inspect takes exactly one file, got ${files.length}`);
   if (!files[0]!.endsWith('.json') && (await isGGUFFile(files[0]!))) {
     const g = await inspectGGUFFile(files[0]!);
     if (flags.json) io.out(JSON.stringify({ command: 'inspect', format: 'gguf', ...g }, null, 2) + '\n');
     else for (const l of ggufInspectText(g, Boolean(flags.keys))) io.out(l + '\n');
+    return 0;
+  }
+  if (isONNXFile(files[0]!)) {
+    const o = await inspectONNXFile(files[0]!);
+    if (flags.json) io.out(JSON.stringify({ command: 'inspect', format: 'onnx', ...o }, null, 2) + '\n');
+    else for (const l of onnxInspectText(o, Boolean(flags.keys))) io.out(l + '\n');
     return 0;
   }
   const r = await inspectModelFile(files[0]!);

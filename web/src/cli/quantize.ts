@@ -10,15 +10,23 @@ import { quantizeModelFiles } from '../node-model.js';
 import { GGUF_PRESETS } from '../formats/gguf/tensor-types.js';
 import { resolveGGUFConfig, type GGUFModelConfig } from '../formats/gguf/config.js';
 import type { FormatOptions } from '../formats/registry.js';
+import { resolveONNXConfig, type ONNXModelConfig } from '../formats/onnx/config.js';
+import { isTransformersJsFolder } from '../node-onnx.js';
 import { compileUserRegex } from '../util/user-regex.js';
 import { summaryLines, tensorLine } from './format.js';
 import { printWarnings, strictExit, UsageError, type CliWarning, type Out } from './io.js';
 import { choiceOption, intOption, repeatable, stringOption } from './options.js';
 import { quantizeProgress } from './progress.js';
+import { rerunCommand, shardFlag } from './shard-flags.js';
+import type { ShardOption } from '../model/shard.js';
 
 export interface QuantizeFlags {
   output?: string;
-  format?: 'hqq' | 'gguf';
+  format?: 'hqq' | 'gguf' | 'onnx';
+  bits?: 2 | 4 | 8;
+  blockSize?: number;
+  zeroPoints?: 'uint8' | 'float';
+  externalData?: 'auto' | 'always' | 'never';
   type?: string;
   tensorType?: string[];
   pure?: boolean;
@@ -40,6 +48,8 @@ export interface QuantizeFlags {
   dryRun?: boolean;
   json?: boolean;
   strict?: boolean;
+  shard?: ShardOption;
+  split?: number;
 }
 
 function regexFlag(flag: string) {
@@ -55,10 +65,13 @@ function regexFlag(flag: string) {
 /** Declares the command's options: one line per flag. */
 export function defineQuantize(cmd: Command): Command {
   return cmd
-    .summary('quantize a model (a .safetensors, a sharded index.json, a .gguf, or a Hugging Face folder)')
-    .usage('<model.safetensors | model.safetensors.index.json | model.gguf | model-folder/> -o <output> [options]')
+    .summary('quantize a model (a .safetensors, a sharded index.json, a .gguf, an .onnx, or a model folder)')
+    .usage('<model.safetensors | model.safetensors.index.json | model.gguf | model.onnx | model-folder/> -o <output> [options]')
     .description(
-      'Two output formats. GGUF (llama.cpp, Ollama, wllama): chosen by -o <file>.gguf, --format gguf or a .gguf ' +
+      'ONNX (onnxruntime, transformers.js): an .onnx input (or a transformers.js folder with onnx/model.onnx) ' +
+        'gets its MatMul/Gemm weights as com.microsoft MatMulNBits with HQQ-optimised blocks (--bits, --block-size, ' +
+        '--zero-points); everything else is kept (docs/onnx.md). ' +
+        'GGUF and HQQ: GGUF (llama.cpp, Ollama, wllama): chosen by -o <file>.gguf, --format gguf or a .gguf ' +
         'input; --type picks a llama-quantize preset (default Q4_K_M) with llama.cpp\'s per-tensor type rules; ' +
         'the input is a GGUF (F32/F16/BF16; its metadata and tokenizer are kept) or a Hugging Face folder ' +
         '(config.json, tokenizer.json and the safetensors weights; converted as convert_hf_to_gguf.py does). ' +
@@ -70,8 +83,12 @@ export function defineQuantize(cmd: Command): Command {
         'index.json path. The output appears at once when complete; an interrupted run leaves the previous ' +
         'output as it was (docs/outputs.md).',
     )
-    .argument('[input...]', 'model.safetensors, model.safetensors.index.json, model.gguf or a model folder')
-    .option('--format <hqq|gguf>', 'output format (default: gguf for a .gguf output or input, else hqq)', choiceOption('--format', ['hqq', 'gguf'] as const))
+    .argument('[input...]', 'model.safetensors, model.safetensors.index.json, model.gguf, model.onnx or a model folder')
+    .option('--format <hqq|gguf|onnx>', 'output format (default: gguf for a .gguf output or input, onnx for an .onnx input, else hqq)', choiceOption('--format', ['hqq', 'gguf', 'onnx'] as const))
+    .option('--bits <2|4|8>', 'ONNX: bits per weight of MatMulNBits (default 4)', choiceOption('--bits', [2, 4, 8] as const, String, '2, 4 or 8'))
+    .option('--block-size <n>', 'ONNX: weights per block along K, a power of two >= 16 (default 32)', intOption('--block-size', 16))
+    .option('--zero-points <uint8|float>', 'ONNX: uint8 (default; every execution provider, WebGPU included) or float (exact HQQ; CPU/wasm, 4-bit)', choiceOption('--zero-points', ['uint8', 'float'] as const))
+    .option('--external-data <auto|always|never>', 'ONNX: weights in <out>.onnx_data: auto (default: when the input had external data or the model passes 2 GB), always, never', choiceOption('--external-data', ['auto', 'always', 'never'] as const))
     .option('--type <preset>', `GGUF: llama-quantize preset: ${GGUF_PRESETS.map((p) => p.name).join(', ')} (default Q4_K_M)`, stringOption('--type'))
     .option('--tensor-type <NAME_RE=TYPE>', 'GGUF: the type of matching tensors, e.g. attn_v=q8_0; repeatable; first match wins', repeatable())
     .option('--pure', 'GGUF: every quantized tensor gets the preset\'s type (no mixture)')
@@ -90,6 +107,8 @@ export function defineQuantize(cmd: Command): Command {
     .option('--include <regex>', 'quantize only matching tensors (also overrides the built-in skips)', regexFlag('--include'))
     .option('--exclude <regex>', 'never quantize matching tensors', regexFlag('--exclude'))
     .option('--tensor-config <RE=BITS:GROUP>', 'per-tensor bits/group size; repeatable; first match wins', repeatable())
+    .option('--shard <I/N>', 'write only part I of N (1-based; for N machines; then hqq-wasm merge <output>); docs/sharding.md', shardFlag())
+    .option('--split <n>', 'write N files: GGUF, a gguf-split set <name>-0000I-of-0000N.gguf; HQQ, model-0000I-of-0000N.safetensors + index', intOption('--split', 1))
     .option('--workers <n>', 'worker threads (default: all cores; capped at the core count)', intOption('--workers', 1))
     .option('--compare-rtn', 'HQQ: also report plain round-to-nearest errors (GGUF always reports llama.cpp\'s own quantizer next to ours)')
     .option('--dry-run', 'print the plan (sizes, bits per weight) without quantizing')
@@ -98,6 +117,7 @@ export function defineQuantize(cmd: Command): Command {
 }
 
 const GGUF_FLAGS = ['--type', '--tensor-type', '--pure', '--output-tensor-type', '--token-embedding-type', '--leave-output-tensor', '--allow-requantize'];
+const ONNX_FLAGS = ['--bits', '--block-size', '--zero-points', '--external-data'];
 const HQQ_FLAGS = ['--nbits', '--group-size', '--axis', '--no-optimize', '--round-zero', '--no-round-zero', '--compute-dtype', '--include', '--exclude', '--tensor-config', '--compare-rtn'];
 
 /** The flags given, by name (commander merges the values; usage errors need the names). */
@@ -111,9 +131,32 @@ function isGGUF(flags: QuantizeFlags, input: string, args: readonly string[]): b
   return Boolean(flags.output?.toLowerCase().endsWith('.gguf')) || input.toLowerCase().endsWith('.gguf') || given(args, GGUF_FLAGS).length > 0;
 }
 
+/** ONNX output: chosen by --format, an .onnx input or output, a transformers.js folder (onnx/model.onnx), or an ONNX-only flag. */
+function isONNX(flags: QuantizeFlags, input: string, args: readonly string[]): boolean {
+  if (flags.format) return flags.format === 'onnx';
+  if (/\.gguf$/i.test(flags.output ?? '')) return false; // the registry says why an ONNX model does not become GGUF
+  return /\.onnx$/i.test(input) || /\.onnx$/i.test(flags.output ?? '') || isTransformersJsFolder(input) || given(args, ONNX_FLAGS).length > 0;
+}
+
+/** The ONNX options from the flags (usage errors for bad values, or flags of the other formats). */
+function onnxOptionsOf(flags: QuantizeFlags, args: readonly string[]): FormatOptions {
+  const other = [...given(args, GGUF_FLAGS), ...given(args, HQQ_FLAGS).filter((f) => f !== '--no-optimize' && f !== '--compare-rtn')];
+  if (other.length > 0) throw new UsageError(`${other.join(', ')} ${other.length === 1 ? 'does' : 'do'} not apply to ONNX output; it takes --bits, --block-size, --zero-points, --external-data and --no-optimize`);
+  const onnx: ONNXModelConfig = { bits: flags.bits, blockSize: flags.blockSize, zeroPoints: flags.zeroPoints, externalData: flags.externalData };
+  if (flags.optimize === false) onnx.optimize = false;
+  for (const k of Object.keys(onnx) as (keyof ONNXModelConfig)[]) if (onnx[k] === undefined) delete onnx[k];
+  try {
+    resolveONNXConfig(onnx);
+  } catch (e) {
+    if (e instanceof HQQError && e.code === 'INVALID_ARGUMENT') throw new UsageError(e.message);
+    throw e;
+  }
+  return { format: 'onnx', onnx };
+}
+
 /** The GGUF options from the flags (usage errors for bad values or HQQ flags). */
 function ggufOptionsOf(flags: QuantizeFlags, args: readonly string[]): FormatOptions {
-  const hqqFlags = given(args, HQQ_FLAGS);
+  const hqqFlags = [...given(args, HQQ_FLAGS), ...given(args, ONNX_FLAGS)];
   if (hqqFlags.length > 0) throw new UsageError(`${hqqFlags.join(', ')} ${hqqFlags.length === 1 ? 'is an HQQ flag' : 'are HQQ flags'}; GGUF output takes --type (a llama-quantize preset) and --tensor-type instead`);
   const gguf: GGUFModelConfig = {
     preset: flags.type, tensorTypes: flags.tensorType, pure: flags.pure, outputTensorType: flags.outputTensorType,
@@ -133,6 +176,8 @@ function ggufOptionsOf(flags: QuantizeFlags, args: readonly string[]): FormatOpt
 function configOf(flags: QuantizeFlags, args: readonly string[]): ModelQuantConfig {
   const ggufFlags = given(args, GGUF_FLAGS);
   if (ggufFlags.length > 0) throw new UsageError(`${ggufFlags.join(', ')} ${ggufFlags.length === 1 ? 'is a GGUF flag' : 'are GGUF flags'}, but the output is HQQ; write to a .gguf file or pass --format gguf`);
+  const onnxFlags = given(args, ONNX_FLAGS);
+  if (onnxFlags.length > 0) throw new UsageError(`${onnxFlags.join(', ')} ${onnxFlags.length === 1 ? 'is an ONNX flag' : 'are ONNX flags'}, but the output is HQQ; quantize an .onnx model or pass --format onnx`);
   if (args.includes('--round-zero') && args.includes('--no-round-zero')) throw new UsageError('--round-zero and --no-round-zero contradict each other');
   const cfg: ModelQuantConfig = {
     nbits: flags.nbits, groupSize: flags.groupSize, axis: flags.axis, roundZero: flags.roundZero,
@@ -177,13 +222,14 @@ function reportWarnings(report: QuantizeModelReport): CliWarning[] {
 }
 
 export async function runQuantize(inputs: string[], flags: QuantizeFlags, io: Out, args: readonly string[]): Promise<number> {
-  if (inputs.length === 0) throw new UsageError('quantize needs an input: model.safetensors, model.safetensors.index.json, model.gguf or a model folder');
+  if (inputs.length === 0) throw new UsageError('quantize needs an input: model.safetensors, model.safetensors.index.json, model.gguf, model.onnx or a model folder');
   if (inputs.length > 1) throw new UsageError(`quantize takes one input, got ${inputs.length}: ${inputs.join(' ')}`);
   const input = inputs[0]!;
-  const gguf = isGGUF(flags, input, args);
-  const cfg: FormatOptions = gguf ? ggufOptionsOf(flags, args) : { format: 'hqq', ...configOf(flags, args) };
+  const onnx = isONNX(flags, input, args);
+  const gguf = !onnx && isGGUF(flags, input, args);
+  const cfg: FormatOptions = onnx ? onnxOptionsOf(flags, args) : gguf ? ggufOptionsOf(flags, args) : { format: 'hqq', ...configOf(flags, args) };
   const dryRun = Boolean(flags.dryRun);
-  if (!flags.output && !dryRun) throw new UsageError('quantize needs -o <output> (or --dry-run)');
+  if (!flags.output && !dryRun && !(onnx && isTransformersJsFolder(input))) throw new UsageError('quantize needs -o <output> (or --dry-run)');
   const strict = Boolean(flags.strict);
   const pre: CliWarning[] = [];
   const { workers, warning } = capWorkers(flags.workers);
@@ -194,8 +240,15 @@ export async function runQuantize(inputs: string[], flags: QuantizeFlags, io: Ou
   const crash = process.env.HQQ_WASM_TEST_CRASH_ON; // test-only failure injection: NAME or NAME:exit
   const testHooks = crash ? { crashOn: crash.replace(/:exit$/, ''), crashMode: crash.endsWith(':exit') ? ('exit' as const) : ('throw' as const) } : undefined;
   const progress = flags.json ? undefined : quantizeProgress(io, (e) => (e.result ? tensorLine(e.result, e.index, e.total) : undefined));
+  if (flags.split !== undefined && flags.shard && flags.shard.count > 1 && flags.split !== flags.shard.count) {
+    throw new UsageError(`--split ${flags.split} contradicts --shard ${flags.shard.index}/${flags.shard.count}: a sharded GGUF run writes one split file per part (N = ${flags.shard.count}); drop --split`);
+  }
+  const sharding = {
+    ...(flags.shard ? { shard: { ...flags.shard, rerun: rerunCommand(args) } } : {}),
+    ...(flags.split !== undefined ? { split: flags.split } : {}),
+  };
   const runOptions = {
-    ...cfg, workers, dryRun, compareRtn: gguf || Boolean(flags.compareRtn), onProgress: progress?.onProgress, handleSignals: true,
+    ...cfg, ...sharding, workers, dryRun, compareRtn: gguf || onnx || Boolean(flags.compareRtn), onProgress: progress?.onProgress, handleSignals: true,
     onNotice: (m: string) => io.err(`hqq-wasm: ${m}\n`),
   };
   if (testHooks) Object.assign(runOptions, { [TEST_HOOKS]: testHooks });
@@ -211,6 +264,10 @@ export async function runQuantize(inputs: string[], flags: QuantizeFlags, io: Ou
   } else {
     if (dryRun) report.tensors.forEach((r, i) => io.out(tensorLine(r, i + 1, report.tensors.length, true) + '\n'));
     for (const l of summaryLines(report, report.outputPaths)) io.out(l + '\n');
+    if (report.part && !dryRun) {
+      const p = report.part;
+      io.out(p.count > 1 ? `part ${p.index} of ${p.count} done; once every part is: hqq-wasm merge ${flags.output}\n` : `part 1 of 1 done; complete it with: hqq-wasm merge ${flags.output}\n`);
+    }
   }
   printWarnings(io, warnings);
   return strictExit(io, warnings, strict, dryRun ? '(dry run)' : '(the output above was written)');

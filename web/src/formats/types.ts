@@ -12,8 +12,10 @@ import type { HQQError } from '../errors.js';
 import type { ByteSource } from '../io/source.js';
 import type { GGUFConfigRecord } from './gguf/config.js';
 import type { HQQConfigRecord } from './hqq/config.js';
+import type { ONNXConfigRecord } from './onnx/config.js';
 import type { FileLayout } from '../io/layout.js';
 import type { InputModel, InputTensor } from '../model/input.js';
+import type { PlanPart } from '../model/shard.js';
 import type { TaskStats, WorkerResult, WorkerTask } from '../pool/types.js';
 
 /** 'drop': the tensor has no place in the output (e.g. rotary frequencies llama.cpp recomputes). */
@@ -132,12 +134,14 @@ export interface FormatPlan {
   warnings: PlanWarning[];
   /** The name of the baseline the format compares against ("round-to-nearest", "llama.cpp"). */
   baselineName?: string;
+  /** One part of a sharded run (`model/shard.ts`): the other parts' tensors are `drop`s here. */
+  part?: PlanPart;
 }
 
-export type FormatName = 'hqq' | 'gguf';
+export type FormatName = 'hqq' | 'gguf' | 'onnx';
 
 /** A run's config as reports record it: HQQ's (`nbits`, `group_size`...) or GGUF's (`preset`...). */
-export type FormatConfigRecord = HQQConfigRecord | GGUFConfigRecord;
+export type FormatConfigRecord = HQQConfigRecord | GGUFConfigRecord | ONNXConfigRecord;
 
 /** What a format does; one instance per run (it may keep state between plan and finish). */
 export interface OutputFormat {

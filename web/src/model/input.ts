@@ -7,6 +7,7 @@
 import { HQQError } from '../errors.js';
 import { openGGUF, type GGUFFile } from '../io/gguf-reader.js';
 import { parseIndexJson, type IndexJson } from '../io/index-json.js';
+import { openONNXInput, type ONNXInput } from './onnx-input.js';
 import { openSafetensors, type SafetensorsFile, type TensorInfo } from '../io/safetensors.js';
 import type { ByteSource } from '../io/source.js';
 
@@ -56,7 +57,7 @@ export interface InputModel {
   /** Input file names, in order. */
   fileNames: string[];
   tensors: InputTensor[];
-  container: SafetensorsInput | GGUFInput;
+  container: SafetensorsInput | GGUFInput | ONNXInput;
   close(): Promise<void>;
 }
 
@@ -74,6 +75,12 @@ export interface ModelInput {
    * to config.json. See `modelInputFromFolder`.
    */
   folder?: { name?: string; files: readonly ByteSource[] };
+  /**
+   * ONNX models (`sources[0]` named `*.onnx`): the source of an external data file by its
+   * `location` (relative to the model's folder). Sources given after the model are matched by
+   * name first (browsers: the dropped files); Node passes files next to the model.
+   */
+  openExternal?: (location: string) => Promise<ByteSource | undefined>;
 }
 
 /** Folder files read as text (a JSON/template file this large would be an error anyway). */
@@ -164,6 +171,7 @@ export async function openModelInput(input: ModelInput): Promise<InputModel> {
     invalid('quantizeModel: input.sources must list at least one ByteSource (the model file, or every shard)');
   }
   if (await isGGUF(input.sources[0]!)) return openGGUFInput(input);
+  if (/\.onnx$/i.test(input.sources[0]!.name)) return openONNXInput(input);
   let index: IndexJson | undefined;
   let sources = input.sources.slice();
   if (input.index) {

@@ -82,6 +82,8 @@ export interface QuantizeModelReport {
   rtn?: { meanAbs: number; relFrobenius: number };
   /** Things the user probably did not mean (a pattern matching nothing, nothing quantized...). */
   warnings: PlanWarning[];
+  /** A sharded run (option `shard`): which part this was; `tensors` and `totals` are the part's. */
+  part?: { index: number; count: number; fingerprint: string; record: string };
   tensors: TensorReport[];
 }
 
@@ -97,6 +99,7 @@ export function addSums(into: TaskStats, s: TaskStats): void {
   into.sumWSq += s.sumWSq;
 }
 
+/** Mean |err|, max |err| and relative Frobenius error from error sums (a task's, a tensor's or a model's). */
 export function summarizeSums(s: TaskStats): ErrorSummary {
   return {
     meanAbs: s.count > 0 ? s.sumAbs / s.count : 0,
@@ -147,7 +150,7 @@ export function modelReport(
   }
   const summary = summarizeSums(all);
   const b = base && summarizeSums(base);
-  const indexFile = plan.format === 'hqq' ? plan.smallFiles.find((f) => f.fileName.endsWith('.json'))?.fileName : undefined;
+  const indexFile = plan.format === 'hqq' && !plan.part ? plan.smallFiles.find((f) => f.fileName.endsWith('.json'))?.fileName : undefined;
   return {
     dryRun: extra.dryRun,
     format: plan.format,
@@ -163,6 +166,7 @@ export function modelReport(
     baseline: b && { name: plan.baselineName ?? 'baseline', ...b },
     rtn: b && plan.format === 'hqq' ? { meanAbs: b.meanAbs, relFrobenius: b.relFrobenius } : undefined,
     warnings: extra.warnings,
-    tensors,
+    part: plan.part && { index: plan.part.index, count: plan.part.count, fingerprint: plan.part.fingerprint, record: plan.part.record },
+    tensors: plan.part ? plan.part.tensors.map((i) => tensors[i]!) : tensors,
   };
 }

@@ -5,7 +5,7 @@
 import type { HQQ } from '../engine.js';
 import { HQQError } from '../errors.js';
 import { runTask } from './task.js';
-import type { WorkerPool, WorkerResult, WorkerTask } from './types.js';
+import { checkTask, type WorkerPool, type WorkerResult, type WorkerTask } from './types.js';
 
 export function createInlinePool(hqq: HQQ): WorkerPool {
   let terminated = false;
@@ -13,6 +13,8 @@ export function createInlinePool(hqq: HQQ): WorkerPool {
   return {
     size: 1,
     run(task: WorkerTask): Promise<WorkerResult> {
+      const bad = checkTask(task);
+      if (bad) return Promise.reject(bad);
       const p = chain.then(async () => {
         if (terminated) throw new HQQError('ABORTED', `tensor ${JSON.stringify(task.name)}: the pool was terminated`);
         await new Promise((r) => setTimeout(r, 0)); // let events (abort, progress) run between tensors

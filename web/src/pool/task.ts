@@ -7,6 +7,7 @@ import { HQQError } from '../errors.js';
 import { runConvertTask } from '../formats/convert.js';
 import { runGGUFTask } from '../formats/gguf/worker.js';
 import { runHQQTask } from '../formats/hqq/worker.js';
+import { runNBitsTask } from '../formats/onnx/worker.js';
 import { resultTransfer, type FromWorker, type WorkerResult, type WorkerTask } from './types.js';
 
 /** Runs one task on `hqq`. */
@@ -19,6 +20,8 @@ export function runTask(hqq: HQQ, task: WorkerTask): WorkerResult {
       return runGGUFTask(hqq, task);
     case 'convert':
       return runConvertTask(hqq, task);
+    case 'nbits':
+      return runNBitsTask(hqq, task);
     default:
       throw new HQQError('INTERNAL', `unknown worker task kind ${JSON.stringify((task as { kind?: unknown }).kind)}`);
   }

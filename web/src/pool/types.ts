@@ -6,6 +6,7 @@
  * format's business (`formats/`); the pool only moves tasks and results.
  */
 import type { QuantizeOptions } from '../engine.js';
+import { HQQError } from '../errors.js';
 import type { RopePermutation } from '../model/hf/permute.js';
 
 export type TaskInputDtype = 'F32' | 'F16' | 'BF16';
@@ -63,7 +64,23 @@ export interface ConvertTask extends TaskBase {
   permute?: RopePermutation;
 }
 
-export type WorkerTask = HQQTask | GGUFTask | ConvertTask;
+/** One weight to com.microsoft MatMulNBits inputs (ONNX output; engine `quantizeNBits`). */
+export interface NBitsTask extends TaskBase {
+  kind: 'nbits';
+  dtype: 'F32' | 'F16' | 'BF16';
+  /** The weight's shape in its layout: [K, N] for 'KN' (MatMul B), [N, K] for 'NK' (Gemm transB=1). */
+  shape: [number, number];
+  layout: 'KN' | 'NK';
+  bits: 2 | 4 | 8;
+  blockSize: number;
+  zeroPoints: 'uint8' | 'float';
+  scaleType: 'float32' | 'float16';
+  optimize: boolean;
+  /** Also compute onnxruntime-style RTN on the same blocks and report its error. */
+  compareBaseline?: boolean;
+}
+
+export type WorkerTask = HQQTask | GGUFTask | ConvertTask | NBitsTask;
 
 /**
  * Error sums of a reconstruction against its input, summable over row ranges and tensors:
@@ -79,7 +96,7 @@ export interface TaskStats {
 
 export interface WorkerResult {
   name: string;
-  /** Output buffers, under the names the task kind defines (HQQ: wq, scale, zero, bias; GGUF: blocks). */
+  /** Output buffers, under the names the task kind defines (HQQ: wq, scale, zero, bias; GGUF: blocks; nbits: qweight, scales, zeroPoints). */
   buffers: Record<string, ArrayBuffer>;
   /** Error of what was computed (quantize tasks). */
   stats?: TaskStats;
@@ -120,6 +137,26 @@ export type FromWorker =
   | { type: 'init-error'; message: string }
   | { type: 'result'; id: number; result: WorkerResult }
   | { type: 'error'; id: number; error: { name: string; code?: string; message: string } };
+
+/** The task kinds a worker runs. */
+export const TASK_KINDS: readonly WorkerTask['kind'][] = ['hqq', 'gguf', 'convert'];
+
+/**
+ * Checks the envelope of a task before it is queued, on the caller's thread, so a malformed task
+ * fails with a message that says what to fix rather than as a worker error. (0.1.0's tasks had no
+ * `kind`; every task names one since 0.2.0, see CHANGELOG.md.)
+ */
+export function checkTask(task: WorkerTask): HQQError | undefined {
+  if (task === null || typeof task !== 'object') return new HQQError('INVALID_ARGUMENT', `a pool task must be an object, got ${task === null ? 'null' : typeof task}`);
+  const name = typeof task.name === 'string' ? `tensor ${JSON.stringify(task.name)}: ` : '';
+  if (!name) return new HQQError('INVALID_ARGUMENT', 'a pool task needs a string `name` (the tensor name, for messages)');
+  const kind = (task as { kind?: unknown }).kind;
+  if (!TASK_KINDS.includes(kind as WorkerTask['kind'])) {
+    return new HQQError('INVALID_ARGUMENT', `${name}the task's kind is ${JSON.stringify(kind)}; set \`kind\` to one of ${TASK_KINDS.map((k) => `'${k}'`).join(', ')} (an HQQ tensor is kind 'hqq'; see CHANGELOG.md for 0.2.0)`);
+  }
+  if (!(task.data instanceof ArrayBuffer)) return new HQQError('INVALID_ARGUMENT', `${name}the task's \`data\` must be an ArrayBuffer (a typed array's .buffer), got ${Object.prototype.toString.call(task.data)}`);
+  return undefined;
+}
 
 /** The buffers a task transfers to its worker. */
 export function taskTransfer(task: WorkerTask): ArrayBuffer[] {

@@ -1,0 +1,116 @@
+/**
+ * Protobuf wire-level access to a model file without loading it (browser-safe): the fields of a
+ * message lying in a byte range of a `ByteSource`, with their positions, read through a small
+ * window cache. The varints are decoded by protobufjs's Reader; this module only tracks where
+ * each field starts and ends, so that large `raw_data` blobs are located and never read here.
+ */
+import { HQQError } from '../../errors.js';
+import type { ByteSource } from '../source.js';
+import { Reader, Writer } from './schema.js';
+
+export interface WireField {
+  /** Field number and wire type. */
+  no: number;
+  wire: number;
+  /** Where the tag starts, where the value (for LEN: the payload) starts, where the field ends. */
+  start: number;
+  dataStart: number;
+  end: number;
+}
+
+const WINDOW = 64 * 1024;
+
+/** Cached positional reads; a window is re-read only when a read leaves it. */
+export class WindowReader {
+  readonly source: ByteSource;
+  #begin = 0;
+  #buf: Uint8Array = new Uint8Array(0);
+
+  constructor(source: ByteSource) {
+    this.source = source;
+  }
+
+  /** Up to `length` bytes at `pos` (fewer at the end of the source). */
+  async peek(pos: number, length: number): Promise<Uint8Array> {
+    const want = Math.min(length, this.source.size - pos);
+    if (pos < this.#begin || pos + want > this.#begin + this.#buf.byteLength) {
+      const n = Math.min(Math.max(WINDOW, want), this.source.size - pos);
+      this.#buf = await this.source.read(pos, n);
+      this.#begin = pos;
+    }
+    return this.#buf.subarray(pos - this.#begin, pos - this.#begin + want);
+  }
+
+  /** Exactly the bytes [begin, end). */
+  async bytes(begin: number, end: number): Promise<Uint8Array> {
+    if (end - begin > WINDOW) return this.source.read(begin, end - begin);
+    return (await this.peek(begin, end - begin)).slice();
+  }
+}
+
+function bad(source: ByteSource, what: string, pos: number): HQQError {
+  return new HQQError('BAD_FILE', `${source.name}: not a valid ONNX model (${what} at byte ${pos}); the file may be truncated or not an .onnx file — export or download it again`);
+}
+
+/** Every field of the message in [begin, end) of `r.source`, in file order. */
+export async function scanFields(r: WindowReader, begin: number, end: number): Promise<WireField[]> {
+  const out: WireField[] = [];
+  let pos = begin;
+  while (pos < end) {
+    const head = await r.peek(pos, Math.min(20, end - pos));
+    const rd = new Reader(head);
+    let tag: number;
+    let dataStart: number;
+    let fieldEnd: number;
+    try {
+      tag = rd.uint32();
+      const wire = tag & 7;
+      if (wire === 0) {
+        dataStart = pos + rd.pos;
+        rd.skipType(0);
+        fieldEnd = pos + rd.pos;
+      } else if (wire === 2) {
+        const len = rd.uint32();
+        dataStart = pos + rd.pos;
+        fieldEnd = dataStart + len;
+      } else if (wire === 1 || wire === 5) {
+        dataStart = pos + rd.pos;
+        fieldEnd = dataStart + (wire === 1 ? 8 : 4);
+      } else {
+        throw bad(r.source, `unsupported wire type ${wire}`, pos);
+      }
+    } catch (e) {
+      if (e instanceof HQQError) throw e;
+      throw bad(r.source, 'a field header runs past the end of its message', pos);
+    }
+    if (tag >>> 3 === 0) throw bad(r.source, 'field number 0', pos);
+    if (fieldEnd > end) throw bad(r.source, `field ${tag >>> 3} ends at ${fieldEnd}, past the end of its message (${end})`, pos);
+    out.push({ no: tag >>> 3, wire: tag & 7, start: pos, dataStart, end: fieldEnd });
+    pos = fieldEnd;
+  }
+  return out;
+}
+
+/** A varint field's value (small integers: ir_version, data_type...). */
+export async function readVarint(r: WindowReader, f: WireField): Promise<number> {
+  const rd = new Reader(await r.peek(f.start, f.end - f.start));
+  rd.uint32();
+  const v = rd.int64();
+  return typeof v === 'number' ? v : Number(v.toString());
+}
+
+/** The tag and length prefix of a LEN field `no` holding `length` bytes. */
+export function lenPrefix(no: number, length: number): Uint8Array {
+  return Writer.create().uint32((no << 3) | 2).uint32(length).finish();
+}
+
+/** Concatenates byte arrays. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.byteLength, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
+}
