@@ -54,3 +54,14 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: st
   if (text !== undefined) e.textContent = text;
   return e;
 }
+
+/**
+ * Shortens `text` to `max` characters by cutting its middle: a tensor's layer number and its
+ * suffix (q_proj.weight) are what tell rows apart, and both ends stay visible.
+ */
+export function middleTruncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const keep = max - 1;
+  const head = Math.ceil(keep * 0.45); // "model.layers.12" stays whole in 32 characters
+  return `${text.slice(0, head)}…${text.slice(text.length - (keep - head))}`;
+}

@@ -1,18 +1,19 @@
 /** Messages between the page and the plot worker (inspect-worker.ts). */
-import type { Nbits } from 'hqq-wasm';
+import type { GGUFTypeName, Nbits } from 'hqq-wasm';
 
-export interface InspectConfig {
-  nbits: Nbits;
-  groupSize: number;
-  axis: 0 | 1;
-  roundZero: boolean;
-}
+/** HQQ: the layer's config (HQQ vs round-to-nearest). GGUF: the output type (hqq-wasm vs llama.cpp). */
+export type InspectConfig =
+  | { kind: 'hqq'; nbits: Nbits; groupSize: number; axis: 0 | 1; roundZero: boolean }
+  | { kind: 'gguf'; type: GGUFTypeName };
+
+/** Which group the close-up shows first. */
+export type GroupPick = 'widest' | 'different';
 
 export type InspectRequest =
   | { type: 'init'; module: WebAssembly.Module }
   /** `config` absent: the tensor was not quantized; only its weight histogram is computed. */
-  | { type: 'inspect'; id: number; file: Blob; fileName: string; tensor: string; config?: InspectConfig; note?: string; group?: number }
-  | { type: 'group'; id: number; group: number };
+  | { type: 'inspect'; id: number; file: Blob; fileName: string; container: 'safetensors' | 'gguf'; tensor: string; config?: InspectConfig; note?: string; group?: number }
+  | { type: 'group'; id: number; group?: number; pick?: GroupPick };
 
 export interface Histogram {
   lo: number;
@@ -32,8 +33,13 @@ export interface GridInfo {
 export interface GroupView {
   index: number;
   count: number;
-  /** Which group this is: 'widest' (largest max - min, the default) or 'chosen'. */
-  reason: 'widest' | 'chosen';
+  /**
+   * Which group this is: 'widest' (largest max - min, the default), 'different' (where the HQQ and
+   * round-to-nearest reconstructions are furthest apart: largest sum |W_hqq - W_rtn|) or 'chosen'.
+   */
+  reason: 'widest' | 'different' | 'chosen';
+  /** sum |W_hqq - W_rtn| over the group. */
+  difference: number;
   values: number[];
   hqq: GridInfo;
   rtn: GridInfo;
@@ -56,7 +62,10 @@ export interface InspectResult {
   weights: Histogram;
   /** Present when the tensor can be quantized with this config. */
   quant?: {
-    group: GroupView;
+    /** Names of the two quantizers compared: HQQ / RTN, or hqq-wasm / llama.cpp. */
+    names: { ours: string; base: string };
+    /** The group close-up (HQQ only: GGUF blocks have no single grid). */
+    group?: GroupView;
     error: { hqq: Histogram; rtn: Histogram };
     hqqStats: Stats;
     rtnStats: Stats;

@@ -18,6 +18,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assert, assertEqual, createRunner, launch, startServer } from './harness.mjs';
+import { registerFormatTests } from './formats.mjs';
+import { registerPolishTests } from './polish.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const args = process.argv.slice(2);
@@ -93,6 +95,9 @@ const rowsInfo = () => page.$$eval('#results tbody tr', (trs) => trs.map((tr) =>
   state: tr.dataset.state,
   rel: tr.dataset.rel === undefined ? undefined : Number(tr.dataset.rel),
   cells: [...tr.cells].map((c) => c.textContent.trim()),
+  badge: tr.querySelector('.badge')?.textContent.trim(),
+  reason: tr.querySelector('.reason')?.textContent.trim(),
+  title: tr.cells[0]?.title,
 })));
 const parsePercent = (s) => Number(s.replace('%', '')) / 100;
 
@@ -166,11 +171,11 @@ t.test('quantize the sample (4-bit, g64): every row filled in, HQQ beats round-t
   for (const r of rows) {
     assertEqual(r.state, 'done', `${r.name} state`);
     if (r.action !== 'quantize') {
-      assertEqual(r.cells[3], 'copy', `${r.name} action cell`);
+      assertEqual(r.badge, 'copy', `${r.name} action badge`);
       continue;
     }
     q++;
-    assert(r.cells[3].includes('4-bit') && r.cells[3].includes('g64'), `${r.name} action cell: ${r.cells[3]}`);
+    assertEqual(r.badge, '4-bit g64', `${r.name} action badge`);
     const bits = Number(r.cells[5]);
     assert(bits > 4.4 && bits < 4.6, `${r.name}: bits per weight ${bits} (4-bit g64 with f16 scale+zero is about 4.5)`);
     const hqqRel = parsePercent(r.cells[7]);
@@ -230,7 +235,7 @@ t.test('screenshot of the results view', async () => {
 
 t.test('download (Blob path): sharded output + index parse as safetensors with HQQLinear keys; a layer dequantizes with the expected error', async () => {
   const links = await page.$$eval('#downloads a[download]', (as) => as.map((a) => a.dataset.file));
-  const expected = [...sample.files.map((f) => f.name)];
+  const expected = [...sample.weightFiles];
   assertEqual(JSON.stringify([...links].sort()), JSON.stringify([...expected].sort()), 'download links (shards + index)');
   await mkdir(outDir, { recursive: true });
   for (const name of links) {
@@ -317,7 +322,7 @@ t.test('stream into a folder (File System Access): the same bytes as the downloa
   const saved = await page.textContent('#downloads');
   assert(saved.includes('Saved 3 files') && saved.includes('stream-1'), `saved note: ${saved}`);
   const files = await readOpfs('stream-1');
-  assertEqual(JSON.stringify([...files.keys()].sort()), JSON.stringify(sample.files.map((f) => f.name).sort()), 'files in the folder');
+  assertEqual(JSON.stringify([...files.keys()].sort()), JSON.stringify([...sample.weightFiles].sort()), 'files in the folder');
   for (const [name, bytes] of files) {
     assert(Buffer.compare(bytes, await readFile(join(outDir, name))) === 0, `${name}: streamed bytes equal the downloaded ones`);
   }
@@ -407,7 +412,7 @@ t.test('other options reach the quantizer: 2-bit, group 32, axis 0, bfloat16, no
   const rows = (await rowsInfo()).filter((r) => r.action === 'quantize');
   assertEqual(rows.length, 14, 'quantized rows');
   for (const r of rows) {
-    assertEqual(r.cells[3], '2-bit g32', `${r.name} action`);
+    assertEqual(r.badge, '2-bit g32', `${r.name} action`);
     const bits = Number(r.cells[5]);
     assert(bits > 2.9 && bits < 3.1, `${r.name}: bits per weight ${bits} (2 + 2x16/32)`);
     const hqqRel = parsePercent(r.cells[7]);
@@ -467,6 +472,10 @@ t.test('Cancel mid-run stops the work (workers terminated) and the page stays us
   await runAndWait();
   assertEqual((await rowsInfo()).filter((r) => r.state === 'done').length, sample.tensors.length, 'every row done after the cancel');
 });
+
+const ctx = { page, sample, dist, work, artifacts, readOpfs, rowsInfo, runAndWait, loadSample, waitAttr, pkg };
+registerFormatTests(t, ctx);
+registerPolishTests(t, ctx);
 
 t.test('privacy: after load the server got no request and the browser fetched nothing but its cached code', async () => {
   const hits = server.hits.filter((h) => h.t >= readyAt);

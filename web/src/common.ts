@@ -71,3 +71,8 @@ export type { HFFolder, FolderReport, HQQLinearLayer } from './model/hf/index.js
 export { openGGUF, parseGGUFHeader, planGGUF, ggufValue, withMetadata, GGML_TYPES, GGUF_LIMITS } from './io/gguf.js';
 export type { GGUFFile, GGUFHeader, GGUFTensorInfo, GGUFMetadata, GGUFValue, GGUFPlan, GGUFPlanInput, GGUFPlanTensor, GGMLTypeName, GGMLTypeInfo } from './io/gguf.js';
 export type { FileLayout, LayoutTensor } from './io/layout.js';
+
+// The GGUF presets (llama-quantize's names), for pages that offer them.
+export { GGUF_PRESETS } from './formats/gguf/tensor-types.js';
+export type { GGUFPreset, GGUFPresetName } from './formats/gguf/tensor-types.js';
+export type { GGUFModelConfig } from './formats/gguf/config.js';
