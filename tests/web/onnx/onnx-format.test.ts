@@ -193,3 +193,17 @@ describe('Constant nodes over 1 MiB (walked, not decoded)', () => {
     expect(relErr(d.values, W.values)).toBeCloseTo(report.tensors.find((t) => t.name === 'Wbig')!.relFrobenius!, 5);
   });
 });
+
+describe('the reader locates weights without reading them', () => {
+  it('opening and planning a model reads its graph, not its tensors', async () => {
+    const W = { name: 'W', dims: [1024, 768], values: randn(1024 * 768, 51, 0.05) }; // 3 MiB
+    const bytes = oneMatMul({ inputs: [{ name: 'x', dims: [1, 1024] }], outputs: [{ name: 'y', dims: [1, 768] }] }, W);
+    let read = 0;
+    const inner = bytesSource(bytes, 'big.onnx');
+    const counting = { ...inner, name: 'big.onnx', size: inner.size, read: async (o: number, n: number) => { read += n; return inner.read(o, n); } };
+    const r = await quantizeModel({ sources: [counting] }, undefined, { dryRun: true });
+    expect(r.tensors[0]!.action).toBe('quantize');
+    expect(bytes.byteLength).toBeGreaterThan(3 * 1024 * 1024);
+    expect(read).toBeLessThan(256 * 1024); // 64 KiB windows around the fields, never the 3 MiB of raw_data
+  });
+});
