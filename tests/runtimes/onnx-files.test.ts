@@ -84,6 +84,12 @@ describe('ONNX files (Node)', () => {
     const e = relErr(dec(yq), dec(yf));
     expect(e).toBeGreaterThan(1e-3);
     expect(e).toBeLessThan(0.2);
+    // Float zero points in float16 (T1) run too.
+    const fz = join(dir, 'fz_q4f16.onnx');
+    await quantizeModelFiles(join(folder, 'onnx', 'model_fp16.onnx'), fz, { ...pool(), onnx: { zeroPoints: 'float' } });
+    const ez = relErr(dec(await runPath(fz, feeds)), dec(yf));
+    expect(ez).toBeGreaterThan(1e-3);
+    expect(ez).toBeLessThan(0.2);
   });
 
   it('a run that fails (external data missing) leaves no output and no temporary', async () => {
