@@ -122,15 +122,19 @@ export async function runPoolCheck(pkg, createPool, { log = console.log } = {}) 
     const shapes = [[128, 256], [64, 512], [256, 128], [128, 128]];
     const tensors = shapes.map(([r, c], i) => ({ name: `layers.${i}.weight`, shape: [r, c], w: normalMatrix(r * c, 7 + i) }));
     const results = await Promise.all(tensors.map((t) => pool.run({
-      name: t.name, dtype: 'F32', shape: t.shape, data: t.w.slice().buffer, options: { nbits: 4, groupSize: 64 }, computeDtype: 'float32',
+      kind: 'hqq', name: t.name, dtype: 'F32', shape: t.shape, data: t.w.slice().buffer, options: { nbits: 4, groupSize: 64 }, computeDtype: 'float32',
     })));
     results.forEach((r, i) => {
       const t = tensors[i];
       const q = hqq.quantize(t.w, t.shape, { nbits: 4, groupSize: 64 });
       check(r.name === t.name, `result ${i} is for ${r.name}, expected ${t.name}`);
-      check(sameBytes(new Uint8Array(r.wq), q.packed), `${t.name}: the pool's W_q differs from the in-thread quantization`);
-      check(sameBytes(new Uint8Array(r.scale), q.scale) && sameBytes(new Uint8Array(r.zero), q.zero), `${t.name}: the pool's scale/zero differ`);
+      check(sameBytes(new Uint8Array(r.buffers.wq), q.packed), `${t.name}: the pool's W_q differs from the in-thread quantization`);
+      check(sameBytes(new Uint8Array(r.buffers.scale), q.scale) && sameBytes(new Uint8Array(r.buffers.zero), q.zero), `${t.name}: the pool's scale/zero differ`);
+      check(r.stats?.count === t.shape[0] * t.shape[1], `${t.name}: stats.count ${r.stats?.count}, expected ${t.shape[0] * t.shape[1]}`);
     });
+    // A task without a kind (the 0.1.0 shape) is refused on the caller's side, saying what to set.
+    const old = await pool.run({ name: 'old', dtype: 'F32', shape: [8, 64], data: new ArrayBuffer(2048), options: { nbits: 4, groupSize: 64 } }).then(() => undefined, (e) => e);
+    check(old?.code === 'INVALID_ARGUMENT' && /kind/.test(old.message), `a task without kind: expected INVALID_ARGUMENT naming kind, got ${old?.code} ${old?.message}`);
   } catch (e) {
     failures.push(`pool threw: ${e?.stack ?? e}`);
   } finally {

@@ -12,7 +12,7 @@ export const REQUIRED = [
   'web/dist/engine.js', 'web/dist/errors.js', 'web/dist/wasm-loader.js', 'web/dist/cli.js',
   'web/wasm/hqq-simd.wasm', 'web/wasm/hqq-scalar.wasm', 'web/wasm/hqq.mjs', 'web/wasm/hqq.d.mts', 'web/wasm/assets.mjs', 'web/wasm/hqq-worker.js',
 ];
-const ALLOWED = /^(package\.json|README\.md|LICENSE|bin\/hqq-wasm\.mjs|docs\/[a-z-]+\.md|web\/dist\/.+\.(js|js\.map|d\.ts)|web\/wasm\/(hqq-(simd|scalar)\.wasm|hqq\.mjs|hqq\.d\.mts|assets\.mjs|assets\.d\.mts|hqq-worker\.js))$/;
+const ALLOWED = /^(package\.json|README\.md|CHANGELOG\.md|LICENSE|bin\/hqq-wasm\.mjs|docs\/[a-z-]+\.md|web\/dist\/.+\.(js|js\.map|d\.ts)|web\/wasm\/(hqq-(simd|scalar)\.wasm|hqq\.mjs|hqq\.d\.mts|assets\.mjs|assets\.d\.mts|hqq-worker\.js))$/;
 const FORBIDDEN = [
   [/^web\/src\//, 'TypeScript sources'], [/synthetic/, 'the synthetic-model generator (a test helper)'],
   [/\.test\.|\.spec\.|^tests\//, 'tests'], [/^web\/dist\/worker\.js/, 'the unbundled worker (hqq-wasm/worker is web/wasm/hqq-worker.js)'],

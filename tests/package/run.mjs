@@ -61,7 +61,7 @@ async function prepareFixture(name, tarball, extraFiles = []) {
   const dir = join(work, name);
   cpSync(join(fixtures, name), dir, { recursive: true });
   for (const [from, to] of extraFiles) cpSync(from, join(dir, to));
-  await sh('npm', ['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error', tarball], dir);
+  await sh('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error', tarball], dir);
   return dir;
 }
 

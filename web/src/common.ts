@@ -10,6 +10,7 @@ declare global {
   // merges with theirs where they exist, lets the declarations compile there too.
   // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace WebAssembly {
+    /** A compiled WebAssembly module (the DOM library's or @types/node's, where present). */
     // eslint-disable-next-line @typescript-eslint/no-empty-interface
     interface Module {}
   }
@@ -30,7 +31,7 @@ export type { LoadOptions, WasmSource } from './wasm-loader.js';
 export { quantizeModel, planModelInput, DEFAULT_COPY_CHUNK } from './model/quantize-model.js';
 export type {
   ModelInput, ModelSink, ShardWriter, QuantizeModelOptions, QuantizeModelReport, TensorReport, ModelProgressEvent,
-  ModelProgressType, PlannedModel, ErrorSummary,
+  ModelProgressType, PlannedModel, ErrorSummary, ShardOption, PlanPart, PartRecord,
 } from './model/quantize-model.js';
 export { planModel, resolveModelConfig, parseTensorOverride, tensorConfigFor, HQQ_WASM_VERSION } from './model/plan.js';
 export type { ModelPlan, ModelQuantConfig, PlannedShard, PlannedTensor, ResolvedModelConfig, TensorOverride, SolverOptions } from './model/plan.js';
@@ -55,6 +56,18 @@ export type { BrowserSink, OutputSink, OutputFile, FileHandleLike, DirectoryHand
 export { createInlinePool } from './pool/inline-pool.js';
 export { createWebPool, defaultWebWorkers } from './pool/web-pool.js';
 export type { WebPoolOptions } from './pool/web-pool.js';
-export type { WorkerPool, WorkerTask, WorkerResult, TaskStats, TaskInputDtype, QuantizeTask, QuantizeTaskResult } from './pool/types.js';
+export type { WorkerPool, WorkerTask, HQQTask, GGUFTask, ConvertTask, WorkerResult, TaskStats, TaskInputDtype, QuantizeTask, QuantizeTaskResult } from './pool/types.js';
+export { summarizeSums } from './model/report.js';
 export type { FormatName, FormatPlan, PlanWarning, PlanTotals } from './formats/types.js';
 export type { FormatOptions } from './formats/registry.js';
+
+// Model folders (a dropped folder, selected files, a Node directory listing) as one input.
+export { modelInputFromFolder } from './model/folder-input.js';
+export type { FolderModelInput } from './model/folder-input.js';
+export { SUPPORTED_HF_ARCHITECTURES, parseHFFolder, describeFolderFiles, hqqQuantizationConfig, withQuantizationConfig, runtimeSupport } from './model/hf/index.js';
+export type { HFFolder, FolderReport, HQQLinearLayer } from './model/hf/index.js';
+
+// The GGUF container: read and validate a header, lay out a file, typed metadata values.
+export { openGGUF, parseGGUFHeader, planGGUF, ggufValue, withMetadata, GGML_TYPES, GGUF_LIMITS } from './io/gguf.js';
+export type { GGUFFile, GGUFHeader, GGUFTensorInfo, GGUFMetadata, GGUFValue, GGUFPlan, GGUFPlanInput, GGUFPlanTensor, GGMLTypeName, GGMLTypeInfo } from './io/gguf.js';
+export type { FileLayout, LayoutTensor } from './io/layout.js';

@@ -67,6 +67,7 @@ export interface QuantizeOptions {
   scaleDtype?: ScaleDtype;
 }
 
+/** The dtype scale and zero are rounded to (`QuantizeOptions.scaleDtype`). */
 export type ScaleDtype = 'f32' | 'f16' | 'bf16';
 
 /** Reconstruction error of a quantized tensor (W_r = dequantized W). */
@@ -117,6 +118,7 @@ export interface QuantizedTensor {
   stats: ErrorStatistics;
 }
 
+/** Options of `HQQ.quantizeGGUF`. */
 export interface GGUFQuantizeOptions {
   /** Element type of `data` when it is a Uint16Array: 'f16' or 'bf16'. */
   dtype?: 'f16' | 'bf16';
@@ -129,7 +131,9 @@ export interface GGUFQuantizeOptions {
   compareReference?: boolean;
 }
 
+/** The result of `HQQ.quantizeGGUF`: GGML blocks and their error. */
 export interface GGUFQuantizedTensor {
+  /** The GGML type the blocks are in. */
   type: GGUFTypeName;
   /** [rows, cols]: cols (GGUF's ne[0]) is a multiple of the type's block size. */
   shape: [number, number];
@@ -206,37 +210,66 @@ export interface NBitsDequantizeOptions {
 
 /** What the Embind module exposes (see cpp/bindings/embind.cpp). */
 export interface HQQWasmModule {
+  /** The wasm heap as bytes (replaced when memory grows: read it after every call that allocates). */
   HEAPU8: Uint8Array;
+  /** Allocates `bytes` on the wasm heap; returns the address, 0 when out of memory. */
   _malloc(bytes: number): number;
+  /** Frees an address `_malloc` returned. */
   _free(ptr: number): void;
+  /** HQQ quantization of the tensor at `ptr` (the binding behind `HQQ.quantize`). */
   quantize(ptr: number, dtype: number, shape: number[], options: NormalizedOptions): WasmResult;
+  /** Unpacks packed levels to one byte per level (behind `HQQ.unpack`). */
   unpack(ptr: number, bytes: number, nbits: number, rows: number, cols: number): WasmResult;
+  /** Dequantizes packed levels with per-group scale and zero (behind `HQQ.dequantize`). */
   dequantize(ptr: number, bytes: number, nbits: number, axis: number, rows: number, cols: number,
     scalePtr: number, zeroPtr: number, nGroups: number): WasmResult;
+  /** Rounds `n` float32 values to float16 or bfloat16 bits (behind `HQQ.encode16`). */
   encode16(ptr: number, n: number, kind: number): WasmResult;
+  /** Widens `n` float16 or bfloat16 values to float32 (behind `HQQ.decode16`). */
   decode16(ptr: number, n: number, kind: number): WasmResult;
+  /** GGML block quantization of `rows` x `cols` values (behind `HQQ.quantizeGGUF`). */
   quantizeGGUF(ptr: number, dtype: number, rows: number, cols: number, typeId: number, method: number, compareReference: boolean): WasmResult;
+  /** Decodes GGML blocks to float32 (behind `HQQ.dequantizeGGUF`). */
   dequantizeGGUF(ptr: number, bytes: number, rows: number, cols: number, typeId: number): WasmResult;
   quantizeNBits(ptr: number, dtype: number, rows: number, cols: number, options: Required<Omit<NBitsOptions, 'dtype'>>): WasmResult;
   dequantizeNBits(q: number, qBytes: number, s: number, sBytes: number, z: number, zBytes: number, K: number, N: number,
     bits: number, blockSize: number, scaleType: number, zeros: number, layout: number): WasmResult;
+  /** The name of the kernel set this build runs (SIMD or scalar). */
   kernelName(): string;
+  /** Bytes of the wasm heap in use (malloc's `uordblks`), for leak checks. */
   heapInUse(): number;
 }
 
+/**
+ * What a binding returns: `ok` true with its outputs under their names (`[key: string]`: typed
+ * arrays copied out of the heap, numbers, statistics), or `ok` false with the HQQError `code` and
+ * the `message`, which the engine turns into an HQQError.
+ */
 type WasmResult = { ok: true; [key: string]: any } | { ok: false; code: string; message: string };
 
+/** `QuantizeOptions` validated, with every default filled in (`normalizeOptions`). */
 interface NormalizedOptions {
+  /** As `QuantizeOptions.nbits` (default 4). */
   nbits: Nbits;
+  /** As `QuantizeOptions.groupSize` (default 64). */
   groupSize: number;
+  /** As `QuantizeOptions.axis` (default 1). */
   axis: 0 | 1;
+  /** As `QuantizeOptions.optimize` (default true). */
   optimize: boolean;
+  /** As `QuantizeOptions.roundZero` (default false). */
   roundZero: boolean;
+  /** As `QuantizeOptions.lpNorm` (default 0.7). */
   lpNorm: number;
+  /** As `QuantizeOptions.beta` (default 10). */
   beta: number;
+  /** As `QuantizeOptions.kappa` (default 1.01). */
   kappa: number;
+  /** As `QuantizeOptions.iters` (default 20). */
   iters: number;
+  /** As `QuantizeOptions.earlyStop` (default 'global'). */
   earlyStop: EarlyStop;
+  /** As `QuantizeOptions.scaleDtype` (default 'f32'). */
   scaleDtype: ScaleDtype;
 }
 

@@ -13,8 +13,19 @@ export type HQQErrorCode =
   | 'ABORTED' // the caller cancelled through an AbortSignal
   | 'INTERNAL'; // a bug: please report it
 
+/**
+ * An error of this package: `code` says which family of failure it is (see `HQQErrorCode`), the
+ * message names the tensor, option or file and the way out. Test with `instanceof HQQError` or
+ * `err.name === 'HQQError'` (which also holds when two copies of the package are loaded).
+ */
 export class HQQError extends Error {
+  /** Which family of failure this is: branch on it rather than on the message. */
   readonly code: HQQErrorCode;
+  /**
+   * @param code The failure family.
+   * @param message What failed (naming the tensor, option or file) and how to fix it.
+   * @param options.cause The underlying error, kept as `err.cause`.
+   */
   constructor(code: HQQErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'HQQError';

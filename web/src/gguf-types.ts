@@ -5,12 +5,15 @@
  */
 import { HQQError } from './errors.js';
 
+/** The GGML tensor types `HQQ.quantizeGGUF` writes (and `dequantizeGGUF` reads), by GGML's names. */
 export type GGUFTypeName =
   | 'F32' | 'F16' | 'BF16'
   | 'Q8_0' | 'Q4_0' | 'Q4_1' | 'Q5_0' | 'Q5_1'
   | 'Q2_K' | 'Q3_K' | 'Q4_K' | 'Q5_K' | 'Q6_K';
 
+/** A GGML tensor type's id and block geometry (`GGUF_TYPES`). */
 export interface GGUFTypeInfo {
+  /** The type's GGML name, e.g. "Q4_K". */
   readonly name: GGUFTypeName;
   /** GGML's type id, as a GGUF tensor info stores it. */
   readonly id: number;

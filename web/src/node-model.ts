@@ -15,6 +15,7 @@ import { modelInputFromFolder } from './model/folder-input.js';
 import { parseIndexJson } from './io/index-json.js';
 import { openFileSource } from './io/node-file.js';
 import { resolveOutputTarget } from './io/node-output-target.js';
+import { nodeFilesSink } from './io/node-files-sink.js';
 import { nodeOutputSink, type NodeOutputSink, type OutputTarget } from './io/node-sink.js';
 import { createSafetensorsFileWriter } from './io/node-writer.js';
 import { openSafetensors, type DType, type SafetensorsFile, type TensorInfo } from './io/safetensors.js';
@@ -33,6 +34,7 @@ export { nodeFileSink, nodeOutputSink } from './io/node-sink.js';
 export type { NodeOutputSink, NodeOutputSinkOptions, OutputTarget } from './io/node-sink.js';
 export { resolveOutputTarget } from './io/node-output-target.js';
 
+/** Options of `quantizeModelFiles`: those of `quantizeModel`, plus the Node-only ones. */
 export interface QuantizeModelFilesOptions extends QuantizeModelOptions {
   /** An HQQ instance whose compiled module the workers share (default: `loadHQQ()`). */
   hqq?: HQQ;
@@ -48,6 +50,7 @@ export interface QuantizeModelFilesOptions extends QuantizeModelOptions {
   onNotice?: (message: string) => void;
 }
 
+/** What `quantizeModelFiles` did: `quantizeModel`'s report, plus the files on disk. */
 export interface QuantizeModelFilesReport extends QuantizeModelReport {
   /** The written files (absolute paths); for a sharded model the index is last. Empty for a dry run. */
   outputPaths: string[];
@@ -96,7 +99,7 @@ async function openFolderFiles(dir: string, sources: ByteSource[]): Promise<Byte
 }
 
 /** A model folder (Hugging Face layout) as the input; GGUF output is one file, HQQ output a folder. */
-async function openFolderInput(dir: string, outputPath: string | undefined, dryRun: boolean, format: FormatName | undefined, sources: ByteSource[]): Promise<OpenedInputs> {
+async function openFolderInput(dir: string, outputPath: string | undefined, checkFolder: boolean, format: FormatName | undefined, sources: ByteSource[]): Promise<OpenedInputs> {
   const name = basename(resolve(dir));
   const files = await openFolderFiles(dir, sources);
   const input = await modelInputFromFolder(files, { name });
@@ -105,7 +108,7 @@ async function openFolderInput(dir: string, outputPath: string | undefined, dryR
   const gguf = format === 'gguf' || input.sources[0]!.name.toLowerCase().endsWith('.gguf');
   const out = outputPath === undefined ? undefined : await resolveOutputTarget(outputPath, {
     multiFile: !gguf, defaultFileName: gguf ? `${name}.gguf` : (input.index?.fileName ?? basename(input.sources[0]!.name)),
-    inputPaths: paths, checkFolder: !dryRun,
+    inputPaths: paths, checkFolder,
   });
   if (out?.fileName && input.index) input.index = { ...input.index, fileName: out.fileName };
   else if (out?.fileName) input.outputFileName = out.fileName;
@@ -119,11 +122,16 @@ async function siblingFolder(inputPath: string, weights: readonly string[], sour
   return { name: basename(dir), files };
 }
 
-async function openInputs(inputPath: string, outputPath: string | undefined, dryRun: boolean, format?: FormatName): Promise<OpenedInputs> {
+/**
+ * `checkFolder`: refuse now an output folder the run may not replace (not for parts: they share
+ * one); `folder`: the output has several files even from one input file.
+ */
+async function openInputs(inputPath: string, outputPath: string | undefined, how: { checkFolder: boolean; folder: boolean }, format?: FormatName): Promise<OpenedInputs> {
+  const { checkFolder } = how;
   if (typeof inputPath !== 'string' || inputPath.length === 0) throw new HQQError('INVALID_ARGUMENT', 'the input path must be a non-empty string');
   const sources: ByteSource[] = [];
   try {
-    if (await isDirectory(inputPath)) return await openFolderInput(inputPath, outputPath, dryRun, format, sources);
+    if (await isDirectory(inputPath)) return await openFolderInput(inputPath, outputPath, checkFolder, format, sources);
     if (isIndexPath(inputPath)) {
       let text: string;
       try {
@@ -135,7 +143,7 @@ async function openInputs(inputPath: string, outputPath: string | undefined, dry
       const inDir = dirname(inputPath);
       const inputPaths = [inputPath, ...index.shards.map((s) => join(inDir, s))];
       const out = outputPath === undefined ? undefined
-        : await resolveOutputTarget(outputPath, { multiFile: true, defaultFileName: index.fileName, inputPaths, checkFolder: !dryRun });
+        : await resolveOutputTarget(outputPath, { multiFile: true, defaultFileName: index.fileName, inputPaths, checkFolder });
       const shards: ByteSource[] = [];
       for (const shard of index.shards) {
         const s = await openFileSource(join(inDir, shard));
@@ -146,7 +154,7 @@ async function openInputs(inputPath: string, outputPath: string | undefined, dry
       return { input: { sources: shards, index: { text, fileName: out?.fileName ?? index.fileName }, folder }, sources, inputPaths, target: out?.target };
     }
     const out = outputPath === undefined ? undefined
-      : await resolveOutputTarget(outputPath, { multiFile: false, defaultFileName: basename(inputPath), inputPaths: [inputPath], checkFolder: !dryRun });
+      : await resolveOutputTarget(outputPath, { multiFile: how.folder, defaultFileName: basename(inputPath), inputPaths: [inputPath], checkFolder });
     const main = await openFileSource(inputPath);
     sources.push(main);
     const folder = format === 'gguf' && !inputPath.toLowerCase().endsWith('.gguf') ? await siblingFolder(inputPath, [basename(inputPath)], sources) : undefined;
@@ -220,16 +228,29 @@ export async function quantizeModelFiles(inputPath: string, outputPath: string |
   if (outputPath === undefined && !rest.dryRun && !isTransformersJsFolder(inputPath)) throw new HQQError('INVALID_ARGUMENT', 'quantizeModelFiles: pass an output path (or dryRun: true)');
   // The format: as asked; else GGUF for a .gguf output path (or a GGUF input), else HQQ.
   const format = rest.format ?? (outputPath?.toLowerCase().endsWith('.gguf') ? 'gguf' : undefined);
-  const io = isONNXFile(inputPath) || isTransformersJsFolder(inputPath)
+  // A part of a sharded run, or a GGUF split set: files published one by one into a shared folder.
+  const split = rest.split ?? 1;
+  const onnxIn = isONNXFile(inputPath) || isTransformersJsFolder(inputPath);
+  if (onnxIn && (rest.shard !== undefined || split > 1)) {
+    throw new HQQError('UNSUPPORTED', `${inputPath}: --shard and --split are for safetensors/HQQ and GGUF outputs; an ONNX model is written as one .onnx (+ its external data file) by one run`);
+  }
+  const ggufOut = format === 'gguf' || (format === undefined && inputPath.toLowerCase().endsWith('.gguf'));
+  const perFile = rest.shard !== undefined || (split > 1 && ggufOut);
+  // An HQQ output of several files (split, or a one-file model in parts) is a folder.
+  const folder = !ggufOut && (split > 1 || (rest.shard?.count ?? 1) > 1);
+  const io = onnxIn
     ? await openONNX(inputPath, outputPath, rest)
-    : await openInputs(inputPath, outputPath, rest.dryRun ?? false, format);
+    : await openInputs(inputPath, outputPath, { checkFolder: !(rest.dryRun ?? false) && !perFile, folder }, format);
   for (const n of io.notices ?? []) onNotice?.(n);
   const term = handleSignals ? abortOnTermination(rest.signal) : undefined;
   const signal = term?.signal ?? rest.signal;
   let sink: NodeOutputSink | undefined;
   try {
     if (io.target && !rest.dryRun) {
-      sink = nodeOutputSink(io.target, { inputPaths: io.inputPaths, signal, onNotice, onPoint: testPointsFromEnv() });
+      const sinkOptions = { inputPaths: io.inputPaths, signal, onNotice, onPoint: testPointsFromEnv() };
+      sink = perFile
+        ? nodeFilesSink(io.target.kind === 'folder' ? io.target.path : dirname(io.target.path), sinkOptions)
+        : nodeOutputSink(io.target, sinkOptions);
     }
     let module: WebAssembly.Module | undefined;
     const createPool = rest.createPool ?? (async (size: number) => {
@@ -254,24 +275,37 @@ export async function quantizeModelFiles(inputPath: string, outputPath: string |
 // ------------------------------------------------------------------------------------------------
 // inspect
 
+/** One tensor of an inspected safetensors file, as its header declares it. */
 export interface InspectedTensor {
+  /** The tensor's key in the file. */
   name: string;
+  /** Its safetensors dtype (F32, F16, BF16, U8, ...). */
   dtype: DType;
+  /** Row-major shape. */
   shape: number[];
+  /** Bytes of data (the header's data_offsets end - begin). */
   bytes: number;
 }
 
+/** One inspected safetensors file (a sharded model has one per shard). */
 export interface InspectedFile {
+  /** The file's path as given (shards: resolved next to the index). */
   path: string;
+  /** File size in bytes. */
   size: number;
+  /** The header's `__metadata__` (string to string; hqq-wasm writes its config here). */
   metadata: Record<string, string>;
+  /** Every tensor, in header order. */
   tensors: InspectedTensor[];
+  /** Sum of the tensors' element counts (packed tensors count their stored elements). */
   parameters: number;
   /** HQQLinear layers found (quantized files). */
   layers: Omit<HQQLayerInfo, 'wq' | 'scale' | 'zero' | 'keys'>[];
 }
 
+/** What `inspectModelFile` found. */
 export interface InspectReport {
+  /** The path inspected (a .safetensors file, or a sharded model's index.json). */
   path: string;
   /** Sharded models: the index's file names. */
   files: InspectedFile[];
@@ -314,23 +348,39 @@ export async function inspectModelFile(path: string): Promise<InspectReport> {
 // ------------------------------------------------------------------------------------------------
 // dequantize
 
+/** The dtypes `dequantizeModelFile` can restore weights in. */
 export type DequantizeDtype = 'float32' | 'float16' | 'bfloat16';
 
+/** Options of `dequantizeModelFile`. */
 export interface DequantizeFileOptions {
   /** Output dtype of the restored weights (default: each layer's compute dtype). */
   dtype?: DequantizeDtype;
+  /** The HQQ instance to dequantize with (default: `loadHQQ()`, loaded only when the file has HQQ layers). */
   hqq?: HQQ;
+  /** Chunk size for copied tensors, in bytes (default 16 MiB). */
   copyChunkBytes?: number;
+  /** Cancels the run between tensors: it rejects with `ABORTED` and writes no output. */
   signal?: AbortSignal;
+  /** Abort cleanly on SIGINT, SIGTERM and SIGHUP (as `quantizeModelFiles`' `handleSignals`). */
   handleSigint?: boolean;
+  /**
+   * Called before each output tensor: its `name`, 1-based `index` of `total`, `action` ('dequantize'
+   * an HQQLinear layer into `<name>.weight`, or 'copy' as is), output `shape` and `dtype`.
+   */
   onTensor?: (e: { name: string; index: number; total: number; action: 'dequantize' | 'copy'; shape: number[]; dtype: DType }) => void;
 }
 
+/** What `dequantizeModelFile` wrote. */
 export interface DequantizeFileReport {
+  /** The output file's absolute path. */
   outputPath: string;
+  /** HQQLinear layers turned back into weights. */
   layers: number;
+  /** Other tensors copied unchanged. */
   copied: number;
+  /** Size of the output file in bytes. */
   bytes: number;
+  /** Wall time. */
   seconds: number;
 }
 

@@ -51,6 +51,7 @@ export const loadHQQ: (options?: LoadOptions) => Promise<HQQ> = createLoader(com
 // Whole-model quantization on files, worker_threads pool (Node only).
 export { quantizeModelFiles, inspectModelFile, dequantizeModelFile, nodeFileSink } from './node-model.js';
 export type { QuantizeModelFilesOptions, QuantizeModelFilesReport, InspectReport, DequantizeFileOptions, DequantizeFileReport } from './node-model.js';
+export { mergeParts, type MergeReport } from './node-merge.js';
 export { createNodePool, defaultNodeWorkers } from './pool/node-pool.js';
 export type { NodePoolOptions } from './pool/node-pool.js';
 // Reading files on disk lazily (a ByteSource for openSafetensors / quantizeModel).

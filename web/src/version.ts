@@ -1,3 +1,3 @@
 /** The version written into output metadata (kept equal to package.json's by a test). */
-export const HQQ_WASM_VERSION = '0.1.0';
+export const HQQ_WASM_VERSION = '0.2.0';
 export const HQQ_WASM_TOOL = 'hqq-wasm';

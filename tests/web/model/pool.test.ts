@@ -27,13 +27,13 @@ class FakeWorker implements WorkerPort {
 }
 
 function task(name: string): QuantizeTask {
-  return { name, dtype: 'F32', shape: [1, 8], data: new ArrayBuffer(32), options: {}, computeDtype: 'float16' };
+  return { kind: 'hqq', name, dtype: 'F32', shape: [1, 8], data: new ArrayBuffer(32), options: {}, computeDtype: 'float16' };
 }
 
 function result(name: string): QuantizeTaskResult {
   return {
-    name, wq: new ArrayBuffer(4), scale: new ArrayBuffer(2), zero: new ArrayBuffer(2), packing: '4bit_u8', packedShape: [1, 4],
-    groupedShape: [2, 4], iterations: 1, stats: { meanAbs: 0, maxAbs: 0, frobenius: 0, relFrobenius: 0, weightFrobenius: 0 }, weightNormSq: 0, ms: 1,
+    name, buffers: { wq: new ArrayBuffer(4), scale: new ArrayBuffer(2), zero: new ArrayBuffer(2) },
+    iterations: 1, stats: { count: 8, sumAbs: 0, sumSq: 0, maxAbs: 0, sumWSq: 0 }, ms: 1,
   };
 }
 
@@ -127,6 +127,27 @@ describe('createPortPool', () => {
     expect((await rejectsWithHQQError(a)).code).toBe('ABORTED');
     expect((await rejectsWithHQQError(b)).code).toBe('ABORTED');
     expect(() => createPortPool(0, MODULE, () => new FakeWorker(() => {}), 'fake')).toThrow(/workers = 0/);
+  });
+
+  it('a malformed task (no kind, as in 0.1.0; no name; data not an ArrayBuffer) is refused before any worker sees it', async () => {
+    const workers: FakeWorker[] = [];
+    const pool = createPortPool(1, MODULE, () => {
+      const w = new FakeWorker((w2, m) => {
+        if (m.type === 'init') w2.h.message({ type: 'ready' });
+      });
+      workers.push(w);
+      return w;
+    }, 'fake');
+    const { kind: _kind, ...noKind } = task('old');
+    const e1 = await rejectsWithHQQError(pool.run(noKind as unknown as QuantizeTask));
+    expect(e1.code).toBe('INVALID_ARGUMENT');
+    expect(e1.message).toMatch(/tensor "old": the task's kind is undefined; set `kind` to one of 'hqq', 'gguf', 'convert'/);
+    const e2 = await rejectsWithHQQError(pool.run({ ...task('x'), name: 3 } as unknown as QuantizeTask));
+    expect(e2.message).toMatch(/needs a string `name`/);
+    const e3 = await rejectsWithHQQError(pool.run({ ...task('y'), data: new Float32Array(8) } as unknown as QuantizeTask));
+    expect(e3.message).toMatch(/tensor "y": the task's `data` must be an ArrayBuffer.*Float32Array/);
+    expect(workers[0].got.filter((m) => m.type === 'task')).toHaveLength(0);
+    await pool.terminate();
   });
 });
 

@@ -2,7 +2,7 @@
  * The `hqq-wasm` command line (Node), on commander. `main(argv, io)` returns the exit code:
  *   0 success, 1 failure (or a warning with --strict), 2 usage error, 128 + N stopped by signal N
  *   (130 SIGINT/Ctrl-C, 143 SIGTERM, 129 SIGHUP, 141 stdout closed): the output was left as it was.
- * One file per command (quantize.ts, inspect.ts, dequantize.ts); a command declares its flags in
+ * One file per command (quantize.ts, merge.ts, inspect.ts, dequantize.ts); a command declares its flags in
  * its define*() function, one line each.
  */
 import { terminationExitCode } from '../node-signals.js';
@@ -11,17 +11,19 @@ import { HQQError } from '../errors.js';
 import { HQQ_WASM_VERSION } from '../model/plan.js';
 import { defineDequantize, runDequantize, type DequantizeFlags } from './dequantize.js';
 import { defineInspect, runInspect, type InspectFlags } from './inspect.js';
+import { defineMerge, runMerge, type MergeFlags } from './merge.js';
 import { UsageError, type Out } from './io.js';
 import { defineQuantize, runQuantize, type QuantizeFlags } from './quantize.js';
 
 export type { Out } from './io.js';
 
-const COMMANDS = ['quantize', 'inspect', 'dequantize'] as const;
+const COMMANDS = ['quantize', 'merge', 'inspect', 'dequantize'] as const;
 
 const EXAMPLES = `
 Examples:
   hqq-wasm quantize model.safetensors -o model-hqq4.safetensors --nbits 4 --group-size 64
   hqq-wasm quantize model.safetensors.index.json -o out/ --tensor-config 'mlp\\..*=2:16'
+  hqq-wasm quantize ./Llama-folder -o out/ --shard 2/4      (part 2 of 4; then: hqq-wasm merge out/)
   hqq-wasm inspect model-hqq4.safetensors
   hqq-wasm dequantize model-hqq4.safetensors -o restored.safetensors --dtype float32
 
@@ -46,6 +48,9 @@ function program(io: Out, args: readonly string[], result: { code: number }): Co
   const sub = (name: string) => configure(root.command(name)).helpOption('-h, --help', 'this help');
   defineQuantize(sub('quantize')).action(async (inputs: string[], flags: QuantizeFlags) => {
     result.code = await runQuantize(inputs, flags, io, args);
+  });
+  defineMerge(sub('merge')).action(async (outputs: string[], flags: MergeFlags) => {
+    result.code = await runMerge(outputs, flags, io);
   });
   defineInspect(sub('inspect')).action(async (files: string[], flags: InspectFlags) => {
     result.code = await runInspect(files, flags, io);

@@ -17,6 +17,8 @@ import { summaryLines, tensorLine } from './format.js';
 import { printWarnings, strictExit, UsageError, type CliWarning, type Out } from './io.js';
 import { choiceOption, intOption, repeatable, stringOption } from './options.js';
 import { quantizeProgress } from './progress.js';
+import { rerunCommand, shardFlag } from './shard-flags.js';
+import type { ShardOption } from '../model/shard.js';
 
 export interface QuantizeFlags {
   output?: string;
@@ -46,6 +48,8 @@ export interface QuantizeFlags {
   dryRun?: boolean;
   json?: boolean;
   strict?: boolean;
+  shard?: ShardOption;
+  split?: number;
 }
 
 function regexFlag(flag: string) {
@@ -103,6 +107,8 @@ export function defineQuantize(cmd: Command): Command {
     .option('--include <regex>', 'quantize only matching tensors (also overrides the built-in skips)', regexFlag('--include'))
     .option('--exclude <regex>', 'never quantize matching tensors', regexFlag('--exclude'))
     .option('--tensor-config <RE=BITS:GROUP>', 'per-tensor bits/group size; repeatable; first match wins', repeatable())
+    .option('--shard <I/N>', 'write only part I of N (1-based; for N machines; then hqq-wasm merge <output>); docs/sharding.md', shardFlag())
+    .option('--split <n>', 'write N files: GGUF, a gguf-split set <name>-0000I-of-0000N.gguf; HQQ, model-0000I-of-0000N.safetensors + index', intOption('--split', 1))
     .option('--workers <n>', 'worker threads (default: all cores; capped at the core count)', intOption('--workers', 1))
     .option('--compare-rtn', 'HQQ: also report plain round-to-nearest errors (GGUF always reports llama.cpp\'s own quantizer next to ours)')
     .option('--dry-run', 'print the plan (sizes, bits per weight) without quantizing')
@@ -234,8 +240,15 @@ export async function runQuantize(inputs: string[], flags: QuantizeFlags, io: Ou
   const crash = process.env.HQQ_WASM_TEST_CRASH_ON; // test-only failure injection: NAME or NAME:exit
   const testHooks = crash ? { crashOn: crash.replace(/:exit$/, ''), crashMode: crash.endsWith(':exit') ? ('exit' as const) : ('throw' as const) } : undefined;
   const progress = flags.json ? undefined : quantizeProgress(io, (e) => (e.result ? tensorLine(e.result, e.index, e.total) : undefined));
+  if (flags.split !== undefined && flags.shard && flags.shard.count > 1 && flags.split !== flags.shard.count) {
+    throw new UsageError(`--split ${flags.split} contradicts --shard ${flags.shard.index}/${flags.shard.count}: a sharded GGUF run writes one split file per part (N = ${flags.shard.count}); drop --split`);
+  }
+  const sharding = {
+    ...(flags.shard ? { shard: { ...flags.shard, rerun: rerunCommand(args) } } : {}),
+    ...(flags.split !== undefined ? { split: flags.split } : {}),
+  };
   const runOptions = {
-    ...cfg, workers, dryRun, compareRtn: gguf || onnx || Boolean(flags.compareRtn), onProgress: progress?.onProgress, handleSignals: true,
+    ...cfg, ...sharding, workers, dryRun, compareRtn: gguf || onnx || Boolean(flags.compareRtn), onProgress: progress?.onProgress, handleSignals: true,
     onNotice: (m: string) => io.err(`hqq-wasm: ${m}\n`),
   };
   if (testHooks) Object.assign(runOptions, { [TEST_HOOKS]: testHooks });
@@ -251,6 +264,10 @@ export async function runQuantize(inputs: string[], flags: QuantizeFlags, io: Ou
   } else {
     if (dryRun) report.tensors.forEach((r, i) => io.out(tensorLine(r, i + 1, report.tensors.length, true) + '\n'));
     for (const l of summaryLines(report, report.outputPaths)) io.out(l + '\n');
+    if (report.part && !dryRun) {
+      const p = report.part;
+      io.out(p.count > 1 ? `part ${p.index} of ${p.count} done; once every part is: hqq-wasm merge ${flags.output}\n` : `part 1 of 1 done; complete it with: hqq-wasm merge ${flags.output}\n`);
+    }
   }
   printWarnings(io, warnings);
   return strictExit(io, warnings, strict, dryRun ? '(dry run)' : '(the output above was written)');

@@ -15,6 +15,7 @@ import type { HQQConfigRecord } from './hqq/config.js';
 import type { ONNXConfigRecord } from './onnx/config.js';
 import type { FileLayout } from '../io/layout.js';
 import type { InputModel, InputTensor } from '../model/input.js';
+import type { PlanPart } from '../model/shard.js';
 import type { TaskStats, WorkerResult, WorkerTask } from '../pool/types.js';
 
 /** 'drop': the tensor has no place in the output (e.g. rotary frequencies llama.cpp recomputes). */
@@ -22,7 +23,9 @@ export type TensorAction = 'quantize' | 'convert' | 'copy' | 'drop';
 
 /** One output file streamed through a `ShardWriter`. */
 export interface PlannedFile {
+  /** The file's name inside the output. */
   fileName: string;
+  /** Its layout: header bytes and where each entry goes. */
   layout: FileLayout;
   /** The input file it is made from, where there is one (sharded safetensors). */
   inputName?: string;
@@ -30,6 +33,7 @@ export interface PlannedFile {
 
 /** A small output file written whole after the streamed ones (an index.json, a config.json...). */
 export interface PlannedSmallFile {
+  /** The file's name inside the output. */
   fileName: string;
   /** Known at plan time, or made by the format's `finish()` from the results. */
   data?: Uint8Array | string;
@@ -39,9 +43,13 @@ export interface PlannedSmallFile {
 
 /** Bytes for one output entry: `bytes` at `offset` inside entry `entry` of file `file`. */
 export interface TensorWrite {
+  /** Index of the output file in `FormatPlan.files`. */
   file: number;
+  /** The entry's name in that file's layout. */
   entry: string;
+  /** Byte offset inside the entry. */
   offset: number;
+  /** The bytes. */
   bytes: Uint8Array;
 }
 
@@ -51,8 +59,9 @@ export interface Job {
   tensor: number;
   /** The input bytes it reads, relative to the tensor's data. */
   offset: number;
+  /** How many input bytes it reads. */
   length: number;
-  /** First row and row count when the tensor is split into row ranges. */
+  /** First row (`start`) and row count (`count`) when the tensor is split into row ranges. */
   rows?: { start: number; count: number };
   /** Other input tensors read whole and passed along (e.g. the bias of an HQQ layer). */
   with?: number[];
@@ -60,6 +69,7 @@ export interface Job {
   spec: unknown;
 }
 
+/** What the plan does with one input tensor: its action, output entries, jobs and sizes. */
 export interface PlannedTensor {
   /** Input tensor name. */
   name: string;
@@ -67,38 +77,49 @@ export interface PlannedTensor {
   dtype: string;
   /** Row-major (PyTorch order). */
   shape: number[];
+  /** Number of elements (the product of `shape`). */
   numel: number;
   /** Position in the whole model (0-based, input order over all files). */
   index: number;
   /** Which input file it lives in. */
   sourceIndex: number;
+  /** Quantized, converted to another float dtype, copied unchanged, or dropped. */
   action: TensorAction;
   /** Why the tensor is copied (or converted) instead of quantized. */
   reason?: string;
   /** What it becomes, in a few characters: "q4 g64", "Q4_K", "F32"... */
   label: string;
-  /** Output entries: (file, name, bytes). A tensor folded into another one's job has none of its own work. */
+  /** Output entries: `file` (index in `FormatPlan.files`), entry `name`, `byteLength`. A tensor folded into another one's job has none of its own work. */
   outputs: { file: number; name: string; byteLength: number }[];
   /** Worker jobs (quantize/convert); empty for copies and for tensors computed by another tensor's job. */
   jobs: Job[];
-  /** A copy: the input bytes go unchanged into this entry. */
+  /** A copy: the input bytes go unchanged into entry `entry` of output file `file` (index in `FormatPlan.files`). */
   copyTo?: { file: number; entry: string };
   /** The index of the tensor whose job also produces this one (e.g. an HQQ layer's converted bias). */
   producedBy?: number;
+  /** Its input bytes. */
   bytesBefore: number;
+  /** Its output bytes over all its entries (0 when dropped). */
   bytesAfter: number;
+  /** `bytesAfter` x 8 / `numel` (0 for an empty tensor). */
   bitsPerWeight: number;
-  /** HQQ: the layer config. */
+  /** HQQ: the layer config (`nbits`, `groupSize`, `axis`, `optimize`, `roundZero`, `computeDtype`, as in `ResolvedModelConfig`). */
   hqq?: { nbits: number; groupSize: number; axis: 0 | 1; optimize: boolean; roundZero: boolean; computeDtype: string };
   /** GGUF: the output type. */
   ggufType?: string;
 }
 
+/** Sums over a plan's tensors and files. */
 export interface PlanTotals {
+  /** Input tensors. */
   tensors: number;
+  /** Tensors quantized. */
   quantized: number;
+  /** Tensors not quantized: copied, converted or dropped. */
   copied: number;
+  /** Elements over all input tensors. */
   parameters: number;
+  /** Elements of the quantized tensors. */
   quantizedParameters: number;
   /** Input tensor bytes. */
   bytesBefore: number;
@@ -106,35 +127,47 @@ export interface PlanTotals {
   bytesAfter: number;
   /** Output file bytes (headers, padding and small files included). */
   fileBytes: number;
-  /** Input bytes of the quantized tensors, and their output bytes. */
+  /** Input bytes of the quantized tensors. */
   quantizedBytesBefore: number;
+  /** Output bytes of the quantized tensors. */
   quantizedBytesAfter: number;
-  /** Output bits per weight over the quantized tensors. */
+  /** Output bits per weight over the quantized tensors (`quantizedBytesAfter` x 8 / `quantizedParameters`; 0 when none). */
   bitsPerWeight: number;
 }
 
 /** Something the user probably did not mean, found at plan time (e.g. a pattern that matched nothing). */
 export interface PlanWarning {
+  /** What kind of warning, for code that wants to react to one (e.g. treat `NOTHING_QUANTIZED` as an error). */
   code: 'NOTHING_QUANTIZED' | 'PATTERN_UNUSED' | 'OVERRIDE_UNUSED' | 'MOSTLY_COPIED' | 'RUNTIME_COMPAT' | 'WORKERS_CAPPED' | 'OTHER';
+  /** What was found and what to do about it, for people. */
   message: string;
 }
 
+/** A format's plan for a run, made from the input headers alone: files, tensors, totals, warnings. */
 export interface FormatPlan {
+  /** The output format. */
   format: FormatName;
   /** The resolved config, as JSON-friendly data (recorded in the output and in reports). */
   config: FormatConfigRecord;
+  /** The streamed output files (shards, a GGUF file), in output order. */
   files: PlannedFile[];
+  /** Small files written whole after them (an index.json, a config.json, copied tokenizer files). */
   smallFiles: PlannedSmallFile[];
   /** Bytes known at plan time (tensors the format makes itself), written once the files exist. */
   constants?: TensorWrite[];
   /** Every input tensor, in input order. */
   tensors: PlannedTensor[];
+  /** Sums over the tensors and files. */
   totals: PlanTotals;
+  /** Things the user probably did not mean; the run goes ahead. */
   warnings: PlanWarning[];
   /** The name of the baseline the format compares against ("round-to-nearest", "llama.cpp"). */
   baselineName?: string;
+  /** One part of a sharded run (`model/shard.ts`): the other parts' tensors are `drop`s here. */
+  part?: PlanPart;
 }
 
+/** The output formats: HQQ safetensors (`hqq`), GGUF with GGML block types (`gguf`), ONNX with MatMulNBits (`onnx`). */
 export type FormatName = 'hqq' | 'gguf' | 'onnx';
 
 /** A run's config as reports record it: HQQ's (`nbits`, `group_size`...) or GGUF's (`preset`...). */
@@ -142,12 +175,14 @@ export type FormatConfigRecord = HQQConfigRecord | GGUFConfigRecord | ONNXConfig
 
 /** What a format does; one instance per run (it may keep state between plan and finish). */
 export interface OutputFormat {
+  /** Which format this is. */
   readonly name: FormatName;
   /** Plans everything from the input headers. Throws HQQError for an invalid config or input. */
   plan(input: InputModel): FormatPlan;
   /**
    * The worker task of a job, given the bytes it reads (`data`: the job's range of its tensor;
    * `extra`: the whole `job.with` tensors, in order). Buffers are transferred.
+   * @param options.compareBaseline Also compute the format's baseline and its error.
    */
   task(job: Job, tensor: PlannedTensor, data: ArrayBuffer, extra: ArrayBuffer[], options: { compareBaseline: boolean }): WorkerTask;
   /** Where the results of a job go. */

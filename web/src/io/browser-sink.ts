@@ -34,14 +34,19 @@ export interface OutputSink extends ModelSink {
   discard(fileNames: string[]): Promise<void>;
 }
 
+/** One file a browser sink has committed. */
 export interface OutputFile {
+  /** The file's name inside the output (`model.safetensors`, `model-00001-of-00002.safetensors`, ...). */
   fileName: string;
+  /** Its size in bytes. */
   size: number;
   /** The contents (memory sink only). */
   blob?: Blob;
 }
 
+/** An output sink in a browser: in memory, in a chosen folder, or in one chosen file. */
 export interface BrowserSink extends OutputSink {
+  /** Which sink this is: `memorySink()`, `directorySink()` or `fileSink()`. */
   readonly kind: 'memory' | 'directory' | 'file';
   /** Where the files go, for messages ("memory", the folder's or the file's name). */
   readonly location: string;
@@ -152,20 +157,44 @@ export function memorySink(): BrowserSink {
 /** What the sinks write (the DOM's BlobPart, spelled out so the declarations need no DOM library). */
 type WritableData = ArrayBufferView | ArrayBuffer | Blob | string;
 
+/** The part of the DOM's `FileSystemWritableFileStream` the sinks use. */
 interface WritableFileStream {
+  /**
+   * Writes at the current position, or, in the object form, at a given position.
+   * @param data.type Always `'write'` (the other commands of the DOM's form are not used).
+   * @param data.position Where the bytes go, in bytes from the start of the file.
+   * @param data.data The bytes to write.
+   */
   write(data: { type: 'write'; position: number; data: WritableData } | WritableData): Promise<void>;
+  /** Closes the stream; the browser then moves the written swap file into place. */
   close(): Promise<void>;
+  /** Discards everything written through this stream: the file stays as it was. */
   abort(reason?: unknown): Promise<void>;
 }
+/** The part of the DOM's `FileSystemFileHandle` the sinks use (what `showSaveFilePicker` returns). */
 export interface FileHandleLike {
+  /** Always `'file'`. */
   readonly kind: 'file';
+  /** The file's name, for messages. */
   readonly name: string;
+  /**
+   * Opens a writable stream on a swap file, published when the stream is closed.
+   * @param options.keepExistingData Start from the current contents (the sinks pass false: start empty).
+   */
   createWritable(options?: { keepExistingData?: boolean }): Promise<WritableFileStream>;
 }
+/** The part of the DOM's `FileSystemDirectoryHandle` the sinks use (what `showDirectoryPicker` returns). */
 export interface DirectoryHandleLike {
+  /** Always `'directory'`. */
   readonly kind: 'directory';
+  /** The folder's name, for messages. */
   readonly name: string;
+  /**
+   * The handle of the file `name` in this folder.
+   * @param options.create Create the file when missing; without it a missing file rejects (a `NotFoundError` DOMException).
+   */
   getFileHandle(name: string, options?: { create?: boolean }): Promise<FileHandleLike>;
+  /** Deletes the entry `name` from this folder. */
   removeEntry(name: string): Promise<void>;
 }
 interface PickerWindow {
@@ -176,7 +205,10 @@ interface PickerWindow {
   showDirectoryPicker?(options?: { mode?: 'read' | 'readwrite'; id?: string }): Promise<DirectoryHandleLike>;
 }
 
-/** Which File System Access pickers this browser offers. */
+/**
+ * Which File System Access pickers this browser offers.
+ * @returns `saveFile`: `showSaveFilePicker` exists (a single output file can be written); `directory`: `showDirectoryPicker` exists (any output can be written into a folder).
+ */
 export function fileSystemAccess(): { saveFile: boolean; directory: boolean } {
   const w = (typeof window === 'undefined' ? {} : window) as PickerWindow;
   return { saveFile: typeof w.showSaveFilePicker === 'function', directory: typeof w.showDirectoryPicker === 'function' };
@@ -265,6 +297,7 @@ async function publishAll(location: string, shards: { fileName: string; writer: 
  * a file that already exists there is not touched and the run fails with a clear message (a
  * sharded output keeps the input's shard names: writing into the input's own folder would
  * replace the model being read).
+ * @param options.overwrite Replace files of the same name already in the folder (default false: the run fails before writing anything over them).
  */
 export function directorySink(dir: DirectoryHandleLike, options: { overwrite?: boolean } = {}): BrowserSink {
   const done: OutputFile[] = [];
@@ -430,6 +463,7 @@ export function fileSink(handle: FileHandleLike): BrowserSink {
  * Opens the browser's picker and returns a sink on the chosen place: `'directory'` for any output
  * (sharded or not), `'file'` for a single output file. Call it from a click handler. Throws
  * `ABORTED` when the user closes the picker, `UNSUPPORTED` without the File System Access API.
+ * @param options.overwrite As in `directorySink`: replace files of the same name already in the chosen folder (default false).
  */
 export async function pickOutput(kind: 'directory' | 'file', suggestedName = 'model-hqq.safetensors', options: { overwrite?: boolean } = {}): Promise<BrowserSink> {
   const w = (typeof window === 'undefined' ? {} : window) as PickerWindow;

@@ -28,7 +28,9 @@ export const GGUF_VALUE_TYPE_IDS = Object.freeze({
 } as const);
 
 export type GGUFValueType = keyof typeof GGUF_VALUE_TYPE_IDS;
+/** The numeric value types a JS number holds exactly. */
 export type GGUFNumberType = 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'f32' | 'f64';
+/** The 64-bit integer value types, held as a bigint (a number would lose precision above 2^53). */
 export type GGUFBigIntType = 'u64' | 'i64';
 export type GGUFScalarType = GGUFNumberType | GGUFBigIntType | 'bool' | 'string';
 
@@ -56,22 +58,41 @@ export const GGUF_SCALAR_SIZES: Readonly<Record<GGUFNumberType | GGUFBigIntType 
 
 /** The typed array holding an array of each numeric value type. */
 export interface GGUFTypedArrays {
+  /** Items of a `u8` array. */
   u8: Uint8Array;
+  /** Items of an `i8` array. */
   i8: Int8Array;
+  /** Items of a `u16` array. */
   u16: Uint16Array;
+  /** Items of an `i16` array. */
   i16: Int16Array;
+  /** Items of a `u32` array. */
   u32: Uint32Array;
+  /** Items of an `i32` array. */
   i32: Int32Array;
+  /** Items of an `f32` array. */
   f32: Float32Array;
+  /** Items of an `f64` array. */
   f64: Float64Array;
+  /** Items of a `u64` array. */
   u64: BigUint64Array;
+  /** Items of an `i64` array. */
   i64: BigInt64Array;
 }
 
+/**
+ * A metadata array of numbers: `type` is always 'array', `itemType` the type of every item, and
+ * `items` the little-endian values decoded into that type's typed array (`f32` -> Float32Array).
+ */
 export type GGUFNumericArray = {
   [K in keyof GGUFTypedArrays]: { type: 'array'; itemType: K; items: GGUFTypedArrays[K] };
 }[keyof GGUFTypedArrays];
 
+/**
+ * A metadata array value: `type` is always 'array' and every item has the one type `itemType`;
+ * `items` holds numbers in a typed array, booleans, strings (a `GGUFStringList`, kept encoded and
+ * decoded on demand, so a 260k-token vocabulary stays one buffer) or nested arrays.
+ */
 export type GGUFArray =
   | GGUFNumericArray
   | { type: 'array'; itemType: 'bool'; items: boolean[] }
@@ -79,6 +100,11 @@ export type GGUFArray =
   /** An array of arrays; each element carries its own item type (the format allows mixing). */
   | { type: 'array'; itemType: 'array'; items: GGUFArray[] };
 
+/**
+ * One metadata value: `type` is its GGUF value type and `value` the value, a number for the
+ * numeric types a JS number holds exactly, a bigint for u64/i64, a boolean or a string; or an
+ * array (`GGUFArray`). Build one with `ggufValue`.
+ */
 export type GGUFValue =
   | { type: GGUFNumberType; value: number }
   | { type: GGUFBigIntType; value: bigint }
@@ -86,6 +112,7 @@ export type GGUFValue =
   | { type: 'string'; value: string }
   | GGUFArray;
 
+/** A GGUF header's key-value pairs, in file order (`general.architecture`, `tokenizer.ggml.tokens`, ...). */
 export type GGUFMetadata = Map<string, GGUFValue>;
 
 const utf8Decoder = new TextDecoder('utf-8');
@@ -153,6 +180,7 @@ export class GGUFStringList implements Iterable<string> {
     return new GGUFStringList(encoded, starts);
   }
 
+  /** Number of strings in the list. */
   get length(): number {
     return this.#starts.length - 1;
   }
@@ -168,12 +196,14 @@ export class GGUFStringList implements Iterable<string> {
     return utf8Decoder.decode(this.bytes(i));
   }
 
+  /** Every string, decoded (costs the whole list's decoding: prefer `get(i)` for large lists). */
   toArray(): string[] {
     const out = new Array<string>(this.length);
     for (let i = 0; i < out.length; i++) out[i] = this.get(i);
     return out;
   }
 
+  /** The strings in order, each decoded when reached. */
   *[Symbol.iterator](): Iterator<string> {
     for (let i = 0; i < this.length; i++) yield this.get(i);
   }
@@ -315,26 +345,38 @@ export function typedArrayFor<K extends keyof GGUFTypedArrays>(itemType: K): (ty
 
 /** Builders for typed metadata values; each checks its argument (INVALID_ARGUMENT). */
 export const ggufValue = Object.freeze({
+  /** A u8: an integer in [0, 255]. */
   u8: (v: number) => intValue('u8', v),
+  /** An i8: an integer in [-128, 127]. */
   i8: (v: number) => intValue('i8', v),
+  /** A u16: an integer in [0, 65535]. */
   u16: (v: number) => intValue('u16', v),
+  /** An i16: an integer in [-32768, 32767]. */
   i16: (v: number) => intValue('i16', v),
+  /** A u32: an integer in [0, 2^32 - 1] (e.g. `general.alignment`, `general.file_type`). */
   u32: (v: number) => intValue('u32', v),
+  /** An i32: an integer in [-2^31, 2^31 - 1]. */
   i32: (v: number) => intValue('i32', v),
+  /** An f32: the number rounded to float32 (`Math.fround`), as the file will hold it. */
   f32(v: number): GGUFValue {
     if (typeof v !== 'number') throw arg(`ggufValue.f32: ${String(v)} is not a number`);
     return { type: 'f32', value: Math.fround(v) };
   },
+  /** An f64. */
   f64(v: number): GGUFValue {
     if (typeof v !== 'number') throw arg(`ggufValue.f64: ${String(v)} is not a number`);
     return { type: 'f64', value: v };
   },
+  /** A u64: a bigint (or safe integer) in [0, 2^64 - 1], held as a bigint. */
   u64: (v: bigint | number) => bigValue('u64', v),
+  /** An i64: a bigint (or safe integer) in [-2^63, 2^63 - 1], held as a bigint. */
   i64: (v: bigint | number) => bigValue('i64', v),
+  /** A bool. */
   bool(v: boolean): GGUFValue {
     if (typeof v !== 'boolean') throw arg(`ggufValue.bool: ${String(v)} is not a boolean`);
     return { type: 'bool', value: v };
   },
+  /** A string, written as UTF-8 (a lone UTF-16 surrogate, which has none, is refused). */
   string(v: string): GGUFValue {
     if (typeof v !== 'string') throw arg(`ggufValue.string: a ${typeof v} is not a string`);
     if (hasLoneSurrogate(v)) throw arg('ggufValue.string: the string holds a lone UTF-16 surrogate, which has no UTF-8 encoding');
@@ -364,6 +406,7 @@ export const ggufValue = Object.freeze({
     }
     return { type: 'array', itemType, items: out } as GGUFArray;
   },
+  /** An array of bools (copied). */
   bools(values: readonly boolean[]): GGUFArray {
     values.forEach((v, i) => {
       if (typeof v !== 'boolean') throw arg(`ggufValue.bools: element ${i} is not a boolean`);

@@ -51,15 +51,21 @@ import {
 export interface GGUFLimits {
   /** Bytes from the magic to the end of the last tensor info. */
   maxHeaderBytes: number;
+  /** Longest metadata key, in UTF-8 bytes (default 65535). */
   maxKeyBytes: number;
+  /** Longest string value or string array item, in UTF-8 bytes (default 128 MiB). */
   maxStringBytes: number;
+  /** Most items in one metadata array (default 64 Mi). */
   maxArrayLength: number;
   /** 1 = arrays of scalars only; 2 = arrays of arrays of scalars; ... */
   maxArrayDepth: number;
+  /** Most metadata keys in one header (default 65536). */
   maxMetadataCount: number;
+  /** Most tensors in one header (default 2^20). */
   maxTensorCount: number;
 }
 
+/** The default caps of `parseGGUFHeader` / `openGGUF`; a header over one is rejected as corrupt (`options.limits` overrides them). */
 export const GGUF_LIMITS: Readonly<GGUFLimits> = Object.freeze({
   maxHeaderBytes: 512 * 1024 * 1024,
   maxKeyBytes: 65535,
@@ -78,9 +84,13 @@ export const GGUF_MAX_DIMS = 4;
 /** The versions this reader accepts (the writer writes 3). */
 export const GGUF_READ_VERSIONS: readonly number[] = Object.freeze([2, 3]);
 
+/** One tensor of a GGUF file, as its tensor info describes it, with absolute offsets. */
 export interface GGUFTensorInfo {
+  /** The tensor's name (at most 63 UTF-8 bytes, as gguf.cpp requires). */
   name: string;
+  /** The ggml type's name (`F32`, `Q4_K`, ...). */
   type: GGMLTypeName;
+  /** The ggml type's numeric id as stored in the file (`ggml_type`). */
   typeId: number;
   /** Dims in GGUF order: ne[0] is the row length (the fastest-varying dim). */
   ne: number[];
@@ -92,15 +102,23 @@ export interface GGUFTensorInfo {
   begin: number;
   /** Absolute file offset one past the last byte. */
   end: number;
+  /** Bytes of tensor data (`end - begin`). */
   byteLength: number;
+  /** Number of elements (the product of `ne`). */
   numel: number;
 }
 
+/** A parsed, validated GGUF header: metadata, tensor infos and where the data section starts. */
 export interface GGUFHeader {
+  /** The name given to the parser, for messages. */
   fileName: string;
+  /** The whole file's size in bytes (tensor data is checked to lie inside it). */
   fileSize: number;
+  /** The GGUF version, 2 or 3. */
   version: number;
+  /** `general.alignment` (a power of two), 32 when absent: tensor data offsets are multiples of it. */
   alignment: number;
+  /** The metadata key-value pairs, in file order. */
   metadata: GGUFMetadata;
   /** In tensor-info order. */
   tensors: GGUFTensorInfo[];
@@ -556,6 +574,7 @@ function resolveLimits(limits: Partial<GGUFLimits> | undefined): GGUFLimits {
   return out;
 }
 
+/** Options of `parseGGUFHeader` and `openGGUF`. */
 export interface GGUFReadOptions {
   /** Override some of {@link GGUF_LIMITS}. */
   limits?: Partial<GGUFLimits>;
@@ -586,7 +605,9 @@ export function parseGGUFHeader(bytes: Uint8Array, fileSize: number, fileName: s
 /** Size of the first read of a header; it doubles until the header fits. */
 const FIRST_CHUNK = 1 << 20;
 
+/** An open GGUF file: its header and lazy reads of tensor data. */
 export interface GGUFFile {
+  /** The parsed, validated header. */
   readonly header: GGUFHeader;
   /** Looks a tensor up by name; `undefined` when absent. */
   tensor(name: string): GGUFTensorInfo | undefined;
@@ -594,6 +615,7 @@ export interface GGUFFile {
   readTensor(tensor: string | GGUFTensorInfo): Promise<Uint8Array>;
   /** Reads `length` bytes starting `offset` bytes into a tensor (for chunked copies). */
   readRange(tensor: string | GGUFTensorInfo, offset: number, length: number): Promise<Uint8Array>;
+  /** Closes the underlying source (the file owns it once opened). */
   close(): Promise<void>;
 }
 

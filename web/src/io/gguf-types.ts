@@ -10,6 +10,7 @@
  */
 import { HQQError } from '../errors.js';
 
+/** The name of a ggml tensor type, as `enum ggml_type` spells it without the `GGML_TYPE_` prefix. */
 export type GGMLTypeName =
   | 'F32'
   | 'F16'
@@ -47,6 +48,7 @@ export type GGMLTypeName =
   | 'Q1_0'
   | 'Q2_0';
 
+/** A ggml tensor type: its id, names, block geometry and whether hqq-wasm can write it. */
 export interface GGMLTypeInfo {
   /** The id stored in a GGUF tensor info (`enum ggml_type`). */
   readonly id: number;

@@ -23,7 +23,9 @@ import {
 } from './gguf-metadata.js';
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_LIMITS, GGUF_MAX_DIMS, GGUF_MAX_TENSOR_NAME_BYTES, type GGUFTensorInfo } from './gguf-reader.js';
 
+/** One tensor for `planGGUF`. */
 export interface GGUFPlanTensor {
+  /** The tensor's name (at most 63 UTF-8 bytes, unique in the file). */
   name: string;
   /** A type name ("Q4_K", "q4_K") or GGML id. */
   type: GGMLTypeName | string | number;
@@ -33,9 +35,11 @@ export interface GGUFPlanTensor {
   byteLength?: number;
 }
 
+/** What `planGGUF` lays out: metadata, tensors, alignment. */
 export interface GGUFPlanInput {
   /** In the order to write; a Map or [key, value] pairs. Keys must be unique. */
   metadata?: ReadonlyMap<string, GGUFValue> | Iterable<readonly [string, GGUFValue]>;
+  /** The tensors, in the order their infos and data are written. */
   tensors: readonly GGUFPlanTensor[];
   /**
    * Data alignment (a power of two). Default: the metadata's `general.alignment`, else 32. A
@@ -52,13 +56,15 @@ export interface GGUFPlan {
   dataOffset: number;
   /** Size of the whole file. */
   totalSize: number;
-  /** Absolute file offsets of every tensor, in plan order. */
+  /** Absolute file offsets of every tensor, [`begin`, `end`), in plan order. */
   offsets: Map<string, { begin: number; end: number }>;
   /** The same layout as reader-style entries, in plan order. */
   tensors: GGUFTensorInfo[];
   /** The metadata written (with `general.alignment` added when needed). */
   metadata: GGUFMetadata;
+  /** The data alignment used (a power of two, 32 unless set). */
   alignment: number;
+  /** The GGUF version written (always 3). */
   version: 3;
 }
 

@@ -7,7 +7,9 @@
 import { HQQError } from '../errors.js';
 import { scanJsonKeys } from './safetensors.js';
 
+/** A parsed, validated `model.safetensors.index.json`. */
 export interface IndexJson {
+  /** The name given to the parser, for messages. */
   fileName: string;
   /** The index's "metadata" object as parsed (e.g. {total_size: 123}); {} when absent. */
   metadata: Record<string, unknown>;
@@ -39,6 +41,11 @@ function kind(v: unknown): string {
   return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
+/**
+ * Parses and validates the text of a `model.safetensors.index.json`. `fileName` names it in
+ * messages. Throws `BAD_FILE` for invalid JSON, duplicate keys, a missing or malformed `weight_map`
+ * or a shard name that is not a plain `.safetensors` file name next to the index.
+ */
 export function parseIndexJson(text: string, fileName: string): IndexJson {
   let value: unknown;
   try {

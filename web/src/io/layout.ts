@@ -7,17 +7,19 @@
  * between GGUF tensors) are zero; sinks produce them without being told.
  */
 export interface LayoutTensor {
+  /** The tensor's name (the key of its region in `offsets`). */
   name: string;
   /** Bytes of this tensor (its region is offsets.get(name)). */
   byteLength: number;
 }
 
+/** The layout of one output file, planned before any tensor is computed: what the sinks write to. */
 export interface FileLayout {
   /** The container header, written at offset 0 (may be empty). */
   headerBytes: Uint8Array;
   /** Size of the whole file, padding included. */
   totalSize: number;
-  /** Absolute [begin, end) of every tensor, in file order. */
+  /** Absolute [`begin`, `end`) byte offsets of every tensor, in file order. */
   offsets: Map<string, { begin: number; end: number }>;
   /** Every tensor, in file order. */
   tensors: readonly LayoutTensor[];

@@ -9,8 +9,11 @@ import { checkReadRange, type ByteSource } from './source.js';
 
 const ioMessage = causeText;
 
+/** A `ByteSource` over a file on disk (`openFileSource`); close it when done. */
 export interface FileSource extends ByteSource {
+  /** The path it was opened with. */
   readonly path: string;
+  /** Closes the file handle; calling it again does nothing. */
   close(): Promise<void>;
 }
 

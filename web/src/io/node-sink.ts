@@ -31,7 +31,7 @@ import type { ModelSink, ShardWriter } from './sink.js';
 
 export { OUTPUT_MARKER } from './node-temporaries.js';
 
-/** Where an output goes: one file, or a folder of files (see the module comment). */
+/** Where an output goes (see the module comment): `kind` 'file', one file at `path`; or `kind` 'folder', a folder of files at `path`. */
 export type OutputTarget = { kind: 'file'; path: string } | { kind: 'folder'; path: string };
 
 export interface NodeOutputSinkOptions {
@@ -47,7 +47,9 @@ export interface NodeOutputSinkOptions {
   onPoint?: (name: string) => void | Promise<void>;
 }
 
+/** The Node output sink (`nodeOutputSink`, `nodeFileSink`): writes into temporaries and publishes the whole output at once in `finish()`. */
 export interface NodeOutputSink extends ModelSink {
+  /** The output path and whether it is one file or a folder. */
   readonly target: OutputTarget;
   /** The published files (absolute paths, in write order, small files last); empty until `finish()` published them. */
   readonly written: string[];
@@ -57,8 +59,11 @@ export interface NodeOutputSink extends ModelSink {
   readonly replaced: boolean;
   /** Every notice so far (also passed to `onNotice`). */
   readonly notices: string[];
+  /** A small whole file (index.json, config.json) staged with the shards; a one-file output refuses it (`INVALID_ARGUMENT`: pass a folder). */
   writeFile(fileName: string, data: Uint8Array | string): Promise<void>;
+  /** Publishes the output: renames the temporary file or folder into place (docs/outputs.md). Rejects when a file is still uncommitted, or when called twice. */
   finish(): Promise<void>;
+  /** Removes the staged, unpublished files of a failed run; a published output is left alone. */
   discard(fileNames?: string[]): Promise<void>;
   /** Removes whatever an unpublished run left (temporaries, folders it created). Idempotent; never throws. */
   dispose(): Promise<void>;

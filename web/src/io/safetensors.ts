@@ -39,6 +39,7 @@ import { HQQError } from '../errors.js';
 import { JsonCursor, JsonDuplicateKey, JsonSyntaxError, type JsonNumber } from './json-cursor.js';
 import type { ByteSource } from './source.js';
 
+/** A safetensors element type, as the header spells it. */
 export type DType =
   | 'BOOL'
   | 'U8'
@@ -75,10 +76,12 @@ export const DTYPE_SIZES: Readonly<Record<DType, number>> = Object.freeze({
   U64: 8,
 });
 
+/** Whether `value` is a dtype name the reader accepts. */
 export function isDType(value: unknown): value is DType {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_SIZES, value);
 }
 
+/** Bytes per element of `dtype`. */
 export function dtypeSize(dtype: DType): number {
   return DTYPE_SIZES[dtype];
 }
@@ -86,25 +89,35 @@ export function dtypeSize(dtype: DType): number {
 /** Largest header the reader accepts (same limit as the reference implementation). */
 export const MAX_HEADER_LENGTH = 100_000_000;
 
+/** One tensor of a safetensors file, as its header entry describes it, with absolute offsets. */
 export interface TensorInfo {
+  /** The tensor's name (its key in the header). */
   name: string;
+  /** Its element type. */
   dtype: DType;
+  /** Its dims, PyTorch order ([rows, cols] for a matrix); `[]` for a scalar. */
   shape: number[];
   /** Absolute file offset of the first byte. */
   begin: number;
   /** Absolute file offset one past the last byte. */
   end: number;
+  /** Bytes of tensor data (`end - begin` = `numel` x the dtype's size). */
   byteLength: number;
+  /** Number of elements (the product of `shape`, 1 for a scalar). */
   numel: number;
 }
 
+/** A parsed, validated safetensors header. */
 export interface SafetensorsHeader {
+  /** The name given to the parser, for messages. */
   fileName: string;
+  /** The whole file's size in bytes (the data section must fill it exactly). */
   fileSize: number;
   /** N, the header's length in bytes (without the 8-byte prefix). */
   headerLength: number;
   /** 8 + N: where the data section starts. */
   dataOffset: number;
+  /** The `__metadata__` entry: free-form string pairs (`{ format: 'pt' }` from PyTorch); `{}` when absent or null. */
   metadata: Record<string, string>;
   /** In the header's order. */
   tensors: TensorInfo[];
@@ -609,7 +622,9 @@ export function readAsciiString(tensor: TensorInfo, bytes: Uint8Array, fileName?
   return s;
 }
 
+/** An open safetensors file: its header and lazy reads of tensor data. */
 export interface SafetensorsFile {
+  /** The parsed, validated header. */
   readonly header: SafetensorsHeader;
   /** Looks a tensor up by name; `undefined` when absent. */
   tensor(name: string): TensorInfo | undefined;
@@ -617,6 +632,7 @@ export interface SafetensorsFile {
   readTensor(tensor: string | TensorInfo): Promise<Uint8Array>;
   /** Reads `length` bytes starting `offset` bytes into a tensor (for chunked copies). */
   readRange(tensor: string | TensorInfo, offset: number, length: number): Promise<Uint8Array>;
+  /** Closes the underlying source (the file owns it once opened). */
   close(): Promise<void>;
 }
 

@@ -31,7 +31,14 @@ export interface ShardWriter {
   abort(): Promise<void>;
 }
 
+/** Where a model run writes its output files: shards laid out up front, small files, then one publish step. */
 export interface ModelSink {
+  /**
+   * Optional first step, called once before anything is created, with the name of every file the
+   * run will write (streamed files, then small files): e.g. a part sink removes that part's
+   * previous record first, so a part that fails leaves no record claiming it is complete.
+   */
+  prepare?(fileNames: readonly string[]): Promise<void>;
   /** Starts output file `fileName` laid out by `layout` (`layout.totalSize` bytes in all). */
   createShard(fileName: string, layout: FileLayout): Promise<ShardWriter>;
   /**

@@ -4,6 +4,7 @@
  */
 import { HQQError } from '../errors.js';
 
+/** Lazy positional reads from a file-like object (a `Blob`, bytes in memory, a file on disk): the readers fetch only the ranges they need. */
 export interface ByteSource {
   /** Total size in bytes. */
   readonly size: number;
@@ -11,6 +12,7 @@ export interface ByteSource {
   readonly name: string;
   /** Reads exactly `length` bytes at `offset`; throws `IO_ERROR` when that is impossible. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /** Releases the underlying file, when there is one; optional (a Blob or bytes need none). */
   close?(): Promise<void>;
 }
 

@@ -9,14 +9,19 @@ import { HQQError } from '../errors.js';
 import type { FileLayout } from './layout.js';
 import { DTYPE_SIZES, MAX_HEADER_LENGTH, isDType, type DType, type TensorInfo } from './safetensors.js';
 
+/** One tensor for `planSafetensors`. */
 export interface PlanEntry {
+  /** The tensor's name (any string; it is written into the header JSON as is, escaped). */
   name: string;
+  /** Its element type. */
   dtype: DType;
+  /** Its dims, PyTorch order; `[]` for a scalar. */
   shape: readonly number[];
   /** Optional: when given it must equal elements x dtype size (a cross-check). */
   byteLength?: number;
 }
 
+/** The layout of a safetensors file: header bytes and where each tensor goes. */
 export interface SafetensorsPlan extends FileLayout {
   /** The 8-byte length prefix followed by the padded header JSON. */
   headerBytes: Uint8Array;
@@ -24,10 +29,11 @@ export interface SafetensorsPlan extends FileLayout {
   dataOffset: number;
   /** Size of the whole file. */
   totalSize: number;
-  /** Absolute file offsets of every tensor, in plan order. */
+  /** Absolute file offsets of every tensor, [`begin`, `end`), in plan order. */
   offsets: Map<string, { begin: number; end: number }>;
   /** The same layout as reader-style TensorInfo entries, in plan order. */
   tensors: TensorInfo[];
+  /** The `__metadata__` written into the header (`{}` writes none). */
   metadata: Record<string, string>;
 }
 

@@ -16,14 +16,16 @@ function baseName(name: string): string {
   return name.split(/[\\/]/).pop() ?? name;
 }
 
+/** A `ModelInput` made from a folder's files, and what was left out. */
 export interface FolderModelInput extends ModelInput {
-  /** Files of the folder left out of the input (other weight formats), with the reason. */
+  /** Files of the folder left out of the input (other weight formats): each `name` with the `reason`. */
   skipped: { name: string; reason: string }[];
 }
 
 /**
  * Sorts a folder's files into a ModelInput. Sub-folders are not looked into (a file name with a
  * folder part keeps only its last component).
+ * @param options.name The folder's name (GGUF output falls back to it for `general.name`).
  */
 export async function modelInputFromFolder(files: readonly ByteSource[], options: { name?: string } = {}): Promise<FolderModelInput> {
   if (!Array.isArray(files) || files.length === 0) throw new HQQError('INVALID_ARGUMENT', 'the model folder holds no files; pick the folder with config.json and the .safetensors weights');

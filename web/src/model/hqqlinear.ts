@@ -23,6 +23,7 @@ import {
 } from '../io/safetensors.js';
 import type { PlanEntry } from '../io/writer.js';
 
+/** The dtype an HQQLinear layer stores its scale and zero in (and computes in): the reference's `compute_dtype`. */
 export type ComputeDtype = 'float16' | 'bfloat16' | 'float32';
 export const COMPUTE_DTYPES: readonly ComputeDtype[] = ['float16', 'bfloat16', 'float32'];
 
@@ -33,11 +34,17 @@ export function computeDtypeToDType(c: ComputeDtype): DType {
 
 /** The per-layer quantization config as it is stored. */
 export interface LayerQuantConfig {
+  /** Bits per weight. */
   nbits: Nbits;
+  /** Values per quantization group. */
   groupSize: number;
+  /** Grouping axis (see `QuantizeOptions.axis`). */
   axis: 0 | 1;
+  /** Whether the HQQ solver ran (stored as the layer's `optimize` flag). */
   optimize: boolean;
+  /** Whether the initial zero point was rounded (the layer's `round_zero`). */
   roundZero: boolean;
+  /** dtype of `scale` and `zero` (and of a converted bias). */
   computeDtype: ComputeDtype;
 }
 
@@ -200,27 +207,41 @@ export function hqqLinearBytes(entries: readonly PlanEntry[]): number {
 
 /** The minimal reader surface needed here (an `openSafetensors` result). */
 interface TensorReader {
+  /** The file's `fileName` (for messages) and its `tensors`. */
   header: { fileName: string; tensors: TensorInfo[] };
+  /** Looks a tensor up by name. */
   tensor(name: string): TensorInfo | undefined;
+  /** Reads a whole tensor's bytes. */
   readTensor(t: TensorInfo): Promise<Uint8Array>;
 }
 
+/** An HQQLinear layer found in a safetensors file (`readHQQLayers`): its stored config and tensors. */
 export interface HQQLayerInfo {
   /** `<name>.` */
   prefix: string;
+  /** Bits per weight (the layer's `nbits`). */
   nbits: Nbits;
+  /** Values per group (`group_size`). */
   groupSize: number;
+  /** Grouping axis (`axis`). */
   axis: 0 | 1;
   /** Original weight shape. */
   shape: [number, number];
+  /** The reference packing name (`packing`, or the one `nbits` implies when absent): '4bit_u8', '3bit_32'... */
   packing: string;
+  /** The stored `compute_dtype` string ('torch.float16', ...), '' when the layer has none. */
   computeDtype: string;
+  /** The stored `optimize` flag; undefined when the layer has none. */
   optimize?: boolean;
+  /** The stored `round_zero` flag; undefined when the layer has none. */
   roundZero?: boolean;
   /** The stored keys of this layer (all present HQQLinear keys). */
   keys: string[];
+  /** The packed levels, `<prefix>W_q`. */
   wq: TensorInfo;
+  /** Per-group scales, `<prefix>scale`. */
   scale: TensorInfo;
+  /** Per-group zero points, `<prefix>zero`. */
   zero: TensorInfo;
 }
 

@@ -11,13 +11,17 @@ import { openONNXInput, type ONNXInput } from './onnx-input.js';
 import { openSafetensors, type SafetensorsFile, type TensorInfo } from '../io/safetensors.js';
 import type { ByteSource } from '../io/source.js';
 
+/** One input tensor, whatever the container: name, dtype, shape and a lazy reader. */
 export interface InputTensor {
+  /** The tensor's name in its container. */
   name: string;
   /** The container's dtype name: F32, F16, BF16, I64... (safetensors), or a GGML type (GGUF). */
   dtype: string;
   /** Row-major (PyTorch order; a GGUF tensor's ne reversed). */
   shape: number[];
+  /** Number of elements (the product of `shape`). */
   numel: number;
+  /** Bytes of its data as stored. */
   byteLength: number;
   /** Index of the input file holding it. */
   sourceIndex: number;
@@ -27,6 +31,7 @@ export interface InputTensor {
 
 /** The rest of a model folder: its name, the text of its JSON/template files, and every other file. */
 export interface FolderInput {
+  /** The folder's name, when known (GGUF output falls back to it for `general.name`). */
   name?: string;
   /** File name -> text, for the folder files formats read (config.json, tokenizer files...). */
   texts: Map<string, string>;
@@ -34,11 +39,15 @@ export interface FolderInput {
   files: readonly ByteSource[];
 }
 
+/** The container data of a safetensors input (one file, or shards with their index). */
 export interface SafetensorsInput {
+  /** Always `'safetensors'`. */
   kind: 'safetensors';
+  /** The opened files, in shard order. */
   files: SafetensorsFile[];
   /** Sharded models: the parsed index (shards in its order), and its text. */
   index?: IndexJson;
+  /** Sharded models: the index's text as given. */
   indexText?: string;
   /** Single-file output name asked for by the caller. */
   outputFileName?: string;
@@ -46,25 +55,33 @@ export interface SafetensorsInput {
   folder?: FolderInput;
 }
 
+/** The container data of a GGUF input. */
 export interface GGUFInput {
+  /** Always `'gguf'`. */
   kind: 'gguf';
+  /** The opened file. */
   file: GGUFFile;
   /** Output file name asked for by the caller. */
   outputFileName?: string;
 }
 
+/** An opened input model (headers only): its tensors and container data. Close it when done. */
 export interface InputModel {
   /** Input file names, in order. */
   fileNames: string[];
+  /** Every tensor, in input order over all files. */
   tensors: InputTensor[];
+  /** The container's own data, for formats that need it. */
   container: SafetensorsInput | GGUFInput | ONNXInput;
+  /** Closes every input file. */
   close(): Promise<void>;
 }
 
+/** The input of `quantizeModel`: the model's byte sources, an index for a sharded model, a folder's other files. */
 export interface ModelInput {
   /** Single-file model: one source. Sharded: every shard named in the index (matched by `name`). */
   sources: readonly ByteSource[];
-  /** Sharded models: the `model.safetensors.index.json` text and its file name. */
+  /** Sharded models: the `model.safetensors.index.json` `text` and its `fileName`. */
   index?: { text: string; fileName: string };
   /** Single-file output: the file name given to the sink (default: the input's name). */
   outputFileName?: string;
@@ -72,7 +89,7 @@ export interface ModelInput {
    * A Hugging Face model folder's other files (config.json, tokenizer.json, tokenizer_config.json,
    * generation_config.json, special_tokens_map.json, chat templates, README...): GGUF output reads
    * the architecture and tokenizer from them; HQQ output copies them and adds quantization_config
-   * to config.json. See `modelInputFromFolder`.
+   * to config.json. `name` is the folder's name (GGUF falls back to it for `general.name`), `files` its files besides the weights. See `modelInputFromFolder`.
    */
   folder?: { name?: string; files: readonly ByteSource[] };
   /**

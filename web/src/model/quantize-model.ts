@@ -20,21 +20,26 @@ import { commitOutputs } from './run/commit.js';
 import { runCopyLane } from './run/copy-lane.js';
 import { runJobLane } from './run/job-lane.js';
 import { RunState, type ModelProgressEvent } from './run/state.js';
+import { checkShard, shardPlan, type ShardOption } from './shard.js';
 import { testHooksOf } from './test-hooks.js';
 
 export type { ModelSink, ShardWriter } from '../io/sink.js';
 export type { ModelInput } from './input.js';
 export type { ModelProgressEvent, ModelProgressType } from './run/state.js';
 export type { ErrorSummary, QuantizeModelReport, TensorReport } from './report.js';
+export type { PartRecord, PlanPart, ShardOption } from './shard.js';
 
 export { TEST_HOOKS, type TestHooks } from './test-hooks.js';
 
+/** How a whole-model run goes: workers, cancellation, progress, dry run, memory bounds. */
 export interface RunOptions {
   /** Makes the worker pool (e.g. `size => createNodePool({ size, module })`); terminated at the end. */
   createPool?: (size: number) => WorkerPool | Promise<WorkerPool>;
   /** Number of workers (default: the number of cores; capped to the cores and to the number of jobs). */
   workers?: number;
+  /** Cancels the run: it rejects with `ABORTED`, and no output is published. */
   signal?: AbortSignal;
+  /** Called as tensors start, advance and finish, synchronously (keep it quick); if it throws, the run fails with `INVALID_ARGUMENT`. */
   onProgress?: (event: ModelProgressEvent) => void;
   /** Plan only: return the report with sizes and bits per weight, write nothing. */
   dryRun?: boolean;
@@ -44,26 +49,55 @@ export interface RunOptions {
   copyChunkBytes?: number;
   /** Jobs read ahead and in flight (default workers + 1). */
   maxInFlight?: number;
+  /**
+   * Compute and write only part `index` (1-based) of `count` (docs/sharding.md): every part plans
+   * the whole model, keeps its own output files and writes a part record; `merge` completes the
+   * output once every part is done. GGUF output becomes `count` gguf-split files.
+   */
+  shard?: ShardOption;
 }
 
+/** Options of `quantizeModel`: how the run goes (`RunOptions`) and what it writes (`FormatOptions`). */
 export type QuantizeModelOptions = RunOptions & FormatOptions;
 
+/** Default `copyChunkBytes`: copied tensors are read and written in pieces of 16 MiB. */
 export const DEFAULT_COPY_CHUNK = 16 * 1024 * 1024;
 
 /** The opened inputs and the plan (what a dry run computes). */
 export interface PlannedModel {
+  /** The format's plan. */
   plan: FormatPlan;
+  /** The opened input (headers only). */
   input: InputModel;
+  /** The output format that made the plan. */
   format: OutputFormat;
+  /** Closes the input files. */
   close(): Promise<void>;
 }
 
-/** Opens the inputs (headers only) and plans the output. Close the result when done. */
-export async function planModelInput(input: ModelInput, config: FormatOptions = {}): Promise<PlannedModel> {
+/**
+ * Opens the inputs (headers only) and plans the output (with `shard`: that part of it). Close the
+ * result when done.
+ */
+export async function planModelInput(input: ModelInput, config: FormatOptions = {}, shard?: ShardOption): Promise<PlannedModel> {
+  const part = shard === undefined ? undefined : checkShard(shard);
   const opened = await openModelInput(input);
   try {
-    const format = createFormat(config, opened);
-    const plan = format.plan(opened);
+    let format = createFormat(config, opened);
+    if (part && part.count > 1 && format.name === 'gguf') {
+      // A GGUF part is one gguf-split file of the whole run.
+      if (config.split !== undefined && config.split !== part.count) {
+        throw new HQQError('INVALID_ARGUMENT', `split = ${config.split} contradicts shard.count = ${part.count}: a sharded GGUF run writes one split file per part; drop split (CLI --split)`);
+      }
+      format = createFormat({ ...config, split: part.count }, opened);
+    }
+    let plan = format.plan(opened);
+    if (part && format.name === 'hqq' && config.split === undefined && part.count > plan.files.length) {
+      // More parts than the input has files: the output is cut into one file per part instead.
+      format = createFormat({ ...config, split: part.count }, opened);
+      plan = format.plan(opened);
+    }
+    if (part) ({ plan, format } = await shardPlan(plan, format, part));
     return { plan, input: opened, format, close: () => opened.close() };
   } catch (e) {
     await opened.close();
@@ -115,12 +149,12 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
   const t0 = performance.now();
   const {
     createPool, workers: workersOpt, signal, onProgress, dryRun = false, compareRtn = false,
-    copyChunkBytes = DEFAULT_COPY_CHUNK, maxInFlight: maxInFlightOpt, ...config
+    copyChunkBytes = DEFAULT_COPY_CHUNK, maxInFlight: maxInFlightOpt, shard, ...config
   } = options;
   const hooks = testHooksOf(options);
   if (signal?.aborted) throw abortError(signal);
   checkRunOptions(options);
-  const planned = await planModelInput(input, config);
+  const planned = await planModelInput(input, config, shard);
   const { plan, format } = planned;
   const warnings = [...plan.warnings];
   const jobCount = plan.tensors.reduce((a, t) => a + t.jobs.length, 0);
@@ -147,6 +181,7 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
   let published = false;
   try {
     try {
+      await sink.prepare?.([...plan.files.map((f) => f.fileName), ...plan.smallFiles.map((f) => f.fileName)]);
       for (const f of plan.files) {
         if (run.failure) break;
         run.writers.push(await sink.createShard(f.fileName, f.layout));

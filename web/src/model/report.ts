@@ -16,8 +16,11 @@ export interface ErrorSummary {
   relFrobenius: number;
 }
 
+/** What a run did with one input tensor: action, sizes and, for quantized tensors, the error. */
 export interface TensorReport {
+  /** The input tensor's name. */
   name: string;
+  /** Its dims, row-major (PyTorch order). */
   shape: number[];
   /** Input dtype (as the container names it). */
   dtype: string;
@@ -51,7 +54,7 @@ export interface TensorReport {
   relFrobenius?: number;
   /** HQQ solver iterations. */
   iterations?: number;
-  /** The baseline's errors on the same weights (option `compareRtn`): HQQ round-to-nearest, GGUF llama.cpp. */
+  /** The baseline's errors on the same weights (option `compareRtn`), with its `name`: HQQ round-to-nearest, GGUF llama.cpp. */
   baseline?: ErrorSummary & { name: string };
   /** HQQ: the same errors with plain round-to-nearest (= `baseline` for HQQ runs). */
   rtn?: ErrorSummary;
@@ -59,29 +62,39 @@ export interface TensorReport {
   seconds?: number;
 }
 
+/** What `quantizeModel` did (or, in a dry run, would do): files, totals, errors, every tensor. */
 export interface QuantizeModelReport {
+  /** True for a dry run: nothing was computed or written, and the error fields are 0. */
   dryRun: boolean;
   /** The output format. */
   format: FormatName;
   /** The resolved config as recorded in the output: `HQQConfigRecord` or `GGUFConfigRecord` (by `format`). */
   config: FormatConfigRecord;
+  /** Workers used (the option, capped to the cores and to the number of jobs). */
   workers: number;
+  /** Wall time of the whole run, opening the input included. */
   seconds: number;
   /** Output file names, in order (small files such as an index last). */
   files: string[];
   /** Sharded HQQ output: the index file name. */
   index?: string;
+  /** Counts and byte sums over the plan. */
   totals: PlanTotals;
-  /** Over all quantized weights: mean |W - W_r|, max and ||W - W_r||_F / ||W||_F. */
+  /** Over all quantized weights: mean |W - W_r|. */
   meanAbs: number;
+  /** Over all quantized weights: max |W - W_r|. */
   maxAbs: number;
+  /** Over all quantized weights: ||W - W_r||_F / ||W||_F. */
   relFrobenius: number;
-  /** The baseline over the same weights (option `compareRtn`). */
+  /** The baseline over the same weights (option `compareRtn`), with its `name` ("round-to-nearest", "llama.cpp"). */
   baseline?: ErrorSummary & { name: string };
-  /** HQQ: round-to-nearest over the same weights (= `baseline`). */
+  /** HQQ: round-to-nearest over the same weights (= `baseline`): its `meanAbs` and `relFrobenius`. */
   rtn?: { meanAbs: number; relFrobenius: number };
   /** Things the user probably did not mean (a pattern matching nothing, nothing quantized...). */
   warnings: PlanWarning[];
+  /** A sharded run (option `shard`): which part this was; `tensors` and `totals` are the part's. */
+  part?: { index: number; count: number; fingerprint: string; record: string };
+  /** Every input tensor, in input order. */
   tensors: TensorReport[];
 }
 
@@ -97,6 +110,7 @@ export function addSums(into: TaskStats, s: TaskStats): void {
   into.sumWSq += s.sumWSq;
 }
 
+/** Mean |err|, max |err| and relative Frobenius error from error sums (a task's, a tensor's or a model's). */
 export function summarizeSums(s: TaskStats): ErrorSummary {
   return {
     meanAbs: s.count > 0 ? s.sumAbs / s.count : 0,
@@ -147,7 +161,7 @@ export function modelReport(
   }
   const summary = summarizeSums(all);
   const b = base && summarizeSums(base);
-  const indexFile = plan.format === 'hqq' ? plan.smallFiles.find((f) => f.fileName.endsWith('.json'))?.fileName : undefined;
+  const indexFile = plan.format === 'hqq' && !plan.part ? plan.smallFiles.find((f) => f.fileName.endsWith('.json'))?.fileName : undefined;
   return {
     dryRun: extra.dryRun,
     format: plan.format,
@@ -163,6 +177,7 @@ export function modelReport(
     baseline: b && { name: plan.baselineName ?? 'baseline', ...b },
     rtn: b && plan.format === 'hqq' ? { meanAbs: b.meanAbs, relFrobenius: b.relFrobenius } : undefined,
     warnings: extra.warnings,
-    tensors,
+    part: plan.part && { index: plan.part.index, count: plan.part.count, fingerprint: plan.part.fingerprint, record: plan.part.record },
+    tensors: plan.part ? plan.part.tensors.map((i) => tensors[i]!) : tensors,
   };
 }

@@ -5,14 +5,17 @@
 import type { HQQ } from '../engine.js';
 import { HQQError } from '../errors.js';
 import { runTask } from './task.js';
-import type { WorkerPool, WorkerResult, WorkerTask } from './types.js';
+import { checkTask, type WorkerPool, type WorkerResult, type WorkerTask } from './types.js';
 
+/** A pool of size 1 that runs each task on `hqq` on the calling thread, one after another. */
 export function createInlinePool(hqq: HQQ): WorkerPool {
   let terminated = false;
   let chain: Promise<unknown> = Promise.resolve();
   return {
     size: 1,
     run(task: WorkerTask): Promise<WorkerResult> {
+      const bad = checkTask(task);
+      if (bad) return Promise.reject(bad);
       const p = chain.then(async () => {
         if (terminated) throw new HQQError('ABORTED', `tensor ${JSON.stringify(task.name)}: the pool was terminated`);
         await new Promise((r) => setTimeout(r, 0)); // let events (abort, progress) run between tensors

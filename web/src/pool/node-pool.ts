@@ -11,6 +11,7 @@ import { HQQError } from '../errors.js';
 import { createPortPool, type WorkerPort } from './pool.js';
 import type { FromWorker, WorkerPool } from './types.js';
 
+/** Options of `createNodePool`. */
 export interface NodePoolOptions {
   /** Number of workers (default `os.availableParallelism()`). */
   size?: number;
@@ -20,6 +21,7 @@ export interface NodePoolOptions {
   workerUrl?: URL | string;
 }
 
+/** The default pool size: `os.availableParallelism()` (at least 1). */
 export function defaultNodeWorkers(): number {
   return Math.max(1, availableParallelism());
 }
@@ -36,6 +38,12 @@ export function nodeWorkerUrl(): URL {
   );
 }
 
+/**
+ * Starts a pool of worker_threads, each instantiating `options.module` (no recompilation). Throws
+ * `INVALID_ARGUMENT` without a compiled module or with a `size` that is not a positive integer.
+ * When a worker dies, its task and every later one reject with `WORKER_FAILED`. Call `terminate()`
+ * when done: the workers keep the process alive until then.
+ */
 export function createNodePool(options: NodePoolOptions): WorkerPool {
   if (!(options?.module instanceof WebAssembly.Module)) {
     throw new HQQError('INVALID_ARGUMENT', 'createNodePool: pass the compiled module, e.g. createNodePool({ module: (await loadHQQ()).module })');

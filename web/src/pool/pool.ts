@@ -5,7 +5,7 @@
  * keep their code), and after a death the pool refuses further work.
  */
 import { HQQError, type HQQErrorCode } from '../errors.js';
-import { taskTransfer, type FromWorker, type ToWorker, type WorkerPool, type WorkerResult, type WorkerTask } from './types.js';
+import { checkTask, taskTransfer, type FromWorker, type ToWorker, type WorkerPool, type WorkerResult, type WorkerTask } from './types.js';
 
 /** The little a pool needs from a worker, whatever its kind. */
 export interface WorkerPort {
@@ -114,6 +114,8 @@ export function createPortPool(size: number, module: WebAssembly.Module, spawn: 
     run(task: WorkerTask): Promise<WorkerResult> {
       if (terminated) return Promise.reject(new HQQError('ABORTED', `tensor ${JSON.stringify(task.name)}: the worker pool was terminated`));
       if (failed) return Promise.reject(new HQQError('WORKER_FAILED', `tensor ${JSON.stringify(task.name)}: the worker pool has failed: ${failed.message}`));
+      const bad = checkTask(task);
+      if (bad) return Promise.reject(bad);
       return new Promise((resolve, reject) => {
         queue.push({ task, resolve, reject });
         dispatch();

@@ -6,10 +6,13 @@
  * format's business (`formats/`); the pool only moves tasks and results.
  */
 import type { QuantizeOptions } from '../engine.js';
+import { HQQError } from '../errors.js';
 import type { RopePermutation } from '../model/hf/permute.js';
 
+/** The float dtypes a task's input bytes (and a converted output) may be in. */
 export type TaskInputDtype = 'F32' | 'F16' | 'BF16';
 
+/** The fields every pool task has. */
 interface TaskBase {
   /** Tensor name (for messages). */
   name: string;
@@ -21,8 +24,11 @@ interface TaskBase {
 
 /** HQQ quantization of one whole tensor (HQQLinear layout). */
 export interface HQQTask extends TaskBase {
+  /** An HQQ quantization of one whole tensor; the result buffers are `wq`, `scale`, `zero` (and `bias`). */
   kind: 'hqq';
+  /** The element type of `data`. */
   dtype: TaskInputDtype;
+  /** The tensor's dims, row-major (PyTorch order, [out_features, in_features] for a linear weight). */
   shape: number[];
   /** Engine options without `dtype` (nbits, groupSize, axis, optimize, roundZero, solver). */
   options: Omit<QuantizeOptions, 'dtype'>;
@@ -30,7 +36,7 @@ export interface HQQTask extends TaskBase {
   computeDtype: 'float16' | 'bfloat16' | 'float32';
   /**
    * The layer's `<name>.bias`, to store in the compute dtype (HQQ-SPEC section 5): its bytes in
-   * `dtype` (transferred) are converted to `to` by the wasm core.
+   * `dtype`, the ArrayBuffer `data` (transferred), are converted to `to` by the wasm core.
    */
   bias?: { dtype: TaskInputDtype; to: TaskInputDtype; data: ArrayBuffer };
   /** Also quantize with plain round-to-nearest and report its error (the baseline). */
@@ -39,10 +45,13 @@ export interface HQQTask extends TaskBase {
 
 /** A GGML block type for `rows` rows of `cols` weights (a whole tensor or a row range). */
 export interface GGUFTask extends TaskBase {
+  /** A GGML block quantization of rows; the result buffer is `blocks`. */
   kind: 'gguf';
   /** F32/F16/BF16, or a GGML type name when requantizing (decoded by the core first). */
   inputType: string;
+  /** Number of rows in `data`. */
   rows: number;
+  /** Weights per row (GGUF's ne[0]); a multiple of the output type's block size. */
   cols: number;
   /** Output GGML type name. */
   type: string;
@@ -54,10 +63,15 @@ export interface GGUFTask extends TaskBase {
 
 /** A dtype conversion (round to nearest even), e.g. a BF16 norm weight stored as F32. */
 export interface ConvertTask extends TaskBase {
+  /** A float dtype conversion; the result buffer is `data`. */
   kind: 'convert';
+  /** The dtype of `data`: F32, F16 or BF16 (anything else fails with UNSUPPORTED). */
   from: string;
+  /** The dtype to convert to; the result is the buffer `data`. */
   to: TaskInputDtype;
+  /** Number of rows in `data` (used by `permute`). */
   rows: number;
+  /** Values per row (used by `permute`). */
   cols: number;
   /** Row permutation applied first (see GGUFTask). */
   permute?: RopePermutation;
@@ -79,6 +93,7 @@ export interface NBitsTask extends TaskBase {
   compareBaseline?: boolean;
 }
 
+/** One unit of work for a pool, selected by `kind`. */
 export type WorkerTask = HQQTask | GGUFTask | ConvertTask | NBitsTask;
 
 /**
@@ -86,14 +101,21 @@ export type WorkerTask = HQQTask | GGUFTask | ConvertTask | NBitsTask;
  * count, sum |W - W_r|, sum (W - W_r)^2, max |W - W_r|, sum W^2.
  */
 export interface TaskStats {
+  /** Number of values compared. */
   count: number;
+  /** Sum of |W - W_r| over them. */
   sumAbs: number;
+  /** Sum of (W - W_r)^2. */
   sumSq: number;
+  /** Largest |W - W_r|. */
   maxAbs: number;
+  /** Sum of W^2 (for the relative error). */
   sumWSq: number;
 }
 
+/** What a task sends back: output buffers, error sums, time. */
 export interface WorkerResult {
+  /** The task's tensor name. */
   name: string;
   /** Output buffers, under the names the task kind defines (HQQ: wq, scale, zero, bias; GGUF: blocks; nbits: qweight, scales, zeroPoints). */
   buffers: Record<string, ArrayBuffer>;
@@ -107,6 +129,7 @@ export interface WorkerResult {
   ms: number;
 }
 
+/** Runs tasks on workers (or in-thread: `createInlinePool`); every pool has this interface. */
 export interface WorkerPool {
   /** Number of workers. */
   readonly size: number;
@@ -123,6 +146,7 @@ export interface WorkerPool {
 
 /** Former names of the task types (0.1.0). */
 export type QuantizeTask = WorkerTask;
+/** Former name of `WorkerResult` (0.1.0). */
 export type QuantizeTaskResult = WorkerResult;
 
 /** Messages main -> worker. */
@@ -136,6 +160,26 @@ export type FromWorker =
   | { type: 'init-error'; message: string }
   | { type: 'result'; id: number; result: WorkerResult }
   | { type: 'error'; id: number; error: { name: string; code?: string; message: string } };
+
+/** The task kinds a worker runs. */
+export const TASK_KINDS: readonly WorkerTask['kind'][] = ['hqq', 'gguf', 'convert'];
+
+/**
+ * Checks the envelope of a task before it is queued, on the caller's thread, so a malformed task
+ * fails with a message that says what to fix rather than as a worker error. (0.1.0's tasks had no
+ * `kind`; every task names one since 0.2.0, see CHANGELOG.md.)
+ */
+export function checkTask(task: WorkerTask): HQQError | undefined {
+  if (task === null || typeof task !== 'object') return new HQQError('INVALID_ARGUMENT', `a pool task must be an object, got ${task === null ? 'null' : typeof task}`);
+  const name = typeof task.name === 'string' ? `tensor ${JSON.stringify(task.name)}: ` : '';
+  if (!name) return new HQQError('INVALID_ARGUMENT', 'a pool task needs a string `name` (the tensor name, for messages)');
+  const kind = (task as { kind?: unknown }).kind;
+  if (!TASK_KINDS.includes(kind as WorkerTask['kind'])) {
+    return new HQQError('INVALID_ARGUMENT', `${name}the task's kind is ${JSON.stringify(kind)}; set \`kind\` to one of ${TASK_KINDS.map((k) => `'${k}'`).join(', ')} (an HQQ tensor is kind 'hqq'; see CHANGELOG.md for 0.2.0)`);
+  }
+  if (!(task.data instanceof ArrayBuffer)) return new HQQError('INVALID_ARGUMENT', `${name}the task's \`data\` must be an ArrayBuffer (a typed array's .buffer), got ${Object.prototype.toString.call(task.data)}`);
+  return undefined;
+}
 
 /** The buffers a task transfers to its worker. */
 export function taskTransfer(task: WorkerTask): ArrayBuffer[] {

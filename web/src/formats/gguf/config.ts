@@ -5,6 +5,7 @@
 import { HQQError } from '../../errors.js';
 import { ggufPreset, parseTensorTypeOverride, type GGUFPreset, type TensorTypeOptions } from './tensor-types.js';
 
+/** GGUF output options: a llama-quantize preset and the flags that adjust it (`QuantizeModelOptions.gguf`). */
 export interface GGUFModelConfig {
   /** llama-quantize's preset name: Q4_K_M (default), Q8_0, Q6_K, Q5_K_M, ..., Q2_K. */
   preset?: string;
@@ -62,11 +63,17 @@ export interface GGUFConfigRecord {
   preset: string;
   /** Its llama_ftype, written as general.file_type. */
   file_type: number;
+  /** The `tensorTypes` overrides, as `NAME_RE=TYPE`. */
   tensor_types: string[];
+  /** `pure` (false unless set). */
   pure: boolean;
+  /** `outputTensorType`, null when not set. */
   output_tensor_type: string | null;
+  /** `tokenEmbeddingType`, null when not set. */
   token_embedding_type: string | null;
+  /** `leaveOutputTensor` (false unless set). */
   leave_output_tensor: boolean;
+  /** `allowRequantize` (false unless set). */
   allow_requantize: boolean;
   /** Hugging Face folder input: its architecture (config.json `architectures[0]`). */
   architecture?: string;

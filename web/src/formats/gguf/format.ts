@@ -1,6 +1,7 @@
 /**
  * The GGUF output format: llama.cpp's block types with HQQ-optimised parameters, in one GGUF file
- * (metadata and tokenizer kept, `general.file_type` and `general.quantization_version` updated).
+ * (metadata and tokenizer kept, `general.file_type` and `general.quantization_version` updated),
+ * or in N gguf-split files (`split.ts`).
  * Planned by `plan.ts`, computed in row ranges by `worker.ts`. Browser-safe.
  */
 import { HQQError } from '../../errors.js';
@@ -10,14 +11,19 @@ import type { Job, OutputFormat, PlannedTensor, TensorWrite } from '../types.js'
 import { resolveGGUFConfig, type GGUFModelConfig } from './config.js';
 import { planGGUFFromHF } from './plan-hf.js';
 import { MAX_JOB_WEIGHTS, planGGUFFromGGUF, type GGUFFormatPlan, type GGUFJobSpec } from './plan.js';
+import { checkSplitCount, splitGGUFPlan } from './split.js';
 
-export function createGGUFFormat(config: GGUFModelConfig | undefined, maxJobWeights?: number): OutputFormat & { plan(input: InputModel): GGUFFormatPlan } {
+/** `split`: write the model as that many gguf-split files (1: one plain file). */
+export function createGGUFFormat(config: GGUFModelConfig | undefined, maxJobWeights?: number, split = 1): OutputFormat & { plan(input: InputModel): GGUFFormatPlan } {
   const resolved = resolveGGUFConfig(config);
+  checkSplitCount(split, 'split');
   return {
     name: 'gguf',
     plan(input) {
-      if (input.container.kind === 'gguf') return planGGUFFromGGUF(input, resolved, maxJobWeights);
-      return planGGUFFromHF(input, resolved, maxJobWeights ?? MAX_JOB_WEIGHTS);
+      const one = input.container.kind === 'gguf'
+        ? planGGUFFromGGUF(input, resolved, maxJobWeights)
+        : planGGUFFromHF(input, resolved, maxJobWeights ?? MAX_JOB_WEIGHTS);
+      return split > 1 ? splitGGUFPlan(one, split) : one;
     },
     task(job: Job, tensor: PlannedTensor, data: ArrayBuffer, _extra, options): GGUFTask | ConvertTask {
       const s = job.spec as GGUFJobSpec;
@@ -33,7 +39,8 @@ export function createGGUFFormat(config: GGUFModelConfig | undefined, maxJobWeig
       if (buf.byteLength !== s.rows * s.rowBytes) {
         throw new HQQError('INTERNAL', `tensor ${JSON.stringify(tensor.name)}: rows ${s.rowStart}..${s.rowStart + s.rows - 1} came back as ${buf.byteLength} bytes, expected ${s.rows * s.rowBytes}`);
       }
-      return [{ file: 0, entry: tensor.outputs[0]!.name, offset: s.rowStart * s.rowBytes, bytes: new Uint8Array(buf) }];
+      const out = tensor.outputs[0]!; // its file: 0, or the split file holding it
+      return [{ file: out.file, entry: out.name, offset: s.rowStart * s.rowBytes, bytes: new Uint8Array(buf) }];
     },
   };
 }

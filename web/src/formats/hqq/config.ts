@@ -9,20 +9,29 @@ import { COMPUTE_DTYPES, type ComputeDtype, type LayerQuantConfig } from '../../
 
 /** A per-tensor override: tensors whose name matches `pattern` get these bits and group size. */
 export interface TensorOverride {
+  /** Tested (`RegExp.test`, unanchored unless it says `^...$`) on each tensor's full name; a string override `RE=BITS:GROUP` compiles to this. */
   pattern: RegExp;
+  /** Bits per weight for the matching tensors. */
   nbits: Nbits;
+  /** Group size for the matching tensors. */
   groupSize: number;
 }
 
 /** Solver parameters passed to every tensor (see `QuantizeOptions` in engine.ts). */
 export interface SolverOptions {
+  /** Solver lp-norm p, 0 < p <= 1 (default 0.7). */
   lpNorm?: number;
+  /** Solver beta > 0 (default 10). */
   beta?: number;
+  /** Solver beta growth per iteration, >= 1 (default 1.01; 1 reproduces PyPI hqq 0.2.8). */
   kappa?: number;
+  /** Solver iterations, 0..1000 (default 20). */
   iters?: number;
+  /** 'global' (the reference, default) or 'per-group-best'. */
   earlyStop?: EarlyStop;
 }
 
+/** The HQQ options of a whole-model run; every field optional, defaults as HQQLinear's. */
 export interface ModelQuantConfig {
   /** Default 4. */
   nbits?: Nbits;
@@ -42,20 +51,31 @@ export interface ModelQuantConfig {
   exclude?: RegExp | string;
   /** Per-tensor overrides, `RE=BITS:GROUP` strings or objects; the first match wins. */
   tensorConfig?: readonly (TensorOverride | string)[];
+  /** Solver parameters for every tensor (defaults as `QuantizeOptions`). */
   solver?: SolverOptions;
 }
 
+/** A validated `ModelQuantConfig` with its defaults filled in (`resolveModelConfig`). */
 export interface ResolvedModelConfig {
+  /** Bits per weight of the tensors no override matches. */
   nbits: Nbits;
+  /** Group size of the tensors no override matches. */
   groupSize: number;
+  /** Grouping axis (see `QuantizeOptions.axis`). */
   axis: 0 | 1;
+  /** Whether the HQQ solver runs. */
   optimize: boolean;
   /** undefined = per tensor, (nbits == 4) as the reference's HQQLinear default. */
   roundZero: boolean | undefined;
+  /** dtype scale and zero are stored in. */
   computeDtype: ComputeDtype;
+  /** The compiled `include` pattern, when given. */
   include?: RegExp;
+  /** The compiled `exclude` pattern, when given. */
   exclude?: RegExp;
+  /** Per-tensor overrides, compiled, in order (the first match wins). */
   tensorConfig: TensorOverride[];
+  /** The solver parameters given (`{}`: the defaults). */
   solver: SolverOptions;
 }
 
@@ -173,17 +193,25 @@ const RESOLVED = new WeakSet<object>();
 /** The config as JSON-friendly data (recorded in the output metadata and reports). */
 /** The HQQ config as recorded in the output metadata (`hqq_config`) and in reports. */
 export interface HQQConfigRecord {
+  /** Bits per weight (the default of tensors no override matches). */
   nbits: Nbits;
+  /** Group size (the default of tensors no override matches). */
   group_size: number;
+  /** Grouping axis. */
   axis: 0 | 1;
+  /** Whether the HQQ solver ran. */
   optimize: boolean;
   /** true/false when given; otherwise the reference's HQQLinear default, on for 4-bit. */
   round_zero: boolean | 'nbits == 4';
+  /** dtype of scale and zero. */
   compute_dtype: ComputeDtype;
+  /** The `include` pattern's source, null when not set. */
   include: string | null;
+  /** The `exclude` pattern's source, null when not set. */
   exclude: string | null;
   /** `RE=BITS:GROUP` overrides, first match wins. */
   tensor_config: string[];
+  /** The solver parameters given; absent when all are defaults. */
   solver?: SolverOptions;
 }
 

@@ -1,6 +1,6 @@
 /**
  * The HQQ output format: the reference `HQQLinear` state-dict layout in safetensors files (one
- * output file per input file), planned by `plan.ts`, computed by `worker.ts`. Browser-safe.
+ * output file per input file, or N files with `split.ts`), planned by `plan.ts`, computed by `worker.ts`. Browser-safe.
  */
 import { HQQError } from '../../errors.js';
 import { hqqLinearConfigBytes } from '../../model/hqqlinear.js';
@@ -11,8 +11,10 @@ import type { Job, OutputFormat, PlannedTensor, TensorWrite } from '../types.js'
 import { resolveModelConfig, type ModelQuantConfig } from './config.js';
 import { addFolderFiles } from './folder.js';
 import { planModel, type HQQPlannedTensor, type ModelPlan } from './plan.js';
+import { splitHQQPlan } from './split.js';
 
-export function createHQQFormat(config: ModelQuantConfig): OutputFormat & { plan(input: InputModel): ModelPlan } {
+/** `split`: write the output in that many files `model-0000I-of-0000N.safetensors` (1: the input's files). */
+export function createHQQFormat(config: ModelQuantConfig, split = 1): OutputFormat & { plan(input: InputModel): ModelPlan } {
   const resolved = resolveModelConfig(config);
   let plan: ModelPlan | undefined;
   return {
@@ -27,6 +29,7 @@ export function createHQQFormat(config: ModelQuantConfig): OutputFormat & { plan
       });
       plan.warnings.push(...runWarnings(plan.tensors));
       if (st.folder) addFolderFiles(plan, st.folder);
+      if (split > 1) plan = splitHQQPlan(plan, split);
       return plan;
     },
     task(job, tensor, data, extra, options): HQQTask {
@@ -50,7 +53,7 @@ export function createHQQFormat(config: ModelQuantConfig): OutputFormat & { plan
     },
     place(job: Job, tensor: PlannedTensor, r: WorkerResult): TensorWrite[] {
       const t = tensor as HQQPlannedTensor;
-      const file = t.sourceIndex;
+      const file = t.outputs[0]!.file; // the input's file, or the split file holding it
       const prefix = t.prefix!;
       const writes: TensorWrite[] = ['wq', 'scale', 'zero'].map((k) => {
         const buf = r.buffers[k];
@@ -61,7 +64,7 @@ export function createHQQFormat(config: ModelQuantConfig): OutputFormat & { plan
       if (t.bias !== undefined) {
         const b = plan!.tensors[t.bias]!;
         if (!r.buffers.bias) throw new HQQError('INTERNAL', `tensor ${JSON.stringify(t.name)}: the worker returned no converted ${b.name}`);
-        writes.push({ file: b.sourceIndex, entry: b.name, offset: 0, bytes: new Uint8Array(r.buffers.bias) });
+        writes.push({ file: b.outputs[0]!.file, entry: b.name, offset: 0, bytes: new Uint8Array(r.buffers.bias) });
       }
       return writes;
     },

@@ -43,10 +43,13 @@ import {
 
 export type TensorAction = PlannedTensor['action'];
 
+/** A planned tensor of the HQQ format, with its safetensors entries. */
 export interface HQQPlannedTensor extends PlannedTensor {
+  /** Its input dtype. */
   dtype: DType;
   /** The input header entry. */
   info: TensorInfo;
+  /** A quantized weight: its layer config (bits, group size, axis, compute dtype...). */
   config?: LayerQuantConfig;
   /**
    * A bias written in another dtype: the bias of a quantized layer, stored in the layer's compute
@@ -63,37 +66,48 @@ export interface HQQPlannedTensor extends PlannedTensor {
   prefix?: string;
 }
 
+/** One output safetensors file of an HQQ plan. */
 export interface PlannedShard {
   /** Output file name (sharded: the input shard's name). */
   fileName: string;
   /** The input file it is made from. */
   inputName: string;
+  /** The planned tensors written into it, in file order. */
   tensors: HQQPlannedTensor[];
+  /** Its header bytes and entry offsets. */
   layout: SafetensorsPlan;
 }
 
+/** The HQQ format's plan (`planModel`): safetensors shards, each tensor's HQQLinear entries, the output metadata. */
 export interface ModelPlan extends FormatPlan {
+  /** Always `'hqq'`. */
   format: 'hqq';
   /** The validated config the plan was made with. */
   resolved: ResolvedModelConfig;
+  /** Whether the input, and so the output, is sharded (an index.json). */
   sharded: boolean;
+  /** The output files, one per input file. */
   shards: PlannedShard[];
+  /** Every input tensor, in input order. */
   tensors: HQQPlannedTensor[];
   /** Output metadata of the (first) file. */
   metadata: Record<string, string>;
-  /** Sharded output: the new index.json. */
+  /** Sharded output: the new index.json, its `fileName` and JSON `text`. */
   index?: { fileName: string; text: string };
 }
 
 /** Former name of the totals type. */
 export type { PlanTotals as ModelPlanTotals } from '../types.js';
 
+/** One input safetensors file by its parsed header (`planModel`'s input). */
 export interface ModelInputFile {
   /** The input file's name (in a sharded model: the shard name from the index). */
   fileName: string;
+  /** Its parsed header. */
   header: SafetensorsHeader;
 }
 
+/** Options of `planModel`: the index of a sharded input, the output name. */
 export interface PlanModelOptions {
   /** A parsed index.json when the input is sharded. */
   index?: IndexJson;

@@ -13,8 +13,10 @@
 import { HQQError } from '../../errors.js';
 import { isObject, type JsonObject } from './json.js';
 
+/** The llama.cpp architectures a Hugging Face folder converts to. */
 export type GGUFArchName = 'llama' | 'qwen2' | 'qwen3';
 
+/** How one supported Hugging Face architecture maps to llama.cpp's. */
 export interface ArchitectureSpec {
   /** The `architectures[0]` value in config.json. */
   readonly hfName: string;

@@ -13,6 +13,7 @@ import { parseTokenizerJson } from './tokenizer/model.js';
 /** What a folder is being read for: GGUF needs the tokenizer; an HQQ folder copies it. */
 export type FolderTarget = 'gguf' | 'hqq';
 
+/** What a folder file is for: a known JSON/template file, the weights (or their index), weights the model does not use, or anything else. */
 export type FileRole =
   | 'config'
   | 'tokenizer'
@@ -48,14 +49,17 @@ const ROLE_BY_NAME: Readonly<Record<string, FileRole>> = {
   'model.safetensors.index.json': 'weights-index',
 };
 
+/** One file of a model folder, with its role. */
 export interface FolderFile {
   /** The file name inside the folder (the folder prefix removed). */
   name: string;
   /** The name as given (e.g. "Llama-3.2-1B/config.json" from a dropped folder). */
   path: string;
+  /** What the file is for. */
   role: FileRole;
 }
 
+/** What a model folder has and lacks for a target (`describeFolderFiles`). */
 export interface FolderReport {
   /** The folder prefix shared by the model files ("" when names have none). */
   root: string;
@@ -67,9 +71,11 @@ export interface FolderReport {
   missing: string[];
   /** Recognised optional files that are absent (e.g. tokenizer_config.json). */
   optionalMissing: string[];
+  /** The weights: the `index` file name of a sharded model, and the `shards` (the .safetensors files it needs). */
   weights: { index?: string; shards: string[] };
   /** One sentence per problem; empty when the folder is complete. */
   problems: string[];
+  /** True when `problems` is empty: the folder can be read. */
   ok: boolean;
 }
 
@@ -113,6 +119,8 @@ function weightFiles(names: ReadonlySet<string>, indexText: string | undefined, 
  * Sorts a list of file names (as dropped, selected or listed) into what the target needs, has
  * and lacks. Pass the index text, once read, to check the shards it lists. Never throws for a
  * missing file: it reports it, so a page can show what to add.
+ * @param options.target What the folder is read for: 'gguf' (default; tokenizer.json required) or 'hqq'.
+ * @param options.indexText The text of model.safetensors.index.json, once read, to check the shards it lists.
  */
 export function describeFolderFiles(paths: readonly string[], options: { target?: FolderTarget; indexText?: string } = {}): FolderReport {
   const target = options.target ?? 'gguf';
@@ -142,28 +150,41 @@ export function describeFolderFiles(paths: readonly string[], options: { target?
 
 /** One file of a folder: text for the JSON/template files, name only for the others. */
 export interface HFFolderInputFile {
+  /** The file's name, with or without the folder prefix ("Llama-3.2-1B/config.json"); only files at the folder's top level are read. */
   name: string;
+  /** Its text: required for config.json, the tokenizer files, chat templates and the index; omitted for the others. */
   text?: string;
 }
 
+/** A parsed, checked Hugging Face model folder (`parseHFFolder`). */
 export interface HFFolder {
+  /** config.json, parsed. */
   config: JsonObject;
   /** The GGUF mapping of the architecture (target "gguf" only). */
   architecture?: ArchitectureSpec;
   /** Hyper-parameters (target "gguf" only). */
   hparams?: HyperParameters;
+  /** tokenizer.json, parsed (required for GGUF). */
   tokenizer?: JsonObject;
+  /** tokenizer_config.json, parsed, when present. */
   tokenizerConfig?: JsonObject;
+  /** generation_config.json, parsed, when present. */
   generationConfig?: JsonObject;
+  /** special_tokens_map.json, parsed, when present. */
   specialTokensMap?: JsonObject;
+  /** chat_template.jinja, when present. */
   chatTemplateJinja?: string;
+  /** chat_template.json, parsed, when present. */
   chatTemplateJson?: JsonObject;
+  /** model.safetensors.index.json, parsed, for a sharded model. */
   index?: IndexJson;
   /** Safetensors files holding the weights, in index order. */
   weightFiles: string[];
   /** The folder's name (for general.name), when the paths carry one. */
   folderName?: string;
+  /** What the folder has and lacks. */
   report: FolderReport;
+  /** What the GGUF conversion will do differently from the input (rope scaling llama.cpp lacks, a missing lm_head...), one sentence each. */
   warnings: string[];
 }
 
@@ -178,6 +199,7 @@ function readText(byName: Map<string, HFFolderInputFile>, name: string): string 
  * Parses and checks a folder's files: config.json (required; for GGUF its architecture must be
  * supported), the tokenizer files (tokenizer.json required for GGUF, with a vocabulary), the
  * index (its shards must all be given). Errors name the file and the fix.
+ * @param options.target What the folder is read for: 'gguf' (default: the architecture must be supported, tokenizer.json is required) or 'hqq'.
  */
 export function parseHFFolder(files: readonly HFFolderInputFile[], options: { target?: FolderTarget } = {}): HFFolder {
   const target = options.target ?? 'gguf';

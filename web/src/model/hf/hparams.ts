@@ -21,7 +21,17 @@ import { ggufValue, type GGUFValue } from '../../io/gguf-metadata.js';
 import type { ArchitectureSpec } from './architectures.js';
 import { describeJson, isObject, type JsonObject } from './json.js';
 
-/** The RoPE scaling the converter recognises (anything else is refused or ignored, see below). */
+/**
+ * The RoPE scaling the converter recognises (anything else is refused or ignored, see below), by
+ * `type`:
+ * - 'none': plain RoPE (no scaling, or dynamic NTK, which llama.cpp has no equivalent for).
+ * - 'linear': positions divided by `factor`.
+ * - 'yarn': YaRN; `factor` extends the context, `originalContextLength` is the context before
+ *   scaling (`original_max_position_embeddings`); `extFactor` (`extrapolation_factor`),
+ *   `attnFactor` (`attention_factor` or `attn_factor`), `betaFast` and `betaSlow` when given.
+ * - 'llama3': Llama 3 frequency scaling; `factor` (default 8), `lowFreqFactor` (1),
+ *   `highFreqFactor` (4), `originalContextLength` (8192).
+ */
 export type RopeScaling =
   | { type: 'none' }
   | { type: 'linear'; factor: number }
@@ -37,21 +47,33 @@ export type RopeScaling =
   /** Llama 3.x: no keys; a `rope_freqs.weight` tensor of per-frequency factors instead. */
   | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalContextLength: number };
 
+/** A config.json's hyper-parameters, read as llama.cpp's converter reads them (the config keys it searches are listed above). */
 export interface HyperParameters {
+  /** Number of transformer blocks (layers). */
   blockCount: number;
+  /** Context length in tokens (`max_position_embeddings` or the first key of the list above), when config.json states one. */
   contextLength?: number;
+  /** Embedding (hidden) size. */
   embeddingLength: number;
+  /** Feed-forward (MLP intermediate) size. */
   feedForwardLength: number;
+  /** Attention heads. */
   headCount: number;
+  /** Key/value heads (grouped-query attention); `headCount` when not stated. */
   headCountKV: number;
   /** Per-head size: config `head_dim`, else embedding / heads. */
   headDim: number;
   /** True when config.json states head_dim (then key_length/value_length are written). */
   headDimExplicit: boolean;
+  /** `vocab_size`. */
   vocabSize: number;
+  /** RMS norm epsilon, when stated. */
   rmsEps?: number;
+  /** RoPE base frequency, when stated. */
   ropeTheta?: number;
+  /** The RoPE scaling to write. */
   ropeScaling: RopeScaling;
+  /** Whether the output projection shares the token embedding (`tie_word_embeddings`, else the architecture's default). */
   tieWordEmbeddings: boolean;
 }
 

@@ -22,10 +22,15 @@ import { HQQError } from '../../errors.js';
 
 /** What one layer was quantized with. */
 export interface HQQLayerParams {
+  /** Bits per weight (8, 6, 5, 4, 3, 2, 1.58 or 1). */
   nbits: number;
+  /** Values per quantization group. */
   groupSize: number;
+  /** Grouping axis (1: consecutive values, the only axis vLLM takes). */
   axis: 0 | 1;
+  /** Whether the HQQ solver ran. */
   optimize: boolean;
+  /** Whether the initial zero point was rounded. */
   roundZero: boolean;
 }
 
@@ -33,28 +38,44 @@ export interface HQQLayerParams {
 export interface HQQLinearLayer {
   /** Module name, e.g. "model.layers.0.self_attn.q_proj" (a trailing ".weight" is ignored). */
   module: string;
+  /** Its HQQ parameters; null for a layer kept unquantized (it goes into skip_modules). */
   quant: HQQLayerParams | null;
 }
 
 /** hqq's BaseQuantizeConfig dict. */
 export interface HQQBaseQuantizeConfig {
+  /** How the weights are quantized. */
   weight_quant_params: {
+    /** Bits per weight. */
     nbits: number;
+    /** Always true: per-group scale and zero. */
     channel_wise: true;
+    /** Values per group. */
     group_size: number;
+    /** Whether the HQQ solver ran. */
     optimize: boolean;
+    /** Whether the initial zero point was rounded. */
     round_zero: boolean;
+    /** Grouping axis. */
     axis: 0 | 1;
+    /** Always false: levels are stored as integers. */
     view_as_float: false;
   };
+  /** Always null: scales are not quantized again. */
   scale_quant_params: null;
+  /** Always null: zero points are not quantized again. */
   zero_quant_params: null;
+  /** Always false: no metadata offloading. */
   offload_meta: false;
 }
 
+/** config.json's `quantization_config` for an HQQ folder, as transformers' `HqqConfig.to_dict()` writes it. */
 export interface HQQQuantizationConfig {
+  /** One config for every quantized layer (global form), or one per linear tag such as "self_attn.q_proj" (per-layer form). */
   quant_config: HQQBaseQuantizeConfig | Record<string, HQQBaseQuantizeConfig>;
+  /** Always 'hqq'. */
   quant_method: 'hqq';
+  /** Module names or linear tags left unquantized ("lm_head" unless it is quantized). */
   skip_modules: string[];
 }
 
@@ -117,6 +138,8 @@ function checkLayers(layers: readonly HQQLinearLayer[]): void {
  * is quantized (or `options.skipModules`). A tag whose layers differ (say layer 0's q_proj at
  * 8 bits, the others at 4) gets its most common config with a warning: config.json cannot say
  * more, but transformers loads each layer from its own stored keys.
+ * @param options.skipModules The skip_modules to write instead of the computed ones.
+ * @returns `config`: the quantization_config; `form`: 'global' or 'per-layer'; `warnings`: one sentence per tag whose layers differ.
  */
 export function hqqQuantizationConfig(layers: readonly HQQLinearLayer[], options: { skipModules?: readonly string[] } = {}): { config: HQQQuantizationConfig; form: 'global' | 'per-layer'; warnings: string[] } {
   checkLayers(layers);
@@ -177,6 +200,7 @@ export function withQuantizationConfig(configText: string, qc: HQQQuantizationCo
   return `${before}${empty ? '' : ','}\n  "quantization_config": ${body}\n}${configText.slice(end + 1).trim() ? configText.slice(end + 1) : '\n'}`;
 }
 
+/** Whether one runtime loads an HQQ folder, and why. */
 export interface RuntimeVerdict {
   /** The runtime loads this folder. */
   ok: boolean;
@@ -184,8 +208,11 @@ export interface RuntimeVerdict {
   reasons: string[];
 }
 
+/** Which runtimes load an HQQ folder (`runtimeSupport`). */
 export interface RuntimeSupport {
+  /** transformers' HQQ integration. */
   transformers: RuntimeVerdict;
+  /** vLLM's `hqq` method (4-bit, group size 64, axis 1 only). */
   vllm: RuntimeVerdict;
   /** One line per runtime that refuses the config, and cautions; for the console and the demo. */
   warnings: string[];

@@ -5,6 +5,7 @@
 import { HQQError } from '../../errors.js';
 import { scanJsonKeys } from '../../io/safetensors.js';
 
+/** A parsed JSON object. */
 export type JsonObject = Record<string, unknown>;
 
 export function isObject(v: unknown): v is JsonObject {

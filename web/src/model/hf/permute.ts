@@ -13,7 +13,9 @@
  */
 import { HQQError } from '../../errors.js';
 
+/** The q/k row permutation llama.cpp's converter applies for GGML's interleaved RoPE (see above). */
 export interface RopePermutation {
+  /** The only permutation there is: llama's `permute` of q and k rows. */
   kind: 'llama-rope-interleave';
   /** Heads the rows are split into (q: attention heads, k: key/value heads). */
   heads: number;

@@ -9,17 +9,22 @@ import type { FormatPlan, PlannedTensor } from '../../formats/types.js';
 import type { WorkerPool } from '../../pool/types.js';
 import type { TensorReport } from '../report.js';
 
+/** 'tensor-start': a tensor's work begins; 'tensor-done': its bytes are written to the sink (the event carries its report); 'progress': more bytes are done. */
 export type ModelProgressType = 'tensor-start' | 'tensor-done' | 'progress';
 
+/** A progress event of `quantizeModel` (`onProgress`). */
 export interface ModelProgressEvent {
+  /** What happened. */
   type: ModelProgressType;
   /** Input tensor name. */
   name: string;
   /** 1-based position of the tensor in the model. */
   index: number;
+  /** Number of tensors in the model. */
   total: number;
-  /** Input bytes processed so far / in all. */
+  /** Input bytes processed so far. */
   bytesDone: number;
+  /** Input bytes of all tensors. */
   bytesTotal: number;
   /** Estimated seconds left (NaN until enough is done to tell). */
   etaSeconds: number;
