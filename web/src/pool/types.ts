@@ -169,8 +169,8 @@ export type FromWorker =
   | { type: 'result'; id: number; result: WorkerResult }
   | { type: 'error'; id: number; error: { name: string; code?: string; message: string } };
 
-/** The task kinds a worker runs. */
-export const TASK_KINDS: readonly WorkerTask['kind'][] = ['hqq', 'gguf', 'convert'];
+/** The task kinds a worker runs (the record makes the compiler list every kind of WorkerTask). */
+export const TASK_KINDS: readonly WorkerTask['kind'][] = Object.keys({ hqq: 1, gguf: 1, convert: 1, nbits: 1 } satisfies Record<WorkerTask['kind'], 1>) as WorkerTask['kind'][];
 
 /**
  * Checks the envelope of a task before it is queued, on the caller's thread, so a malformed task
