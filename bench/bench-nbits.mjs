@@ -12,6 +12,7 @@ const option = (name, fallback) => {
   const i = args.indexOf(name);
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
+const LAYOUT = args.includes('--nk') ? 'NK' : 'KN';
 const K = option('--k', 2048), N = option('--n', 1024), BLOCK = option('--block', 32), RUNS = Math.max(3, option('--runs', 3));
 
 let x = 20261202;
@@ -32,7 +33,7 @@ console.log(`MatMulNBits [K=${K}, N=${N}] block ${BLOCK}, ${hqq.kernel}, CPU tim
 for (const bits of [2, 4, 8]) {
   let rtnNs = 0, rtnErr = 0;
   for (const [name, o] of MODES) {
-    const opts = { bits, blockSize: BLOCK, layout: 'KN', ...o };
+    const opts = { bits, blockSize: BLOCK, layout: LAYOUT, ...o };
     hqq.quantizeNBits(w, [K, N], opts);  // warm-up
     const ns = [];
     let rel = 0;
