@@ -39,6 +39,7 @@ describe('ONNX plan: what every tensor becomes', () => {
     expect(by.W1!.bytesAfter).toBe(64 * 3 * 16 + 64 * 3 * 4 + 64 * 2);
     expect(by.small!.reason).toMatch(/fewer than 1024/);
     expect(by.b1!.action).toBe('copy');
+    expect(by.b2!.reason).toBe('the bias of Gemm "fc2", read as it is by its MatMulNBits');
   });
 
   it('leaves alone, with the reason, a dynamic B (graph input), Gemm with alpha != 1, an int weight, a weight also read by Add', async () => {
