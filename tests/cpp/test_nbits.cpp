@@ -305,3 +305,27 @@ TEST_CASE("nbits: bad input gives structured errors", "[nbits]") {
   expect_error([&] { nb::dequantize(small.data(), small.size(), small.data(), small.size(), small.data(), small.size(), p); },
                hqq::ErrorCode::InvalidArgument, {"qweight holds 10 bytes", "need 128"});
 }
+
+TEST_CASE("nbits: degenerate weights quantize exactly or fail cleanly", "[nbits]") {
+  for (auto z : {nb::ZeroPoints::Uint8, nb::ZeroPoints::Float}) {
+    for (int bits : {2, 4, 8}) {
+      INFO("bits " << bits << " float zeros " << (z == nb::ZeroPoints::Float));
+      const auto o = opts(bits, 16, z);
+      // All zeros, one weight, constant blocks: reconstructed exactly.
+      std::vector<float> zeros(40 * 3, 0.0f);
+      const auto r0 = nb::quantize(zeros.data(), hqq::InputDtype::f32, 40, 3, o);
+      CHECK(r0.stats.sum_sq == 0.0);
+      CHECK(dequant(r0, o) == zeros);
+      const float one = -0.25f;
+      const auto r1 = nb::quantize(&one, hqq::InputDtype::f32, 1, 1, o);
+      CHECK(r1.n_blocks == 1);
+      CHECK(dequant(r1, o)[0] == Approx(one).margin(1e-7));
+      std::vector<float> flat(32 * 2, 0.5f);
+      const auto rc = nb::quantize(flat.data(), hqq::InputDtype::f32, 32, 2, o);
+      CHECK(rc.stats.max_abs < 1e-6);
+      // Values near the float32 limit: a range that overflows float32 is an error, not Inf.
+      std::vector<float> wide = {3e38f, -3e38f, 1.0f, 2.0f};
+      expect_error([&] { nb::quantize(wide.data(), hqq::InputDtype::f32, 4, 1, o); }, hqq::ErrorCode::InvalidValue, {"float32"});
+    }
+  }
+}

@@ -79,15 +79,23 @@ export interface ConvertTask extends TaskBase {
 
 /** One weight to com.microsoft MatMulNBits inputs (ONNX output; engine `quantizeNBits`). */
 export interface NBitsTask extends TaskBase {
+  /** Always 'nbits'. */
   kind: 'nbits';
+  /** Element type of `data`. */
   dtype: 'F32' | 'F16' | 'BF16';
   /** The weight's shape in its layout: [K, N] for 'KN' (MatMul B), [N, K] for 'NK' (Gemm transB=1). */
   shape: [number, number];
+  /** 'KN': MatMul's B (and Gemm transB=0); 'NK': Gemm transB=1. */
   layout: 'KN' | 'NK';
+  /** Bits per weight. */
   bits: 2 | 4 | 8;
+  /** Weights per block along K (a power of two >= 16). */
   blockSize: number;
+  /** Packed uint8 zero points (integer-zero HQQ) or float ones (exact HQQ). */
   zeroPoints: 'uint8' | 'float';
+  /** Storage type of scales and float zero points: A's type. */
   scaleType: 'float32' | 'float16';
+  /** Run the HQQ solver (false: onnxruntime-style round-to-nearest). */
   optimize: boolean;
   /** Also compute onnxruntime-style RTN on the same blocks and report its error. */
   compareBaseline?: boolean;
@@ -161,8 +169,8 @@ export type FromWorker =
   | { type: 'result'; id: number; result: WorkerResult }
   | { type: 'error'; id: number; error: { name: string; code?: string; message: string } };
 
-/** The task kinds a worker runs. */
-export const TASK_KINDS: readonly WorkerTask['kind'][] = ['hqq', 'gguf', 'convert', 'nbits'];
+/** The task kinds a worker runs (the record makes the compiler list every kind of WorkerTask). */
+export const TASK_KINDS: readonly WorkerTask['kind'][] = Object.keys({ hqq: 1, gguf: 1, convert: 1, nbits: 1 } satisfies Record<WorkerTask['kind'], 1>) as WorkerTask['kind'][];
 
 /**
  * Checks the envelope of a task before it is queued, on the caller's thread, so a malformed task

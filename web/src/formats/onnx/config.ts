@@ -5,6 +5,7 @@
  */
 import { HQQError } from '../../errors.js';
 
+/** Options of the ONNX output (`onnx: { ... }` of quantizeModel; CLI --bits, --block-size, --zero-points, --external-data). */
 export interface ONNXModelConfig {
   /** Bits per weight: 4 (default), 8 or 2. */
   bits?: number;
@@ -37,10 +38,15 @@ export interface ResolvedONNXConfig {
 
 /** What a report records of an ONNX run. */
 export interface ONNXConfigRecord {
+  /** Always 'onnx'. */
   format: 'onnx';
+  /** Bits per weight of MatMulNBits. */
   bits: number;
+  /** Weights per block along K. */
   block_size: number;
+  /** Zero-point storage: packed uint8 or float (the scale type). */
   zero_points: 'uint8' | 'float';
+  /** Whether the HQQ solver ran (false: round-to-nearest). */
   optimize: boolean;
 }
 

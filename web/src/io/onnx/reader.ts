@@ -13,21 +13,31 @@ import type { ByteSource } from '../source.js';
 import { FIELD, ONNX_DTYPES, onnxTypes } from './schema.js';
 import { concatBytes, readVarint, scanFields, WindowReader, type WireField } from './wire.js';
 
-/** Where a tensor's bytes are. */
+/**
+ * Where a tensor's bytes are: `kind` 'inline' (raw_data in the model file) or 'external' (in the
+ * data file `location`), as `length` bytes at `begin` of `source`; or 'typed' (float_data,
+ * int64_data...: small typed fields, kept in the graph bytes as they are).
+ */
 export type TensorData =
   | { kind: 'inline'; source: ByteSource; begin: number; length: number }
   | { kind: 'external'; location: string; source: ByteSource; begin: number; length: number }
-  /** float_data/int64_data...: small typed fields, kept in the graph bytes as they are. */
   | { kind: 'typed' };
 
+/** A TensorProto of the model (an initializer or a Constant node's value), located but not read. */
 export interface ONNXTensor {
+  /** Its name (a Constant's: the node's output when the tensor has none). */
   name: string;
+  /** TensorProto.DataType (1 float, 10 float16, 7 int64...). */
   dataType: number;
   /** Container dtype name (F32, F16, BF16, I64...). */
   dtype: string;
+  /** Its dims, row-major. */
   dims: number[];
+  /** Elements. */
   numel: number;
+  /** Bytes of its data. */
   byteLength: number;
+  /** Where the data is. */
   data: TensorData;
   /** The decoded TensorProto without raw_data (external_data, doc_string, metadata_props...). */
   proto: Record<string, unknown>;
@@ -35,32 +45,51 @@ export interface ONNXTensor {
   field: WireField;
 }
 
+/** A NodeProto of the main graph. */
 export interface ONNXNode {
+  /** The graph field holding it. */
   field: WireField;
-  /** Decoded (for a large Constant node: without its tensor's raw_data). */
+  /** Input value names, as decoded (for a large Constant node: without its tensor's raw_data). */
   input: string[];
+  /** Output value names. */
   output: string[];
+  /** Node name ('' when unnamed). */
   name: string;
+  /** Operator type (MatMul, Gemm...). */
   opType: string;
+  /** Operator domain ('' for the default ONNX domain). */
   domain: string;
+  /** The decoded AttributeProtos (protobufjs plain objects: name, type, i, f, t...). */
   attribute: Record<string, unknown>[];
   /** A Constant node's tensor (large ones are located, not read). */
   constant?: ONNXTensor;
 }
 
+/** An opened ONNX model: its structure, with every tensor located (see the module comment). */
 export interface ONNXModel {
+  /** The model file. */
   source: ByteSource;
+  /** Cached reads of `source`. */
   reader: WindowReader;
+  /** The ModelProto's top-level fields, in file order. */
   modelFields: WireField[];
+  /** The ModelProto field holding the graph. */
   graph: WireField;
+  /** The GraphProto's fields, in file order. */
   graphFields: WireField[];
+  /** ModelProto.ir_version. */
   irVersion: number;
+  /** The opset imports: `domain` ('' for ai.onnx) and `version`. */
   opsets: { domain: string; version: number }[];
+  /** The graph's initializers, in file order. */
   initializers: ONNXTensor[];
+  /** The graph's nodes, in file order. */
   nodes: ONNXNode[];
   /** Element types known for value names (graph inputs, outputs, value_info). */
   elemTypes: Map<string, number>;
+  /** Names of the graph's inputs (initializers listed as inputs included). */
   graphInputs: Set<string>;
+  /** Names of the graph's outputs. */
   graphOutputs: Set<string>;
   /** Names read inside subgraphs (If/Loop bodies): such tensors are not ours to rewrite. */
   subgraphReads: Set<string>;
@@ -70,6 +99,7 @@ export interface ONNXModel {
   bytes(begin: number, end: number): Uint8Array;
 }
 
+/** Options of `openONNX`. */
 export interface OpenONNXOptions {
   /** The source holding external data `location` (relative to the model's folder). */
   openExternal?: (location: string) => Promise<ByteSource | undefined>;

@@ -8,13 +8,17 @@ import { HQQError } from '../../errors.js';
 import type { ByteSource } from '../source.js';
 import { Reader, Writer } from './schema.js';
 
+/** One field of a protobuf message, by position in the file. */
 export interface WireField {
-  /** Field number and wire type. */
+  /** Field number. */
   no: number;
+  /** Wire type (0 varint, 1 fixed64, 2 length-delimited, 5 fixed32). */
   wire: number;
-  /** Where the tag starts, where the value (for LEN: the payload) starts, where the field ends. */
+  /** Where the tag starts. */
   start: number;
+  /** Where the value starts (for a length-delimited field: its payload). */
   dataStart: number;
+  /** Where the field ends. */
   end: number;
 }
 
@@ -22,6 +26,7 @@ const WINDOW = 64 * 1024;
 
 /** Cached positional reads; a window is re-read only when a read leaves it. */
 export class WindowReader {
+  /** The source read. */
   readonly source: ByteSource;
   #begin = 0;
   #buf: Uint8Array = new Uint8Array(0);
