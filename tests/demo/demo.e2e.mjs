@@ -134,7 +134,7 @@ t.test('page loads: CSP meta tag and header, quantizer and sample ready, no erro
   for (const d of ["default-src 'none'", "connect-src 'self'", "worker-src 'self'", "style-src 'self'", "'wasm-unsafe-eval'"]) {
     assert(meta.includes(d), `CSP has ${d}`);
   }
-  if (meta.includes("'unsafe-eval'")) console.log("       note: the CSP carries 'unsafe-eval' because web/wasm/hqq.mjs uses new Function (link with -sDYNAMIC_EXECUTION=0)");
+  if (meta.includes("'unsafe-eval'")) console.log("       note: the CSP carries 'unsafe-eval' (the build said why: Embind glue without -sDYNAMIC_EXECUTION=0, or protobufjs reflection for ONNX)");
   const wasmUrl = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name).find((n) => n.endsWith('.wasm')));
   assert(wasmUrl, 'the page loaded a .wasm file');
   const head = await fetch(wasmUrl, { method: 'HEAD' }); // from Node: not a request of the page
