@@ -141,7 +141,7 @@ describe('createPortPool', () => {
     const { kind: _kind, ...noKind } = task('old');
     const e1 = await rejectsWithHQQError(pool.run(noKind as unknown as QuantizeTask));
     expect(e1.code).toBe('INVALID_ARGUMENT');
-    expect(e1.message).toMatch(/tensor "old": the task's kind is undefined; set `kind` to one of 'hqq', 'gguf', 'convert'/);
+    expect(e1.message).toMatch(/tensor "old": the task's kind is undefined; set `kind` to one of 'hqq', 'gguf', 'convert', 'nbits'/);
     const e2 = await rejectsWithHQQError(pool.run({ ...task('x'), name: 3 } as unknown as QuantizeTask));
     expect(e2.message).toMatch(/needs a string `name`/);
     const e3 = await rejectsWithHQQError(pool.run({ ...task('y'), data: new Float32Array(8) } as unknown as QuantizeTask));

@@ -162,7 +162,7 @@ export type FromWorker =
   | { type: 'error'; id: number; error: { name: string; code?: string; message: string } };
 
 /** The task kinds a worker runs. */
-export const TASK_KINDS: readonly WorkerTask['kind'][] = ['hqq', 'gguf', 'convert'];
+export const TASK_KINDS: readonly WorkerTask['kind'][] = ['hqq', 'gguf', 'convert', 'nbits'];
 
 /**
  * Checks the envelope of a task before it is queued, on the caller's thread, so a malformed task
