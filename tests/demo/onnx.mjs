@@ -145,7 +145,7 @@ export async function registerONNXTests(t, ctx) {
     assertEqual(plan.filter((r) => r.action === 'quantize').length, MLP_QUANTIZED.length, 'planned quantized rows');
 
     await runAndWait();
-    const u8 = await checkRows(plan.find((r) => r.action === 'quantize').badge);
+    const u8 = await checkRows('q4 b32');
     const dirU8 = join(work, 'onnx-u8');
     const filesU8 = await download(dirU8);
     assertEqual(JSON.stringify([...filesU8.keys()]), '["mlp_q4.onnx"]', 'one file, named as transformers.js names q4');
@@ -154,7 +154,7 @@ export async function registerONNXTests(t, ctx) {
     await page.selectOption('#opt-onnx-zeros', 'float');
     await page.waitForFunction(() => document.querySelector('#results-card')?.dataset.final === 'false');
     await runAndWait();
-    const fl = await checkRows(plan.find((r) => r.action === 'quantize').badge);
+    const fl = await checkRows('q4 b32 fz'); // the library's label of float zero points
     const dirF = join(work, 'onnx-float');
     const filesF = await download(dirF);
     const b = await checkOutput(filesF, 'mlp_q4.onnx', dirF, { bits: 4, blockSize: 32, zeroPoints: 'float' });
