@@ -8,7 +8,9 @@
 //   - the MLP with external data: dropped without its data file, the page names the missing file
 //     and offers no run; with it, the output (.onnx + .onnx_data) runs in onnxruntime-node;
 //   - a transformers.js folder (config.json, onnx/model.onnx and another variant) picked with
-//     webkitdirectory: onnx/model.onnx is the model, the output is model_q4.onnx.
+//     webkitdirectory: onnx/model.onnx is the model, the output is model_q4.onnx;
+//   - a transformers.js folder with onnx/model_fp16.onnx dropped as a FileSystemDirectoryHandle:
+//     the onnx/ sub-folder is read, the output is model_q4f16.onnx with float16 scales.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
@@ -30,6 +32,28 @@ async function loadModelHelpers(repo, work) {
 }
 
 const MLP_QUANTIZED = ['W1', 'W2t', 'Wshared', 'W4', 'Wc'];
+
+/** float32 -> IEEE half bits (round half up; tiny values flush to zero: enough for N(0, 0.1) weights). */
+function toHalf(v) {
+  const u = new Uint32Array(new Float32Array([v]).buffer)[0];
+  const sign = (u >>> 16) & 0x8000;
+  const e = ((u >>> 23) & 0xff) - 112;
+  if (e <= 0) return sign;
+  if (e >= 31) return sign | 0x7c00;
+  return (sign | (e << 10) | ((u & 0x7fffff) >>> 13)) + ((u >>> 12) & 1);
+}
+
+/** One float16 MatMul (x [batch, 64] @ W [64, 64]), as model_fp16.onnx of a transformers.js folder. */
+function fp16Model(h) {
+  const w = h.randn(64 * 64, 21, 0.1);
+  const raw = new Uint8Array(new Uint16Array(Array.from(w, toHalf)).buffer);
+  return h.buildModel({
+    inputs: [{ name: 'x', dims: ['batch', 64], elemType: 10 }],
+    outputs: [{ name: 'y', dims: ['batch', 64], elemType: 10 }],
+    initializers: [{ name: 'W', dims: [64, 64], raw, dataType: 10 }],
+    nodes: [{ op: 'MatMul', inputs: ['x', 'W'], outputs: ['y'], name: 'fc' }],
+  }).bytes;
+}
 
 export async function registerONNXTests(t, ctx) {
   const { page, work, rowsInfo, runAndWait } = ctx;
@@ -220,5 +244,36 @@ export async function registerONNXTests(t, ctx) {
     await runAndWait();
     const links = await page.$$eval('#downloads a[download]', (as) => as.map((a) => a.dataset.file));
     assertEqual(JSON.stringify(links), '["model_q4.onnx"]', 'transformers.js\'s q4 name');
+  });
+
+  t.test('ONNX: a transformers.js folder dropped as a FileSystemDirectoryHandle: onnx/model_fp16.onnx -> model_q4f16.onnx, float16 scales', async () => {
+    const files = { 'config.json': Buffer.from('{"model_type":"bert"}').toString('base64'), 'onnx/model_fp16.onnx': Buffer.from(fp16Model(h)).toString('base64') };
+    await page.evaluate(async (files) => {
+      const root = await navigator.storage.getDirectory();
+      const dir = await root.getDirectoryHandle('Dropped-TJ', { create: true });
+      for (const [path, b64] of Object.entries(files)) {
+        const parts = path.split('/');
+        const d = parts.length > 1 ? await dir.getDirectoryHandle(parts[0], { create: true }) : dir;
+        const w = await (await d.getFileHandle(parts.at(-1), { create: true })).createWritable();
+        await w.write(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
+        await w.close();
+      }
+      const ev = new Event('drop', { bubbles: true, cancelable: true });
+      const item = { kind: 'file', getAsFileSystemHandle: async () => dir, getAsFile: () => null, webkitGetAsEntry: () => null };
+      Object.defineProperty(ev, 'dataTransfer', { value: { items: [item], files: [] } });
+      document.querySelector('#dropzone').dispatchEvent(ev);
+    }, files);
+    await waitLabel('folder Dropped-TJ (onnx/model_fp16.onnx)');
+    await waitPlan();
+    const plan = await rowsInfo();
+    assert(plan.length === 1 && plan[0].name === 'W' && plan[0].action === 'quantize', `one row, W, quantized: ${JSON.stringify(plan.map((r) => [r.name, r.action]))}`);
+    assertEqual(plan[0].cells[2], 'F16', 'the weight is float16');
+    await runAndWait();
+    const dir = join(work, 'onnx-fp16');
+    const out = await download(dir);
+    assertEqual(JSON.stringify([...out.keys()]), '["model_q4f16.onnx"]', 'transformers.js\'s q4f16 name');
+    const m = await h.openOutput(out, 'model_q4f16.onnx');
+    const node = m.nodes.find((n) => n.opType === 'MatMulNBits');
+    assertEqual(m.initializers.find((i) => i.name === node.input[2])?.dataType, 10, 'scales in A\'s type, float16');
   });
 }
