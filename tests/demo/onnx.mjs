@@ -4,7 +4,7 @@
 //     page: plan rows and reasons, then quantized with uint8 and with float zero points; each
 //     download is parsed (MatMulNBits nodes and attributes) and run in onnxruntime-node, where it
 //     must equal the original graph run with the dequantized weights (the twin) to 1e-4;
-//   - float zero points with 8 bits: the page explains why not, and recovers;
+//   - float zero points with 8 bits: the page explains why not, and recovers; a truncated .onnx;
 //   - the MLP with external data: dropped without its data file, the page names the missing file
 //     and offers no run; with it, the output (.onnx + .onnx_data) runs in onnxruntime-node;
 //   - a transformers.js folder (config.json, onnx/model.onnx and another variant) picked with
@@ -226,6 +226,20 @@ export async function registerONNXTests(t, ctx) {
     assert(m.externalFiles.includes('mlp_q4.onnx_data'), 'the output reads its weights from mlp_q4.onnx_data');
     const { eOrig } = await checkOutput(files, 'mlp_q4.onnx', dir, { bits: 4, blockSize: 32, zeroPoints: 'uint8' });
     console.log(`       external data: output vs fp32 ${eOrig.toFixed(4)}`);
+  });
+
+  t.test('ONNX: a truncated .onnx gets the reader\'s message, no plan, and the page recovers', async () => {
+    const bytes = h.mlpModel().bytes;
+    await dropFiles({ 'cut.onnx': bytes.slice(0, Math.floor(bytes.length / 2)) });
+    await page.waitForSelector('#error', { state: 'visible', timeout: 30_000 });
+    const msg = await page.textContent('#error-message');
+    assertEqual(await page.getAttribute('#error', 'data-code'), 'BAD_FILE', 'error code');
+    assert(msg.includes('cut.onnx') && /ONNX/.test(msg), `the message names the file: ${msg}`);
+    assertEqual(await page.isDisabled('#run-btn'), true, 'nothing to run');
+    await dropFiles({ 'mlp.onnx': bytes });
+    await waitLabel('mlp.onnx');
+    await waitPlan();
+    assertEqual(await page.isVisible('#error'), false, 'the error is gone once a good model is opened');
   });
 
   t.test('ONNX: a transformers.js folder (webkitdirectory): onnx/model.onnx is quantized to model_q4.onnx', async () => {
