@@ -6,7 +6,8 @@
 //     must equal the original graph run with the dequantized weights (the twin) to 1e-4;
 //   - float zero points with 8 bits: the page explains why not, and recovers; a truncated .onnx;
 //   - the MLP with external data: dropped without its data file, the page names the missing file
-//     and offers no run; with it, the output (.onnx + .onnx_data) runs in onnxruntime-node;
+//     and offers no run; with it, the output (.onnx + .onnx_data) runs in onnxruntime-node, and
+//     streamed into a picked folder it is the same bytes;
 //   - a transformers.js folder (config.json, onnx/model.onnx and another variant) picked with
 //     webkitdirectory: onnx/model.onnx is the model, the output is model_q4.onnx;
 //   - a transformers.js folder with onnx/model_fp16.onnx dropped as a FileSystemDirectoryHandle:
@@ -226,6 +227,15 @@ export async function registerONNXTests(t, ctx) {
     assert(m.externalFiles.includes('mlp_q4.onnx_data'), 'the output reads its weights from mlp_q4.onnx_data');
     const { eOrig } = await checkOutput(files, 'mlp_q4.onnx', dir, { bits: 4, blockSize: 32, zeroPoints: 'uint8' });
     console.log(`       external data: output vs fp32 ${eOrig.toFixed(4)}`);
+    // The same two files streamed into a picked folder: one file is not offered, the bytes are the download's.
+    assertEqual(await page.isDisabled('#out-file'), true, 'a two-file output cannot go into one file');
+    await page.evaluate(() => { window.__pickDir = 'onnx-stream'; });
+    await page.check('#out-directory');
+    await runAndWait();
+    const streamed = await ctx.readOpfs('onnx-stream');
+    assertEqual(JSON.stringify([...streamed.keys()].sort()), '["mlp_q4.onnx","mlp_q4.onnx_data"]', 'files streamed into the folder');
+    for (const [name, bytes] of streamed) assert(Buffer.compare(bytes, Buffer.from(files.get(name))) === 0, `${name}: streamed = downloaded`);
+    await page.check('input[name="output"][value="memory"]');
   });
 
   t.test('ONNX: a truncated .onnx gets the reader\'s message, no plan, and the page recovers', async () => {
