@@ -41,13 +41,15 @@ class SuperBlockSearch {
   }
 
   // Affine types: computes llama.cpp's block itself (kopt_reference.hpp), then searches as run().
-  bool run_with_own_reference(const float* x, uint8_t* out) {
+  // `ref_out` (may be nullptr) receives llama.cpp's block.
+  bool run_with_own_reference(const float* x, uint8_t* out, uint8_t* ref_out = nullptr) {
     x_ = x;
     transpose();
     ReferenceBlock rb;
     reference_.run(x_, xt_, rb);
     uint8_t ref[kMaxBlockBytes];
     pack_block(type_, rb.p, rb.q, ref);
+    if (ref_out != nullptr) std::memcpy(ref_out, ref, L_.bytes);
     // llama.cpp's continuous grid, before its codes were rounded, is the better starting point
     for (int j = 0; j < L_.n_sub; ++j) {
       ref_fit_D_[j] = rb.scale[j];
@@ -527,18 +529,19 @@ void reference_blocks(Type type, const float* x, std::size_t n_blocks, uint8_t* 
   }
 }
 
-// Runs the search over consecutive blocks; `reference` == nullptr (affine types only): the search
-// computes llama.cpp's blocks itself.
+// Runs the search over consecutive blocks; `reference` == nullptr: the search computes llama.cpp's
+// blocks itself (and then writes them into `reference_out` when that is not nullptr).
 template <class LN>
 OptimizeCounts search_blocks(Type type, const SearchPlan& plan, const float* x, std::size_t n_blocks,
-                             const uint8_t* reference, uint8_t* out) {
+                             const uint8_t* reference, uint8_t* out, uint8_t* reference_out = nullptr) {
   const std::size_t bytes = layout_of(type)->bytes;
   SuperBlockSearch<LN> search(type, plan);
   OptimizeCounts counts;
   for (std::size_t b = 0; b < n_blocks; ++b) {
     const float* xb = x + b * kSuperBlock;
     const bool ours = reference != nullptr ? search.run(xb, reference + b * bytes, out + b * bytes)
-                                           : search.run_with_own_reference(xb, out + b * bytes);
+                                           : search.run_with_own_reference(xb, out + b * bytes,
+                                                                           reference_out ? reference_out + b * bytes : nullptr);
     counts.improved += ours ? 1 : 0;
     ++counts.blocks;
   }

@@ -88,8 +88,9 @@ bool have_simd_search() noexcept {
 
 namespace detail {
 OptimizeCounts optimize_blocks_scalar(Type type, const SearchPlan& plan, const float* x,
-                                      std::size_t n_blocks, const uint8_t* reference, uint8_t* out) {
-  return search_blocks<ScalarLanes>(type, plan, x, n_blocks, reference, out);
+                                      std::size_t n_blocks, const uint8_t* reference, uint8_t* out,
+                                      uint8_t* reference_out) {
+  return search_blocks<ScalarLanes>(type, plan, x, n_blocks, reference, out, reference_out);
 }
 }  // namespace detail
 
@@ -105,8 +106,17 @@ void reference_blocks(Type type, const float* x, std::size_t n_blocks, uint8_t* 
 
 OptimizeCounts quantize_blocks(Type type, const float* x, std::size_t n_blocks, uint8_t* out,
                                       const OptimizeOptions& options) {
+  return quantize_blocks(type, x, n_blocks, out, nullptr, options);
+}
+
+OptimizeCounts quantize_blocks(Type type, const float* x, std::size_t n_blocks, uint8_t* out,
+                               uint8_t* reference_out, const OptimizeOptions& options) {
   if (layout_of(type) == nullptr) return {};
-  return optimize_blocks(type, x, n_blocks, nullptr, out, options);
+  const SearchPlan& plan = options.plan != nullptr ? *options.plan : default_plan(type);
+#if defined(HQQ_HAVE_SIMD_KERNELS)
+  if (!options.scalar) return detail::optimize_blocks_simd(type, plan, x, n_blocks, nullptr, out, reference_out);
+#endif
+  return detail::optimize_blocks_scalar(type, plan, x, n_blocks, nullptr, out, reference_out);
 }
 
 OptimizeCounts optimize_blocks(Type type, const float* x, std::size_t n_blocks,
@@ -127,4 +137,9 @@ void quantize_q3_K(const float* x, std::size_t n_blocks, uint8_t* out) { kopt::q
 void quantize_q4_K(const float* x, std::size_t n_blocks, uint8_t* out) { kopt::quantize_blocks(Type::Q4_K, x, n_blocks, out); }
 void quantize_q5_K(const float* x, std::size_t n_blocks, uint8_t* out) { kopt::quantize_blocks(Type::Q5_K, x, n_blocks, out); }
 void quantize_q6_K(const float* x, std::size_t n_blocks, uint8_t* out) { kopt::quantize_blocks(Type::Q6_K, x, n_blocks, out); }
+void quantize_q2_K_with_reference(const float* x, std::size_t n, uint8_t* out, uint8_t* ref) { kopt::quantize_blocks(Type::Q2_K, x, n, out, ref); }
+void quantize_q3_K_with_reference(const float* x, std::size_t n, uint8_t* out, uint8_t* ref) { kopt::quantize_blocks(Type::Q3_K, x, n, out, ref); }
+void quantize_q4_K_with_reference(const float* x, std::size_t n, uint8_t* out, uint8_t* ref) { kopt::quantize_blocks(Type::Q4_K, x, n, out, ref); }
+void quantize_q5_K_with_reference(const float* x, std::size_t n, uint8_t* out, uint8_t* ref) { kopt::quantize_blocks(Type::Q5_K, x, n, out, ref); }
+void quantize_q6_K_with_reference(const float* x, std::size_t n, uint8_t* out, uint8_t* ref) { kopt::quantize_blocks(Type::Q6_K, x, n, out, ref); }
 }  // namespace hqq::gguf::opt
