@@ -134,6 +134,27 @@ async function writeAll(fh: FileHandle, bytes: Uint8Array, position: number): Pr
   }
 }
 
+/**
+ * Small writes are staged and written together. A quantized HQQ layer is ~18 entries of a few
+ * bytes to a few KiB (W_q, scale, zero and the config keys), all adjacent in the file, and one
+ * positional write each made 5000 tiny layers spend most of their time issuing 90,000 writes.
+ * Writes up to STAGE_SMALL bytes that continue the staged run are copied into it; the run is
+ * written when a write does not continue it, when it reaches STAGE_MAX, and in prepare().
+ */
+const STAGE_SMALL = 64 * 1024;
+const STAGE_MAX = 1024 * 1024;
+
+function concatParts(parts: readonly Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
+}
+
 function checkLayout(where: string, plan: FileLayout): void {
   if (!plan || !(plan.headerBytes instanceof Uint8Array) || !(plan.offsets instanceof Map) || !Number.isSafeInteger(plan.totalSize)) {
     throw new HQQError('INVALID_ARGUMENT', `${where}: plan must be a file layout (from planSafetensors(), planGGUF(), ...)`);
@@ -170,11 +191,38 @@ export async function openLayoutFile(path: string, plan: FileLayout, options: { 
   let abortPromise: Promise<void> | undefined;
   const inflight = new Set<Promise<void>>();
   const coverage = new TensorCoverage(name, plan);
+  // The staged run (see STAGE_SMALL): copies of small writes, contiguous from file position stagePos.
+  let stageParts: Uint8Array[] = [];
+  let stagePos = 0;
+  let stageLen = 0;
+  let stageFirst = '';
+  let stageLast = '';
+
+  /** Writes the staged run (if any); a failure aborts the file. */
+  const flush = async (): Promise<void> => {
+    if (stageLen === 0) return;
+    const data = concatParts(stageParts, stageLen);
+    const at = stagePos;
+    const names = stageFirst === stageLast ? JSON.stringify(stageFirst) : `${JSON.stringify(stageFirst)} .. ${JSON.stringify(stageLast)}`;
+    stageParts = [];
+    stageLen = 0;
+    const op = writeAll(fh, data, at);
+    inflight.add(op);
+    try {
+      await op;
+    } catch (e) {
+      throw await fail('IO_ERROR', `${name}: tensor(s) ${names}: writing ${data.byteLength} bytes to ${path} failed (${errText(e)}); check free space`, e);
+    } finally {
+      inflight.delete(op);
+    }
+  };
 
   const doAbort = (): Promise<void> => {
     if (state === 'kept') return Promise.resolve();
     if (abortPromise) return abortPromise;
     state = 'aborted';
+    stageParts = [];
+    stageLen = 0;
     abortPromise = (async () => {
       await Promise.allSettled([...inflight]);
       if (fhOpen) {
@@ -210,6 +258,21 @@ export async function openLayoutFile(path: string, plan: FileLayout, options: { 
         throw await fail('INVALID_ARGUMENT', (e as Error).message);
       }
       if (bytes.byteLength === 0) return;
+      if (bytes.byteLength <= STAGE_SMALL) {
+        // (a loop: another write may have started a new run while this one waited for the flush)
+        while (stageLen > 0 && (pos !== stagePos + stageLen || stageLen + bytes.byteLength > STAGE_MAX)) {
+          await flush();
+          if (state !== 'open') throw notOpen(`writeTensor(${JSON.stringify(tname)})`);
+        }
+        if (stageLen === 0) {
+          stagePos = pos;
+          stageFirst = tname;
+        }
+        stageParts.push(bytes.slice()); // the caller may reuse its buffer once this resolves
+        stageLen += bytes.byteLength;
+        stageLast = tname;
+        return;
+      }
       const op = writeAll(fh, bytes, pos);
       inflight.add(op);
       try {
@@ -225,6 +288,12 @@ export async function openLayoutFile(path: string, plan: FileLayout, options: { 
     },
     async prepare(): Promise<void> {
       if (state !== 'open') throw notOpen('prepare()');
+      try {
+        await flush();
+      } catch (e) {
+        state = 'aborted';
+        throw e;
+      }
       state = 'preparing';
       await Promise.allSettled([...inflight]);
       if ((state as State) === 'aborted') {
