@@ -70,7 +70,7 @@ class AffineReference {
     const V zero = LN::splat(0.0f);
     const V nmax = LN::splat(static_cast<float>(L_.q_hi));
     auto xv = [&](int i) { return LN::load(xt + (g * n_ + i) * N); };
-    alignas(16) float w[32 * N] = {};
+    alignas(16) float w[32 * N];  // every element used is written first (no memset per group)
     if (type_ == Type::Q2_K) {
       for (int i = 0; i < n_; ++i) LN::store(w + i * N, LN::abs(xv(i)));
     } else {
@@ -101,7 +101,7 @@ class AffineReference {
       LN::store(L + i * N, l);
       best = LN::add(best, LN::mul(wv(i), error_term(LN::sub(LN::add(LN::mul(scale, l), min), xv(i)))));
     }
-    alignas(16) float aux[32 * N] = {};
+    alignas(16) float aux[32 * N];
     for (int step = 0; step <= nstep_; ++step) {
       const float offset = (rmin_ + 0.1f * static_cast<float>(step)) + static_cast<float>(L_.q_hi);
       // llama.cpp measures from the current best min, which the candidates before have updated

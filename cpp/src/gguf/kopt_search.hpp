@@ -338,16 +338,18 @@ class SuperBlockSearch {
   }
 
   // Nearest levels of the current best codes, per sub-block in order (exactly the stored levels).
+  // N weights of one sub-block at a time (the same float operations as one by one: nearest is
+  // round-half-even either way).
   void nearest_levels(const Params& p, int8_t* q) const {
     const float d = f16_to_f32(p.d), dmin = f16_to_f32(p.dmin);
+    alignas(16) float v[N];
     for (int j = 0; j < L_.n_sub; ++j) {
       const float D = d * static_cast<float>(p.sc[j]);
       const float M = L_.affine() ? dmin * static_cast<float>(p.m[j]) : 0.0f;
-      const float inv = D == 0.0f ? 0.0f : 1.0f / D;
-      for (int i = 0; i < n_; ++i) {
-        const float v = std::nearbyint((x_[j * n_ + i] + M) * inv);
-        const float lo = static_cast<float>(L_.q_lo), hi = static_cast<float>(L_.q_hi);
-        q[j * n_ + i] = static_cast<int8_t>(v < lo ? lo : (hi < v ? hi : v));
+      const V vM = LN::splat(M), vinv = LN::splat(D == 0.0f ? 0.0f : 1.0f / D);
+      for (int i = 0; i < n_; i += N) {
+        LN::store(v, LN::min(LN::max(LN::nearest(LN::mul(LN::add(LN::load(x_ + j * n_ + i), vM), vinv)), qlo_), qhi_));
+        for (int l = 0; l < N; ++l) q[j * n_ + i + l] = static_cast<int8_t>(v[l]);
       }
     }
   }

@@ -9,6 +9,15 @@ import { checkReadRange, type ByteSource } from './source.js';
 
 const ioMessage = causeText;
 
+/**
+ * Small reads go through a read-ahead window: a model of thousands of tiny tensors would
+ * otherwise cost one positional read (and one thread-pool round trip) per tensor. A read of at
+ * most WINDOW_SMALL bytes outside the window reads WINDOW bytes from its offset on; reads inside
+ * it are copied out of it. Larger reads go straight to the file.
+ */
+const WINDOW_SMALL = 64 * 1024;
+const WINDOW = 1024 * 1024;
+
 export interface FileSource extends ByteSource {
   readonly path: string;
   close(): Promise<void>;
@@ -39,13 +48,9 @@ export async function openFileSource(path: string): Promise<FileSource> {
     throw new HQQError('IO_ERROR', `${path}: cannot stat (${ioMessage(e)}); check the path and permissions`, { cause: e });
   }
   let closed = false;
-  return {
-    path,
-    name,
-    size,
-    async read(offset: number, length: number): Promise<Uint8Array> {
-      if (closed) throw new HQQError('INVALID_ARGUMENT', `${name}: read after close(); open the file again`);
-      checkReadRange(name, size, offset, length);
+  let win: { start: number; end: number; data: Promise<Uint8Array> } | undefined;
+
+  const readRange = async (offset: number, length: number): Promise<Uint8Array> => {
       const out = new Uint8Array(length);
       let done = 0;
       while (done < length) {
@@ -66,6 +71,31 @@ export async function openFileSource(path: string): Promise<FileSource> {
         done += n;
       }
       return out;
+  };
+
+  return {
+    path,
+    name,
+    size,
+    async read(offset: number, length: number): Promise<Uint8Array> {
+      if (closed) throw new HQQError('INVALID_ARGUMENT', `${name}: read after close(); open the file again`);
+      checkReadRange(name, size, offset, length);
+      if (length === 0 || length > WINDOW_SMALL) return readRange(offset, length);
+      if (!win || offset < win.start || offset + length > win.end) {
+        const start = offset;
+        const end = Math.min(size, offset + WINDOW);
+        win = { start, end, data: readRange(start, end - start) };
+      }
+      const w = win;
+      let data: Uint8Array;
+      try {
+        data = await w.data;
+      } catch {
+        // the window failed (e.g. the file shrank): this read alone says what is wrong, if anything
+        if (win === w) win = undefined;
+        return readRange(offset, length);
+      }
+      return data.slice(offset - w.start, offset - w.start + length);
     },
     async close(): Promise<void> {
       if (closed) return;
