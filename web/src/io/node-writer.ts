@@ -138,21 +138,36 @@ async function writeAll(fh: FileHandle, bytes: Uint8Array, position: number): Pr
  * Small writes are staged and written together. A quantized HQQ layer is ~18 entries of a few
  * bytes to a few KiB (W_q, scale, zero and the config keys), all adjacent in the file, and one
  * positional write each made 5000 tiny layers spend most of their time issuing 90,000 writes.
- * Writes up to STAGE_SMALL bytes that continue the staged run are copied into it; the run is
- * written when a write does not continue it, when it reaches STAGE_MAX, and in prepare().
+ * Writes up to STAGE_SMALL bytes are copied into the stage; when it holds STAGE_MAX bytes, and in
+ * prepare(), its writes are sorted by position and each run of adjacent ones is written at once
+ * (workers finish in any order, so adjacent layers arrive out of order).
  */
 const STAGE_SMALL = 64 * 1024;
 const STAGE_MAX = 1024 * 1024;
 
-function concatParts(parts: readonly Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.byteLength;
+interface Staged {
+  pos: number;
+  bytes: Uint8Array;
+  name: string;
+}
+
+/** The staged writes as runs of adjacent bytes: [position, bytes, first name, last name]. */
+function stagedRuns(staged: Staged[]): { pos: number; data: Uint8Array; first: string; last: string }[] {
+  staged.sort((a, b) => a.pos - b.pos);
+  const runs: { pos: number; data: Uint8Array; first: string; last: string }[] = [];
+  for (let i = 0; i < staged.length; ) {
+    let j = i + 1;
+    let len = staged[i]!.bytes.byteLength;
+    while (j < staged.length && staged[j]!.pos === staged[i]!.pos + len) len += staged[j++]!.bytes.byteLength;
+    let data = staged[i]!.bytes;
+    if (j - i > 1) {
+      data = new Uint8Array(len);
+      for (let k = i, o = 0; k < j; o += staged[k]!.bytes.byteLength, k++) data.set(staged[k]!.bytes, o);
+    }
+    runs.push({ pos: staged[i]!.pos, data, first: staged[i]!.name, last: staged[j - 1]!.name });
+    i = j;
   }
-  return out;
+  return runs;
 }
 
 function checkLayout(where: string, plan: FileLayout): void {
@@ -191,29 +206,27 @@ export async function openLayoutFile(path: string, plan: FileLayout, options: { 
   let abortPromise: Promise<void> | undefined;
   const inflight = new Set<Promise<void>>();
   const coverage = new TensorCoverage(name, plan);
-  // The staged run (see STAGE_SMALL): copies of small writes, contiguous from file position stagePos.
-  let stageParts: Uint8Array[] = [];
-  let stagePos = 0;
-  let stageLen = 0;
-  let stageFirst = '';
-  let stageLast = '';
+  // The stage (see STAGE_SMALL): copies of small writes, not yet in the file.
+  let staged: Staged[] = [];
+  let stagedBytes = 0;
 
-  /** Writes the staged run (if any); a failure aborts the file. */
+  /** Writes the staged bytes (if any), one write per run of adjacent ones; a failure aborts the file. */
   const flush = async (): Promise<void> => {
-    if (stageLen === 0) return;
-    const data = concatParts(stageParts, stageLen);
-    const at = stagePos;
-    const names = stageFirst === stageLast ? JSON.stringify(stageFirst) : `${JSON.stringify(stageFirst)} .. ${JSON.stringify(stageLast)}`;
-    stageParts = [];
-    stageLen = 0;
-    const op = writeAll(fh, data, at);
-    inflight.add(op);
-    try {
-      await op;
-    } catch (e) {
-      throw await fail('IO_ERROR', `${name}: tensor(s) ${names}: writing ${data.byteLength} bytes to ${path} failed (${errText(e)}); check free space`, e);
-    } finally {
-      inflight.delete(op);
+    if (stagedBytes === 0) return;
+    const runs = stagedRuns(staged);
+    staged = [];
+    stagedBytes = 0;
+    for (const r of runs) {
+      const op = writeAll(fh, r.data, r.pos);
+      inflight.add(op);
+      try {
+        await op;
+      } catch (e) {
+        const names = r.first === r.last ? JSON.stringify(r.first) : `${JSON.stringify(r.first)} .. ${JSON.stringify(r.last)}`;
+        throw await fail('IO_ERROR', `${name}: tensor(s) ${names}: writing ${r.data.byteLength} bytes to ${path} failed (${errText(e)}); check free space`, e);
+      } finally {
+        inflight.delete(op);
+      }
     }
   };
 
@@ -221,8 +234,8 @@ export async function openLayoutFile(path: string, plan: FileLayout, options: { 
     if (state === 'kept') return Promise.resolve();
     if (abortPromise) return abortPromise;
     state = 'aborted';
-    stageParts = [];
-    stageLen = 0;
+    staged = [];
+    stagedBytes = 0;
     abortPromise = (async () => {
       await Promise.allSettled([...inflight]);
       if (fhOpen) {
@@ -259,18 +272,9 @@ export async function openLayoutFile(path: string, plan: FileLayout, options: { 
       }
       if (bytes.byteLength === 0) return;
       if (bytes.byteLength <= STAGE_SMALL) {
-        // (a loop: another write may have started a new run while this one waited for the flush)
-        while (stageLen > 0 && (pos !== stagePos + stageLen || stageLen + bytes.byteLength > STAGE_MAX)) {
-          await flush();
-          if (state !== 'open') throw notOpen(`writeTensor(${JSON.stringify(tname)})`);
-        }
-        if (stageLen === 0) {
-          stagePos = pos;
-          stageFirst = tname;
-        }
-        stageParts.push(bytes.slice()); // the caller may reuse its buffer once this resolves
-        stageLen += bytes.byteLength;
-        stageLast = tname;
+        staged.push({ pos, bytes: bytes.slice(), name: tname }); // the caller may reuse its buffer once this resolves
+        stagedBytes += bytes.byteLength;
+        if (stagedBytes >= STAGE_MAX) await flush();
         return;
       }
       const op = writeAll(fh, bytes, pos);
