@@ -121,11 +121,19 @@ class AffineReference {
       const Mk positive = LN::gt(this_min, zero);
       this_min = LN::select(positive, zero, this_min);
       this_scale = LN::select(positive, LN::div(sum_xl, sum_l2), this_scale);
+      // The error only grows as terms are added (each is >= 0, and adding one never lowers a float
+      // sum), so once no lane's partial sum is below its best, no lane can take this candidate:
+      // stop early, with exactly the outcome of the full sum. Checked every 8 weights.
       V cur = zero;
-      for (int i = 0; i < n_; ++i) {
-        const V d = LN::sub(LN::add(LN::mul(this_scale, LN::load(aux + i * N)), this_min), xv(i));
-        cur = LN::add(cur, LN::mul(wv(i), error_term(d)));
+      bool hopeless = false;
+      for (int i = 0; i < n_ && !hopeless; i += 8) {
+        for (int k = i; k < i + 8; ++k) {
+          const V d = LN::sub(LN::add(LN::mul(this_scale, LN::load(aux + k * N)), this_min), xv(k));
+          cur = LN::add(cur, LN::mul(wv(k), error_term(d)));
+        }
+        hopeless = !LN::any(LN::and_(LN::gt(D, zero), LN::lt(cur, best)));
       }
+      if (hopeless) continue;
       const Mk take = LN::and_(LN::gt(D, zero), LN::lt(cur, best));
       if (!LN::any(take)) continue;
       for (int i = 0; i < n_; ++i) LN::store(L + i * N, LN::select(take, LN::load(aux + i * N), LN::load(L + i * N)));
