@@ -9,15 +9,6 @@ import { checkReadRange, type ByteSource } from './source.js';
 
 const ioMessage = causeText;
 
-/**
- * Small reads go through a read-ahead window: a model of thousands of tiny tensors would
- * otherwise cost one positional read (and one thread-pool round trip) per tensor. A read of at
- * most WINDOW_SMALL bytes outside the window reads WINDOW bytes from its offset on; reads inside
- * it are copied out of it. Larger reads go straight to the file.
- */
-const WINDOW_SMALL = 64 * 1024;
-const WINDOW = 1024 * 1024;
-
 export interface FileSource extends ByteSource {
   readonly path: string;
   close(): Promise<void>;
@@ -48,32 +39,31 @@ export async function openFileSource(path: string): Promise<FileSource> {
     throw new HQQError('IO_ERROR', `${path}: cannot stat (${ioMessage(e)}); check the path and permissions`, { cause: e });
   }
   let closed = false;
-  let win: { start: number; end: number; data: Promise<Uint8Array> } | undefined;
 
   const readRange = async (offset: number, length: number): Promise<Uint8Array> => {
-      // Not zero-filled (a 7B model reads 13.5 GB: zeroing it first is a second pass over memory);
-      // every byte is read below, or the read throws. Its own ArrayBuffer, exactly this long, so
-      // the pool can transfer it to a worker.
-      const out = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
-      let done = 0;
-      while (done < length) {
-        let n: number;
-        try {
-          // Cap a single read so huge requests stay within what the OS reads at once.
-          const want = Math.min(length - done, 1 << 30);
-          ({ bytesRead: n } = await fh.read(out, done, want, offset + done));
-        } catch (e) {
-          throw new HQQError('IO_ERROR', `${name}: reading ${length} bytes at offset ${offset} failed (${ioMessage(e)}); check the disk and try again`, { cause: e });
-        }
-        if (n === 0) {
-          throw new HQQError(
-            'IO_ERROR',
-            `${name}: reading ${length} bytes at offset ${offset} hit the end of the file after ${done} bytes; the file shrank while being read (still downloading?) — wait for it to be complete and try again`,
-          );
-        }
-        done += n;
+    // Not zero-filled (a 7B model reads 13.5 GB: zeroing it first is a second pass over memory);
+    // every byte is read below, or the read throws. Its own ArrayBuffer, exactly this long, so
+    // the pool can transfer it to a worker.
+    const out = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+    let done = 0;
+    while (done < length) {
+      let n: number;
+      try {
+        // Cap a single read so huge requests stay within what the OS reads at once.
+        const want = Math.min(length - done, 1 << 30);
+        ({ bytesRead: n } = await fh.read(out, done, want, offset + done));
+      } catch (e) {
+        throw new HQQError('IO_ERROR', `${name}: reading ${length} bytes at offset ${offset} failed (${ioMessage(e)}); check the disk and try again`, { cause: e });
       }
-      return out;
+      if (n === 0) {
+        throw new HQQError(
+          'IO_ERROR',
+          `${name}: reading ${length} bytes at offset ${offset} hit the end of the file after ${done} bytes; the file shrank while being read (still downloading?) — wait for it to be complete and try again`,
+        );
+      }
+      done += n;
+    }
+    return out;
   };
 
   return {
@@ -83,22 +73,7 @@ export async function openFileSource(path: string): Promise<FileSource> {
     async read(offset: number, length: number): Promise<Uint8Array> {
       if (closed) throw new HQQError('INVALID_ARGUMENT', `${name}: read after close(); open the file again`);
       checkReadRange(name, size, offset, length);
-      if (length === 0 || length > WINDOW_SMALL) return readRange(offset, length);
-      if (!win || offset < win.start || offset + length > win.end) {
-        const start = offset;
-        const end = Math.min(size, offset + WINDOW);
-        win = { start, end, data: readRange(start, end - start) };
-      }
-      const w = win;
-      let data: Uint8Array;
-      try {
-        data = await w.data;
-      } catch {
-        // the window failed (e.g. the file shrank): this read alone says what is wrong, if anything
-        if (win === w) win = undefined;
-        return readRange(offset, length);
-      }
-      return data.slice(offset - w.start, offset - w.start + length);
+      return readRange(offset, length);
     },
     async close(): Promise<void> {
       if (closed) return;
