@@ -154,7 +154,11 @@ try {
   console.log(table);
   if (flag('--write-docs')) {
     const docs = join(root, 'docs/benchmarks.md');
-    const text = `# Benchmarks\n\nReproduce with \`npm run bench\` (about 5 minutes; \`--no-js\` skips the slow plain-JavaScript column,\n\`--no-browser\` the Chromium one, \`--write-docs\` rewrites this file). Measured ${new Date().toISOString().slice(0, 10)}.\n\n${table}\n\nThe reference (PyTorch on CPU) takes about 11 s for the 4-bit case on one thread of this kind of machine\n(HQQ-SPEC section 6).\n`;
+    // the sections after this marker (the other benches' figures) are kept as they are
+    const MARK = '<!-- kept by bench --write-docs -->';
+    const old = existsSync(docs) ? readFileSync(docs, 'utf8') : '';
+    const kept = old.includes(MARK) ? `\n${old.slice(old.indexOf(MARK))}` : '';
+    const text = `# Benchmarks\n\nReproduce with \`npm run bench\` (about 5 minutes; \`--no-js\` skips the slow plain-JavaScript column,\n\`--no-browser\` the Chromium one, \`--write-docs\` rewrites this file). Measured ${new Date().toISOString().slice(0, 10)}.\n\n${table}\n\nThe reference (PyTorch on CPU) takes about 11 s for the 4-bit case on one thread of this kind of machine\n(HQQ-SPEC section 6).\n${kept}`;
     writeFileSync(docs, text);
     console.error(`[bench] wrote ${docs}`);
   }

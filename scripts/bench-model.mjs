@@ -49,6 +49,16 @@ function mib(n) {
   return `${(n / 1024 ** 2).toFixed(0)} MiB`;
 }
 
+/** CPU time of the children this process has waited for (Linux: /proc/self/stat cutime + cstime), in seconds. */
+function childrenCpuSeconds() {
+  try {
+    const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+    return (Number(f[13]) + Number(f[14])) / 100; // fields 16 and 17, in clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined;
+  }
+}
+
 /** CPU time of this process so far, every thread (user + system), in seconds. */
 function cpuSeconds() {
   const u = process.cpuUsage();
@@ -213,6 +223,7 @@ async function benchTinyTensors(base, workers) {
   const input = join(dir, 'tiny.safetensors');
   await writeFile(input, bytes);
   process.stdout.write(`== tiny: ${COUNT} tensors of [8, 64] F16 through the CLI with ${workers} workers ==\n`);
+  const c0 = childrenCpuSeconds();
   const t0 = performance.now();
   const code = await new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [join(ROOT, 'bin/hqq-wasm.mjs'), 'quantize', input, '-o', join(dir, 'out.safetensors'), '--workers', String(workers), '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -221,7 +232,9 @@ async function benchTinyTensors(base, workers) {
   });
   const seconds = (performance.now() - t0) / 1000;
   if (code !== 0) throw new Error(`tiny-tensor CLI run failed with exit code ${code}`);
-  process.stdout.write(`${COUNT} tiny tensors: ${seconds.toFixed(1)} s end to end (${((seconds * 1000) / COUNT).toFixed(2)} ms per tensor; target <= 6 s: ${seconds <= 6 ? 'met' : 'NOT met'})\n`);
+  const c1 = childrenCpuSeconds();
+  const cpu = c0 !== undefined && c1 !== undefined ? `; CPU ${(c1 - c0).toFixed(1)} s, every thread of the CLI process` : '';
+  process.stdout.write(`${COUNT} tiny tensors: ${seconds.toFixed(1)} s end to end (${((seconds * 1000) / COUNT).toFixed(2)} ms per tensor; target <= 6 s: ${seconds <= 6 ? 'met' : 'NOT met'}${cpu})\n`);
   await rm(dir, { recursive: true, force: true });
 }
 
