@@ -42,6 +42,14 @@ pb_banner="/*! protobufjs $(node -p "require('protobufjs/package.json').version"
 $(cat node_modules/protobufjs/LICENSE) */"
 npx esbuild web/src/io/onnx/protobuf.ts --bundle --format=esm --target=es2022 --platform=browser --log-level=warning \
   --minify --legal-comments=inline --sourcemap --banner:js="$pb_banner" --outfile=web/dist/io/onnx/protobuf.js
+mkdir -p web/dist/io/onnx/generated
+cp web/src/io/onnx/generated/onnx-pb.d.ts web/dist/io/onnx/generated/  # the types protobuf.d.ts re-exports
+# The ONNX code must run under a Content-Security-Policy without 'unsafe-eval' (README): protobufjs
+# reflection (Function()-compiled decoders) must not creep back in (web/src/io/onnx/protobuf.ts).
+if grep -lE 'Function\(|\beval\(' web/dist/io/onnx/*.js; then
+  echo "build: web/dist/io/onnx has Function()/eval (protobufjs reflection?); the ONNX code must stay static (scripts/gen-onnx-protobuf.sh)" >&2
+  exit 1
+fi
 
 # The pool's worker script, self-contained (no imports): a bundler that copies it as an asset
 # (Rollup's asset plugins) or one that copies nothing (esbuild, see docs/bundlers.md) still gets a

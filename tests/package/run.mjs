@@ -12,6 +12,7 @@
 // `bash scripts/build.sh` first. KEEP_FIXTURES=1 keeps build/package-fixtures; ONLY=vite,next runs
 // only those browser fixtures.
 import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -257,6 +258,8 @@ async function diagnostics(browser, tarball) {
   cpSync(join(dir, 'page.html'), join(out, 'page.html'));
   cpSync(join(dir, 'page.html'), join(out, 'index.html'));
   cpSync(join(dir, 'csp.html'), join(out, 'csp.html'));
+  cpSync(join(dir, 'csp-onnx.html'), join(out, 'csp-onnx.html'));
+  const onnx = await step('diagnostics: the ONNX model for the strict-CSP page and its output from the repo build', () => onnxReference(out));
   const server = await startServer({ '/': out, '/assets/': join(dir, 'node_modules/hqq-wasm/web/wasm') });
   try {
     const missing = [/\/hqq-simd\.wasm$/, /\/hqq-worker\.js$/];
@@ -264,9 +267,40 @@ async function diagnostics(browser, tarball) {
       runPage(browser, `${server.url}/index.html`, { prefix: '     [diagnostics]', allowMissing: missing }));
     await step("diagnostics: a CSP without 'wasm-unsafe-eval' fails saying to add it to script-src", () =>
       runPage(browser, `${server.url}/csp.html?csp=1`, { prefix: '     [csp]' }));
+    if (onnx) {
+      await step("diagnostics: under a CSP with only 'wasm-unsafe-eval', an ONNX model is read and quantized (no 'unsafe-eval' needed)", () =>
+        runPage(browser, `${server.url}/csp-onnx.html?onnx=${onnx.sha}`, { prefix: '     [csp onnx]' }));
+    }
   } finally {
     await server.close();
   }
+}
+
+/**
+ * Writes `out/mlp.onnx` (the MLP of tests/web/onnx/models.ts, bundled from TypeScript) and returns
+ * the SHA-256 of its 4-bit ONNX output from the repository's own build, which the page must match.
+ */
+async function onnxReference(out) {
+  const { build } = await import('esbuild');
+  const bundled = await build({
+    stdin: { contents: "export { mlpModel } from './tests/web/onnx/models.ts';", resolveDir: root, loader: 'ts', sourcefile: 'onnx-model.ts' },
+    bundle: true, platform: 'node', format: 'esm', write: false, logLevel: 'error',
+  });
+  const helper = join(work, 'onnx-model.mjs');
+  writeFileSync(helper, bundled.outputFiles[0].contents);
+  const { mlpModel } = await import(pathToFileURL(helper).href);
+  const { bytes } = mlpModel();
+  writeFileSync(join(out, 'mlp.onnx'), bytes);
+  const pkg = await import(pathToFileURL(join(root, 'web/dist/node.js')).href);
+  const hqq = await pkg.loadHQQ({ simd: true });
+  const sink = pkg.memorySink();
+  await pkg.quantizeModel({ sources: [pkg.bytesSource(bytes, 'mlp.onnx')], outputFileName: 'mlp_q4.onnx' }, sink, {
+    onnx: { bits: 4, blockSize: 32 }, workers: 1, createPool: () => pkg.createInlinePool(hqq),
+  });
+  const output = new Uint8Array(await sink.files()[0].blob.arrayBuffer());
+  const sha = createHash('sha256').update(output).digest('hex');
+  console.log(`     mlp.onnx: ${bytes.byteLength} bytes; repo build output ${output.byteLength} bytes, SHA-256 ${sha}`);
+  return { sha };
 }
 
 const t0 = performance.now();
