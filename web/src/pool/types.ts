@@ -79,15 +79,23 @@ export interface ConvertTask extends TaskBase {
 
 /** One weight to com.microsoft MatMulNBits inputs (ONNX output; engine `quantizeNBits`). */
 export interface NBitsTask extends TaskBase {
+  /** A MatMulNBits quantization of one weight; the result buffers are `qweight`, `scales`, `zeroPoints`. */
   kind: 'nbits';
+  /** The element type of `data`. */
   dtype: 'F32' | 'F16' | 'BF16';
   /** The weight's shape in its layout: [K, N] for 'KN' (MatMul B), [N, K] for 'NK' (Gemm transB=1). */
   shape: [number, number];
+  /** How `data` is laid out: 'KN' (MatMul B) or 'NK' (Gemm transB=1); see `NBitsOptions.layout`. */
   layout: 'KN' | 'NK';
+  /** Bits per weight: 2, 4 or 8 (the node's bits attribute). */
   bits: 2 | 4 | 8;
+  /** Weights per block along K: a power of two >= 16 (the node's block_size attribute). */
   blockSize: number;
+  /** 'uint8': packed integer zero points (every execution provider); 'float': zero points in `scaleType` (CPU/wasm EPs). */
   zeroPoints: 'uint8' | 'float';
+  /** Type of the scales (and float zero points): the graph's A type at this MatMul. */
   scaleType: 'float32' | 'float16';
+  /** Run the HQQ solver; false is round-to-nearest (onnxruntime's RTN for uint8 zero points, HQQ's for float). */
   optimize: boolean;
   /** Also compute onnxruntime-style RTN on the same blocks and report its error. */
   compareBaseline?: boolean;
