@@ -5,6 +5,7 @@
  */
 import { HQQError } from '../../errors.js';
 
+/** The `onnx` options of a model quantization (every field optional; defaults below). */
 export interface ONNXModelConfig {
   /** Bits per weight: 4 (default), 8 or 2. */
   bits?: number;
@@ -37,10 +38,15 @@ export interface ResolvedONNXConfig {
 
 /** What a report records of an ONNX run. */
 export interface ONNXConfigRecord {
+  /** Always `'onnx'`. */
   format: 'onnx';
+  /** Bits per weight: 2, 4 or 8 (MatMulNBits' bits attribute). */
   bits: number;
+  /** Weights per block along K (MatMulNBits' block_size attribute). */
   block_size: number;
+  /** Zero-point storage: 'uint8' (packed integers) or 'float' (in the scale type). */
   zero_points: 'uint8' | 'float';
+  /** Whether the HQQ solver ran (false: round-to-nearest). */
   optimize: boolean;
 }
 
