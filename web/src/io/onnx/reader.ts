@@ -13,21 +13,33 @@ import type { ByteSource } from '../source.js';
 import { FIELD, ONNX_DTYPES, onnxTypes } from './schema.js';
 import { concatBytes, readVarint, scanFields, WindowReader, type WireField } from './wire.js';
 
-/** Where a tensor's bytes are. */
+/**
+ * Where a tensor's bytes are, by `kind`. 'inline': `raw_data` inside the model file, `source` (the
+ * model), from absolute byte `begin`, `length` bytes. 'external': in the external data file
+ * `location` (the path the model names, relative to its folder), `source` that file, from byte
+ * `begin` (the entry's offset), `length` bytes (the tensor's byteLength). 'typed': no byte range.
+ */
 export type TensorData =
   | { kind: 'inline'; source: ByteSource; begin: number; length: number }
   | { kind: 'external'; location: string; source: ByteSource; begin: number; length: number }
   /** float_data/int64_data...: small typed fields, kept in the graph bytes as they are. */
   | { kind: 'typed' };
 
+/** A TensorProto located in the model (an initializer or a Constant node's value): its data is not read. */
 export interface ONNXTensor {
+  /** The tensor's name (a Constant's tensor without one takes the node's first output name). */
   name: string;
+  /** TensorProto.DataType code (1 FLOAT, 10 FLOAT16, 16 BFLOAT16, 7 INT64...). */
   dataType: number;
   /** Container dtype name (F32, F16, BF16, I64...). */
   dtype: string;
+  /** The shape, outermost first (row-major); [] for a scalar. */
   dims: number[];
+  /** Number of elements: the product of `dims` (1 for a scalar). */
   numel: number;
+  /** Bytes of the data: numel times the element size, rounded up for 4-bit types (0 for STRING). */
   byteLength: number;
+  /** Where the bytes are (inline, external, or in typed fields). */
   data: TensorData;
   /** The decoded TensorProto without raw_data (external_data, doc_string, metadata_props...). */
   proto: Record<string, unknown>;
@@ -35,32 +47,51 @@ export interface ONNXTensor {
   field: WireField;
 }
 
+/** A NodeProto of the main graph, decoded (for a large Constant node: without its tensor's raw_data). */
 export interface ONNXNode {
+  /** The graph's `node` field it was read from (its byte positions in the model file). */
   field: WireField;
-  /** Decoded (for a large Constant node: without its tensor's raw_data). */
+  /** Names of the values it reads, in order ('' marks an omitted optional input). */
   input: string[];
+  /** Names of the values it writes, in order. */
   output: string[];
+  /** The node's name ('' when it has none). */
   name: string;
+  /** The operator, e.g. 'MatMul', 'Gemm', 'Constant'. */
   opType: string;
+  /** The operator's domain: '' (or 'ai.onnx') for the default one, 'com.microsoft' for onnxruntime's contrib ops. */
   domain: string;
+  /** The AttributeProtos as protobufjs objects (int64 as numbers); a large Constant's tensor attribute is left out. */
   attribute: Record<string, unknown>[];
   /** A Constant node's tensor (large ones are located, not read). */
   constant?: ONNXTensor;
 }
 
+/** An opened ONNX model (`openONNX`): its structure, with every tensor's data located but not read. */
 export interface ONNXModel {
+  /** The .onnx file. */
   source: ByteSource;
+  /** Cached reads of `source` (for the wire-level walks). */
   reader: WindowReader;
+  /** The ModelProto's top-level fields, in file order. */
   modelFields: WireField[];
+  /** The ModelProto's `graph` field. */
   graph: WireField;
+  /** The GraphProto's fields, in file order. */
   graphFields: WireField[];
+  /** The ModelProto's ir_version. */
   irVersion: number;
+  /** The opset_import entries: `domain` ('' is ai.onnx) and its opset `version`. */
   opsets: { domain: string; version: number }[];
+  /** The graph's initializers, in file order. */
   initializers: ONNXTensor[];
+  /** The main graph's nodes, in file order (subgraph nodes stay inside their attributes). */
   nodes: ONNXNode[];
   /** Element types known for value names (graph inputs, outputs, value_info). */
   elemTypes: Map<string, number>;
+  /** Names of the graph's inputs (older models also list initializers here). */
   graphInputs: Set<string>;
+  /** Names of the graph's outputs. */
   graphOutputs: Set<string>;
   /** Names read inside subgraphs (If/Loop bodies): such tensors are not ours to rewrite. */
   subgraphReads: Set<string>;

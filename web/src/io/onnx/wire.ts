@@ -8,13 +8,17 @@ import { HQQError } from '../../errors.js';
 import type { ByteSource } from '../source.js';
 import { Reader, Writer } from './schema.js';
 
+/** One protobuf field of a message, located in the source (absolute byte positions). */
 export interface WireField {
-  /** Field number and wire type. */
+  /** Field number. */
   no: number;
+  /** Wire type: 0 varint, 1 64-bit, 2 LEN, 5 32-bit. */
   wire: number;
-  /** Where the tag starts, where the value (for LEN: the payload) starts, where the field ends. */
+  /** Where the tag starts. */
   start: number;
+  /** Where the value (for LEN: the payload, after the length) starts. */
   dataStart: number;
+  /** Where the field ends (exclusive). */
   end: number;
 }
 
@@ -22,6 +26,7 @@ const WINDOW = 64 * 1024;
 
 /** Cached positional reads; a window is re-read only when a read leaves it. */
 export class WindowReader {
+  /** The source read from. */
   readonly source: ByteSource;
   #begin = 0;
   #buf: Uint8Array = new Uint8Array(0);
