@@ -49,7 +49,7 @@ export interface PlanPart {
   record: string;
 }
 
-/** The `kind` of a part record, by which `merge` tells it from other JSON. */
+/** The `kind` of every part record: `merge` refuses a record file named like one that lacks it. */
 export const PART_RECORD_KIND = 'hqq-wasm-part';
 
 /** A part record, as written by every part (JSON). */
