@@ -7,7 +7,9 @@
 //
 // 'unsafe-eval' is NOT wanted: it is only added when the package's Emscripten glue
 // (web/wasm/hqq.mjs) still builds Embind invokers with `new Function` (a link without
-// -sDYNAMIC_EXECUTION=0); the build prints a warning when that happens.
+// -sDYNAMIC_EXECUTION=0), or when the package's protobufjs (web/dist/io/onnx/protobuf.js, used to
+// read ONNX models) compiles its message decoders with `Function(...)` (protobufjs reflection
+// does, until the package ships static decoders); the build prints a warning when that happens.
 export function demoCsp({ unsafeEval = false } = {}) {
   return [
     "default-src 'none'",
@@ -30,6 +32,11 @@ export const CSP_HEADER_ONLY = "frame-ancestors 'none'";
 /** Whether Emscripten glue source evaluates strings as code. */
 export function glueNeedsEval(source) {
   return /\bnew Function\s*\(|[^\w.]eval\s*\(/.test(source);
+}
+
+/** Whether the package's protobufjs bundle compiles code from strings (reflection codegen). */
+export function protobufNeedsEval(source) {
+  return /(^|[^\w.])Function(\.apply)?\s*\(/.test(source);
 }
 
 const META = /<meta http-equiv="Content-Security-Policy" content="([^"]*)"\s*\/?>/;

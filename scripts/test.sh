@@ -30,7 +30,7 @@ suite "C++ conformance summary" bash -c './build/native/hqq_tests "[conformance]
 suite "C++ tests (AddressSanitizer + UndefinedBehaviorSanitizer)" sanitized_ctest
 suite "Vitest (Node: wasm module, safetensors, models, CLI)" npx vitest run
 suite "Fault injection (the CLI killed at 200 random moments; docs/outputs.md)" node tests/faults/kill-points.mjs --kills 200
-suite "Runtimes: llama.cpp (block types vs ggml; our GGUF files in node-llama-cpp)" \
+suite "Runtimes: llama.cpp (block types vs ggml; our GGUF files in node-llama-cpp); ONNX in onnxruntime-node, onnxruntime-web (Chromium), transformers.js" \
   npx vitest run --config tests/runtimes/vitest.config.ts
 suite "Browser (headless Chromium)" bash scripts/test-browser.sh
 suite "Packaging (npm pack -> Node, TypeScript, Vite, webpack, esbuild, Rollup, Parcel, Next.js, static page)" bash scripts/test-package.sh

@@ -13,7 +13,7 @@
 import { fromFileList, takeDrop, type PickedFiles } from './collect';
 import { ui } from './dom';
 import { startEngine } from './engine';
-import { showFormatSettings } from './options';
+import { FORMAT_RADIOS, showFormatSettings } from './options';
 import { applyOutputAvailability, openPicked, refreshPreview } from './preview';
 import { run } from './run';
 import { prefetchSample, sampleFiles } from './sample';
@@ -39,7 +39,7 @@ function updateButtons(): void {
   if (!busy) {
     applyOutputAvailability();
     // Re-applies the formats the input cannot give (the loop above enabled every field).
-    for (const n of app.needs ?? []) ({ hqq: ui.fmtHqq, 'hqq-folder': ui.fmtHqqFolder, gguf: ui.fmtGguf })[n.format].disabled = !n.ok;
+    for (const n of app.needs ?? []) FORMAT_RADIOS[n.format]().disabled = !n.ok;
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * The options form: the output format (HQQ safetensors, HQQ folder, GGUF), the HQQ settings or the
- * GGUF preset, workers and where to save. Reads them into `quantizeModel` options; an invalid
+ * The options form: the output format (HQQ safetensors, HQQ folder, GGUF, ONNX), the HQQ settings,
+ * the GGUF preset or the ONNX MatMulNBits settings, workers and where to save. Reads them into `quantizeModel` options; an invalid
  * value is an HQQError naming the field.
  */
 import { GGUF_PRESETS, HQQError, type ComputeDtype, type Nbits, type QuantizeModelOptions } from 'hqq-wasm';
@@ -53,6 +53,13 @@ function hqqConfig(): QuantizeModelOptions {
   };
 }
 
+/** The ONNX settings as typed: the library validates them (bits, a power-of-two block, float zeros 4-bit only). */
+function onnxConfig(): QuantizeModelOptions {
+  const blockText = ui.onnxBlock.value.trim();
+  if (!/^\d+$/.test(blockText)) throw new HQQError('INVALID_ARGUMENT', `block size "${ui.onnxBlock.value}" must be a whole number, a power of two >= 16 such as 32`);
+  return { format: 'onnx', onnx: { bits: Number(ui.onnxBits.value), blockSize: Number(blockText), zeroPoints: ui.onnxZeros.value as 'uint8' | 'float' } };
+}
+
 export function readOptions(): PageOptions {
   const workersText = ui.workers.value.trim();
   const workers = Number(workersText);
@@ -62,14 +69,14 @@ export function readOptions(): PageOptions {
   const format = chosenFormat();
   const config: QuantizeModelOptions = format === 'gguf'
     ? { format: 'gguf', gguf: { preset: ui.ggufType.value, allowRequantize: ui.requantize.checked || undefined } }
-    : hqqConfig();
+    : format === 'onnx' ? onnxConfig() : hqqConfig();
   const output = (ui.form.querySelector<HTMLInputElement>('input[name="output"]:checked')?.value ?? 'memory') as PageOptions['output'];
   return { format, config, workers, output };
 }
 
 let lastKind: LoadedInput['kind'] | undefined;
 
-const FORMAT_RADIOS: Record<OutputFormatChoice, () => HTMLInputElement> = { hqq: () => ui.fmtHqq, 'hqq-folder': () => ui.fmtHqqFolder, gguf: () => ui.fmtGguf };
+export const FORMAT_RADIOS: Record<OutputFormatChoice, () => HTMLInputElement> = { hqq: () => ui.fmtHqq, 'hqq-folder': () => ui.fmtHqqFolder, gguf: () => ui.fmtGguf, onnx: () => ui.fmtOnnx };
 
 /**
  * Enables the formats the input can give (the reason next to the others), picks GGUF for a GGUF
@@ -83,22 +90,26 @@ export function applyFormatAvailability(inp: LoadedInput | undefined, needs: Nee
     const why = missing.length ? `needs ${missing.join(' and ')}` : '';
     if (n.format === 'hqq-folder') ui.fmtHqqFolderWhy.textContent = why ? `(${why})` : '(config.json with quantization_config, every other file copied)';
     if (n.format === 'gguf') ui.fmtGgufWhy.textContent = why ? `(${why})` : inp?.kind === 'gguf' ? '(requantize or change the type)' : '(converted from the folder as convert_hf_to_gguf does)';
+    if (n.format === 'onnx') ui.fmtOnnxWhy.textContent = inp?.kind !== 'onnx' ? '(from a .onnx model)' : why ? `(${why})` : '(MatMul/Gemm weights become MatMulNBits; everything else kept)';
   }
   if (!needs) {
     ui.fmtHqqFolderWhy.textContent = '(from a folder with config.json)';
     ui.fmtGgufWhy.textContent = '(from a folder with config.json and tokenizer.json, or a .gguf)';
+    ui.fmtOnnxWhy.textContent = '(from a .onnx model)';
   }
-  // A GGUF gives GGUF; going from a GGUF back to safetensors starts again from HQQ.
+  // A GGUF gives GGUF, an ONNX model ONNX; going back to safetensors starts again from HQQ.
   if (inp?.kind === 'gguf') ui.fmtGguf.checked = true;
-  else if (FORMAT_RADIOS[chosenFormat()]().disabled || (inp && lastKind === 'gguf')) ui.fmtHqq.checked = true;
+  else if (inp?.kind === 'onnx') ui.fmtOnnx.checked = true;
+  else if (FORMAT_RADIOS[chosenFormat()]().disabled || (inp && lastKind !== undefined && lastKind !== inp.kind)) ui.fmtHqq.checked = true;
   if (inp) lastKind = inp.kind;
   showFormatSettings(inp);
 }
 
 export function showFormatSettings(inp: LoadedInput | undefined): void {
-  const gguf = chosenFormat() === 'gguf';
-  ui.hqqOptions.hidden = gguf;
-  ui.ggufOptions.hidden = !gguf;
+  const format = chosenFormat();
+  ui.hqqOptions.hidden = format === 'gguf' || format === 'onnx';
+  ui.ggufOptions.hidden = format !== 'gguf';
+  ui.onnxOptions.hidden = format !== 'onnx';
   ui.requantizeLabel.hidden = inp?.kind !== 'gguf';
   if (inp?.kind !== 'gguf') ui.requantize.checked = false;
 }

@@ -60,6 +60,7 @@ export function openPlots(name: string): void {
   const file = fileOf(shown.input, name);
   if (!r || !file) return;
   selectRow(name);
+  if (shown.input.kind === 'onnx') return showNoPlots(name);
   let config: InspectConfig | undefined;
   if (r.action === 'quantize' && r.type) config = { kind: 'gguf', type: r.type as GGUFTypeName };
   else if (r.action === 'quantize') config = { kind: 'hqq', nbits: r.nbits as Nbits, groupSize: r.groupSize!, axis: r.axis!, roundZero: roundZeroOf(shown.report, r.nbits!) };
@@ -80,6 +81,18 @@ export function openPlots(name: string): void {
   // Scrolled to now, and again once drawn (the card is taller then, so the page can scroll further).
   scrollPending = true;
   scrollToPlots();
+}
+
+/** ONNX rows: the plot worker reads safetensors and GGUF tensors only; the table has the numbers. */
+function showNoPlots(name: string): void {
+  inspectSeq++;
+  inspected = undefined;
+  ui.plotsCard.hidden = false;
+  ui.plotsCard.dataset.state = 'none';
+  ui.plotsTitle.textContent = name;
+  ui.groupNav.hidden = true;
+  ui.plots.replaceChildren();
+  ui.plotsStatus.textContent = 'Plots are drawn for safetensors and GGUF tensors; for ONNX models the table above has every tensor\'s numbers.';
 }
 
 let scrollPending = false;

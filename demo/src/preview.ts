@@ -8,7 +8,8 @@ import { HQQError, fileSystemAccess, quantizeModel, type ModelInput, type Quanti
 import type { PickedFiles } from './collect';
 import { ui } from './dom';
 import { el, formatBytes, formatCount } from './format';
-import { loadPicked, modelInputFor, needsOf, type LoadedInput, type Needs } from './model-input';
+import { loadPicked, modelInputFor, needsOf, onnxOutputFor, type LoadedInput, type Needs } from './model-input';
+import { missingDataError } from './onnx-input';
 import { clearError, clearNotice, showError } from './notices';
 import { applyFormatAvailability, readOptions, type PageOptions } from './options';
 import { hidePlots } from './plots-panel';
@@ -19,6 +20,7 @@ import { renderWarnings } from './warnings';
 /** The output file name of a single-file output, where the page chooses it. */
 function outputName(inp: LoadedInput, opts: PageOptions): string | undefined {
   const first = [...inp.weights.keys()][0]!;
+  if (opts.format === 'onnx') return inp.onnx ? onnxOutputFor(inp, opts.config.onnx?.bits ?? 4) : undefined;
   if (opts.format === 'gguf') {
     const preset = (opts.config.gguf?.preset ?? 'Q4_K_M');
     return inp.kind === 'gguf' ? `${first.replace(/\.gguf$/i, '').replace(/-(F16|F32|BF16|Q\d\w*)$/i, '')}-${preset}.gguf` : undefined; // a folder: the library names it after the model
@@ -71,6 +73,7 @@ export function applyOutputAvailability(): void {
 }
 
 function roleOf(inp: LoadedInput, name: string): string {
+  if (inp.onnx && inp.onnx.external.names.some((n) => n.split(/[\\/]/).pop() === name)) return 'external-data';
   if (inp.weights.has(name)) return 'weights';
   if (inp.index?.fileName === name) return 'index';
   if (name === 'config.json') return 'config';
@@ -79,7 +82,7 @@ function roleOf(inp: LoadedInput, name: string): string {
 }
 
 function needsLine(n: Needs): HTMLElement {
-  const labels = { hqq: 'HQQ safetensors', 'hqq-folder': 'HQQ folder', gguf: 'GGUF' } as const;
+  const labels = { hqq: 'HQQ safetensors', 'hqq-folder': 'HQQ folder', gguf: 'GGUF', onnx: 'ONNX' } as const;
   const li = el('li', n.ok ? 'ok' : 'missing');
   li.dataset.format = n.format;
   li.append(el('strong', '', `${labels[n.format]}: `));
@@ -94,15 +97,31 @@ function needsLine(n: Needs): HTMLElement {
   return li;
 }
 
-function renderInputSummary(inp: LoadedInput, report: QuantizeModelReport): void {
-  const t = report.totals;
+/** The summary of what was opened; without a report when it cannot be planned (missing external data). */
+function renderInputSummary(inp: LoadedInput, report: QuantizeModelReport | undefined): void {
   const s = ui.inputSummary;
   const line = el('div');
-  line.append(el('strong', '', inp.label), ` · ${t.tensors} tensors, ${formatCount(t.parameters)} parameters, ${formatBytes(t.bytesBefore)} of weights · ${t.quantized} to quantize, ${t.copied} copied as they are`);
+  line.append(el('strong', '', inp.label));
+  if (report) {
+    const t = report.totals;
+    line.append(` · ${t.tensors} tensors, ${formatCount(t.parameters)} parameters, ${formatBytes(t.bytesBefore)} of weights · ${t.quantized} to quantize, ${t.copied} copied as they are`);
+  }
+  const ext = inp.onnx?.external;
+  if (ext?.names.length) {
+    const missing = ext.missing.length ? `; missing: ${ext.missing.join(', ')}` : '; all given';
+    const d = el('div', `external${ext.missing.length ? ' lack' : ''}`, `External data the model names: ${ext.names.join(', ')}${missing}`);
+    d.dataset.missing = ext.missing.join(',');
+    line.append(d);
+  }
   const chips = el('div', 'files');
   chips.setAttribute('aria-label', 'Files found');
   const all = [...inp.weights.values(), ...inp.folderFiles];
   if (inp.index) chips.append(Object.assign(el('span', 'chip index', inp.index.fileName), { title: 'the index of the shards' }));
+  for (const name of inp.onnx?.external.missing ?? []) {
+    const chip = el('span', 'chip missing', `${name} · missing`);
+    chip.dataset.role = 'missing';
+    chips.append(chip);
+  }
   for (const f of all) {
     const role = roleOf(inp, f.name);
     const chip = el('span', `chip ${role}`, `${f.name} · ${formatBytes(f.size)}`);
@@ -134,22 +153,38 @@ export async function openPicked(picked: PickedFiles, onChange: () => void): Pro
     const next = await loadPicked(picked);
     app.needs = needsOf(next);
     applyFormatAvailability(next, app.needs);
+    if (next.onnx?.external.missing.length) {
+      // Nothing can be planned without the data; the summary names what is there and what is not.
+      const needs = app.needs;
+      resetInput();
+      app.needs = needs;
+      renderInputSummary(next, undefined);
+      ui.inputSummary.hidden = false;
+      showError(missingDataError(next.onnx.model.name, next.onnx.external), 'Opening the model');
+      onChange();
+      return;
+    }
     const report = await plan(next); // opens every header: the files are checked now
     app.input = next;
     suggestOutput(report);
     showPlan(next, report);
     hidePlots();
   } catch (e) {
-    app.input = undefined;
-    app.needs = undefined;
-    app.shown = undefined;
+    resetInput();
     applyFormatAvailability(undefined, undefined);
     ui.inputSummary.hidden = true;
-    renderWarnings([]);
-    hideResults();
     showError(e, 'Opening the model');
   }
   onChange();
+}
+
+/** No model open: no plan, no results, no warnings. */
+function resetInput(): void {
+  app.input = undefined;
+  app.needs = undefined;
+  app.shown = undefined;
+  renderWarnings([]);
+  hideResults();
 }
 
 export async function refreshPreview(): Promise<void> {

@@ -142,6 +142,7 @@ export function revokeDownloads(): void {
 
 function describeOutput(report: QuantizeModelReport): string {
   if (report.format === 'gguf') return 'GGUF';
+  if (report.format === 'onnx') return report.files.length > 1 ? 'ONNX with its external data file' : 'ONNX';
   if (report.files.includes('config.json')) return 'HQQ folder for transformers / vLLM';
   return report.index ? 'sharded, with index' : 'one file';
 }

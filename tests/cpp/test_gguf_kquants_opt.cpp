@@ -13,7 +13,9 @@
 
 #include "gguf/codec.hpp"
 #include "gguf/kopt_params.hpp"
+#include "gguf/optimize.hpp"
 #include "gguf/optimize_kquants.hpp"
+#include "gguf/reference.hpp"
 #include "gguf_test_util.hpp"
 #include "hqq/dtype.hpp"
 #include "sha256.hpp"
@@ -180,6 +182,23 @@ TEST_CASE("K-quant optimiser from the weights alone: never worse than llama.cpp'
     kopt::quantize_blocks(type, x.data(), x.size() / 256, via.data(), so);
     CHECK(via == out);  // scalar and SIMD kernels agree here too
   }
+}
+
+TEST_CASE("K-quant optimiser: the reference blocks it returns alongside are llama.cpp's", "[gguf][kopt]") {
+  // compare_reference takes llama.cpp's blocks from the search instead of quantizing twice: they
+  // must be the Reference method's bytes, and the optimised blocks must not change.
+  const auto x = mixed_matrix(23);
+  for (Type type : kquant_types()) {
+    const std::size_t nb = x.size() / 256, bytes = kopt::layout_of(type)->bytes;
+    std::vector<uint8_t> ref(nb * bytes), out(nb * bytes), paired(nb * bytes), paired_ref(nb * bytes, 0xAA);
+    hqq::gguf::ref::quantizer(type)(x.data(), nb, ref.data());
+    kopt::quantize_blocks(type, x.data(), nb, out.data());
+    hqq::gguf::optimized_quantizer_with_reference(type)(x.data(), nb, paired.data(), paired_ref.data());
+    INFO(hqq::gguf::type_name(type));
+    CHECK(paired_ref == ref);
+    CHECK(paired == out);
+  }
+  CHECK(hqq::gguf::optimized_quantizer_with_reference(Type::Q4_0) == nullptr);
 }
 
 TEST_CASE("K-quant optimiser: every block is the reference or better on both sums", "[gguf][kopt]") {

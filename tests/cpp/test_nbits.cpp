@@ -305,3 +305,62 @@ TEST_CASE("nbits: bad input gives structured errors", "[nbits]") {
   expect_error([&] { nb::dequantize(small.data(), small.size(), small.data(), small.size(), small.data(), small.size(), p); },
                hqq::ErrorCode::InvalidArgument, {"qweight holds 10 bytes", "need 128"});
 }
+
+TEST_CASE("nbits: degenerate weights quantize exactly or fail cleanly", "[nbits]") {
+  for (auto z : {nb::ZeroPoints::Uint8, nb::ZeroPoints::Float}) {
+    for (int bits : {2, 4, 8}) {
+      INFO("bits " << bits << " float zeros " << (z == nb::ZeroPoints::Float));
+      const auto o = opts(bits, 16, z);
+      // All zeros, one weight, constant blocks: reconstructed exactly.
+      std::vector<float> zeros(40 * 3, 0.0f);
+      const auto r0 = nb::quantize(zeros.data(), hqq::InputDtype::f32, 40, 3, o);
+      CHECK(r0.stats.sum_sq == 0.0);
+      CHECK(dequant(r0, o) == zeros);
+      const float one = -0.25f;
+      const auto r1 = nb::quantize(&one, hqq::InputDtype::f32, 1, 1, o);
+      CHECK(r1.n_blocks == 1);
+      CHECK(dequant(r1, o)[0] == Approx(one).margin(1e-7));
+      std::vector<float> flat(32 * 2, 0.5f);
+      const auto rc = nb::quantize(flat.data(), hqq::InputDtype::f32, 32, 2, o);
+      CHECK(rc.stats.max_abs < 1e-6);
+      // Values near the float32 limit: a range that overflows float32 is an error, not Inf.
+      std::vector<float> wide = {3e38f, -3e38f, 1.0f, 2.0f};
+      expect_error([&] { nb::quantize(wide.data(), hqq::InputDtype::f32, 4, 1, o); }, hqq::ErrorCode::InvalidValue, {"float32"});
+    }
+  }
+}
+
+TEST_CASE("nbits: the integer-zero solver comes within 2% of a brute-force search", "[nbits]") {
+  // Per block: 2000 stored scales from 0.5x to 2x range / max_q, each with every integer zero (at 8
+  // bits the five around -min / scale), levels to nearest: the best sum of squares found.
+  const std::size_t K = 128, N = 16, bs = 32;
+  const auto w = matrix(K, N, Dist::Normal, 0.02f, 21);
+  for (int bits : {2, 4, 8}) {
+    const int mq = (1 << bits) - 1;
+    double bound = 0;
+    for (std::size_t n = 0; n < N; ++n) {
+      for (std::size_t b = 0; b < K / bs; ++b) {
+        float blk[32], mn = 1e30f, mx = -1e30f;
+        for (std::size_t i = 0; i < bs; ++i) blk[i] = w[(b * bs + i) * N + n], mn = std::min(mn, blk[i]), mx = std::max(mx, blk[i]);
+        double best = 1e30;
+        for (int s = 0; s < 2000; ++s) {
+          const float d = static_cast<float>((mx - mn) / mq * (0.5 + s * 0.00075));
+          const int zc = static_cast<int>(std::lround(-mn / d));
+          for (int z = bits == 8 ? std::max(0, zc - 2) : 0; z <= (bits == 8 ? std::min(mq, zc + 2) : mq); ++z) {
+            double e = 0;
+            for (std::size_t i = 0; i < bs; ++i) {
+              const float q = std::clamp(std::nearbyint(blk[i] / d + static_cast<float>(z)), 0.0f, static_cast<float>(mq));
+              const double r = static_cast<double>((q - static_cast<float>(z)) * d);
+              e += (blk[i] - r) * (blk[i] - r);
+            }
+            best = std::min(best, e);
+          }
+        }
+        bound += best;
+      }
+    }
+    const auto r = nb::quantize(w.data(), hqq::InputDtype::f32, K, N, opts(bits, bs, nb::ZeroPoints::Uint8));
+    INFO(bits << "-bit: ours " << r.stats.sum_sq << ", brute force " << bound << ", RTN " << r.baseline.sum_sq);
+    CHECK(std::sqrt(r.stats.sum_sq / bound) < 1.02);
+  }
+}

@@ -12,13 +12,15 @@
 //     nothing but its own cached code (checked over the whole session);
 //   - a screenshot of the results view: test-artifacts/demo-results.png (+ docs/screenshot-demo.png
 //     with --update-screenshot).
-// Usage: node tests/demo/demo.e2e.mjs [--dist demo/dist] [--update-screenshot]
+// Usage: node tests/demo/demo.e2e.mjs [--dist demo/dist] [--update-screenshot] [--only TEXT]
+//   --only TEXT: the page-load test, the tests whose name includes TEXT, and the closing privacy test.
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assert, assertEqual, createRunner, launch, startServer } from './harness.mjs';
 import { registerFormatTests } from './formats.mjs';
+import { registerONNXTests } from './onnx.mjs';
 import { registerPolishTests } from './polish.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -26,6 +28,8 @@ const args = process.argv.slice(2);
 const distArg = args.indexOf('--dist');
 const dist = resolve(distArg >= 0 ? args[distArg + 1] : join(repo, 'demo/dist'));
 const updateScreenshot = args.includes('--update-screenshot');
+const onlyArg = args.indexOf('--only');
+const only = onlyArg >= 0 ? args[onlyArg + 1] : undefined;
 
 const pkg = (p) => import(join(repo, 'web/dist', p));
 const { loadHQQ } = await pkg('node.js');
@@ -130,7 +134,7 @@ t.test('page loads: CSP meta tag and header, quantizer and sample ready, no erro
   for (const d of ["default-src 'none'", "connect-src 'self'", "worker-src 'self'", "style-src 'self'", "'wasm-unsafe-eval'"]) {
     assert(meta.includes(d), `CSP has ${d}`);
   }
-  if (meta.includes("'unsafe-eval'")) console.log("       note: the CSP carries 'unsafe-eval' because web/wasm/hqq.mjs uses new Function (link with -sDYNAMIC_EXECUTION=0)");
+  if (meta.includes("'unsafe-eval'")) console.log("       note: the CSP carries 'unsafe-eval' (the build said why: Embind glue without -sDYNAMIC_EXECUTION=0, or protobufjs reflection for ONNX)");
   const wasmUrl = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name).find((n) => n.endsWith('.wasm')));
   assert(wasmUrl, 'the page loaded a .wasm file');
   const head = await fetch(wasmUrl, { method: 'HEAD' }); // from Node: not a request of the page
@@ -476,6 +480,7 @@ t.test('Cancel mid-run stops the work (workers terminated) and the page stays us
 const ctx = { page, sample, dist, work, artifacts, readOpfs, rowsInfo, runAndWait, loadSample, waitAttr, pkg };
 registerFormatTests(t, ctx);
 registerPolishTests(t, ctx);
+await registerONNXTests(t, ctx);
 
 t.test('privacy: after load the server got no request and the browser fetched nothing but its cached code', async () => {
   const hits = server.hits.filter((h) => h.t >= readyAt);
@@ -489,7 +494,7 @@ t.test('privacy: after load the server got no request and the browser fetched no
   assertEqual(consoleErrors.length, 0, `console errors: ${consoleErrors.join(' | ')}`);
 });
 
-const { passed, failed } = await t.run();
+const { passed, failed } = await t.run({ only: (name, i) => !only || i === 0 || name.includes(only) || name.startsWith('privacy') });
 await browser.close();
 await server.close();
 await rm(work, { recursive: true, force: true });

@@ -223,8 +223,9 @@ export function registerFormatTests(t, ctx) {
     }, files);
     await page.waitForFunction(() => document.querySelector('#input-summary strong')?.textContent === 'folder Dropped-Llama');
     assertEqual(await page.isDisabled('#fmt-gguf'), false, 'GGUF offered: the folder is complete');
-    const needs = await page.$$eval('#input-summary .needs li', (lis) => lis.map((li) => li.className));
-    assert(needs.every((c) => c === 'ok'), `every format has what it needs: ${needs}`);
+    const needs = await page.$$eval('#input-summary .needs li:not([data-format="onnx"])', (lis) => lis.map((li) => li.className));
+    assert(needs.length === 3 && needs.every((c) => c === 'ok'), `every safetensors format has what it needs: ${needs}`);
+    assertEqual(await page.isDisabled('#fmt-onnx'), true, 'ONNX is made from a .onnx model only');
     await page.check('#fmt-gguf');
     await planBadge();
     await runAndWait();

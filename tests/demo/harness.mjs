@@ -47,10 +47,11 @@ export function createRunner() {
     test(name, fn) {
       tests.push({ name, fn });
     },
-    async run({ stopOnFailure = false } = {}) {
+    /** `only(name, index)`: which tests to run (default all). */
+    async run({ stopOnFailure = false, only = () => true } = {}) {
       let passed = 0;
       let failed = 0;
-      for (const t of tests) {
+      for (const t of tests.filter((x, i) => only(x.name, i))) {
         const t0 = Date.now();
         try {
           await t.fn();

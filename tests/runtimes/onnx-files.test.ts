@@ -53,6 +53,10 @@ describe('ONNX files (Node)', () => {
     const e = relErr(yq, yf);
     expect(e).toBeGreaterThan(1e-3);
     expect(e).toBeLessThan(0.25);
+    // Next to the input (a folder of the user's) it cannot go: the reason and the way out.
+    const err = await rejectsWithHQQError(quantizeModelFiles(join(src, 'mlp.onnx'), join(src, 'mlp_q4.onnx'), pool()));
+    expect(err.message).toMatch(/external data file, so the output is a folder of two files \(mlp_q4\.onnx, mlp_q4\.onnx_data\).*-o q4\/mlp_q4\.onnx/);
+    expect((await readdir(src)).sort()).toEqual(['mlp.onnx', 'mlp.onnx.data']);
   });
 
   it('a float16 model gets float16 scales and runs (q4f16)', async () => {
@@ -80,6 +84,12 @@ describe('ONNX files (Node)', () => {
     const e = relErr(dec(yq), dec(yf));
     expect(e).toBeGreaterThan(1e-3);
     expect(e).toBeLessThan(0.2);
+    // Float zero points in float16 (T1) run too.
+    const fz = join(dir, 'fz_q4f16.onnx');
+    await quantizeModelFiles(join(folder, 'onnx', 'model_fp16.onnx'), fz, { ...pool(), onnx: { zeroPoints: 'float' } });
+    const ez = relErr(dec(await runPath(fz, feeds)), dec(yf));
+    expect(ez).toBeGreaterThan(1e-3);
+    expect(ez).toBeLessThan(0.2);
   });
 
   it('a run that fails (external data missing) leaves no output and no temporary', async () => {

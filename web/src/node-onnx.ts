@@ -62,8 +62,14 @@ export async function openONNXInputs(inputPath: string, outputPath: string | und
   if (outputPath === undefined) return { input, inputPaths };
   let out: ResolvedOutput;
   if (external && /\.onnx$/i.test(outputPath) && !outputPath.endsWith('/')) {
-    out = await resolveOutputTarget(dirname(outputPath) + '/', { multiFile: true, defaultFileName: basename(outputPath), inputPaths, checkFolder: !dryRun });
-    out.fileName = basename(outputPath);
+    const name = basename(outputPath);
+    try {
+      out = await resolveOutputTarget(dirname(outputPath) + '/', { multiFile: true, defaultFileName: name, inputPaths, checkFolder: !dryRun });
+    } catch (e) {
+      if (!(e instanceof HQQError)) throw e;
+      throw new HQQError(e.code, `${outputPath}: the quantized model keeps its weights in an external data file, so the output is a folder of two files (${name}, ${name}_data), published together; name a new folder for them, e.g. -o ${join('q4', name)} (${e.message})`, { cause: e });
+    }
+    out.fileName = name;
   } else {
     out = await resolveOutputTarget(outputPath, { multiFile: external, defaultFileName: basename(inputPath), inputPaths, checkFolder: !dryRun });
   }

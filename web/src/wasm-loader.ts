@@ -192,7 +192,7 @@ export async function instantiate(module: WebAssembly.Module): Promise<HQQ> {
       printErr: (t: string) => console.error(`[hqq-wasm] ${t}`),
     }).then(resolve, reject);
   });
-  for (const fn of ['quantize', 'unpack', 'dequantize', 'encode16', 'decode16', 'quantizeGGUF', 'dequantizeGGUF', 'kernelName', 'heapInUse'] as const) {
+  for (const fn of ['quantize', 'unpack', 'dequantize', 'encode16', 'decode16', 'quantizeGGUF', 'dequantizeGGUF', 'quantizeNBits', 'dequantizeNBits', 'kernelName', 'heapInUse'] as const) {
     if (typeof m[fn] !== 'function') {
       throw new HQQError('INVALID_ARGUMENT', `the wasm module lacks the hqq-wasm function ${fn}(): the .wasm and its JavaScript glue (hqq.mjs) come from different builds; use the files of one package version`);
     }

@@ -70,7 +70,7 @@ class AffineReference {
     const V zero = LN::splat(0.0f);
     const V nmax = LN::splat(static_cast<float>(L_.q_hi));
     auto xv = [&](int i) { return LN::load(xt + (g * n_ + i) * N); };
-    alignas(16) float w[32 * N] = {};
+    alignas(16) float w[32 * N];  // every element used is written first (no memset per group)
     if (type_ == Type::Q2_K) {
       for (int i = 0; i < n_; ++i) LN::store(w + i * N, LN::abs(xv(i)));
     } else {
@@ -101,7 +101,7 @@ class AffineReference {
       LN::store(L + i * N, l);
       best = LN::add(best, LN::mul(wv(i), error_term(LN::sub(LN::add(LN::mul(scale, l), min), xv(i)))));
     }
-    alignas(16) float aux[32 * N] = {};
+    alignas(16) float aux[32 * N];
     for (int step = 0; step <= nstep_; ++step) {
       const float offset = (rmin_ + 0.1f * static_cast<float>(step)) + static_cast<float>(L_.q_hi);
       // llama.cpp measures from the current best min, which the candidates before have updated
@@ -121,11 +121,19 @@ class AffineReference {
       const Mk positive = LN::gt(this_min, zero);
       this_min = LN::select(positive, zero, this_min);
       this_scale = LN::select(positive, LN::div(sum_xl, sum_l2), this_scale);
+      // The error only grows as terms are added (each is >= 0, and adding one never lowers a float
+      // sum), so once no lane's partial sum is below its best, no lane can take this candidate:
+      // stop early, with exactly the outcome of the full sum. Checked every 8 weights.
       V cur = zero;
-      for (int i = 0; i < n_; ++i) {
-        const V d = LN::sub(LN::add(LN::mul(this_scale, LN::load(aux + i * N)), this_min), xv(i));
-        cur = LN::add(cur, LN::mul(wv(i), error_term(d)));
+      bool hopeless = false;
+      for (int i = 0; i < n_ && !hopeless; i += 8) {
+        for (int k = i; k < i + 8; ++k) {
+          const V d = LN::sub(LN::add(LN::mul(this_scale, LN::load(aux + k * N)), this_min), xv(k));
+          cur = LN::add(cur, LN::mul(wv(k), error_term(d)));
+        }
+        hopeless = !LN::any(LN::and_(LN::gt(D, zero), LN::lt(cur, best)));
       }
+      if (hopeless) continue;
       const Mk take = LN::and_(LN::gt(D, zero), LN::lt(cur, best));
       if (!LN::any(take)) continue;
       for (int i = 0; i < n_; ++i) LN::store(L + i * N, LN::select(take, LN::load(aux + i * N), LN::load(L + i * N)));

@@ -41,13 +41,15 @@ class SuperBlockSearch {
   }
 
   // Affine types: computes llama.cpp's block itself (kopt_reference.hpp), then searches as run().
-  bool run_with_own_reference(const float* x, uint8_t* out) {
+  // `ref_out` (may be nullptr) receives llama.cpp's block.
+  bool run_with_own_reference(const float* x, uint8_t* out, uint8_t* ref_out = nullptr) {
     x_ = x;
     transpose();
     ReferenceBlock rb;
     reference_.run(x_, xt_, rb);
     uint8_t ref[kMaxBlockBytes];
     pack_block(type_, rb.p, rb.q, ref);
+    if (ref_out != nullptr) std::memcpy(ref_out, ref, L_.bytes);
     // llama.cpp's continuous grid, before its codes were rounded, is the better starting point
     for (int j = 0; j < L_.n_sub; ++j) {
       ref_fit_D_[j] = rb.scale[j];
@@ -336,16 +338,18 @@ class SuperBlockSearch {
   }
 
   // Nearest levels of the current best codes, per sub-block in order (exactly the stored levels).
+  // N weights of one sub-block at a time (the same float operations as one by one: nearest is
+  // round-half-even either way).
   void nearest_levels(const Params& p, int8_t* q) const {
     const float d = f16_to_f32(p.d), dmin = f16_to_f32(p.dmin);
+    alignas(16) float v[N];
     for (int j = 0; j < L_.n_sub; ++j) {
       const float D = d * static_cast<float>(p.sc[j]);
       const float M = L_.affine() ? dmin * static_cast<float>(p.m[j]) : 0.0f;
-      const float inv = D == 0.0f ? 0.0f : 1.0f / D;
-      for (int i = 0; i < n_; ++i) {
-        const float v = std::nearbyint((x_[j * n_ + i] + M) * inv);
-        const float lo = static_cast<float>(L_.q_lo), hi = static_cast<float>(L_.q_hi);
-        q[j * n_ + i] = static_cast<int8_t>(v < lo ? lo : (hi < v ? hi : v));
+      const V vM = LN::splat(M), vinv = LN::splat(D == 0.0f ? 0.0f : 1.0f / D);
+      for (int i = 0; i < n_; i += N) {
+        LN::store(v, LN::min(LN::max(LN::nearest(LN::mul(LN::add(LN::load(x_ + j * n_ + i), vM), vinv)), qlo_), qhi_));
+        for (int l = 0; l < N; ++l) q[j * n_ + i + l] = static_cast<int8_t>(v[l]);
       }
     }
   }
@@ -527,18 +531,19 @@ void reference_blocks(Type type, const float* x, std::size_t n_blocks, uint8_t* 
   }
 }
 
-// Runs the search over consecutive blocks; `reference` == nullptr (affine types only): the search
-// computes llama.cpp's blocks itself.
+// Runs the search over consecutive blocks; `reference` == nullptr: the search computes llama.cpp's
+// blocks itself (and then writes them into `reference_out` when that is not nullptr).
 template <class LN>
 OptimizeCounts search_blocks(Type type, const SearchPlan& plan, const float* x, std::size_t n_blocks,
-                             const uint8_t* reference, uint8_t* out) {
+                             const uint8_t* reference, uint8_t* out, uint8_t* reference_out = nullptr) {
   const std::size_t bytes = layout_of(type)->bytes;
   SuperBlockSearch<LN> search(type, plan);
   OptimizeCounts counts;
   for (std::size_t b = 0; b < n_blocks; ++b) {
     const float* xb = x + b * kSuperBlock;
     const bool ours = reference != nullptr ? search.run(xb, reference + b * bytes, out + b * bytes)
-                                           : search.run_with_own_reference(xb, out + b * bytes);
+                                           : search.run_with_own_reference(xb, out + b * bytes,
+                                                                           reference_out ? reference_out + b * bytes : nullptr);
     counts.improved += ours ? 1 : 0;
     ++counts.blocks;
   }

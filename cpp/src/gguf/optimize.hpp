@@ -12,6 +12,15 @@ namespace hqq::gguf {
 // which implementation each type uses).
 BlockQuantizer optimized_quantizer(Type type);
 
+// A Method::Optimized quantizer that also writes the Reference blocks of the same weights into
+// `reference_out` (n_blocks blocks). The K-quant search computes llama.cpp's block anyway (it
+// must never be worse than it), so a caller that wants both (compare_reference) gets the second
+// for free instead of running the Reference quantizer again.
+using PairedQuantizer = void (*)(const float* x, std::size_t n_blocks, uint8_t* out, uint8_t* reference_out);
+
+// The paired quantizer of `type`, or nullptr where there is none (then run both quantizers).
+PairedQuantizer optimized_quantizer_with_reference(Type type);
+
 namespace opt {
 
 // Legacy affine types (optimize_affine.cpp): HQQ's proximal zero solver in the Q4_1/Q5_1 form.

@@ -28,4 +28,15 @@ BlockQuantizer optimized_quantizer(Type type) {
   return nullptr;
 }
 
+PairedQuantizer optimized_quantizer_with_reference(Type type) {
+  switch (type) {
+    case Type::Q2_K: return opt::quantize_q2_K_with_reference;
+    case Type::Q3_K: return opt::quantize_q3_K_with_reference;
+    case Type::Q4_K: return opt::quantize_q4_K_with_reference;
+    case Type::Q5_K: return opt::quantize_q5_K_with_reference;
+    case Type::Q6_K: return opt::quantize_q6_K_with_reference;
+    default: return nullptr;
+  }
+}
+
 }  // namespace hqq::gguf

@@ -34,6 +34,11 @@ OptimizeCounts optimize_blocks(Type type, const float* x, std::size_t n_blocks,
 OptimizeCounts quantize_blocks(Type type, const float* x, std::size_t n_blocks, uint8_t* out,
                                       const OptimizeOptions& options = {});
 
+// The same, also writing llama.cpp's reference blocks (the ones searched against, byte for byte
+// those of reference_blocks) into `reference_out`; nullptr: as quantize_blocks.
+OptimizeCounts quantize_blocks(Type type, const float* x, std::size_t n_blocks, uint8_t* out,
+                               uint8_t* reference_out, const OptimizeOptions& options = {});
+
 // llama.cpp's reference blocks of a K-quant, byte for byte, by the lane kernel the search uses
 // (tests compare it with llama.cpp's own bytes). Other types: no-op.
 void reference_blocks(Type type, const float* x, std::size_t n_blocks, uint8_t* out,
@@ -44,9 +49,11 @@ bool have_simd_search() noexcept;
 
 namespace detail {
 OptimizeCounts optimize_blocks_scalar(Type type, const SearchPlan& plan, const float* x,
-                                      std::size_t n_blocks, const uint8_t* reference, uint8_t* out);
+                                      std::size_t n_blocks, const uint8_t* reference, uint8_t* out,
+                                      uint8_t* reference_out = nullptr);
 OptimizeCounts optimize_blocks_simd(Type type, const SearchPlan& plan, const float* x,
-                                    std::size_t n_blocks, const uint8_t* reference, uint8_t* out);
+                                    std::size_t n_blocks, const uint8_t* reference, uint8_t* out,
+                                    uint8_t* reference_out = nullptr);
 void reference_blocks_simd(Type type, const float* x, std::size_t n_blocks, uint8_t* out);
 }  // namespace detail
 
@@ -60,4 +67,10 @@ void quantize_q3_K(const float* x, std::size_t n_blocks, uint8_t* out);
 void quantize_q4_K(const float* x, std::size_t n_blocks, uint8_t* out);
 void quantize_q5_K(const float* x, std::size_t n_blocks, uint8_t* out);
 void quantize_q6_K(const float* x, std::size_t n_blocks, uint8_t* out);
+// The PairedQuantizer shape (optimize.hpp): also llama.cpp's blocks, from the same search.
+void quantize_q2_K_with_reference(const float* x, std::size_t n_blocks, uint8_t* out, uint8_t* reference_out);
+void quantize_q3_K_with_reference(const float* x, std::size_t n_blocks, uint8_t* out, uint8_t* reference_out);
+void quantize_q4_K_with_reference(const float* x, std::size_t n_blocks, uint8_t* out, uint8_t* reference_out);
+void quantize_q5_K_with_reference(const float* x, std::size_t n_blocks, uint8_t* out, uint8_t* reference_out);
+void quantize_q6_K_with_reference(const float* x, std::size_t n_blocks, uint8_t* out, uint8_t* reference_out);
 }  // namespace hqq::gguf::opt

@@ -6,8 +6,9 @@
 namespace hqq::gguf::kopt::detail {
 
 OptimizeCounts optimize_blocks_simd(Type type, const SearchPlan& plan, const float* x,
-                                    std::size_t n_blocks, const uint8_t* reference, uint8_t* out) {
-  return search_blocks<Vec4Lanes>(type, plan, x, n_blocks, reference, out);
+                                    std::size_t n_blocks, const uint8_t* reference, uint8_t* out,
+                                    uint8_t* reference_out) {
+  return search_blocks<Vec4Lanes>(type, plan, x, n_blocks, reference, out, reference_out);
 }
 
 void reference_blocks_simd(Type type, const float* x, std::size_t n_blocks, uint8_t* out) {

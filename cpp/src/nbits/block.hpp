@@ -17,16 +17,21 @@ struct BlockError {
 };
 
 // Sum |w - r|, sum (w - r)^2 and max |w - r| with r = (f32(q) - zero) * scale in float32, the
-// operator's formula.
+// operator's formula. Summed in four lanes (element i in lane i % 4, then (l0 + l1) + (l2 + l3)),
+// the order of the solver's SIMD kernels (int_zero_kernels.hpp), so every block sum of this
+// library is computed one way and the solver's comparisons are exact.
 inline BlockError block_error(const float* w, const uint8_t* q, std::size_t len, float scale, float zero) noexcept {
+  double abs[4] = {0, 0, 0, 0}, sq[4] = {0, 0, 0, 0};
   BlockError e;
   for (std::size_t i = 0; i < len; ++i) {
     const float r = (static_cast<float>(q[i]) - zero) * scale;
     const double d = std::fabs(static_cast<double>(w[i]) - static_cast<double>(r));
-    e.sum_abs += d;
-    e.sum_sq += d * d;
+    abs[i & 3] += d;
+    sq[i & 3] += d * d;
     e.max_abs = d > e.max_abs ? d : e.max_abs;
   }
+  e.sum_abs = (abs[0] + abs[1]) + (abs[2] + abs[3]);
+  e.sum_sq = (sq[0] + sq[1]) + (sq[2] + sq[3]);
   return e;
 }
 

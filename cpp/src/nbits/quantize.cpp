@@ -30,12 +30,16 @@ void add_block(Sums& s, const BlockError& e, std::size_t len) {
   s.max_abs = std::max(s.max_abs, e.max_abs);
 }
 
-[[noreturn]] void overflow(const Geometry& g, std::size_t n, std::size_t b, const char* what, float value) {
+[[noreturn]] void overflow(const Geometry& g, std::size_t n, std::size_t b, const char* what, float value, ScaleType st) {
   std::ostringstream msg;
-  msg << "the " << what << " of " << block_name(g, n, b) << " is " << value
-      << ", beyond float16 (largest finite value 65504): the weights of that block "
-      << (what[0] == 's' ? "span too wide a range" : "lie far from zero relative to their range")
-      << ". Use scaleType 'float32' (a float32 A input), or leave this MatMul unquantized";
+  msg << "the " << what << " of " << block_name(g, n, b) << " is " << value;
+  if (st == ScaleType::f16) {
+    msg << ", beyond float16 (largest finite value 65504): the weights of that block "
+        << (what[0] == 's' ? "span too wide a range" : "lie far from zero relative to their range")
+        << ". Use scaleType 'float32' (a float32 A input), or leave this MatMul unquantized";
+  } else {
+    msg << ": the weights of that block span a range beyond float32. Scale the weight down, or leave this MatMul unquantized";
+  }
   throw Error(ErrorCode::InvalidValue, msg.str());
 }
 
@@ -56,7 +60,7 @@ int quantize_uint8(const float* cols, const Geometry& g, const Options& o, Resul
       const std::size_t len = g.block_len(b), idx = n * g.n_blocks + b;
       const float* w = cols + n * g.K + b * g.bs;
       IntBlock blk = rtn_block(w, len, g.max_q, o.scale_type, q.data());
-      if (!std::isfinite(blk.scale)) overflow(g, n, b, "scale", blk.scale_f32);
+      if (!std::isfinite(blk.scale)) overflow(g, n, b, "scale", blk.scale_f32, o.scale_type);
       BlockError err = block_error(w, q.data(), len, blk.scale, static_cast<float>(blk.zero));
       add_block(r.baseline, err, len);
       if (o.optimize) {
@@ -81,8 +85,8 @@ int quantize_float(const float* cols, const Geometry& g, const Options& o, Resul
       const std::size_t len = g.block_len(b), idx = n * g.n_blocks + b;
       const float* w = cols + n * g.K + b * g.bs;
       const float scale = fb.scale[idx], zero = fb.zero[idx];
-      if (!std::isfinite(scale)) overflow(g, n, b, "scale", scale);
-      if (!std::isfinite(zero)) overflow(g, n, b, "zero point", zero);
+      if (!std::isfinite(scale)) overflow(g, n, b, "scale", scale, o.scale_type);
+      if (!std::isfinite(zero)) overflow(g, n, b, "zero point", zero, o.scale_type);
       const uint8_t* levels = fb.levels.data() + idx * g.bs;
       add_block(r.stats, block_error(w, levels, len, scale, zero), len);
       if (o.compare_baseline) {

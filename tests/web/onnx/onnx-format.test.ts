@@ -11,6 +11,7 @@ import { createInlinePool } from '../../../web/src/pool/inline-pool.js';
 import { rejectsWithHQQError } from '../helpers.js';
 import { buildModel, i64, mlpModel, mlpWeights, randn, type ModelSpec } from './models.js';
 import { dequantizedWeights, openOutput, quantizeInMemory, relErr } from './run-helpers.js';
+import * as schema from '../../../web/src/io/onnx/schema.js';
 
 let hqq: HQQ;
 beforeAll(async () => {
@@ -38,6 +39,7 @@ describe('ONNX plan: what every tensor becomes', () => {
     expect(by.W1!.bytesAfter).toBe(64 * 3 * 16 + 64 * 3 * 4 + 64 * 2);
     expect(by.small!.reason).toMatch(/fewer than 1024/);
     expect(by.b1!.action).toBe('copy');
+    expect(by.b2!.reason).toBe('the bias of Gemm "fc2", read as it is by its MatMulNBits');
   });
 
   it('leaves alone, with the reason, a dynamic B (graph input), Gemm with alpha != 1, an int weight, a weight also read by Add', async () => {
@@ -63,6 +65,18 @@ describe('ONNX plan: what every tensor becomes', () => {
     expect(reason.I).toMatch(/I64 weight/);
     expect(reason.A).toMatch(/also read by Add/);
     expect(r.warnings.map((w) => w.code)).toContain('NOTHING_QUANTIZED');
+  });
+
+  it('a MatMul weight stored in float_data is left alone with a warning saying why', async () => {
+    const bytes = buildModel({
+      inputs: [{ name: 'x', dims: [1, 64] }], outputs: [{ name: 'y', dims: [1, 32] }],
+      initializers: [], nodes: [{ op: 'MatMul', inputs: ['x', 'W'], outputs: ['y'] }],
+    }).bytes;
+    // Splice in an initializer with float_data through the graph message (the builder writes raw_data).
+    const { onnxTypes } = await import('../../../web/src/io/onnx/schema.js');
+    const t = onnxTypes.TensorProto.encode(onnxTypes.TensorProto.fromObject({ name: 'W', dims: [64, 32], data_type: 1, float_data: Array.from(randn(2048, 9)) })).finish();
+    const r = await dry(withInitializer(bytes, t));
+    expect(r.warnings.map((w) => w.message).join(' ')).toMatch(/W \(stored in typed fields \(float_data\), not raw_data; re-save the model with raw data\)/);
   });
 
   it('refuses bad options with the way out', async () => {
@@ -193,3 +207,39 @@ describe('Constant nodes over 1 MiB (walked, not decoded)', () => {
     expect(relErr(d.values, W.values)).toBeCloseTo(report.tensors.find((t) => t.name === 'Wbig')!.relFrobenius!, 5);
   });
 });
+
+describe('the reader locates weights without reading them', () => {
+  it('opening and planning a model reads its graph, not its tensors', async () => {
+    const W = { name: 'W', dims: [1024, 768], values: randn(1024 * 768, 51, 0.05) }; // 3 MiB
+    const bytes = oneMatMul({ inputs: [{ name: 'x', dims: [1, 1024] }], outputs: [{ name: 'y', dims: [1, 768] }] }, W);
+    let read = 0;
+    const inner = bytesSource(bytes, 'big.onnx');
+    const counting = { ...inner, name: 'big.onnx', size: inner.size, read: async (o: number, n: number) => { read += n; return inner.read(o, n); } };
+    const r = await quantizeModel({ sources: [counting] }, undefined, { dryRun: true });
+    expect(r.tensors[0]!.action).toBe('quantize');
+    expect(bytes.byteLength).toBeGreaterThan(3 * 1024 * 1024);
+    expect(read).toBeLessThan(256 * 1024); // 64 KiB windows around the fields, never the 3 MiB of raw_data
+  });
+});
+
+/** `model` with one more initializer (TensorProto bytes) appended to its graph. */
+function withInitializer(model: Uint8Array, tensor: Uint8Array): Uint8Array {
+  // ModelProto: ... graph (field 7) ...; the builder writes the graph last but metadata; find it by re-encoding.
+  const { Reader, Writer } = schema;
+  const r = new Reader(model);
+  const w = Writer.create();
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    if (tag >>> 3 === 7 && (tag & 7) === 2) {
+      const g = r.bytes();
+      const ext = Writer.create().uint32((5 << 3) | 2).bytes(tensor).finish();
+      const merged = new Uint8Array(g.length + ext.length);
+      merged.set(g);
+      merged.set(ext, g.length);
+      w.uint32(tag).bytes(merged);
+    } else if ((tag & 7) === 2) w.uint32(tag).bytes(r.bytes());
+    else if ((tag & 7) === 0) w.uint32(tag).int64(r.int64());
+    else throw new Error('unexpected wire type in the test model');
+  }
+  return new Uint8Array(w.finish());
+}

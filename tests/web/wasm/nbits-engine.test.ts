@@ -191,6 +191,37 @@ describe.each([true, false])('quantizeNBits / dequantizeNBits (simd: %s)', (simd
   });
 });
 
+describe('the SIMD and scalar builds', () => {
+  // uint8 zero points: the integer-zero solver's kernels sum in the same lane order in both builds,
+  // so the bytes are identical. Float zero points run HQQ's own kernels, whose SIMD and scalar
+  // forms agree within tolerances (tests/cpp/test_kernels.cpp), not bit for bit.
+  it('write the same uint8-zero bytes, and float-zero results of the same error', async () => {
+    const [simd, scalar] = await Promise.all([loadHQQ({ simd: true }), loadHQQ({ simd: false })]);
+    expect([simd.flavour, scalar.flavour]).toEqual(['simd', 'scalar']);
+    for (const [K, N, sigma] of [[100, 24, 0.02], [64, 16, 1], [37, 9, 3]] as const) {
+      // sigma 1 and 3: the shrink step is active on some weights (HQQ's threshold is ~0.17).
+      const w = normalMatrix(K * N, 7 * K).map((v) => (v / 0.02) * sigma);
+      for (const bits of [2, 4, 8] as const) {
+        for (const zeroPoints of ['uint8', 'float'] as const) {
+          for (const scaleType of ['float32', 'float16'] as const) {
+            const o: NBitsOptions = { bits, blockSize: 16, zeroPoints, layout: 'KN', scaleType, compareBaseline: true };
+            const a = simd.quantizeNBits(w, [K, N], o), b = scalar.quantizeNBits(w, [K, N], o);
+            expect(a.baseline).toEqual(b.baseline);
+            if (zeroPoints === 'float') {
+              expect(Math.abs(a.stats.sumSq / b.stats.sumSq - 1)).toBeLessThan(0.01);
+              continue;
+            }
+            expect(a.qweight).toEqual(b.qweight);
+            expect(a.scales).toEqual(b.scales);
+            expect(a.zeroPoints).toEqual(b.zeroPoints);
+            expect(a.stats).toEqual(b.stats);
+          }
+        }
+      }
+    }
+  });
+});
+
 describe('integer zero points on real trained weights', () => {
   it("are never worse than onnxruntime's RTN on any block; table vs float-zero HQQ", async () => {
     const hqq = await loadHQQ();

@@ -262,7 +262,13 @@ export async function runQuantize(inputs: string[], flags: QuantizeFlags, io: Ou
   if (flags.json) {
     io.out(JSON.stringify({ command: 'quantize', input, output: flags.output ?? null, ...report, warnings: [...pre, ...warnings] }, null, 2) + '\n');
   } else {
-    if (dryRun) report.tensors.forEach((r, i) => io.out(tensorLine(r, i + 1, report.tensors.length, true) + '\n'));
+    if (dryRun) {
+      // in batches: one write per line was 1.4M writes for a 1.4M-tensor model
+      const n = report.tensors.length;
+      for (let i = 0; i < n; i += 4096) {
+        io.out(report.tensors.slice(i, i + 4096).map((r, k) => tensorLine(r, i + k + 1, n, true) + '\n').join(''));
+      }
+    }
     for (const l of summaryLines(report, report.outputPaths)) io.out(l + '\n');
     if (report.part && !dryRun) {
       const p = report.part;

@@ -42,6 +42,33 @@ export async function openFileSource(path: string): Promise<FileSource> {
     throw new HQQError('IO_ERROR', `${path}: cannot stat (${ioMessage(e)}); check the path and permissions`, { cause: e });
   }
   let closed = false;
+
+  const readRange = async (offset: number, length: number): Promise<Uint8Array> => {
+    // Not zero-filled (a 7B model reads 13.5 GB: zeroing it first is a second pass over memory);
+    // every byte is read below, or the read throws. Its own ArrayBuffer, exactly this long, so
+    // the pool can transfer it to a worker.
+    const out = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+    let done = 0;
+    while (done < length) {
+      let n: number;
+      try {
+        // Cap a single read so huge requests stay within what the OS reads at once.
+        const want = Math.min(length - done, 1 << 30);
+        ({ bytesRead: n } = await fh.read(out, done, want, offset + done));
+      } catch (e) {
+        throw new HQQError('IO_ERROR', `${name}: reading ${length} bytes at offset ${offset} failed (${ioMessage(e)}); check the disk and try again`, { cause: e });
+      }
+      if (n === 0) {
+        throw new HQQError(
+          'IO_ERROR',
+          `${name}: reading ${length} bytes at offset ${offset} hit the end of the file after ${done} bytes; the file shrank while being read (still downloading?) — wait for it to be complete and try again`,
+        );
+      }
+      done += n;
+    }
+    return out;
+  };
+
   return {
     path,
     name,
@@ -49,26 +76,7 @@ export async function openFileSource(path: string): Promise<FileSource> {
     async read(offset: number, length: number): Promise<Uint8Array> {
       if (closed) throw new HQQError('INVALID_ARGUMENT', `${name}: read after close(); open the file again`);
       checkReadRange(name, size, offset, length);
-      const out = new Uint8Array(length);
-      let done = 0;
-      while (done < length) {
-        let n: number;
-        try {
-          // Cap a single read so huge requests stay within what the OS reads at once.
-          const want = Math.min(length - done, 1 << 30);
-          ({ bytesRead: n } = await fh.read(out, done, want, offset + done));
-        } catch (e) {
-          throw new HQQError('IO_ERROR', `${name}: reading ${length} bytes at offset ${offset} failed (${ioMessage(e)}); check the disk and try again`, { cause: e });
-        }
-        if (n === 0) {
-          throw new HQQError(
-            'IO_ERROR',
-            `${name}: reading ${length} bytes at offset ${offset} hit the end of the file after ${done} bytes; the file shrank while being read (still downloading?) — wait for it to be complete and try again`,
-          );
-        }
-        done += n;
-      }
-      return out;
+      return readRange(offset, length);
     },
     async close(): Promise<void> {
       if (closed) return;

@@ -75,12 +75,13 @@ function arg(message: string): HQQError {
 export class TensorCoverage {
   readonly #fileName: string;
   readonly #plan: FileLayout;
+  // Written intervals per tensor, made on its first write (a model can have a million tensors;
+  // most are written once, whole).
   readonly #intervals = new Map<string, { starts: number[]; ends: number[]; covered: number }>();
 
   constructor(fileName: string, plan: FileLayout) {
     this.#fileName = fileName;
     this.#plan = plan;
-    for (const t of plan.tensors) this.#intervals.set(t.name, { starts: [], ends: [], covered: 0 });
   }
 
   /**
@@ -88,18 +89,19 @@ export class TensorCoverage {
    * absolute file position. Throws INVALID_ARGUMENT (recording nothing) when the write is invalid.
    */
   add(name: string, bytes: Uint8Array, offsetWithinTensor: number): number {
-    const where = `${this.#fileName}: tensor ${JSON.stringify(name)}`;
+    const where = () => `${this.#fileName}: tensor ${JSON.stringify(name)}`;
     const range = this.#plan.offsets.get(name);
-    const iv = this.#intervals.get(name);
-    if (!range || !iv) throw arg(`${where}: not in the plan; only planned tensors can be written`);
-    if (!(bytes instanceof Uint8Array)) throw arg(`${where}: bytes must be a Uint8Array`);
+    if (!range) throw arg(`${where()}: not in the plan; only planned tensors can be written`);
+    if (!(bytes instanceof Uint8Array)) throw arg(`${where()}: bytes must be a Uint8Array`);
     const size = range.end - range.begin;
     const a = offsetWithinTensor;
     const b = a + bytes.byteLength;
     if (!Number.isSafeInteger(a) || a < 0 || b > size) {
-      throw arg(`${where}: writing ${bytes.byteLength} bytes at offset ${a} goes outside the tensor's ${size} bytes`);
+      throw arg(`${where()}: writing ${bytes.byteLength} bytes at offset ${a} goes outside the tensor's ${size} bytes`);
     }
     if (b > a) {
+      let iv = this.#intervals.get(name);
+      if (!iv) this.#intervals.set(name, (iv = { starts: [], ends: [], covered: 0 }));
       const { starts: s, ends: e } = iv;
       let lo = 0;
       let hi = s.length;
@@ -109,7 +111,7 @@ export class TensorCoverage {
         else hi = mid;
       }
       if ((lo > 0 && e[lo - 1]! > a) || (lo < s.length && s[lo]! < b)) {
-        throw arg(`${where}: bytes [${a}, ${b}) were already written; each byte must be written exactly once`);
+        throw arg(`${where()}: bytes [${a}, ${b}) were already written; each byte must be written exactly once`);
       }
       const joinPrev = lo > 0 && e[lo - 1] === a;
       const joinNext = lo < s.length && s[lo] === b;
@@ -130,9 +132,10 @@ export class TensorCoverage {
 
   /** Tensors not completely written, with the number of bytes still missing. */
   incomplete(): { name: string; missing: number; byteLength: number }[] {
+    const covered = (name: string) => this.#intervals.get(name)?.covered ?? 0;
     return this.#plan.tensors
-      .filter((t) => this.#intervals.get(t.name)!.covered !== t.byteLength)
-      .map((t) => ({ name: t.name, missing: t.byteLength - this.#intervals.get(t.name)!.covered, byteLength: t.byteLength }));
+      .filter((t) => covered(t.name) !== t.byteLength)
+      .map((t) => ({ name: t.name, missing: t.byteLength - covered(t.name), byteLength: t.byteLength }));
   }
 
   /** Throws INVALID_ARGUMENT naming (up to 5 of) the tensors not completely written. */

@@ -67,28 +67,38 @@ export function planSafetensors(entries: readonly PlanEntry[], metadata?: Record
   for (const e of entries) {
     const name = e?.name;
     if (typeof name !== 'string' || name.length === 0) throw arg(`planSafetensors: tensor name ${JSON.stringify(name)} must be a non-empty string`);
-    const t = `planSafetensors: tensor ${JSON.stringify(name)}`;
-    if (name === '__metadata__') throw arg(`${t}: "__metadata__" is reserved for the metadata block; rename the tensor`);
-    if (seen.has(name)) throw arg(`${t}: appears twice; tensor names must be unique in a file`);
+    // (messages are built only on failure: a plan can hold a million entries)
+    const t = () => `planSafetensors: tensor ${JSON.stringify(name)}`;
+    if (name === '__metadata__') throw arg(`${t()}: "__metadata__" is reserved for the metadata block; rename the tensor`);
+    if (seen.has(name)) throw arg(`${t()}: appears twice; tensor names must be unique in a file`);
     seen.add(name);
     const dtype: DType = e.dtype;
-    if (!isDType(dtype)) throw arg(`${t}: unknown dtype ${JSON.stringify(dtype)}; use one of ${Object.keys(DTYPE_SIZES).join(', ')}`);
+    if (!isDType(dtype)) throw arg(`${t()}: unknown dtype ${JSON.stringify(dtype)}; use one of ${Object.keys(DTYPE_SIZES).join(', ')}`);
     const shape: readonly number[] = e.shape;
-    if (!Array.isArray(shape as unknown)) throw arg(`${t}: shape must be an array of non-negative integers ([] for a scalar)`);
-    let numel = 1n;
-    shape.forEach((d, i) => {
-      if (!Number.isSafeInteger(d) || d < 0) throw arg(`${t}: shape[${i}] is ${d}; dimensions must be non-negative integers`);
-      numel *= BigInt(d);
-    });
-    const bytesBig = numel * BigInt(DTYPE_SIZES[dtype]);
-    if (bytesBig > BigInt(Number.MAX_SAFE_INTEGER)) throw arg(`${t}: ${e.dtype} [${e.shape.join(', ')}] is ${bytesBig} bytes, which overflows 2^53-1`);
-    const bytes = Number(bytesBig);
-    if (e.byteLength !== undefined && e.byteLength !== bytes) {
-      throw arg(`${t}: byteLength ${e.byteLength} does not match ${e.dtype} [${e.shape.join(', ')}], which needs ${bytes} bytes (${numel} elements x ${DTYPE_SIZES[dtype]})`);
+    if (!Array.isArray(shape as unknown)) throw arg(`${t()}: shape must be an array of non-negative integers ([] for a scalar)`);
+    // Element and byte counts in doubles while they stay exact (below 2^53), BigInt beyond.
+    let numelF = 1;
+    for (let i = 0; i < shape.length; i++) {
+      const d = shape[i]!;
+      if (!Number.isSafeInteger(d) || d < 0) throw arg(`${t()}: shape[${i}] is ${d}; dimensions must be non-negative integers`);
+      numelF *= d;
     }
-    if (pos + bytes > Number.MAX_SAFE_INTEGER) throw arg(`${t}: the file would exceed 2^53-1 bytes`);
+    const size = DTYPE_SIZES[dtype];
+    let numel: number | bigint = numelF;
+    let bytes = numelF * size;
+    if (!Number.isSafeInteger(bytes)) {
+      const numelBig = shape.reduce((a, d) => a * BigInt(d), 1n);
+      const bytesBig = numelBig * BigInt(size);
+      if (bytesBig > BigInt(Number.MAX_SAFE_INTEGER)) throw arg(`${t()}: ${e.dtype} [${e.shape.join(', ')}] is ${bytesBig} bytes, which overflows 2^53-1`);
+      numel = numelBig;
+      bytes = Number(bytesBig);
+    }
+    if (e.byteLength !== undefined && e.byteLength !== bytes) {
+      throw arg(`${t()}: byteLength ${e.byteLength} does not match ${e.dtype} [${e.shape.join(', ')}], which needs ${bytes} bytes (${numel} elements x ${size})`);
+    }
+    if (pos + bytes > Number.MAX_SAFE_INTEGER) throw arg(`${t()}: the file would exceed 2^53-1 bytes`);
     rel.push({ name, dtype: e.dtype, shape: e.shape.slice(), rb: pos, re: pos + bytes, numel: Number(numel) });
-    parts.push(`${JSON.stringify(name)}:{"dtype":${JSON.stringify(e.dtype)},"shape":[${e.shape.join(',')}],"data_offsets":[${pos},${pos + bytes}]}`);
+    parts.push(`${JSON.stringify(name)}:{"dtype":"${e.dtype}","shape":[${e.shape.join(',')}],"data_offsets":[${pos},${pos + bytes}]}`);
     pos += bytes;
   }
   const json = new TextEncoder().encode(`{${parts.join(',')}}`);

@@ -85,7 +85,7 @@ export interface NBitsTask extends TaskBase {
   dtype: 'F32' | 'F16' | 'BF16';
   /** The weight's shape in its layout: [K, N] for 'KN' (MatMul B), [N, K] for 'NK' (Gemm transB=1). */
   shape: [number, number];
-  /** How `data` is laid out: 'KN' (MatMul B) or 'NK' (Gemm transB=1); see `NBitsOptions.layout`. */
+  /** How `data` is laid out: 'KN' (MatMul's B, Gemm transB=0) or 'NK' (Gemm transB=1); see `NBitsOptions.layout`. */
   layout: 'KN' | 'NK';
   /** Bits per weight: 2, 4 or 8 (the node's bits attribute). */
   bits: 2 | 4 | 8;
@@ -169,8 +169,8 @@ export type FromWorker =
   | { type: 'result'; id: number; result: WorkerResult }
   | { type: 'error'; id: number; error: { name: string; code?: string; message: string } };
 
-/** The task kinds a worker runs. */
-export const TASK_KINDS: readonly WorkerTask['kind'][] = ['hqq', 'gguf', 'convert', 'nbits'];
+/** The task kinds a worker runs (the record makes the compiler list every kind of WorkerTask). */
+export const TASK_KINDS: readonly WorkerTask['kind'][] = Object.keys({ hqq: 1, gguf: 1, convert: 1, nbits: 1 } satisfies Record<WorkerTask['kind'], 1>) as WorkerTask['kind'][];
 
 /**
  * Checks the envelope of a task before it is queued, on the caller's thread, so a malformed task

@@ -5,7 +5,7 @@
  */
 import { HQQError } from '../../errors.js';
 
-/** The `onnx` options of a model quantization (every field optional; defaults below). */
+/** Options of the ONNX output (`onnx: { ... }` of quantizeModel; CLI --bits, --block-size, --zero-points, --external-data). */
 export interface ONNXModelConfig {
   /** Bits per weight: 4 (default), 8 or 2. */
   bits?: number;

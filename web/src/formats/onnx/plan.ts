@@ -108,9 +108,13 @@ export function planONNX(input: InputModel, c: ResolvedONNXConfig): ONNXFormatPl
   const fileName = container.outputFileName ?? model.source.name.split(/[\\/]/).pop()!;
   const out = planONNXOutput(model, edits, { fileName, dataFileName: `${fileName}_data`, externalData: c.externalData, inputExternal: model.externalFiles.length > 0 });
   const tensors: PlannedTensor[] = container.tensors.map((t, index) => plannedTensor(t, index, decision.quantized.get(t), decision.reasons.get(t), names.get(t), out.entryFile, c));
+  // Tensors without a data range (float_data...) are not input tensors: their reasons become warnings.
+  const typed = [...decision.reasons].filter(([t]) => t.data.kind === 'typed').map(([t, why]) => `${t.name} (${why})`);
+  const warnings = runWarnings(tensors);
+  if (typed.length > 0) warnings.push({ code: 'OTHER', message: `left as they are: ${typed.join(', ')}` });
   return {
     format: 'onnx', config: describeONNXConfig(c), baselineName: 'RTN', files: out.files, smallFiles: [], constants: out.constants, tensors,
-    totals: planTotals(tensors, out.files, []), warnings: runWarnings(tensors), external: out.external, rewrittenNodes: rewritten,
+    totals: planTotals(tensors, out.files, []), warnings, external: out.external, rewrittenNodes: rewritten,
   };
 }
 

@@ -128,6 +128,13 @@ export function planRewrite(model: ONNXModel, c: ResolvedONNXConfig): RewriteDec
       nodes: d.nodes, constantNode: constantNode.get(t),
     });
   }
+  // The bias of a rewritten Gemm stays as it is: MatMulNBits reads it as its bias input.
+  for (const q of quantized.values()) {
+    for (const i of q.nodes) {
+      const c = model.nodes[i]!.opType === 'Gemm' ? constants.get(model.nodes[i]!.input[2] ?? '') : undefined;
+      if (c && !reasons.has(c)) reasons.set(c, `the bias of Gemm ${JSON.stringify(model.nodes[i]!.name)}, read as it is by its MatMulNBits`);
+    }
+  }
   return { quantized, reasons };
 }
 

@@ -17,12 +17,12 @@ import { concatBytes, readVarint, scanFields, WindowReader, type WireField } fro
  * Where a tensor's bytes are, by `kind`. 'inline': `raw_data` inside the model file, `source` (the
  * model), from absolute byte `begin`, `length` bytes. 'external': in the external data file
  * `location` (the path the model names, relative to its folder), `source` that file, from byte
- * `begin` (the entry's offset), `length` bytes (the tensor's byteLength). 'typed': no byte range.
+ * `begin` (the entry's offset), `length` bytes (the tensor's byteLength). 'typed': float_data,
+ * int64_data...: small typed fields, kept in the graph bytes as they are (no byte range).
  */
 export type TensorData =
   | { kind: 'inline'; source: ByteSource; begin: number; length: number }
   | { kind: 'external'; location: string; source: ByteSource; begin: number; length: number }
-  /** float_data/int64_data...: small typed fields, kept in the graph bytes as they are. */
   | { kind: 'typed' };
 
 /** A TensorProto located in the model (an initializer or a Constant node's value): its data is not read. */
@@ -101,6 +101,7 @@ export interface ONNXModel {
   bytes(begin: number, end: number): Uint8Array;
 }
 
+/** Options of `openONNX`. */
 export interface OpenONNXOptions {
   /** The source holding external data `location` (relative to the model's folder). */
   openExternal?: (location: string) => Promise<ByteSource | undefined>;
