@@ -170,17 +170,25 @@ export interface NBitsOptions {
 
 /** Error sums of a reconstruction (pool TaskStats): they add up over tensors exactly. */
 export interface NBitsStats {
+  /** Number of weights compared: K * N (the padding of a partial last block does not count). */
   count: number;
+  /** Sum of |W - W_r| over them. */
   sumAbs: number;
+  /** Sum of (W - W_r)^2. */
   sumSq: number;
+  /** Largest |W - W_r|. */
   maxAbs: number;
+  /** Sum of W^2 (for the relative error sqrt(sumSq / sumWSq)). */
   sumWSq: number;
 }
 
 /** The MatMulNBits initializers of one weight, with the error of the stored values. */
 export interface NBitsResult {
+  /** Input features (the reduction axis the blocks run along). */
   K: number;
+  /** Output features (columns of B; each quantized on its own). */
   N: number;
+  /** Blocks per output column: ceil(K / blockSize); the last is partial when blockSize does not divide K. */
   nBlocks: number;
   /** B: uint8 [N, nBlocks, blockSize * bits / 8], levels along K, low bits first. */
   qweight: Uint8Array;
@@ -188,6 +196,7 @@ export interface NBitsResult {
   scales: Uint8Array;
   /** uint8 packed [N, ceil(nBlocks * bits / 8)], or raw bytes of float [N, nBlocks] in scaleType. */
   zeroPoints: Uint8Array;
+  /** Error of the stored (rounded) values against the input weights. */
   stats: NBitsStats;
   /** onnxruntime's RTN on the same blocks (with compareBaseline). */
   baseline?: NBitsStats;
@@ -197,10 +206,15 @@ export interface NBitsResult {
 
 /** What `HQQ.dequantizeNBits` needs to know about the node. */
 export interface NBitsDequantizeOptions {
+  /** The node's K attribute: input features, a positive integer. */
   K: number;
+  /** The node's N attribute: output features, a positive integer. */
   N: number;
+  /** The node's bits attribute: 2, 4 or 8. */
   bits: number;
+  /** The node's block_size attribute: a power of two >= 16. */
   blockSize: number;
+  /** Element type of the scales bytes (and of float zero points): the node's A type. */
   scaleType: 'float32' | 'float16';
   /** 'none': the node has no zero_points input (the operator then uses 2^(bits-1)). */
   zeroPoints: 'uint8' | 'float' | 'none';
@@ -231,7 +245,9 @@ export interface HQQWasmModule {
   quantizeGGUF(ptr: number, dtype: number, rows: number, cols: number, typeId: number, method: number, compareReference: boolean): WasmResult;
   /** Decodes GGML blocks to float32 (behind `HQQ.dequantizeGGUF`). */
   dequantizeGGUF(ptr: number, bytes: number, rows: number, cols: number, typeId: number): WasmResult;
+  /** MatMulNBits quantization of `rows` x `cols` weights, dtype 0 f32, 1 f16, 2 bf16 (behind `HQQ.quantizeNBits`). */
   quantizeNBits(ptr: number, dtype: number, rows: number, cols: number, options: Required<Omit<NBitsOptions, 'dtype'>>): WasmResult;
+  /** MatMulNBits initializers to float32 (behind `HQQ.dequantizeNBits`); scaleType 0 f32, 1 f16; zeros 0 none, 1 uint8, 2 float; layout 0 KN, 1 NK. */
   dequantizeNBits(q: number, qBytes: number, s: number, sBytes: number, z: number, zBytes: number, K: number, N: number,
     bits: number, blockSize: number, scaleType: number, zeros: number, layout: number): WasmResult;
   /** The name of the kernel set this build runs (SIMD or scalar). */
@@ -550,7 +566,14 @@ export class HQQ {
     return out;
   }
 
-  /** MatMulNBits initializers -> float32 weights ([K, N] or [N, K]), as the operator computes them. */
+  /**
+   * MatMulNBits initializers -> float32 weights ([K, N] or [N, K]), as the operator computes them.
+   * Sizes are checked against `opts` (INVALID_ARGUMENT); non-finite scales or float zero points are
+   * INVALID_VALUE.
+   * @param q.qweight The node's B bytes, uint8 [N, nBlocks, blockSize * bits / 8] (as `NBitsResult.qweight`).
+   * @param q.scales Raw little-endian bytes of scales [N, nBlocks] in `opts.scaleType`.
+   * @param q.zeroPoints The zero_points bytes, required unless `opts.zeroPoints` is 'none'.
+   */
   dequantizeNBits(q: { qweight: Uint8Array; scales: Uint8Array; zeroPoints?: Uint8Array }, opts: NBitsDequantizeOptions): Float32Array {
     const fn = 'dequantizeNBits';
     if (q === null || typeof q !== 'object') invalid(`${fn}: q must be { qweight, scales, zeroPoints? }`);

@@ -19,11 +19,15 @@ import { OUTPUT_MARKER } from './io/node-temporaries.js';
 import { PART_RECORD_KIND, parsePartRecordName, sha256, type PartRecord } from './model/shard.js';
 import { HQQ_WASM_TOOL, HQQ_WASM_VERSION } from './version.js';
 
+/** What `mergeParts` checked and wrote. */
 export interface MergeReport {
+  /** The run's output format ('hqq', 'gguf' or 'onnx'), from the part records. */
   format: string;
   /** The folder holding the parts. */
   folder: string;
+  /** Number of parts merged. */
   count: number;
+  /** The plan fingerprint every part record carried (SHA-256 hex). */
   fingerprint: string;
   /** Every output file checked (absolute paths, in order). */
   files: string[];

@@ -9,11 +9,11 @@ import { openONNX, type ONNXModel, type ONNXTensor } from '../io/onnx/reader.js'
 import type { ByteSource } from '../io/source.js';
 import type { InputModel, InputTensor, ModelInput } from './input.js';
 
-/** The container of an ONNX input (`InputModel.container`). */
+/** The container data of an ONNX input: the opened model and its data tensors. */
 export interface ONNXInput {
-  /** Always 'onnx'. */
+  /** Always `'onnx'`. */
   kind: 'onnx';
-  /** The opened model (graph structure, tensors located). */
+  /** The opened model (structure; tensor data located). */
   model: ONNXModel;
   /** The tensors behind `InputModel.tensors`, in the same order. */
   tensors: ONNXTensor[];

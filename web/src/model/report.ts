@@ -92,7 +92,11 @@ export interface QuantizeModelReport {
   rtn?: { meanAbs: number; relFrobenius: number };
   /** Things the user probably did not mean (a pattern matching nothing, nothing quantized...). */
   warnings: PlanWarning[];
-  /** A sharded run (option `shard`): which part this was; `tensors` and `totals` are the part's. */
+  /**
+   * A sharded run (option `shard`): which part this was, `index` (1-based) of `count`; the plan's
+   * `fingerprint` (SHA-256 hex, the same on every part of one run); `record`, the file name of the
+   * part record it wrote. `tensors` and `totals` are the part's.
+   */
   part?: { index: number; count: number; fingerprint: string; record: string };
   /** Every input tensor, in input order. */
   tensors: TensorReport[];

@@ -37,7 +37,9 @@ export interface ShardOption {
 
 /** What a part knows about itself (on the part's plan, and in its report). */
 export interface PlanPart {
+  /** 1-based part number, as in `ShardOption.index`. */
   index: number;
+  /** Number of parts of the run. */
   count: number;
   /** SHA-256 of the whole plan: every part of one run has the same. */
   fingerprint: string;
@@ -47,23 +49,36 @@ export interface PlanPart {
   record: string;
 }
 
+/** The `kind` of every part record: `merge` refuses a record file named like one that lacks it. */
 export const PART_RECORD_KIND = 'hqq-wasm-part';
 
 /** A part record, as written by every part (JSON). */
 export interface PartRecord {
+  /** The writing tool, 'hqq-wasm'. */
   tool: string;
+  /** Its version (the fingerprint covers it too: `merge` refuses parts of different versions). */
   version: string;
+  /** Always `PART_RECORD_KIND`. */
   kind: typeof PART_RECORD_KIND;
+  /** The output format: 'hqq', 'gguf' or 'onnx'. */
   format: string;
+  /** 1-based number of the part that wrote this record. */
   part: number;
+  /** Number of parts of the run. */
   count: number;
+  /** SHA-256 hex of the whole plan (`planFingerprint`): equal on every part of one run. */
   fingerprint: string;
+  /** `ShardOption.rerun`, when given: the command that re-runs a part, `{I}` standing for its number. */
   rerun?: string;
-  /** Every streamed file of the whole run, with the part writing it. */
+  /**
+   * Every streamed file of the whole run, with the part writing it: `name` (file name in the
+   * output folder), `size` (bytes), `headerSize` (bytes of its header), `header` (SHA-256 hex of
+   * the header bytes), `part` (1-based).
+   */
   files: { name: string; size: number; headerSize: number; header: string; part: number }[];
-  /** Every small file of the run, in the single run's order: copied by part 1 (`part: 1`) or written by the merge (`part: 0`). */
+  /** Every small file of the run (`name`), in the single run's order, and who writes it (`part`): 1, copied by part 1; 0, written by the merge. */
   smallFiles: { name: string; part: number }[];
-  /** Part 1 only: what the merge writes (index.json, config.json...). */
+  /** Part 1 only: what the merge writes (index.json, config.json...): file `name`, contents as UTF-8 `text` or as `base64` bytes. */
   deferred?: { name: string; text?: string; base64?: string }[];
 }
 

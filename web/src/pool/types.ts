@@ -79,23 +79,23 @@ export interface ConvertTask extends TaskBase {
 
 /** One weight to com.microsoft MatMulNBits inputs (ONNX output; engine `quantizeNBits`). */
 export interface NBitsTask extends TaskBase {
-  /** Always 'nbits'. */
+  /** A MatMulNBits quantization of one weight; the result buffers are `qweight`, `scales`, `zeroPoints`. */
   kind: 'nbits';
-  /** Element type of `data`. */
+  /** The element type of `data`. */
   dtype: 'F32' | 'F16' | 'BF16';
   /** The weight's shape in its layout: [K, N] for 'KN' (MatMul B), [N, K] for 'NK' (Gemm transB=1). */
   shape: [number, number];
-  /** 'KN': MatMul's B (and Gemm transB=0); 'NK': Gemm transB=1. */
+  /** How `data` is laid out: 'KN' (MatMul's B, Gemm transB=0) or 'NK' (Gemm transB=1); see `NBitsOptions.layout`. */
   layout: 'KN' | 'NK';
-  /** Bits per weight. */
+  /** Bits per weight: 2, 4 or 8 (the node's bits attribute). */
   bits: 2 | 4 | 8;
-  /** Weights per block along K (a power of two >= 16). */
+  /** Weights per block along K: a power of two >= 16 (the node's block_size attribute). */
   blockSize: number;
-  /** Packed uint8 zero points (integer-zero HQQ) or float ones (exact HQQ). */
+  /** 'uint8': packed integer zero points (every execution provider); 'float': zero points in `scaleType` (CPU/wasm EPs). */
   zeroPoints: 'uint8' | 'float';
-  /** Storage type of scales and float zero points: A's type. */
+  /** Type of the scales (and float zero points): the graph's A type at this MatMul. */
   scaleType: 'float32' | 'float16';
-  /** Run the HQQ solver (false: onnxruntime-style round-to-nearest). */
+  /** Run the HQQ solver; false is round-to-nearest (onnxruntime's RTN for uint8 zero points, HQQ's for float). */
   optimize: boolean;
   /** Also compute onnxruntime-style RTN on the same blocks and report its error. */
   compareBaseline?: boolean;

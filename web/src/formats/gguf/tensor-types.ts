@@ -64,6 +64,7 @@ import {
   type GGUFValue,
 } from '../../io/gguf.js';
 
+/** The llama-quantize presets (`--ftype` names) hqq-wasm writes, from the most bits to the fewest. */
 export type GGUFPresetName =
   | 'Q8_0'
   | 'Q6_K'
@@ -80,7 +81,9 @@ export type GGUFPresetName =
   | 'Q3_K_S'
   | 'Q2_K';
 
+/** One llama-quantize preset: its name, its `general.file_type` id and its default tensor type. */
 export interface GGUFPreset {
+  /** The preset's name, as llama-quantize spells it (e.g. 'Q4_K_M'). */
   readonly name: GGUFPresetName;
   /** `llama_ftype` (include/llama.h): the value of `general.file_type`. */
   readonly ftype: number;

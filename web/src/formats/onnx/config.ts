@@ -38,13 +38,13 @@ export interface ResolvedONNXConfig {
 
 /** What a report records of an ONNX run. */
 export interface ONNXConfigRecord {
-  /** Always 'onnx'. */
+  /** Always `'onnx'`. */
   format: 'onnx';
-  /** Bits per weight of MatMulNBits. */
+  /** Bits per weight: 2, 4 or 8 (MatMulNBits' bits attribute). */
   bits: number;
-  /** Weights per block along K. */
+  /** Weights per block along K (MatMulNBits' block_size attribute). */
   block_size: number;
-  /** Zero-point storage: packed uint8 or float (the scale type). */
+  /** Zero-point storage: 'uint8' (packed integers) or 'float' (in the scale type). */
   zero_points: 'uint8' | 'float';
   /** Whether the HQQ solver ran (false: round-to-nearest). */
   optimize: boolean;

@@ -14,30 +14,32 @@ import { FIELD, ONNX_DTYPES, onnxTypes } from './schema.js';
 import { concatBytes, readVarint, scanFields, WindowReader, type WireField } from './wire.js';
 
 /**
- * Where a tensor's bytes are: `kind` 'inline' (raw_data in the model file) or 'external' (in the
- * data file `location`), as `length` bytes at `begin` of `source`; or 'typed' (float_data,
- * int64_data...: small typed fields, kept in the graph bytes as they are).
+ * Where a tensor's bytes are, by `kind`. 'inline': `raw_data` inside the model file, `source` (the
+ * model), from absolute byte `begin`, `length` bytes. 'external': in the external data file
+ * `location` (the path the model names, relative to its folder), `source` that file, from byte
+ * `begin` (the entry's offset), `length` bytes (the tensor's byteLength). 'typed': float_data,
+ * int64_data...: small typed fields, kept in the graph bytes as they are (no byte range).
  */
 export type TensorData =
   | { kind: 'inline'; source: ByteSource; begin: number; length: number }
   | { kind: 'external'; location: string; source: ByteSource; begin: number; length: number }
   | { kind: 'typed' };
 
-/** A TensorProto of the model (an initializer or a Constant node's value), located but not read. */
+/** A TensorProto located in the model (an initializer or a Constant node's value): its data is not read. */
 export interface ONNXTensor {
-  /** Its name (a Constant's: the node's output when the tensor has none). */
+  /** The tensor's name (a Constant's tensor without one takes the node's first output name). */
   name: string;
-  /** TensorProto.DataType (1 float, 10 float16, 7 int64...). */
+  /** TensorProto.DataType code (1 FLOAT, 10 FLOAT16, 16 BFLOAT16, 7 INT64...). */
   dataType: number;
   /** Container dtype name (F32, F16, BF16, I64...). */
   dtype: string;
-  /** Its dims, row-major. */
+  /** The shape, outermost first (row-major); [] for a scalar. */
   dims: number[];
-  /** Elements. */
+  /** Number of elements: the product of `dims` (1 for a scalar). */
   numel: number;
-  /** Bytes of its data. */
+  /** Bytes of the data: numel times the element size, rounded up for 4-bit types (0 for STRING). */
   byteLength: number;
-  /** Where the data is. */
+  /** Where the bytes are (inline, external, or in typed fields). */
   data: TensorData;
   /** The decoded TensorProto without raw_data (external_data, doc_string, metadata_props...). */
   proto: Record<string, unknown>;
@@ -45,49 +47,49 @@ export interface ONNXTensor {
   field: WireField;
 }
 
-/** A NodeProto of the main graph. */
+/** A NodeProto of the main graph, decoded (for a large Constant node: without its tensor's raw_data). */
 export interface ONNXNode {
-  /** The graph field holding it. */
+  /** The graph's `node` field it was read from (its byte positions in the model file). */
   field: WireField;
-  /** Input value names, as decoded (for a large Constant node: without its tensor's raw_data). */
+  /** Names of the values it reads, in order ('' marks an omitted optional input). */
   input: string[];
-  /** Output value names. */
+  /** Names of the values it writes, in order. */
   output: string[];
-  /** Node name ('' when unnamed). */
+  /** The node's name ('' when it has none). */
   name: string;
-  /** Operator type (MatMul, Gemm...). */
+  /** The operator, e.g. 'MatMul', 'Gemm', 'Constant'. */
   opType: string;
-  /** Operator domain ('' for the default ONNX domain). */
+  /** The operator's domain: '' (or 'ai.onnx') for the default one, 'com.microsoft' for onnxruntime's contrib ops. */
   domain: string;
-  /** The decoded AttributeProtos (protobufjs plain objects: name, type, i, f, t...). */
+  /** The AttributeProtos as protobufjs objects (int64 as numbers); a large Constant's tensor attribute is left out. */
   attribute: Record<string, unknown>[];
   /** A Constant node's tensor (large ones are located, not read). */
   constant?: ONNXTensor;
 }
 
-/** An opened ONNX model: its structure, with every tensor located (see the module comment). */
+/** An opened ONNX model (`openONNX`): its structure, with every tensor's data located but not read. */
 export interface ONNXModel {
-  /** The model file. */
+  /** The .onnx file. */
   source: ByteSource;
-  /** Cached reads of `source`. */
+  /** Cached reads of `source` (for the wire-level walks). */
   reader: WindowReader;
   /** The ModelProto's top-level fields, in file order. */
   modelFields: WireField[];
-  /** The ModelProto field holding the graph. */
+  /** The ModelProto's `graph` field. */
   graph: WireField;
   /** The GraphProto's fields, in file order. */
   graphFields: WireField[];
-  /** ModelProto.ir_version. */
+  /** The ModelProto's ir_version. */
   irVersion: number;
-  /** The opset imports: `domain` ('' for ai.onnx) and `version`. */
+  /** The opset_import entries: `domain` ('' is ai.onnx) and its opset `version`. */
   opsets: { domain: string; version: number }[];
   /** The graph's initializers, in file order. */
   initializers: ONNXTensor[];
-  /** The graph's nodes, in file order. */
+  /** The main graph's nodes, in file order (subgraph nodes stay inside their attributes). */
   nodes: ONNXNode[];
   /** Element types known for value names (graph inputs, outputs, value_info). */
   elemTypes: Map<string, number>;
-  /** Names of the graph's inputs (initializers listed as inputs included). */
+  /** Names of the graph's inputs (older models also list initializers here). */
   graphInputs: Set<string>;
   /** Names of the graph's outputs. */
   graphOutputs: Set<string>;

@@ -8,17 +8,17 @@ import { HQQError } from '../../errors.js';
 import type { ByteSource } from '../source.js';
 import { Reader, Writer } from './schema.js';
 
-/** One field of a protobuf message, by position in the file. */
+/** One protobuf field of a message, located in the source (absolute byte positions). */
 export interface WireField {
   /** Field number. */
   no: number;
-  /** Wire type (0 varint, 1 fixed64, 2 length-delimited, 5 fixed32). */
+  /** Wire type: 0 varint, 1 64-bit, 2 LEN, 5 32-bit. */
   wire: number;
   /** Where the tag starts. */
   start: number;
-  /** Where the value starts (for a length-delimited field: its payload). */
+  /** Where the value (for LEN: the payload, after the length) starts. */
   dataStart: number;
-  /** Where the field ends. */
+  /** Where the field ends (exclusive). */
   end: number;
 }
 
@@ -26,7 +26,7 @@ const WINDOW = 64 * 1024;
 
 /** Cached positional reads; a window is re-read only when a read leaves it. */
 export class WindowReader {
-  /** The source read. */
+  /** The source read from. */
   readonly source: ByteSource;
   #begin = 0;
   #buf: Uint8Array = new Uint8Array(0);
