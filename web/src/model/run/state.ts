@@ -96,7 +96,8 @@ export class RunState {
   eta(): number {
     const elapsed = this.elapsedSeconds;
     if (this.#workDone <= 0 || this.#workDone < 0.02 * this.#workTotal || elapsed < 2) return Number.NaN;
-    return (elapsed * (this.#workTotal - this.#workDone)) / this.#workDone;
+    // Work sums are floats (copied bytes weigh a fraction of a quantized one): never a negative ETA.
+    return Math.max(0, (elapsed * (this.#workTotal - this.#workDone)) / this.#workDone);
   }
 
   emit(type: ModelProgressType, t: PlannedTensor, result?: TensorReport): void {
