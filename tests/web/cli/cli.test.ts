@@ -8,32 +8,17 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { BIN, ROOT, requireBuiltCli, runCli as run } from './run-cli.js';
 import { planSafetensors } from '../../../web/src/io/writer.js';
 import { generateTensorData, syntheticLlamaSpec, syntheticPreset } from '../../../web/src/model/synthetic.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const BIN = join(ROOT, 'bin/hqq-wasm.mjs');
 let dir: string;
 let model: string;
 
-function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'web/dist/cli.js'))) {
-    throw new Error('web/dist/cli.js is missing: run `bash scripts/build.sh` first (the CLI runs the compiled package)');
-  }
+  requireBuiltCli();
   dir = await mkdtemp(join(tmpdir(), 'hqq-cli-'));
   model = join(dir, 'tiny.safetensors');
   const spec = syntheticLlamaSpec(syntheticPreset('tiny', 'F16', { numLayers: 1 }));

@@ -3,38 +3,23 @@
  * llama-quantize preset and its flags, --dry-run and --json, inspect, dequantize to safetensors,
  * and the usage errors that keep the two formats' flags apart.
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { requireBuiltCli, runCli as run } from './run-cli.js';
 import { openGGUF } from '../../../web/src/io/gguf-reader.js';
 import { openFileSource } from '../../../web/src/io/node-file.js';
 import { openSafetensors } from '../../../web/src/io/safetensors.js';
 import { loadHQQ } from '../../../web/src/node.js';
 import { buildTinyLlama } from '../../runtimes/tiny-llama.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const BIN = join(ROOT, 'bin/hqq-wasm.mjs');
 let dir: string;
 let input: string;
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'web/dist/cli.js'))) throw new Error('web/dist/cli.js is missing: run `bash scripts/build.sh` first');
+  requireBuiltCli();
   dir = await mkdtemp(join(tmpdir(), 'hqq-gguf-cli-'));
   input = join(dir, 'tiny-f32.gguf');
   await writeFile(input, buildTinyLlama().bytes);

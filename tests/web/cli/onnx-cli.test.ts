@@ -3,35 +3,20 @@
  * per-tensor lines and the ratio to RTN, --dry-run, --json, the flags kept apart from the other
  * formats, and inspect.
  */
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { requireBuiltCli, runCli as run } from './run-cli.js';
 
 import { mlpModel } from '../onnx/models.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const BIN = join(ROOT, 'bin/hqq-wasm.mjs');
 let dir: string;
 let model: string;
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'web/dist/cli.js'))) throw new Error('web/dist/cli.js is missing: run `bash scripts/build.sh` first');
+  requireBuiltCli();
   dir = await mkdtemp(join(tmpdir(), 'hqq-onnx-cli-'));
   model = join(dir, 'mlp.onnx');
   await writeFile(model, mlpModel().bytes);

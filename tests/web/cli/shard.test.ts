@@ -7,38 +7,22 @@
  * 3/2, merge with a part missing, with parts of two different runs, with a damaged file. With more
  * parts than input files, the HQQ output is cut into N files, as `--split N` cuts it.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { ROOT, requireBuiltCli, runCli as run, type CliResult as Result } from './run-cli.js';
 import { openGGUF } from '../../../web/src/io/gguf-reader.js';
 import { openFileSource } from '../../../web/src/io/node-file.js';
 import { planSafetensors } from '../../../web/src/io/writer.js';
 import { buildTinyLlama } from '../../runtimes/tiny-llama.js';
 import { tinyFolder, tinyWeights, type TinyTensor } from '../model/hf-fixtures.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const BIN = join(ROOT, 'bin/hqq-wasm.mjs');
 let dir: string;
 let folder: string;
 let gguf: string;
-
-type Result = { code: number | null; stdout: string; stderr: string };
-
-function run(args: string[]): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [BIN, ...args], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** N parts at once (separate processes), each must succeed. */
 async function runParts(n: number, args: (i: number) => string[]): Promise<Result[]> {
@@ -93,7 +77,7 @@ async function shardedFolder(path: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'web/dist/cli.js'))) throw new Error('web/dist/cli.js is missing: run `bash scripts/build.sh` first');
+  requireBuiltCli();
   dir = await mkdtemp(join(tmpdir(), 'hqq-shard-'));
   folder = join(dir, 'tiny-qwen2');
   await shardedFolder(folder);
