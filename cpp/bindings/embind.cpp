@@ -12,10 +12,13 @@
 #include <new>
 #include <string>
 
+#include "guarded.hpp"
 #include "hqq/hqq.hpp"
 #include "kernels/kernels.hpp"
 
 namespace {
+
+using hqq::bindings::guarded;
 
 using emscripten::typed_memory_view;
 using emscripten::val;
@@ -23,27 +26,6 @@ using emscripten::val;
 template <typename T>
 val copy_to_js(const char* type, const T* data, std::size_t n) {
   return val::global(type).new_(typed_memory_view(n, data));  // new XArray(view) copies
-}
-
-val error_result(const char* code, const std::string& message) {
-  val r = val::object();
-  r.set("ok", false);
-  r.set("code", std::string(code));
-  r.set("message", message);
-  return r;
-}
-
-template <typename Fn>
-val guarded(Fn&& fn) {
-  try {
-    return fn();
-  } catch (const hqq::Error& e) {
-    return error_result(hqq::error_code_name(e.code()), e.what());
-  } catch (const std::bad_alloc&) {
-    return error_result("OUT_OF_MEMORY", "out of wasm memory (the 4 GiB address space is full)");
-  } catch (const std::exception& e) {
-    return error_result("INTERNAL", e.what());
-  }
 }
 
 // A JS number as a size: converting an out-of-range double to an integer is undefined behaviour

@@ -8,35 +8,17 @@
 #include <new>
 #include <string>
 
+#include "guarded.hpp"
 #include "hqq/error.hpp"
 #include "hqq/nbits.hpp"
 
 namespace {
 
+using hqq::bindings::guarded;
+
 using emscripten::typed_memory_view;
 using emscripten::val;
 namespace nb = hqq::nbits;
-
-val failure(const char* code, const std::string& message) {
-  val r = val::object();
-  r.set("ok", false);
-  r.set("code", std::string(code));
-  r.set("message", message);
-  return r;
-}
-
-template <typename Fn>
-val guarded(Fn&& fn) {
-  try {
-    return fn();
-  } catch (const hqq::Error& e) {
-    return failure(hqq::error_code_name(e.code()), e.what());
-  } catch (const std::bad_alloc&) {
-    return failure("OUT_OF_MEMORY", "out of wasm memory (the 4 GiB address space is full)");
-  } catch (const std::exception& e) {
-    return failure("INTERNAL", e.what());
-  }
-}
 
 val bytes(const std::vector<uint8_t>& v) { return val::global("Uint8Array").new_(typed_memory_view(v.size(), v.data())); }
 
