@@ -20,10 +20,7 @@ namespace {
 // 32 KiB L1 cache.
 constexpr std::size_t kBlockElements = 4096;
 
-struct Schedule {
-  std::vector<float> inv_beta;   // f32(1 / beta_i), as torch casts the Python scalar
-  std::vector<float> threshold;  // |x| <= threshold gives shrink(x) == 0 exactly
-};
+}  // namespace
 
 Schedule make_schedule(const SolverParams& p) {
   Schedule s;
@@ -39,14 +36,13 @@ Schedule make_schedule(const SolverParams& p) {
         static_cast<float>(std::pow(static_cast<double>(inv_beta), exponent) * (1.0 - 1e-4)));
     beta *= p.kappa;  // the reference multiplies after every iteration that did not stop
   }
+  s.p_minus_1 = static_cast<float>(p.lp_norm - 1.0);
   return s;
 }
 
 // Iterations per round. Each extra round costs one more pass over the weights in memory (about
 // one iteration's time), so rounds are as long as the zero history allows: that history holds
 // (round length + 1) zeros per group and is kept no larger than the weights themselves.
-}  // namespace
-
 std::vector<int> round_schedule(int iters, std::size_t n_groups, std::size_t numel, int max_round_length) {
   const std::size_t budget = std::max<std::size_t>(numel, std::size_t(1) << 20);  // floats
   const std::size_t fit = budget / n_groups;
@@ -75,7 +71,7 @@ SolveResult solve_zero(const kernels::Kernels& k, const float* w, std::size_t n_
   args.iters = iters;
   args.inv_beta = schedule.inv_beta.data();
   args.threshold = schedule.threshold.data();
-  args.p_minus_1 = static_cast<float>(params.lp_norm - 1.0);
+  args.p_minus_1 = schedule.p_minus_1;
   std::vector<float> scratch(kernels::solve_block_scratch_floats(block_groups, g));
   args.scratch = scratch.data();
   auto set_block = [&](std::size_t first, std::size_t count) {

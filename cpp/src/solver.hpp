@@ -9,6 +9,15 @@
 
 namespace hqq::detail {
 
+// The shrinkage step of every iteration (HQQ-SPEC section 3), shared by this solver and the
+// integer-zero solver of MatMulNBits (nbits/int_zero.cpp).
+struct Schedule {
+  std::vector<float> inv_beta;   // f32(1 / beta_i), as torch casts the Python scalar
+  std::vector<float> threshold;  // |x| <= threshold gives shrink(x) == 0 exactly
+  float p_minus_1 = 0;           // the lp-norm's p - 1, as the kernels take it
+};
+Schedule make_schedule(const SolverParams& p);
+
 struct SolveResult {
   std::vector<float> zero;         // per group
   int iterations = 0;              // counted as the reference counts them

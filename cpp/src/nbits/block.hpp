@@ -9,6 +9,7 @@
 
 #include "hqq/config.hpp"
 #include "hqq/nbits.hpp"
+#include "solver.hpp"
 
 namespace hqq::nbits::detail {
 
@@ -59,11 +60,8 @@ IntBlock rtn_block(const float* w, std::size_t len, int max_q, ScaleType st, uin
 // onnxruntime's RTN (rtn_block) with its error `start_err`; on return they hold the best iterate,
 // which is never worse than the start by sum |err| nor by sum err^2. `qwork` holds 2 * len bytes.
 // Returns the iterations run.
-struct Schedule {  // per iteration: f32(1 / beta_i) and the |x| at or below which shrink gives 0
-  std::vector<float> inv_beta, threshold;
-  float p_minus_1 = 0;
-};
-Schedule make_schedule(const SolverParams& p);
+using hqq::detail::make_schedule;  // the HQQ solver's shrinkage schedule (solver.hpp)
+using hqq::detail::Schedule;
 int int_zero_block(const float* w, std::size_t len, int max_q, ScaleType st, const Schedule& sched,
                    IntBlock& start, BlockError& start_err, uint8_t* q, uint8_t* qwork) noexcept;
 

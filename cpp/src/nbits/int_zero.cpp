@@ -119,21 +119,6 @@ int descend(const float* w, std::size_t len, int max_q, ScaleType st, const Sche
 
 }  // namespace
 
-Schedule make_schedule(const SolverParams& p) {
-  Schedule s;
-  double beta = p.beta;
-  const double exponent = 1.0 / (2.0 - p.lp_norm);
-  for (int i = 0; i < p.iters; ++i) {
-    const float inv_beta = static_cast<float>(1.0 / beta);
-    s.inv_beta.push_back(inv_beta);
-    // As the HQQ solver (solver.cpp): shrink(x) != 0 iff |x| > inv_beta^(1/(2-p)), with a margin.
-    s.threshold.push_back(static_cast<float>(std::pow(static_cast<double>(inv_beta), exponent) * (1.0 - 1e-4)));
-    beta *= p.kappa;
-  }
-  s.p_minus_1 = static_cast<float>(p.lp_norm - 1.0);
-  return s;
-}
-
 int int_zero_block(const float* w, std::size_t len, int max_q, ScaleType st, const Schedule& sched,
                    IntBlock& start, BlockError& start_err, uint8_t* q, uint8_t* qwork) noexcept {
   if (!(start.scale > 0.0f)) return 0;  // an all-zero block: RTN is exact
