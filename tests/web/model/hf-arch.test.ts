@@ -9,7 +9,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getLlama, type Llama, type Token } from 'node-llama-cpp';
 
-import { HQQError } from '../../../web/src/errors.js';
 import {
   applyRopePermutation,
   architectureSpec,
@@ -27,22 +26,11 @@ import {
 } from '../../../web/src/model/hf/index.js';
 import { buildTinyModel, gaussian, tinyConfig, tinyFolder, tinyWeights, writeTinyGGUF, TINY, type TokenizerPackage } from './hf-fixtures.js';
 import { logSoftmax, referenceLogits } from './hf-reference-forward.js';
+import { expectHQQError } from '../helpers.js';
 
 function valueOf(plan: HFGGUFPlan, key: string): unknown {
   const v = plan.metadata.get(key) as { value?: unknown } | undefined;
   return v?.value;
-}
-
-function expectHQQError(fn: () => unknown, code: string, pattern: RegExp): HQQError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(HQQError);
-    expect((e as HQQError).code).toBe(code);
-    expect((e as Error).message).toMatch(pattern);
-    return e as HQQError;
-  }
-  throw new Error('expected an HQQError');
 }
 
 describe('hyper-parameters -> GGUF keys', () => {

@@ -4,22 +4,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { GGUF_TYPES, type GGUFTypeName, type HQQ, MAX_TENSOR_ELEMENTS } from '../../../web/src/engine.js';
-import { HQQError, type HQQErrorCode } from '../../../web/src/errors.js';
 import { loadHQQ } from '../../../web/src/node.js';
 import { normalMatrix } from '../../package/check.js';
-
-function expectHQQError(fn: () => unknown, code: HQQErrorCode, ...fragments: string[]): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown, `expected HQQError ${code}`).toBeInstanceOf(HQQError);
-  const err = thrown as HQQError;
-  expect(err.code, err.message).toBe(code);
-  for (const f of fragments) expect(err.message).toContain(f);
-}
+import { expectHQQError } from '../helpers.js';
 
 const bytesOf = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 const ROWS = 16, COLS = 1024;

@@ -6,23 +6,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import type { HQQ, NBitsOptions, NBitsResult } from '../../../web/src/engine.js';
-import { HQQError, type HQQErrorCode } from '../../../web/src/errors.js';
 import { loadHQQ } from '../../../web/src/node.js';
 import { loadRealWeights } from '../../corpus/real-weights.js';
 import { normalMatrix } from '../../package/check.js';
-
-function expectHQQError(fn: () => unknown, code: HQQErrorCode, ...fragments: string[]): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown, `expected HQQError ${code}`).toBeInstanceOf(HQQError);
-  const err = thrown as HQQError;
-  expect(err.code, err.message).toBe(code);
-  for (const f of fragments) expect(err.message).toContain(f);
-}
+import { expectHQQError } from '../helpers.js';
 
 /** onnxruntime's RTN with uint8 zero points, written here from MLAS's description, on [K, N]. */
 function plainRTN(kn: Float32Array, K: number, N: number, bits: number, bs: number) {
