@@ -162,5 +162,7 @@ describe('worker GC policy (issue 9: a full GC after every result made 5000 tiny
     // A conversion reports no statistics: its output size decides (F16 output of 4M elements).
     expect(collectAfterResult({ buffers: { data: new ArrayBuffer(2 * GC_MIN_ELEMENTS) } })).toBe(true);
     expect(collectAfterResult({ buffers: { data: new ArrayBuffer(1024) } })).toBe(false);
+    // The input went back with the result (WorkerResult.inputs): nothing large is left to collect.
+    expect(collectAfterResult({ ...stats(4096 * 4096), inputs: [new ArrayBuffer(8)] })).toBe(false);
   });
 });

@@ -43,11 +43,12 @@ export async function openFileSource(path: string): Promise<FileSource> {
   }
   let closed = false;
 
-  const readRange = async (offset: number, length: number): Promise<Uint8Array> => {
-    // Not zero-filled (a 7B model reads 13.5 GB: zeroing it first is a second pass over memory);
-    // every byte is read below, or the read throws. Its own ArrayBuffer, exactly this long, so
-    // the pool can transfer it to a worker.
-    const out = new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
+  const readRange = async (offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> => {
+    // A fresh buffer is not zero-filled (a 7B model reads 13.5 GB: zeroing it first is a second
+    // pass over memory); every byte is read below, or the read throws. Its own ArrayBuffer,
+    // exactly this long, so the pool can transfer it to a worker. A caller's `into` (a recycled
+    // buffer) also spares the page faults of fresh memory.
+    const out = into !== undefined && into.byteLength === length ? into : new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length);
     let done = 0;
     while (done < length) {
       let n: number;
@@ -73,10 +74,10 @@ export async function openFileSource(path: string): Promise<FileSource> {
     path,
     name,
     size,
-    async read(offset: number, length: number): Promise<Uint8Array> {
+    async read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
       if (closed) throw new HQQError('INVALID_ARGUMENT', `${name}: read after close(); open the file again`);
       checkReadRange(name, size, offset, length);
-      return readRange(offset, length);
+      return readRange(offset, length, into);
     },
     async close(): Promise<void> {
       if (closed) return;

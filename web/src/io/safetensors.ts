@@ -630,16 +630,20 @@ export interface SafetensorsFile {
   tensor(name: string): TensorInfo | undefined;
   /** Reads a whole tensor's bytes (little-endian, as stored). */
   readTensor(tensor: string | TensorInfo): Promise<Uint8Array>;
-  /** Reads `length` bytes starting `offset` bytes into a tensor (for chunked copies). */
-  readRange(tensor: string | TensorInfo, offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Reads `length` bytes starting `offset` bytes into a tensor (for chunked copies); `into`, a
+   * buffer of exactly `length` bytes, may be filled and returned instead of a new one (see
+   * `ByteSource.read`).
+   */
+  readRange(tensor: string | TensorInfo, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   /** Closes the underlying source (the file owns it once opened). */
   close(): Promise<void>;
 }
 
-async function readExact(source: ByteSource, offset: number, length: number): Promise<Uint8Array> {
+async function readExact(source: ByteSource, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
   let bytes: Uint8Array;
   try {
-    bytes = await source.read(offset, length);
+    bytes = await source.read(offset, length, into);
   } catch (e) {
     if (e instanceof HQQError) throw e;
     throw new HQQError('IO_ERROR', `${source.name}: reading ${length} bytes at offset ${offset} failed (${e instanceof Error ? e.message : String(e)}); check the file and try again`, { cause: e });
@@ -695,7 +699,7 @@ export async function openSafetensors(source: ByteSource): Promise<SafetensorsFi
       const info = resolve(tensor);
       return readExact(source, info.begin, info.byteLength);
     },
-    async readRange(tensor, offset, length) {
+    async readRange(tensor, offset, length, into) {
       const info = resolve(tensor);
       if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0 || offset + length > info.byteLength) {
         throw new HQQError(
@@ -703,7 +707,7 @@ export async function openSafetensors(source: ByteSource): Promise<SafetensorsFi
           `${fileName}: tensor ${JSON.stringify(info.name)}: readRange(offset=${offset}, length=${length}) is outside the tensor's ${info.byteLength} bytes; keep 0 <= offset and offset + length <= byteLength`,
         );
       }
-      return readExact(source, info.begin + offset, length);
+      return readExact(source, info.begin + offset, length, into);
     },
     async close() {
       await source.close?.();

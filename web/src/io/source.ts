@@ -10,8 +10,15 @@ export interface ByteSource {
   readonly size: number;
   /** A name for messages (usually the file name). */
   readonly name: string;
-  /** Reads exactly `length` bytes at `offset`; throws `IO_ERROR` when that is impossible. */
-  read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Reads exactly `length` bytes at `offset`; throws `IO_ERROR` when that is impossible. The
+   * returned array belongs to the caller: the source keeps no reference to it (the pipeline
+   * transfers it to a worker and later reads other data into it). With
+   * `into` (exactly `length` bytes long) a source may read into it and return it, sparing a fresh
+   * buffer (the Node file source does); a source that cannot returns a new array, so callers must
+   * use the returned array, never assume `into` was filled.
+   */
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   /** Releases the underlying file, when there is one; optional (a Blob or bytes need none). */
   close?(): Promise<void>;
 }

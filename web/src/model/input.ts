@@ -25,8 +25,11 @@ export interface InputTensor {
   byteLength: number;
   /** Index of the input file holding it. */
   sourceIndex: number;
-  /** Reads `length` bytes at `offset` inside the tensor's data. */
-  read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Reads `length` bytes at `offset` inside the tensor's data. `into` (exactly `length` bytes) may
+   * be filled and returned instead of a new array (see `ByteSource.read`): use the result.
+   */
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
 }
 
 /** The rest of a model folder: its name, the text of its JSON/template files, and every other file. */
@@ -155,7 +158,7 @@ function checkIndex(files: readonly SafetensorsFile[], idx: IndexJson): void {
 function safetensorsTensor(file: SafetensorsFile, t: TensorInfo, sourceIndex: number): InputTensor {
   return {
     name: t.name, dtype: t.dtype, shape: t.shape, numel: t.numel, byteLength: t.byteLength, sourceIndex,
-    read: (offset, length) => file.readRange(t, offset, length),
+    read: (offset, length, into) => file.readRange(t, offset, length, into),
   };
 }
 
@@ -173,7 +176,7 @@ async function openGGUFInput(input: ModelInput): Promise<InputModel> {
   const file = await openGGUF(input.sources[0]!);
   const tensors: InputTensor[] = file.header.tensors.map((t) => ({
     name: t.name, dtype: t.type, shape: t.shape, numel: t.numel, byteLength: t.byteLength, sourceIndex: 0,
-    read: (offset, length) => file.readRange(t, offset, length),
+    read: (offset, length, into) => file.readRange(t, offset, length, into),
   }));
   return {
     fileNames: [file.header.fileName], tensors,

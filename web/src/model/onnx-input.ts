@@ -30,11 +30,11 @@ function onnxTensor(t: ONNXTensor): InputTensor {
   if (d.kind === 'typed') throw new HQQError('INTERNAL', `tensor ${t.name} has no data range`);
   return {
     name: t.name, dtype: t.dtype, shape: t.dims, numel: t.numel, byteLength: t.byteLength, sourceIndex: d.kind === 'external' ? 1 : 0,
-    read: async (offset, length) => {
+    read: async (offset, length, into) => {
       if (offset < 0 || length < 0 || offset + length > t.byteLength) {
         throw new HQQError('INVALID_ARGUMENT', `tensor ${JSON.stringify(t.name)}: read(${offset}, ${length}) is outside its ${t.byteLength} bytes`);
       }
-      return d.source.read(d.begin + offset, length);
+      return d.source.read(d.begin + offset, length, into);
     },
   };
 }

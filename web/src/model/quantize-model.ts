@@ -172,7 +172,8 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
     await planned.close();
     throw new HQQError('INVALID_ARGUMENT', 'quantizeModel: pass createPool (e.g. size => createNodePool({ size, module: hqq.module }), createWebPool, or () => createInlinePool(hqq))');
   }
-  const run = new RunState(plan, maxInFlightOpt ?? workers + 1, onProgress);
+  const maxInFlight = maxInFlightOpt ?? workers + 1;
+  const run = new RunState(plan, maxInFlight, onProgress);
   const onAbort = () => run.fail(abortError(signal));
   signal?.addEventListener('abort', onAbort, { once: true });
   const reports: (TensorReport | undefined)[] = new Array(plan.tensors.length);
@@ -195,7 +196,7 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
       if (!run.failure) {
         const crash = hooks?.crashOn ? { name: hooks.crashOn, mode: hooks.crashMode ?? 'throw' } : undefined;
         await Promise.all([
-          runJobLane(run, plan, format, planned.input, reports, sums, { compareBaseline: compareRtn, crash }),
+          runJobLane(run, plan, format, planned.input, reports, sums, { compareBaseline: compareRtn, crash, maxInFlight }),
           runCopyLane(run, plan, planned.input, reports, copyChunkBytes),
         ]);
       }

@@ -4,7 +4,9 @@
  * forcing one after every result made 5000 tensors of 8 x 64 take 43 s instead of 5, while the
  * point of it (returning the transferred input buffer of a big tensor, up to ~90 MB for a 7B FFN
  * weight, before the next one arrives) only matters for big tensors. Small inputs are left to V8,
- * which collects them as they add up.
+ * which collects them as they add up. Since workers hand each input back with its result
+ * (`WorkerResult.inputs`, reused by the model pipeline), the big buffer leaves the worker anyway,
+ * and no GC is forced then.
  */
 import type { WorkerResult } from './types.js';
 
@@ -19,6 +21,8 @@ function elementsOf(result: Pick<WorkerResult, 'stats' | 'buffers'>): number {
   return bytes / 2;
 }
 
-export function collectAfterResult(result: Pick<WorkerResult, 'stats' | 'buffers'>): boolean {
+export function collectAfterResult(result: Pick<WorkerResult, 'stats' | 'buffers' | 'inputs'>): boolean {
+  // A handed-back input left the worker with the result: there is nothing large to return early.
+  if ((result.inputs?.length ?? 0) > 0) return false;
   return elementsOf(result) >= GC_MIN_ELEMENTS;
 }

@@ -8,11 +8,9 @@ import { runConvertTask } from '../formats/convert.js';
 import { runGGUFTask } from '../formats/gguf/worker.js';
 import { runHQQTask } from '../formats/hqq/worker.js';
 import { runNBitsTask } from '../formats/onnx/worker.js';
-import { resultTransfer, type FromWorker, type WorkerResult, type WorkerTask } from './types.js';
+import { resultTransfer, reusableInputs, type FromWorker, type WorkerResult, type WorkerTask } from './types.js';
 
-/** Runs one task on `hqq`. */
-export function runTask(hqq: HQQ, task: WorkerTask): WorkerResult {
-  if (task.crash === 'throw') throw new Error(`test hook: worker asked to throw on tensor ${task.name}`);
+function runKind(hqq: HQQ, task: WorkerTask): WorkerResult {
   switch (task.kind) {
     case 'hqq':
       return runHQQTask(hqq, task);
@@ -25,6 +23,14 @@ export function runTask(hqq: HQQ, task: WorkerTask): WorkerResult {
     default:
       throw new HQQError('INTERNAL', `unknown worker task kind ${JSON.stringify((task as { kind?: unknown }).kind)}`);
   }
+}
+
+/** Runs one task on `hqq`; the result hands the task's input buffers back (`inputs`) for reuse. */
+export function runTask(hqq: HQQ, task: WorkerTask): WorkerResult {
+  if (task.crash === 'throw') throw new Error(`test hook: worker asked to throw on tensor ${task.name}`);
+  const result = runKind(hqq, task);
+  result.inputs = reusableInputs(task, result);
+  return result;
 }
 
 /** Former name (0.1.0). */

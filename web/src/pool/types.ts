@@ -135,6 +135,13 @@ export interface WorkerResult {
   iterations?: number;
   /** Milliseconds spent in the worker. */
   ms: number;
+  /**
+   * The task's input buffers (`data`, a bias's `data`), handed back once the worker is done with
+   * them, so that the caller can read its next input into them instead of fresh memory (the
+   * model pipeline does: fresh buffers cost page faults and garbage collection). Every pool fills
+   * it; a caller may ignore it.
+   */
+  inputs?: ArrayBuffer[];
 }
 
 /** Runs tasks on workers (or in-thread: `createInlinePool`); every pool has this interface. */
@@ -196,7 +203,13 @@ export function taskTransfer(task: WorkerTask): ArrayBuffer[] {
   return out;
 }
 
-/** The buffers a result transfers back (each once). */
+/** The buffers a result transfers back (each once): its outputs and the handed-back inputs. */
 export function resultTransfer(r: WorkerResult): ArrayBuffer[] {
-  return [...new Set(Object.values(r.buffers))];
+  return [...new Set([...Object.values(r.buffers), ...(r.inputs ?? [])])];
+}
+
+/** The input buffers of `task` that `result` can hand back: still attached, and not reused as an output. */
+export function reusableInputs(task: WorkerTask, result: WorkerResult): ArrayBuffer[] {
+  const outputs = new Set(Object.values(result.buffers));
+  return taskTransfer(task).filter((b) => b.byteLength > 0 && !outputs.has(b));
 }

@@ -5,12 +5,15 @@
  * when its last job is; its error is the sum over its jobs.
  */
 import type { FormatPlan, Job, OutputFormat, PlannedTensor } from '../../formats/types.js';
-import type { InputModel } from '../input.js';
+import type { InputModel, InputTensor } from '../input.js';
 import { addSums, emptySums, finishedReport, plannedReport, type TensorReport, type TensorSums } from '../report.js';
+import { BufferRecycler } from './buffer-recycler.js';
 import type { RunState } from './state.js';
 
 export interface JobLaneOptions {
   compareBaseline: boolean;
+  /** Admission slots of the run (at most this many inputs are read ahead or in workers). */
+  maxInFlight: number;
   /** Test-only: make the worker fail on this tensor. */
   crash?: { name: string; mode: 'throw' | 'exit' };
 }
@@ -19,6 +22,14 @@ export interface JobLaneOptions {
 export function ownBuffer(bytes: Uint8Array): ArrayBuffer {
   if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength && bytes.buffer instanceof ArrayBuffer) return bytes.buffer;
   return bytes.slice().buffer as ArrayBuffer;
+}
+
+/** Reads a job's bytes into a recycled buffer when one of that size is free, else fresh memory. */
+async function readJob(tensor: InputTensor, offset: number, length: number, buffers: BufferRecycler): Promise<ArrayBuffer> {
+  const spare = buffers.take(length);
+  const bytes = await tensor.read(offset, length, spare ? new Uint8Array(spare) : undefined);
+  if (spare && bytes.buffer !== spare) buffers.give([spare]); // the source read elsewhere
+  return ownBuffer(bytes);
 }
 
 interface Progress {
@@ -33,6 +44,9 @@ export async function runJobLane(
   reports: (TensorReport | undefined)[], sums: Map<number, TensorSums>, options: JobLaneOptions,
 ): Promise<void> {
   const jobs: Job[] = plan.tensors.flatMap((t) => t.jobs);
+  // At most what the in-flight inputs hold anyway: one largest job per slot.
+  const largest = jobs.reduce((m, j) => Math.max(m, j.length + (j.with ?? []).reduce((a, i) => a + input.tensors[i]!.byteLength, 0)), 0);
+  const buffers = new BufferRecycler(options.maxInFlight * largest);
   const progress = new Map<number, Progress>();
   const produced = new Map<number, PlannedTensor[]>(); // tensors written by another tensor's job
   for (const t of plan.tensors) {
@@ -56,6 +70,7 @@ export async function runJobLane(
     const task = format.task(job, t, data, extra, { compareBaseline: options.compareBaseline && t.action === 'quantize' });
     if (options.crash?.name === t.name) task.crash = options.crash.mode;
     const r = await run.pool!.run(task);
+    buffers.give(r.inputs);
     if (run.failure) return;
     const writes = format.place(job, t, r);
     await Promise.all(writes.map((w) => run.writers[w.file]!.writeTensor(w.entry, w.bytes, w.offset)));
@@ -85,10 +100,10 @@ export async function runJobLane(
     let data: ArrayBuffer;
     const extra: ArrayBuffer[] = [];
     try {
-      data = ownBuffer(await input.tensors[t.index]!.read(job.offset, job.length));
+      data = await readJob(input.tensors[t.index]!, job.offset, job.length, buffers);
       for (const i of job.with ?? []) {
         const w = input.tensors[i]!;
-        extra.push(ownBuffer(await w.read(0, w.byteLength)));
+        extra.push(await readJob(w, 0, w.byteLength, buffers));
       }
     } catch (e) {
       run.release();
