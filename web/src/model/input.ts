@@ -152,11 +152,30 @@ function checkIndex(files: readonly SafetensorsFile[], idx: IndexJson): void {
   }
 }
 
-function safetensorsTensor(file: SafetensorsFile, t: TensorInfo, sourceIndex: number): InputTensor {
-  return {
-    name: t.name, dtype: t.dtype, shape: t.shape, numel: t.numel, byteLength: t.byteLength, sourceIndex,
-    read: (offset, length) => file.readRange(t, offset, length),
-  };
+/**
+ * An input tensor of a safetensors file: its header entry and file, the rest derived on the
+ * prototype (a header can list millions of tensors: no closure and no field copies per tensor).
+ */
+class SafetensorsInputTensor implements InputTensor {
+  constructor(readonly file: SafetensorsFile, readonly info: TensorInfo, readonly sourceIndex: number) {}
+  get name(): string {
+    return this.info.name;
+  }
+  get dtype(): string {
+    return this.info.dtype;
+  }
+  get shape(): number[] {
+    return this.info.shape;
+  }
+  get numel(): number {
+    return this.info.numel;
+  }
+  get byteLength(): number {
+    return this.info.byteLength;
+  }
+  read(offset: number, length: number): Promise<Uint8Array> {
+    return this.file.readRange(this.info, offset, length);
+  }
 }
 
 /** Whether `source` starts with the GGUF magic. */
@@ -206,7 +225,7 @@ export async function openModelInput(input: ModelInput): Promise<InputModel> {
     if (index) checkIndex(files, index);
     const tensors: InputTensor[] = [];
     files.forEach((f, i) => {
-      for (const t of f.header.tensors) tensors.push(safetensorsTensor(f, t, i));
+      for (const t of f.header.tensors) tensors.push(new SafetensorsInputTensor(f, t, i));
     });
     const folder = input.folder ? await readFolder(input.folder) : undefined;
     return {
