@@ -461,6 +461,14 @@ function checkTiling(tensors: readonly TensorInfo[], dataOffset: number, dataSiz
 /** Name -> tensor of every parsed header, built once by the parser (openSafetensors reuses it). */
 const TENSOR_INDEX = new WeakMap<SafetensorsHeader, Map<string, TensorInfo>>();
 
+/**
+ * Whether `header` came from the parser (which refuses a name twice) and still lists as many
+ * tensors as it parsed: then its names are known to be distinct without hashing them again.
+ */
+export function hasDistinctNames(header: SafetensorsHeader): boolean {
+  return TENSOR_INDEX.get(header)?.size === header.tensors.length;
+}
+
 interface TopLevelMembers {
   metadata: [string, string][];
   tensors: TensorInfo[];

@@ -123,11 +123,48 @@ class HeaderText {
   }
 }
 
+/** Options of `planSafetensors`. */
+export interface PlanSafetensorsOptions {
+  /**
+   * The caller has checked that no name appears twice (the HQQ planner checks every output name
+   * of a model once): the per-file check, a set of every name, is skipped.
+   */
+  distinctNames?: boolean;
+}
+
+/** The layout's TensorInfo entries, made on first use from the kept entries and their end offsets. */
+function layoutTensors(kept: readonly PlanEntry[], ends: readonly number[], dataOffset: number): TensorInfo[] {
+  const out: TensorInfo[] = new Array(kept.length);
+  let begin = 0;
+  for (let i = 0; i < kept.length; i++) {
+    const e = kept[i]!;
+    const end = ends[i]!;
+    const byteLength = end - begin;
+    out[i] = { name: e.name, dtype: e.dtype, shape: e.shape as number[], begin: dataOffset + begin, end: dataOffset + end, byteLength, numel: byteLength / DTYPE_SIZES[e.dtype] };
+    begin = end;
+  }
+  return out;
+}
+
+/** Defines `obj[key]` as `make()`, computed on first read and then kept as a plain data property. */
+function lazyField<T extends object>(obj: T, key: keyof T & string, make: () => unknown): void {
+  Object.defineProperty(obj, key, {
+    enumerable: true, configurable: true,
+    get() {
+      const value = make();
+      Object.defineProperty(obj, key, { value, enumerable: true, configurable: true, writable: true });
+      return value;
+    },
+  });
+}
+
 /**
  * Computes offsets and the header for a safetensors file holding `entries` in this order (an
  * array, or any iterable of entries). A shape that is frozen is kept as it is; others are copied.
+ * `tensors` and `offsets` are made on first read (a dry run of a million-tensor header never
+ * needs them); they describe the entries as they were at the call.
  */
-export function planSafetensors(entries: Iterable<PlanEntry>, metadata?: Record<string, string>): SafetensorsPlan {
+export function planSafetensors(entries: Iterable<PlanEntry>, metadata?: Record<string, string>, options: PlanSafetensorsOptions = {}): SafetensorsPlan {
   if (entries === null || typeof entries !== 'object' || typeof (entries as Iterable<PlanEntry>)[Symbol.iterator] !== 'function') {
     throw arg('planSafetensors: entries must be an array of {name, dtype, shape}');
   }
@@ -137,9 +174,9 @@ export function planSafetensors(entries: Iterable<PlanEntry>, metadata?: Record<
   if (metaPairs.length > 0) {
     text.add(`"__metadata__":{${metaPairs.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`);
   }
-  // The map's values are the TensorInfo entries (relative offsets until the header size is known).
-  const offsets = new Map<string, TensorInfo>();
-  const tensors: TensorInfo[] = [];
+  const seen = options.distinctNames ? undefined : new Set<string>();
+  const kept: PlanEntry[] = []; // the entries, with shapes that cannot change under the plan
+  const ends: number[] = []; // each entry's end, relative to the data section
   let pos = 0;
   for (const e of entries) {
     const name = e?.name;
@@ -147,15 +184,14 @@ export function planSafetensors(entries: Iterable<PlanEntry>, metadata?: Record<
     // (messages are built only on failure: a plan can hold a million entries)
     const t = () => `planSafetensors: tensor ${JSON.stringify(name)}`;
     if (name === '__metadata__') throw arg(`${t()}: "__metadata__" is reserved for the metadata block; rename the tensor`);
-    if (offsets.has(name)) throw arg(`${t()}: appears twice; tensor names must be unique in a file`);
-    const { numel, bytes } = entrySize(e, t);
+    if (seen?.has(name)) throw arg(`${t()}: appears twice; tensor names must be unique in a file`);
+    seen?.add(name);
+    const { bytes } = entrySize(e, t);
     if (pos + bytes > Number.MAX_SAFE_INTEGER) throw arg(`${t()}: the file would exceed 2^53-1 bytes`);
-    const shape = Object.isFrozen(e.shape) ? (e.shape as number[]) : e.shape.slice();
-    const info: TensorInfo = { name, dtype: e.dtype, shape, begin: pos, end: pos + bytes, byteLength: bytes, numel };
-    offsets.set(name, info);
-    tensors.push(info);
-    text.add(`${tensors.length > 1 || metaPairs.length > 0 ? ',' : ''}${JSON.stringify(name)}:{"dtype":"${e.dtype}","shape":[${e.shape.join(',')}],"data_offsets":[${pos},${pos + bytes}]}`);
+    kept.push(Object.isFrozen(e.shape) ? e : { name, dtype: e.dtype, shape: e.shape.slice() });
+    text.add(`${kept.length > 1 || metaPairs.length > 0 ? ',' : ''}${JSON.stringify(name)}:{"dtype":"${e.dtype}","shape":[${e.shape.join(',')}],"data_offsets":[${pos},${pos + bytes}]}`);
     pos += bytes;
+    ends.push(pos);
   }
   text.add('}');
   const jsonLength = text.finish();
@@ -168,9 +204,9 @@ export function planSafetensors(entries: Iterable<PlanEntry>, metadata?: Record<
   text.writeTo(headerBytes, 8);
   headerBytes.fill(0x20, 8 + jsonLength);
   const dataOffset = 8 + n;
-  for (const info of tensors) {
-    info.begin += dataOffset;
-    info.end += dataOffset;
-  }
-  return { headerBytes, dataOffset, totalSize: dataOffset + pos, offsets, tensors, metadata: Object.fromEntries(metaPairs) };
+  const plan = { headerBytes, dataOffset, totalSize: dataOffset + pos, metadata: Object.fromEntries(metaPairs) } as SafetensorsPlan;
+  lazyField(plan, 'tensors', () => layoutTensors(kept, ends, dataOffset));
+  // The map's values are the layout's TensorInfo entries (they hold begin and end).
+  lazyField(plan, 'offsets', () => new Map(plan.tensors.map((t) => [t.name, t])));
+  return plan;
 }

@@ -27,7 +27,7 @@
 import { MAX_TENSOR_ELEMENTS, type Nbits } from '../../engine.js';
 import { HQQError } from '../../errors.js';
 import { buildIndexJson, type IndexJson } from '../../io/index-json.js';
-import { DTYPE_SIZES, type DType, type SafetensorsHeader, type TensorInfo } from '../../io/safetensors.js';
+import { DTYPE_SIZES, hasDistinctNames, type DType, type SafetensorsHeader, type TensorInfo } from '../../io/safetensors.js';
 import { planSafetensors, type PlanEntry, type SafetensorsPlan } from '../../io/writer.js';
 import {
   computeDtypeToDType, configProblem, hqqLinearBytes, hqqLinearEntries, packingRowMultiple, type LayerQuantConfig,
@@ -248,8 +248,30 @@ function refuseQuantizedInput(files: readonly ModelInputFile[]): void {
   if (problem) invalid(problem);
 }
 
+/**
+ * Whether two entries may claim one output name. A copy's name is its input name; with
+ * `distinctInputs` (parsed headers, and an index mapping each name to one shard) those are
+ * distinct, so a clash needs an entry the plan makes (HQQLinear keys, converted biases): only
+ * those are hashed, and every copy looked up among them (no map of a million names).
+ */
+function mayClash(tensors: readonly HQQPlannedTensor[], distinctInputs: boolean): boolean {
+  if (!distinctInputs) return true;
+  const made = new Set<string>();
+  for (const p of tensors) {
+    if (p instanceof CopiedTensor) continue;
+    for (const e of p.entries) {
+      if (made.has(e.name)) return true;
+      made.add(e.name);
+    }
+  }
+  if (made.size === 0) return false;
+  for (const p of tensors) if (p instanceof CopiedTensor && made.has(p.info.name)) return true;
+  return false;
+}
+
 /** Every output name once; a clash names the quantized tensor and the exclude that avoids it. */
-function checkOutputNames(tensors: readonly HQQPlannedTensor[]): void {
+function checkOutputNames(tensors: readonly HQQPlannedTensor[], distinctInputs: boolean): void {
+  if (!mayClash(tensors, distinctInputs)) return;
   const owner = new Map<string, number>(); // name -> tensor index: strings and small integers only
   const claim = (name: string, p: HQQPlannedTensor) => {
     const prevIndex = owner.get(name);
@@ -336,11 +358,12 @@ export function planModel(files: readonly ModelInputFile[], config: ModelQuantCo
   });
   starts.push(tensors.length);
   planBiasConversions(tensors); // a bias may sit in another shard than its weight
-  checkOutputNames(tensors);
+  // Distinct input names: each header parsed (no name twice in a file) and, sharded, the index maps a name to one shard.
+  checkOutputNames(tensors, files.every((f) => hasDistinctNames(f.header)));
   const shards: PlannedShard[] = files.map((f, sourceIndex) => {
     const list = files.length === 1 ? tensors : tensors.slice(starts[sourceIndex], starts[sourceIndex + 1]);
     const fileName = sharded ? f.fileName : (options.outputFileName ?? f.fileName);
-    const layout = planSafetensors(entriesOf(list), outputMetadata(f.header.metadata, c));
+    const layout = planSafetensors(entriesOf(list), outputMetadata(f.header.metadata, c), { distinctNames: true }); // checkOutputNames
     return { fileName, inputName: f.fileName, tensors: list, layout };
   });
   const smallFiles: PlannedSmallFile[] = [];
