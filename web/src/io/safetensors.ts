@@ -355,9 +355,8 @@ function readEntry(cur: JsonCursor, name: string, fileName: string, dataOffset: 
     throw bad(`${t()}: the entry is ${describe(cur.value(1))}, but it must be an object {"dtype", "shape", "data_offsets"}; the file is corrupt or was written by a buggy tool`);
   }
   const got = readEntryMembers(cur, t);
-  for (const [key, has] of [['dtype', 'dtype' in got], ['shape', 'shape' in got], ['data_offsets', 'offsets' in got]] as const) {
-    if (!has) throw bad(`${t()}: the entry has no "${key}"; a tensor entry needs "dtype", "shape" and "data_offsets". The file is corrupt or was written by a buggy tool`);
-  }
+  const missing = !('dtype' in got) ? 'dtype' : !('shape' in got) ? 'shape' : !('offsets' in got) ? 'data_offsets' : undefined;
+  if (missing) throw bad(`${t()}: the entry has no "${missing}"; a tensor entry needs "dtype", "shape" and "data_offsets". The file is corrupt or was written by a buggy tool`);
   const dtype = got.dtype;
   if (typeof dtype !== 'string') throw bad(`${t()}: "dtype" is ${describe(dtype)}, but it must be a string such as "F16"; the file is corrupt`);
   if (!isDType(dtype)) {

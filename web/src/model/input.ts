@@ -178,6 +178,34 @@ class SafetensorsInputTensor implements InputTensor {
   }
 }
 
+type GGUFTensorInfo = GGUFFile['header']['tensors'][number];
+
+/** An input tensor of a GGUF file: its header entry and file (no closure per tensor). */
+class GGUFInputTensor implements InputTensor {
+  constructor(readonly file: GGUFFile, readonly info: GGUFTensorInfo) {}
+  get name(): string {
+    return this.info.name;
+  }
+  get dtype(): string {
+    return this.info.type;
+  }
+  get shape(): number[] {
+    return this.info.shape;
+  }
+  get numel(): number {
+    return this.info.numel;
+  }
+  get byteLength(): number {
+    return this.info.byteLength;
+  }
+  get sourceIndex(): number {
+    return 0;
+  }
+  read(offset: number, length: number): Promise<Uint8Array> {
+    return this.file.readRange(this.info, offset, length);
+  }
+}
+
 /** Whether `source` starts with the GGUF magic. */
 async function isGGUF(source: ByteSource): Promise<boolean> {
   if (source.size < 4) return false;
@@ -190,10 +218,7 @@ async function openGGUFInput(input: ModelInput): Promise<InputModel> {
     invalid(`quantizeModel: a GGUF model is one file; got ${input.sources.length} sources${input.index ? ' and an index' : ''} (split GGUF input is not supported: merge it with llama.cpp's gguf-split --merge first)`);
   }
   const file = await openGGUF(input.sources[0]!);
-  const tensors: InputTensor[] = file.header.tensors.map((t) => ({
-    name: t.name, dtype: t.type, shape: t.shape, numel: t.numel, byteLength: t.byteLength, sourceIndex: 0,
-    read: (offset, length) => file.readRange(t, offset, length),
-  }));
+  const tensors: InputTensor[] = file.header.tensors.map((t) => new GGUFInputTensor(file, t));
   return {
     fileNames: [file.header.fileName], tensors,
     container: { kind: 'gguf', file, outputFileName: input.outputFileName },
