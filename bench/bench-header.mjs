@@ -3,7 +3,9 @@
 // with peak RSS and CPU time; then (unless --no-cli) runs `hqq-wasm quantize FILE --dry-run` on
 // it, the case of the finding (61 s and 3.3 GB then), and prints its wall time, CPU time and
 // peak RSS (from /usr/bin/time when present; CPU time is what other jobs on the machine do not
-// inflate). Needs web/dist (npm run build).
+// inflate). Then the target of the fix: the dry run's CPU time at most 3x the parse's, and its
+// peak RSS at most 1.5 GiB, each printed "met" or "NOT met" (RSS and the CLI's CPU need
+// /usr/bin/time). Needs web/dist (npm run build).
 //   node bench/bench-header.mjs [--tensors N] [--reader path/to/safetensors.js] [--no-cli]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,7 +47,7 @@ try {
   peak = Math.max(peak, process.memoryUsage().rss);
   console.log(`${h.tensors.length} tensors, header ${(len / 2 ** 20).toFixed(0)} MiB: parsed in ${(ms / 1000).toFixed(2)} s ` +
     `(CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s), peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB (the file itself is ${(bytes.length / 2 ** 20).toFixed(0)} MiB)`);
-  if (!args.includes('--no-cli')) cliDryRun(path);
+  if (!args.includes('--no-cli')) target(cliDryRun(path), (cpu.user + cpu.system) / 1e6);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
@@ -61,9 +63,23 @@ function cliDryRun(path) {
   const wall = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`the dry run failed (exit ${r.status}): ${String(r.stderr).slice(-500)}`);
   let extra = '';
+  let measured;
   if (timed) {
     const [user, sys, kb] = String(r.stderr).trim().split('\n').pop().split(' ').map(Number);
-    extra = `, CPU ${(user + sys).toFixed(1)} s, peak RSS ${(kb / 1024).toFixed(0)} MiB`;
+    measured = { cpu: user + sys, rssMiB: kb / 1024 };
+    extra = `, CPU ${measured.cpu.toFixed(1)} s, peak RSS ${measured.rssMiB.toFixed(0)} MiB`;
   }
   console.log(`hqq-wasm quantize --dry-run on it (every tensor planned and listed): ${wall.toFixed(1)} s wall${extra} (finding 16: 61 s and 3.3 GB)`);
+  return measured;
+}
+
+/** The fix's target (issue 9): dry-run CPU <= 3x the parse's CPU, peak RSS <= 1.5 GiB. */
+function target(dry, parseCpu) {
+  if (!dry) {
+    console.log('target: not checked (no /usr/bin/time for the dry run\'s CPU time and peak RSS)');
+    return;
+  }
+  const ratio = dry.cpu / parseCpu;
+  const say = (ok) => (ok ? 'met' : 'NOT met');
+  console.log(`target: dry-run CPU <= 3x the parse's: ${ratio.toFixed(1)}x, ${say(ratio <= 3)}; peak RSS <= 1536 MiB: ${dry.rssMiB.toFixed(0)} MiB, ${say(dry.rssMiB <= 1536)}`);
 }

@@ -14,6 +14,7 @@ import { resolveONNXConfig, type ONNXModelConfig } from '../formats/onnx/config.
 import { isTransformersJsFolder } from '../node-onnx.js';
 import { compileUserRegex } from '../util/user-regex.js';
 import { summaryLines, tensorLine } from './format.js';
+import { writeJsonStreamed } from './json-out.js';
 import { printWarnings, strictExit, UsageError, type CliWarning, type Out } from './io.js';
 import { choiceOption, intOption, repeatable, stringOption } from './options.js';
 import { quantizeProgress } from './progress.js';
@@ -260,7 +261,7 @@ export async function runQuantize(inputs: string[], flags: QuantizeFlags, io: Ou
   }
   const warnings = reportWarnings(report);
   if (flags.json) {
-    io.out(JSON.stringify({ command: 'quantize', input, output: flags.output ?? null, ...report, warnings: [...pre, ...warnings] }, null, 2) + '\n');
+    writeJsonStreamed(io, { command: 'quantize', input, output: flags.output ?? null, ...report, warnings: [...pre, ...warnings] }, 'tensors');
   } else {
     if (dryRun) {
       // in batches: one write per line was 1.4M writes for a 1.4M-tensor model

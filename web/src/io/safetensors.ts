@@ -279,88 +279,128 @@ function readIntList(cur: JsonCursor): { elements: IntListElement[] } | { notArr
   return { elements };
 }
 
-function checkUInt(e: IntListElement, t: string, what: string, rule: string): number {
+function checkUInt(e: IntListElement, t: () => string, what: string, rule: string): number {
   if (typeof e === 'number') return e; // plain literal of at most 15 digits: a safe integer
   const tail = `${rule}. The file is corrupt or was written by a buggy tool`;
-  if ('other' in e) throw bad(`${t}: ${what} is ${describe(e.other)}; ${tail}`);
+  if ('other' in e) throw bad(`${t()}: ${what} is ${describe(e.other)}; ${tail}`);
   if (!e.unsignedInteger) {
-    if (/[.eE]/.test(e.text)) throw bad(`${t}: ${what} is ${e.text}, not an integer (written with a fraction or an exponent); ${tail}`);
-    if (e.value === 0) throw bad(`${t}: ${what} is ${e.text}, a signed zero; ${tail}`);
-    throw bad(`${t}: ${what} is ${e.text}, negative; ${tail}`);
+    if (/[.eE]/.test(e.text)) throw bad(`${t()}: ${what} is ${e.text}, not an integer (written with a fraction or an exponent); ${tail}`);
+    if (e.value === 0) throw bad(`${t()}: ${what} is ${e.text}, a signed zero; ${tail}`);
+    throw bad(`${t()}: ${what} is ${e.text}, negative; ${tail}`);
   }
   if (!Number.isSafeInteger(e.value)) {
-    throw bad(`${t}: ${what} is ${e.text}, above 2^53-1 (too large to represent exactly); ${rule}. The file is corrupt`);
+    throw bad(`${t()}: ${what} is ${e.text}, above 2^53-1 (too large to represent exactly); ${rule}. The file is corrupt`);
   }
   return e.value;
 }
 
 /**
- * Reads one tensor entry (the cursor is on its value) and validates it against the data section.
- * Keys other than dtype/shape/data_offsets are read (they must be valid JSON) and ignored, as the
- * reference reader does.
+ * One frozen array per distinct shape of a header: a header of a million tensors holds a handful
+ * of shapes, and every tensor of a shape shares its array (frozen, so none can change another's).
  */
-function readEntry(cur: JsonCursor, name: string, fileName: string, dataOffset: number, dataSize: number): TensorInfo {
-  const t = `${fileName}: tensor ${JSON.stringify(name)}`;
-  if (cur.peek() !== 0x7b) {
-    throw bad(`${t}: the entry is ${describe(cur.value(1))}, but it must be an object {"dtype", "shape", "data_offsets"}; the file is corrupt or was written by a buggy tool`);
+class ShapeCache {
+  static readonly MAX = 1 << 16; // distinct shapes kept; past that, shapes are frozen but not shared
+  readonly #byKey = new Map<number | string, number[]>();
+
+  get(dims: number[]): number[] {
+    const key = dims.length === 1 ? dims[0]! : dims.join(',');
+    const hit = this.#byKey.get(key);
+    if (hit !== undefined) return hit;
+    const own = Object.freeze(dims.slice()) as number[]; // exact length: the parsed list has spare capacity
+    if (this.#byKey.size < ShapeCache.MAX) this.#byKey.set(key, own);
+    return own;
   }
-  const got: { dtype?: unknown; shape?: ReturnType<typeof readIntList>; data_offsets?: ReturnType<typeof readIntList> } = Object.create(null); // `in` sees own keys only
+}
+
+/** The raw values of one tensor entry, before validation. */
+interface RawEntry {
+  dtype?: unknown;
+  shape?: ReturnType<typeof readIntList>;
+  offsets?: ReturnType<typeof readIntList>;
+}
+
+/** Reads the members of one tensor entry object (duplicates refused; unknown keys read and ignored). */
+function readEntryMembers(cur: JsonCursor, t: () => string): RawEntry {
+  const got: RawEntry = {};
   let seen: Set<string> | undefined; // keys other than the three (rare)
   cur.object((key) => {
-    if (key in got || seen?.has(key)) throw bad(`${t}: key ${JSON.stringify(key)} appears twice (duplicate key); the file is corrupt or was written by a buggy tool`);
+    const dup = key === 'dtype' ? 'dtype' in got : key === 'shape' ? 'shape' in got : key === 'data_offsets' ? 'offsets' in got : seen?.has(key);
+    if (dup) throw bad(`${t()}: key ${JSON.stringify(key)} appears twice (duplicate key); the file is corrupt or was written by a buggy tool`);
     if (key === 'dtype') got.dtype = cur.peek() === 0x22 ? cur.string() : cur.value(1);
     else if (key === 'shape') got.shape = readIntList(cur);
-    else if (key === 'data_offsets') got.data_offsets = readIntList(cur);
+    else if (key === 'data_offsets') got.offsets = readIntList(cur);
     else {
       (seen ??= new Set()).add(key);
       try {
         cur.value(1);
       } catch (e) {
         if (e instanceof JsonDuplicateKey) {
-          throw bad(`${t}: key ${JSON.stringify(e.key)} appears twice inside ${JSON.stringify(key)} (duplicate key); the file is corrupt or was written by a buggy tool`);
+          throw bad(`${t()}: key ${JSON.stringify(e.key)} appears twice inside ${JSON.stringify(key)} (duplicate key); the file is corrupt or was written by a buggy tool`);
         }
         throw e;
       }
     }
   });
-  for (const key of ['dtype', 'shape', 'data_offsets'] as const) {
-    if (!(key in got)) throw bad(`${t}: the entry has no "${key}"; a tensor entry needs "dtype", "shape" and "data_offsets". The file is corrupt or was written by a buggy tool`);
+  return got;
+}
+
+/**
+ * Reads one tensor entry (the cursor is on its value) and validates it against the data section.
+ * Keys other than dtype/shape/data_offsets are read (they must be valid JSON) and ignored, as the
+ * reference reader does. Messages are built only on failure (a header can hold a million entries).
+ */
+function readEntry(cur: JsonCursor, name: string, fileName: string, dataOffset: number, dataSize: number, shapes: ShapeCache): TensorInfo {
+  const t = () => `${fileName}: tensor ${JSON.stringify(name)}`;
+  if (cur.peek() !== 0x7b) {
+    throw bad(`${t()}: the entry is ${describe(cur.value(1))}, but it must be an object {"dtype", "shape", "data_offsets"}; the file is corrupt or was written by a buggy tool`);
   }
+  const got = readEntryMembers(cur, t);
+  const missing = !('dtype' in got) ? 'dtype' : !('shape' in got) ? 'shape' : !('offsets' in got) ? 'data_offsets' : undefined;
+  if (missing) throw bad(`${t()}: the entry has no "${missing}"; a tensor entry needs "dtype", "shape" and "data_offsets". The file is corrupt or was written by a buggy tool`);
   const dtype = got.dtype;
-  if (typeof dtype !== 'string') throw bad(`${t}: "dtype" is ${describe(dtype)}, but it must be a string such as "F16"; the file is corrupt`);
+  if (typeof dtype !== 'string') throw bad(`${t()}: "dtype" is ${describe(dtype)}, but it must be a string such as "F16"; the file is corrupt`);
   if (!isDType(dtype)) {
-    throw bad(`${t}: unknown dtype ${JSON.stringify(dtype)}; known dtypes are ${Object.keys(DTYPE_SIZES).join(', ')}. The file is corrupt or uses a dtype this library does not read`);
+    throw bad(`${t()}: unknown dtype ${JSON.stringify(dtype)}; known dtypes are ${Object.keys(DTYPE_SIZES).join(', ')}. The file is corrupt or uses a dtype this library does not read`);
   }
   const shapeList = got.shape!;
   if ('notArray' in shapeList) {
-    throw bad(`${t}: "shape" is ${describe(shapeList.notArray)}, but it must be an array of non-negative integers ([] for a scalar); the file is corrupt`);
+    throw bad(`${t()}: "shape" is ${describe(shapeList.notArray)}, but it must be an array of non-negative integers ([] for a scalar); the file is corrupt`);
   }
-  const shape = shapeList.elements.map((d, i) => checkUInt(d, t, `shape[${i}]`, 'dimensions must be non-negative integers'));
-  const offsList = got.data_offsets!;
+  const dims = shapeList.elements;
+  for (let i = 0; i < dims.length; i++) dims[i] = checkUInt(dims[i]!, t, `shape[${i}]`, 'dimensions must be non-negative integers');
+  const shape = shapes.get(dims as number[]);
+  const offsList = got.offsets!;
   if ('notArray' in offsList || offsList.elements.length !== 2) {
     const what = 'notArray' in offsList ? describe(offsList.notArray) : `an array of ${offsList.elements.length} element(s)`;
-    throw bad(`${t}: "data_offsets" is ${what}, but it must be [begin, end] (exactly 2 integers); the file is corrupt`);
+    throw bad(`${t()}: "data_offsets" is ${what}, but it must be [begin, end] (exactly 2 integers); the file is corrupt`);
   }
   const rb = checkUInt(offsList.elements[0]!, t, 'data_offsets[0] (begin)', 'offsets must be non-negative integers');
   const re = checkUInt(offsList.elements[1]!, t, 'data_offsets[1] (end)', 'offsets must be non-negative integers');
-  if (rb > re) throw bad(`${t}: data_offsets [${rb}, ${re}] begin after they end (begin > end); the file is corrupt or was written by a buggy tool`);
-  // Element and byte counts in doubles: exact while they stay <= 2^53 - 1 (every factor >= 1 keeps
-  // the partial products below the total); anything larger is refused, with exact figures.
+  if (rb > re) throw bad(`${t()}: data_offsets [${rb}, ${re}] begin after they end (begin > end); the file is corrupt or was written by a buggy tool`);
+  const { numel, bytes } = entryBytes(shape, dtype, t);
+  if (re - rb !== bytes) {
+    throw bad(`${t()}: data_offsets [${rb}, ${re}] hold ${re - rb} bytes but ${dtype} [${shape.join(', ')}] needs ${bytes} bytes (${numel} elements x ${DTYPE_SIZES[dtype]}); the file is corrupt or was written by a buggy tool`);
+  }
+  if (re > dataSize) {
+    throw bad(`${t()}: data_offsets [${rb}, ${re}] end past the data section, which holds only ${dataSize} bytes; the file is truncated (incomplete download?) or corrupt`);
+  }
+  return { name, dtype, shape, begin: dataOffset + rb, end: dataOffset + re, byteLength: bytes, numel };
+}
+
+/**
+ * Element and byte counts in doubles: exact while they stay <= 2^53 - 1 (every factor >= 1 keeps
+ * the partial products below the total); anything larger is refused, with exact figures.
+ */
+function entryBytes(shape: readonly number[], dtype: DType, t: () => string): { numel: number; bytes: number } {
   let numel = 1;
   for (const d of shape) numel *= d;
   const size = DTYPE_SIZES[dtype];
   const bytes = numel * size;
   if (bytes > Number.MAX_SAFE_INTEGER) {
     const numelBig = shape.reduce((a, d) => a * BigInt(d), 1n);
-    throw bad(`${t}: shape [${shape.join(', ')}] has ${numelBig} elements, ${numelBig * BigInt(size)} bytes as ${dtype}, which overflows 2^53-1 (shape product too large); the file is corrupt`);
+    throw bad(`${t()}: shape [${shape.join(', ')}] has ${numelBig} elements, ${numelBig * BigInt(size)} bytes as ${dtype}, which overflows 2^53-1 (shape product too large); the file is corrupt`);
   }
-  if (re - rb !== bytes) {
-    throw bad(`${t}: data_offsets [${rb}, ${re}] hold ${re - rb} bytes but ${dtype} [${shape.join(', ')}] needs ${bytes} bytes (${numel} elements x ${size}); the file is corrupt or was written by a buggy tool`);
-  }
-  if (re > dataSize) {
-    throw bad(`${t}: data_offsets [${rb}, ${re}] end past the data section, which holds only ${dataSize} bytes; the file is truncated (incomplete download?) or corrupt`);
-  }
-  return { name, dtype, shape, begin: dataOffset + rb, end: dataOffset + re, byteLength: bytes, numel };
+  return { numel, bytes };
 }
 
 /** Reads the `__metadata__` value: an object of string values, or null (no metadata). */
@@ -420,6 +460,14 @@ function checkTiling(tensors: readonly TensorInfo[], dataOffset: number, dataSiz
 /** Name -> tensor of every parsed header, built once by the parser (openSafetensors reuses it). */
 const TENSOR_INDEX = new WeakMap<SafetensorsHeader, Map<string, TensorInfo>>();
 
+/**
+ * Whether `header` came from the parser (which refuses a name twice) and still lists as many
+ * tensors as it parsed: then its names are known to be distinct without hashing them again.
+ */
+export function hasDistinctNames(header: SafetensorsHeader): boolean {
+  return TENSOR_INDEX.get(header)?.size === header.tensors.length;
+}
+
 interface TopLevelMembers {
   metadata: [string, string][];
   tensors: TensorInfo[];
@@ -429,6 +477,7 @@ interface TopLevelMembers {
 /** Reads the top-level object: `__metadata__` and the tensor entries, validated as they come. */
 function readTopLevelMembers(cur: JsonCursor, text: string, fileName: string, dataOffset: number, dataSize: number): TopLevelMembers {
   const out: TopLevelMembers = { metadata: [], tensors: [], byName: new Map() };
+  const shapes = new ShapeCache();
   let sawMeta = false;
   try {
     cur.object((key) => {
@@ -441,7 +490,7 @@ function readTopLevelMembers(cur: JsonCursor, text: string, fileName: string, da
       if (out.byName.has(key)) {
         throw bad(`${fileName}: tensor ${JSON.stringify(key)} appears twice in the header (duplicate name); JSON parsers would silently keep only the last one. The file is corrupt or was written by a buggy tool`);
       }
-      const info = readEntry(cur, key, fileName, dataOffset, dataSize);
+      const info = readEntry(cur, key, fileName, dataOffset, dataSize, shapes);
       out.byName.set(key, info);
       out.tensors.push(info);
     });
@@ -670,10 +719,8 @@ export async function openSafetensors(source: ByteSource): Promise<SafetensorsFi
   try {
     const first = await readExact(source, 0, Math.min(8, size));
     const n = readHeaderLength(first, size, fileName);
-    const prefix = new Uint8Array(8 + n);
-    prefix.set(first, 0);
-    prefix.set(await readExact(source, 8, n), 8);
-    header = parseSafetensorsHeader(prefix, size, fileName);
+    // The prefix read again with the header: one buffer, not the header read and then copied (97 MB for finding 16).
+    header = parseSafetensorsHeader(await readExact(source, 0, 8 + n), size, fileName);
   } catch (e) {
     await source.close?.().catch(() => {});
     throw e;

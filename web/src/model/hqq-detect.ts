@@ -15,12 +15,14 @@ export interface HQQLayerKeys {
 
 /** Every HQQLinear layer of `header`, in header order. Linear in the number of tensors. */
 export function findHQQLayerKeys(header: { tensors: readonly { name: string }[] }): HQQLayerKeys[] {
+  const out: HQQLayerKeys[] = [];
+  const candidates: string[] = [];
+  for (const t of header.tensors) if (t.name === 'W_q' || t.name.endsWith('.W_q')) candidates.push(t.name);
+  if (candidates.length === 0) return out; // the usual case: no set of every name is needed
   const names = new Set<string>();
   for (const t of header.tensors) names.add(t.name);
-  const out: HQQLayerKeys[] = [];
-  for (const t of header.tensors) {
-    if (t.name !== 'W_q' && !t.name.endsWith('.W_q')) continue;
-    const prefix = t.name.slice(0, -'W_q'.length);
+  for (const name of candidates) {
+    const prefix = name.slice(0, -'W_q'.length);
     if (!names.has(`${prefix}scale`) || !names.has(`${prefix}zero`)) continue;
     out.push({ prefix, keys: HQQLINEAR_KEYS.filter((k) => names.has(prefix + k)).map((k) => prefix + k) });
   }

@@ -155,11 +155,58 @@ function checkIndex(files: readonly SafetensorsFile[], idx: IndexJson): void {
   }
 }
 
-function safetensorsTensor(file: SafetensorsFile, t: TensorInfo, sourceIndex: number): InputTensor {
-  return {
-    name: t.name, dtype: t.dtype, shape: t.shape, numel: t.numel, byteLength: t.byteLength, sourceIndex,
-    read: (offset, length, into) => file.readRange(t, offset, length, into),
-  };
+/**
+ * An input tensor of a safetensors file: its header entry and file, the rest derived on the
+ * prototype (a header can list millions of tensors: no closure and no field copies per tensor).
+ */
+class SafetensorsInputTensor implements InputTensor {
+  constructor(readonly file: SafetensorsFile, readonly info: TensorInfo, readonly sourceIndex: number) {}
+  get name(): string {
+    return this.info.name;
+  }
+  get dtype(): string {
+    return this.info.dtype;
+  }
+  get shape(): number[] {
+    return this.info.shape;
+  }
+  get numel(): number {
+    return this.info.numel;
+  }
+  get byteLength(): number {
+    return this.info.byteLength;
+  }
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+    return this.file.readRange(this.info, offset, length, into);
+  }
+}
+
+type GGUFTensorInfo = GGUFFile['header']['tensors'][number];
+
+/** An input tensor of a GGUF file: its header entry and file (no closure per tensor). */
+class GGUFInputTensor implements InputTensor {
+  constructor(readonly file: GGUFFile, readonly info: GGUFTensorInfo) {}
+  get name(): string {
+    return this.info.name;
+  }
+  get dtype(): string {
+    return this.info.type;
+  }
+  get shape(): number[] {
+    return this.info.shape;
+  }
+  get numel(): number {
+    return this.info.numel;
+  }
+  get byteLength(): number {
+    return this.info.byteLength;
+  }
+  get sourceIndex(): number {
+    return 0;
+  }
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+    return this.file.readRange(this.info, offset, length, into);
+  }
 }
 
 /** Whether `source` starts with the GGUF magic. */
@@ -174,10 +221,7 @@ async function openGGUFInput(input: ModelInput): Promise<InputModel> {
     invalid(`quantizeModel: a GGUF model is one file; got ${input.sources.length} sources${input.index ? ' and an index' : ''} (split GGUF input is not supported: merge it with llama.cpp's gguf-split --merge first)`);
   }
   const file = await openGGUF(input.sources[0]!);
-  const tensors: InputTensor[] = file.header.tensors.map((t) => ({
-    name: t.name, dtype: t.type, shape: t.shape, numel: t.numel, byteLength: t.byteLength, sourceIndex: 0,
-    read: (offset, length, into) => file.readRange(t, offset, length, into),
-  }));
+  const tensors: InputTensor[] = file.header.tensors.map((t) => new GGUFInputTensor(file, t));
   return {
     fileNames: [file.header.fileName], tensors,
     container: { kind: 'gguf', file, outputFileName: input.outputFileName },
@@ -209,7 +253,7 @@ export async function openModelInput(input: ModelInput): Promise<InputModel> {
     if (index) checkIndex(files, index);
     const tensors: InputTensor[] = [];
     files.forEach((f, i) => {
-      for (const t of f.header.tensors) tensors.push(safetensorsTensor(f, t, i));
+      for (const t of f.header.tensors) tensors.push(new SafetensorsInputTensor(f, t, i));
     });
     const folder = input.folder ? await readFolder(input.folder) : undefined;
     return {

@@ -17,7 +17,7 @@
  * `hqq-wasm merge` (node-merge.ts) checks the records and files, then writes what is left.
  */
 import { HQQError } from '../errors.js';
-import { planTotals } from '../formats/plan-common.js';
+import { NO_JOBS, plainTensor, planTotals } from '../formats/plan-common.js';
 import { splitPrefix } from '../formats/gguf/split.js';
 import type { FormatPlan, OutputFormat, PlannedSmallFile, PlannedTensor, TensorWrite } from '../formats/types.js';
 import { HQQ_WASM_TOOL, HQQ_WASM_VERSION } from '../version.js';
@@ -167,13 +167,12 @@ function tensorKept(t: PlannedTensor, kept: ReadonlySet<number>, produced: Reado
 /** The part's view of a tensor: file indices renumbered, entries of other parts' files left out. */
 function partTensor(t: PlannedTensor, keep: boolean, newFile: ReadonlyMap<number, number>, where: string): PlannedTensor {
   if (!keep) {
-    return { ...t, action: 'drop', reason: where, label: 'other part', outputs: [], jobs: [], copyTo: undefined, producedBy: undefined, bytesBefore: 0, bytesAfter: 0 };
+    return plainTensor(t, { action: 'drop', reason: where, label: 'other part', outputs: [], jobs: NO_JOBS, copyTo: undefined, producedBy: undefined, bytesBefore: 0, bytesAfter: 0 });
   }
-  return {
-    ...t,
+  return plainTensor(t, {
     outputs: t.outputs.filter((o) => newFile.has(o.file)).map((o) => ({ ...o, file: newFile.get(o.file)! })),
     copyTo: t.copyTo && newFile.has(t.copyTo.file) ? { ...t.copyTo, file: newFile.get(t.copyTo.file)! } : undefined,
-  };
+  });
 }
 
 /**

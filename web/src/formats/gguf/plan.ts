@@ -12,7 +12,7 @@ import { planGGUF, type GGUFPlan } from '../../io/gguf-writer.js';
 import type { InputModel, InputTensor } from '../../model/input.js';
 import type { RopePermutation } from '../../model/hf/permute.js';
 import { HQQ_WASM_TOOL, HQQ_WASM_VERSION } from '../../version.js';
-import { planTotals, runWarnings } from '../plan-common.js';
+import { NO_JOBS, planTotals, runWarnings } from '../plan-common.js';
 import type { FormatPlan, Job, PlannedTensor } from '../types.js';
 import { describeGGUFConfig, type ResolvedGGUFConfig } from './config.js';
 import { chooseTensorTypes, ggufModelFacts, quantizedMetadataChanges, type TensorTypeChoice } from './tensor-types.js';
@@ -78,17 +78,17 @@ export function rowJobs(index: number, rows: number, cols: number, inputType: st
 function plannedTensor(t: InputTensor, index: number, choice: TensorTypeChoice, ne: number[], byteLength: number, maxWeights: number): GGUFPlannedTensor {
   const cols = ne[0]!;
   const rows = cols > 0 ? t.numel / cols : 0;
-  const base = {
+  const copy = choice.action === 'copy';
+  const jobs = copy ? NO_JOBS : rowJobs(index, rows, cols, choice.inputType, choice.type, `tensor ${JSON.stringify(t.name)}`, maxWeights);
+  const converting = !copy && FLOATS.has(choice.inputType) && FLOATS.has(choice.type);
+  // One object per tensor, built once (no base object spread into a second one).
+  return {
     name: t.name, dtype: t.dtype, shape: t.shape, numel: t.numel, index, sourceIndex: 0, ne, ggufType: choice.type,
     label: choice.type, outputs: [{ file: 0, name: t.name, byteLength }], bytesBefore: t.byteLength, bytesAfter: byteLength,
     bitsPerWeight: t.numel > 0 ? (byteLength * 8) / t.numel : 0,
+    action: copy ? 'copy' : converting ? 'convert' : 'quantize', reason: copy || converting ? choice.reason : undefined,
+    jobs, copyTo: copy ? { file: 0, entry: t.name } : undefined,
   };
-  if (choice.action === 'copy') {
-    return { ...base, action: 'copy', reason: choice.reason, jobs: [], copyTo: { file: 0, entry: t.name } };
-  }
-  const jobs = rowJobs(index, rows, cols, choice.inputType, choice.type, `tensor ${JSON.stringify(t.name)}`, maxWeights);
-  const converting = FLOATS.has(choice.inputType) && FLOATS.has(choice.type);
-  return { ...base, action: converting ? 'convert' : 'quantize', reason: converting ? choice.reason : undefined, jobs };
 }
 
 /** Plans a GGUF file from a GGUF input (llama-quantize's job: same metadata and tokenizer, new types). */

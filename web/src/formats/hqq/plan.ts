@@ -27,14 +27,15 @@
 import { MAX_TENSOR_ELEMENTS, type Nbits } from '../../engine.js';
 import { HQQError } from '../../errors.js';
 import { buildIndexJson, type IndexJson } from '../../io/index-json.js';
-import { DTYPE_SIZES, type DType, type SafetensorsHeader, type TensorInfo } from '../../io/safetensors.js';
+import { DTYPE_SIZES, hasDistinctNames, type DType, type SafetensorsHeader, type TensorInfo } from '../../io/safetensors.js';
 import { planSafetensors, type PlanEntry, type SafetensorsPlan } from '../../io/writer.js';
 import {
   computeDtypeToDType, configProblem, hqqLinearBytes, hqqLinearEntries, packingRowMultiple, type LayerQuantConfig,
 } from '../../model/hqqlinear.js';
 import { requantizeProblem } from '../../model/hqq-detect.js';
 import { HQQ_WASM_TOOL, HQQ_WASM_VERSION } from '../../version.js';
-import { planTotals, unusedPatternWarnings } from '../plan-common.js';
+import { plainTensor, planTotals, unusedPatternWarnings } from '../plan-common.js';
+import { CopiedTensor } from './copied-tensor.js';
 import type { FormatPlan, Job, PlannedFile, PlannedSmallFile, PlannedTensor, PlanWarning } from '../types.js';
 import {
   describeConfig, isResolvedModelConfig, overrideFor, resolveModelConfig, tensorConfigFor,
@@ -183,25 +184,18 @@ function fitReason(t: TensorInfo, cfg: LayerQuantConfig): string | undefined {
 }
 
 function planTensor(t: TensorInfo, index: number, sourceIndex: number, c: ResolvedModelConfig): HQQPlannedTensor {
-  const base = {
-    name: t.name, dtype: t.dtype, shape: t.shape.slice(), numel: t.numel, index, sourceIndex, info: t, bytesBefore: t.byteLength,
-  };
-  const copy = (reason: string): HQQPlannedTensor => ({
-    ...base, action: 'copy', reason, label: 'copy', entries: [{ name: t.name, dtype: t.dtype, shape: t.shape }],
-    outputs: [{ file: sourceIndex, name: t.name, byteLength: t.byteLength }], jobs: [], copyTo: { file: sourceIndex, entry: t.name },
-    bytesAfter: t.byteLength, bitsPerWeight: t.numel > 0 ? (t.byteLength * 8) / t.numel : 0,
-  });
   const reason = skipReason(t, c);
-  if (reason) return copy(reason);
+  if (reason) return new CopiedTensor(t, index, sourceIndex, reason);
   const cfg = tensorConfigFor(t.name, c);
   const problem = fitReason(t, cfg);
-  if (problem) return copy(problem);
+  if (problem) return new CopiedTensor(t, index, sourceIndex, problem);
   const prefix = layerPrefix(t.name);
   const entries = hqqLinearEntries(prefix, t.shape, cfg);
   const bytesAfter = hqqLinearBytes(entries);
   const job: Job = { tensor: index, offset: 0, length: t.byteLength, spec: {} };
   return {
-    ...base, action: 'quantize', label: `q${cfg.nbits} g${cfg.groupSize}`, config: cfg, prefix, entries,
+    name: t.name, dtype: t.dtype, shape: t.shape.slice(), numel: t.numel, index, sourceIndex, info: t, bytesBefore: t.byteLength,
+    action: 'quantize', label: `q${cfg.nbits} g${cfg.groupSize}`, config: cfg, prefix, entries,
     hqq: { ...cfg }, jobs: [job], bytesAfter, bitsPerWeight: (bytesAfter * 8) / t.numel,
     outputs: entries.map((e) => ({ file: sourceIndex, name: e.name, byteLength: e.shape.reduce((a, b) => a * b, 1) * DTYPE_SIZES[e.dtype] })),
   };
@@ -212,9 +206,10 @@ function planTensor(t: TensorInfo, index: number, sourceIndex: number, c: Resolv
  * the reference's HQQLinear state dict): marks `<layer>.bias` (F32/F16/BF16) of a quantized
  * weight for conversion when its dtype differs. Other biases stay byte-identical copies.
  */
-function planBiasConversions(tensors: readonly HQQPlannedTensor[]): void {
+function planBiasConversions(tensors: HQQPlannedTensor[]): void {
   const byPrefix = new Map<string, HQQPlannedTensor>();
   for (const w of tensors) if (w.action === 'quantize' && w.prefix !== undefined) byPrefix.set(w.prefix, w);
+  if (byPrefix.size === 0) return;
   for (const b of tensors) {
     if (b.action !== 'copy' || !(b.name === 'bias' || b.name.endsWith('.bias')) || !FLOAT_DTYPES.includes(b.dtype)) continue;
     const w = byPrefix.get(b.name.slice(0, -'bias'.length));
@@ -222,13 +217,14 @@ function planBiasConversions(tensors: readonly HQQPlannedTensor[]): void {
     const to = computeDtypeToDType(w.config!.computeDtype);
     if (to === b.dtype) continue;
     const bytesAfter = b.numel * DTYPE_SIZES[to];
-    Object.assign(b, {
+    // A new plain object in its place: a copy's fields are derived (copied-tensor.ts), not writable.
+    tensors[b.index] = plainTensor(b, {
       action: 'convert', label: to, convertTo: to, biasOf: w.index, producedBy: w.index, copyTo: undefined,
       reason: `bias of quantized ${w.name}, in its compute dtype (${b.dtype} -> ${to})`,
       entries: [{ name: b.name, dtype: to, shape: b.shape }],
       outputs: [{ file: b.sourceIndex, name: b.name, byteLength: bytesAfter }],
       bytesAfter, bitsPerWeight: b.numel > 0 ? (bytesAfter * 8) / b.numel : 0,
-    } satisfies Partial<HQQPlannedTensor>);
+    });
     w.bias = b.index;
     w.jobs[0]!.with = [b.index];
   }
@@ -247,26 +243,59 @@ export function outputMetadata(input: Record<string, string>, c: ResolvedModelCo
 
 /** Refuses an input that already holds HQQ layers (a `<prefix>W_q` next to its `scale` and `zero`, in any shard). */
 function refuseQuantizedInput(files: readonly ModelInputFile[]): void {
-  const all = { tensors: files.flatMap((f) => f.header.tensors) };
+  const all = { tensors: files.length === 1 ? files[0]!.header.tensors : files.flatMap((f) => f.header.tensors) };
   const problem = requantizeProblem(files.length === 1 ? files[0]!.fileName : 'the model', all);
   if (problem) invalid(problem);
 }
 
-/** Every output name once; a clash names the quantized tensor and the exclude that avoids it. */
-function checkOutputNames(tensors: readonly HQQPlannedTensor[]): void {
-  const owner = new Map<string, HQQPlannedTensor>();
+/**
+ * Whether two entries may claim one output name. A copy's name is its input name; with
+ * `distinctInputs` (parsed headers, and an index mapping each name to one shard) those are
+ * distinct, so a clash needs an entry the plan makes (HQQLinear keys, converted biases): only
+ * those are hashed, and every copy looked up among them (no map of a million names).
+ */
+function mayClash(tensors: readonly HQQPlannedTensor[], distinctInputs: boolean): boolean {
+  if (!distinctInputs) return true;
+  const made = new Set<string>();
   for (const p of tensors) {
+    if (p instanceof CopiedTensor) continue;
     for (const e of p.entries) {
-      const prev = owner.get(e.name);
-      if (prev !== undefined) {
-        const q = p.action === 'quantize' ? p : prev.action === 'quantize' ? prev : undefined;
-        const how = q
-          ? `exclude /^${q.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$/ to keep ${q.name} unquantized`
-          : 'rename one of them';
-        invalid(`output tensor ${JSON.stringify(e.name)} would be written for both ${prev.name} and ${p.name}; ${how}`);
-      }
-      owner.set(e.name, p);
+      if (made.has(e.name)) return true;
+      made.add(e.name);
     }
+  }
+  if (made.size === 0) return false;
+  for (const p of tensors) if (p instanceof CopiedTensor && made.has(p.info.name)) return true;
+  return false;
+}
+
+/** Every output name once; a clash names the quantized tensor and the exclude that avoids it. */
+function checkOutputNames(tensors: readonly HQQPlannedTensor[], distinctInputs: boolean): void {
+  if (!mayClash(tensors, distinctInputs)) return;
+  const owner = new Map<string, number>(); // name -> tensor index: strings and small integers only
+  const claim = (name: string, p: HQQPlannedTensor) => {
+    const prevIndex = owner.get(name);
+    if (prevIndex !== undefined) {
+      const prev = tensors[prevIndex]!;
+      const q = p.action === 'quantize' ? p : prev.action === 'quantize' ? prev : undefined;
+      const how = q
+        ? `exclude /^${q.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$/ to keep ${q.name} unquantized`
+        : 'rename one of them';
+      invalid(`output tensor ${JSON.stringify(name)} would be written for both ${prev.name} and ${p.name}; ${how}`);
+    }
+    owner.set(name, p.index);
+  };
+  for (const p of tensors) {
+    if (p instanceof CopiedTensor) claim(p.info.name, p); // its one entry, without making it
+    else for (const e of p.entries) claim(e.name, p);
+  }
+}
+
+/** The layout entries of `list`, one after the other (a copy's entry is its header entry: nothing new is made). */
+export function* entriesOf(list: readonly HQQPlannedTensor[]): Generator<PlanEntry> {
+  for (const p of list) {
+    if (p instanceof CopiedTensor) yield p.info;
+    else yield* p.entries;
   }
 }
 
@@ -282,16 +311,22 @@ function checkShardedInput(files: readonly ModelInputFile[], idx: IndexJson): vo
   }
 }
 
+function* namesOf(tensors: readonly HQQPlannedTensor[]): Generator<string> {
+  for (const t of tensors) yield t.name;
+}
+
 function hqqWarnings(tensors: readonly HQQPlannedTensor[], c: ResolvedModelConfig): PlanWarning[] {
-  const names = tensors.map((t) => t.name);
+  const names = { [Symbol.iterator]: () => namesOf(tensors) };
   const warnings = unusedPatternWarnings(names, [
     ...(c.include ? [{ what: 'include', pattern: c.include }] : []),
     ...(c.exclude ? [{ what: 'exclude', pattern: c.exclude }] : []),
   ]);
-  const usedOverrides = new Set(tensors.filter((t) => t.action === 'quantize').map((t) => overrideFor(t.name, c)));
+  const usedOverrides = new Set<unknown>();
+  if (c.tensorConfig.length > 0) for (const t of tensors) if (t.action === 'quantize') usedOverrides.add(overrideFor(t.name, c));
   for (const o of c.tensorConfig) {
     if (!usedOverrides.has(o)) {
-      const matched = names.some((n) => test(o.pattern, n));
+      let matched = false;
+      for (const n of names) if ((matched = test(o.pattern, n))) break;
       warnings.push({
         code: 'OVERRIDE_UNUSED',
         message: matched
@@ -316,17 +351,19 @@ export function planModel(files: readonly ModelInputFile[], config: ModelQuantCo
   if (sharded) checkShardedInput(files, options.index!);
   refuseQuantizedInput(files);
   const tensors: HQQPlannedTensor[] = [];
-  const lists = files.map((f, sourceIndex) => f.header.tensors.map((t) => {
-    const p = planTensor(t, tensors.length, sourceIndex, c);
-    tensors.push(p);
-    return p;
-  }));
+  const starts: number[] = []; // where each file's tensors begin in `tensors`
+  files.forEach((f, sourceIndex) => {
+    starts.push(tensors.length);
+    for (const t of f.header.tensors) tensors.push(planTensor(t, tensors.length, sourceIndex, c));
+  });
+  starts.push(tensors.length);
   planBiasConversions(tensors); // a bias may sit in another shard than its weight
-  checkOutputNames(tensors);
+  // Distinct input names: each header parsed (no name twice in a file) and, sharded, the index maps a name to one shard.
+  checkOutputNames(tensors, files.every((f) => hasDistinctNames(f.header)));
   const shards: PlannedShard[] = files.map((f, sourceIndex) => {
-    const list = lists[sourceIndex]!;
+    const list = files.length === 1 ? tensors : tensors.slice(starts[sourceIndex], starts[sourceIndex + 1]);
     const fileName = sharded ? f.fileName : (options.outputFileName ?? f.fileName);
-    const layout = planSafetensors(list.flatMap((p) => p.entries), outputMetadata(f.header.metadata, c));
+    const layout = planSafetensors(entriesOf(list), outputMetadata(f.header.metadata, c), { distinctNames: true }); // checkOutputNames
     return { fileName, inputName: f.fileName, tensors: list, layout };
   });
   const smallFiles: PlannedSmallFile[] = [];

@@ -13,7 +13,8 @@ import { balancedRuns } from '../gguf/split.js';
 import { planTotals } from '../plan-common.js';
 import type { PlannedFile } from '../types.js';
 import { describeConfig } from './config.js';
-import type { HQQPlannedTensor, ModelPlan, PlannedShard } from './plan.js';
+import { CopiedTensor } from './copied-tensor.js';
+import { entriesOf, type HQQPlannedTensor, type ModelPlan, type PlannedShard } from './plan.js';
 
 export const INDEX_NAME = 'model.safetensors.index.json';
 
@@ -38,12 +39,13 @@ export function splitHQQPlan(plan: ModelPlan, count: number): ModelPlan {
   for (let no = 0; no < count; no++) {
     const mine = live.slice(starts[no]!, starts[no + 1]!);
     for (const t of mine) fileOf.set(t.index, no);
-    const layout = planSafetensors(mine.flatMap((t) => t.entries), plan.metadata);
+    const layout = planSafetensors(entriesOf(mine), plan.metadata, { distinctNames: true }); // checked by planModel
     shards.push({ fileName: hqqSplitFileName(no, count), inputName: plan.shards[mine[0]!.sourceIndex]!.inputName, tensors: mine, layout });
   }
   const tensors = plan.tensors.map((t): HQQPlannedTensor => {
     const file = fileOf.get(t.index);
     if (file === undefined) return t;
+    if (t instanceof CopiedTensor) return t.inFile(file);
     return { ...t, outputs: t.outputs.map((o) => ({ ...o, file })), copyTo: t.copyTo && { ...t.copyTo, file } };
   });
   for (const s of shards) s.tensors = s.tensors.map((t) => tensors[t.index]!);
