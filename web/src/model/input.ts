@@ -155,17 +155,27 @@ function checkIndex(files: readonly SafetensorsFile[], idx: IndexJson): void {
   }
 }
 
+/** What a file input tensor needs of its header entry (safetensors `TensorInfo`, GGUF tensor info). */
+interface HeaderEntry {
+  readonly name: string;
+  readonly shape: number[];
+  readonly numel: number;
+  readonly byteLength: number;
+}
+
 /**
- * An input tensor of a safetensors file: its header entry and file, the rest derived on the
- * prototype (a header can list millions of tensors: no closure and no field copies per tensor).
+ * An input tensor of a safetensors or GGUF file: its header entry and file, the rest derived on
+ * the prototype (a header can list millions of tensors: no closure and no field copies per tensor).
  */
-class SafetensorsInputTensor implements InputTensor {
-  constructor(readonly file: SafetensorsFile, readonly info: TensorInfo, readonly sourceIndex: number) {}
+abstract class FileInputTensor<E extends HeaderEntry> implements InputTensor {
+  constructor(
+    readonly file: { readRange(t: E, offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> },
+    readonly info: E,
+    readonly sourceIndex: number,
+  ) {}
+  abstract get dtype(): string;
   get name(): string {
     return this.info.name;
-  }
-  get dtype(): string {
-    return this.info.dtype;
   }
   get shape(): number[] {
     return this.info.shape;
@@ -181,31 +191,17 @@ class SafetensorsInputTensor implements InputTensor {
   }
 }
 
+class SafetensorsInputTensor extends FileInputTensor<TensorInfo> {
+  get dtype(): string {
+    return this.info.dtype;
+  }
+}
+
 type GGUFTensorInfo = GGUFFile['header']['tensors'][number];
 
-/** An input tensor of a GGUF file: its header entry and file (no closure per tensor). */
-class GGUFInputTensor implements InputTensor {
-  constructor(readonly file: GGUFFile, readonly info: GGUFTensorInfo) {}
-  get name(): string {
-    return this.info.name;
-  }
+class GGUFInputTensor extends FileInputTensor<GGUFTensorInfo> {
   get dtype(): string {
     return this.info.type;
-  }
-  get shape(): number[] {
-    return this.info.shape;
-  }
-  get numel(): number {
-    return this.info.numel;
-  }
-  get byteLength(): number {
-    return this.info.byteLength;
-  }
-  get sourceIndex(): number {
-    return 0;
-  }
-  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
-    return this.file.readRange(this.info, offset, length, into);
   }
 }
 
@@ -221,7 +217,7 @@ async function openGGUFInput(input: ModelInput): Promise<InputModel> {
     invalid(`quantizeModel: a GGUF model is one file; got ${input.sources.length} sources${input.index ? ' and an index' : ''} (split GGUF input is not supported: merge it with llama.cpp's gguf-split --merge first)`);
   }
   const file = await openGGUF(input.sources[0]!);
-  const tensors: InputTensor[] = file.header.tensors.map((t) => new GGUFInputTensor(file, t));
+  const tensors: InputTensor[] = file.header.tensors.map((t) => new GGUFInputTensor(file, t, 0));
   return {
     fileNames: [file.header.fileName], tensors,
     container: { kind: 'gguf', file, outputFileName: input.outputFileName },
