@@ -66,16 +66,20 @@ export function planTotals(tensors: readonly PlannedTensor[], files: readonly Pl
   };
 }
 
-/** A warning for every user pattern that matches none of `names` (any iterable: no array of every name is needed). */
+/** Whether `pattern` matches one of `names` (any iterable: no array of every name is needed). */
+export function matchesAny(pattern: RegExp, names: Iterable<string>): boolean {
+  for (const n of names) {
+    pattern.lastIndex = 0;
+    if (pattern.test(n)) return true;
+  }
+  return false;
+}
+
+/** A warning for every user pattern that matches none of `names` (any iterable). */
 export function unusedPatternWarnings(names: Iterable<string>, patterns: readonly { what: string; pattern: RegExp }[]): PlanWarning[] {
   const out: PlanWarning[] = [];
   for (const { what, pattern } of patterns) {
-    let hit = false;
-    for (const n of names) {
-      pattern.lastIndex = 0;
-      if ((hit = pattern.test(n))) break;
-    }
-    if (!hit) out.push({ code: 'PATTERN_UNUSED', message: `${what} /${pattern.source}/ matches no tensor name; check the pattern` });
+    if (!matchesAny(pattern, names)) out.push({ code: 'PATTERN_UNUSED', message: `${what} /${pattern.source}/ matches no tensor name; check the pattern` });
   }
   return out;
 }

@@ -34,7 +34,7 @@ import {
 } from '../../model/hqqlinear.js';
 import { requantizeProblem } from '../../model/hqq-detect.js';
 import { HQQ_WASM_TOOL, HQQ_WASM_VERSION } from '../../version.js';
-import { plainTensor, planTotals, unusedPatternWarnings } from '../plan-common.js';
+import { matchesAny, plainTensor, planTotals, unusedPatternWarnings } from '../plan-common.js';
 import { CopiedTensor } from './copied-tensor.js';
 import type { FormatPlan, Job, PlannedFile, PlannedSmallFile, PlannedTensor, PlanWarning } from '../types.js';
 import {
@@ -325,8 +325,7 @@ function hqqWarnings(tensors: readonly HQQPlannedTensor[], c: ResolvedModelConfi
   if (c.tensorConfig.length > 0) for (const t of tensors) if (t.action === 'quantize') usedOverrides.add(overrideFor(t.name, c));
   for (const o of c.tensorConfig) {
     if (!usedOverrides.has(o)) {
-      let matched = false;
-      for (const n of names) if ((matched = test(o.pattern, n))) break;
+      const matched = matchesAny(o.pattern, names);
       warnings.push({
         code: 'OVERRIDE_UNUSED',
         message: matched

@@ -10,8 +10,8 @@
  * the in-flight inputs would anyway.
  */
 export class BufferRecycler {
-  readonly #free = new Map<number, ArrayBuffer[]>();
-  readonly #order: ArrayBuffer[] = [];
+  /** Free buffers, oldest first (a handful: the cap is a few jobs' bytes). */
+  readonly #free: ArrayBuffer[] = [];
   #freeBytes = 0;
 
   /** `capBytes`: the most the free list holds (0 disables recycling). */
@@ -19,13 +19,10 @@ export class BufferRecycler {
 
   /** A free buffer of exactly `byteLength` bytes, or undefined (then read into fresh memory). */
   take(byteLength: number): ArrayBuffer | undefined {
-    const list = this.#free.get(byteLength);
-    const buf = list?.pop();
-    if (buf === undefined) return undefined;
-    if (list!.length === 0) this.#free.delete(byteLength);
-    this.#order.splice(this.#order.indexOf(buf), 1);
+    const i = this.#free.findIndex((b) => b.byteLength === byteLength);
+    if (i < 0) return undefined;
     this.#freeBytes -= byteLength;
-    return buf;
+    return this.#free.splice(i, 1)[0];
   }
 
   /** Takes back buffers no one uses any more; detached (empty) ones and those over the cap are dropped. */
@@ -33,11 +30,8 @@ export class BufferRecycler {
     for (const buf of buffers ?? []) {
       const n = buf.byteLength;
       if (n === 0 || n > this.capBytes) continue;
-      while (this.#freeBytes + n > this.capBytes) this.#dropOldest();
-      const list = this.#free.get(n);
-      if (list) list.push(buf);
-      else this.#free.set(n, [buf]);
-      this.#order.push(buf);
+      while (this.#freeBytes + n > this.capBytes) this.#freeBytes -= this.#free.shift()!.byteLength;
+      this.#free.push(buf);
       this.#freeBytes += n;
     }
   }
@@ -45,13 +39,5 @@ export class BufferRecycler {
   /** Bytes held in the free list. */
   get freeBytes(): number {
     return this.#freeBytes;
-  }
-
-  #dropOldest(): void {
-    const old = this.#order.shift()!;
-    const list = this.#free.get(old.byteLength)!;
-    list.splice(list.indexOf(old), 1);
-    if (list.length === 0) this.#free.delete(old.byteLength);
-    this.#freeBytes -= old.byteLength;
   }
 }
