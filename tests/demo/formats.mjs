@@ -9,7 +9,7 @@
 //     page says is found and missing before anything runs.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { assert, assertEqual } from './harness.mjs';
+import { assert, assertEqual, dropFolder } from './harness.mjs';
 
 export function registerFormatTests(t, ctx) {
   const { page, sample, dist, work, rowsInfo, runAndWait, loadSample, waitAttr, pkg } = ctx;
@@ -207,20 +207,7 @@ export function registerFormatTests(t, ctx) {
   t.test('a dropped folder (FileSystemDirectoryHandle): read, planned, and quantized to GGUF', async () => {
     const files = {};
     for (const f of sample.files) files[f.name] = (await readFile(join(dist, 'sample', f.name))).toString('base64');
-    await page.evaluate(async (files) => {
-      const root = await navigator.storage.getDirectory();
-      const dir = await root.getDirectoryHandle('Dropped-Llama', { create: true });
-      for (const [name, b64] of Object.entries(files)) {
-        const w = await (await dir.getFileHandle(name, { create: true })).createWritable();
-        await w.write(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
-        await w.close();
-      }
-      // A drop whose one item is that folder, as Chromium hands it to getAsFileSystemHandle.
-      const ev = new Event('drop', { bubbles: true, cancelable: true });
-      const item = { kind: 'file', getAsFileSystemHandle: async () => dir, getAsFile: () => null, webkitGetAsEntry: () => null };
-      Object.defineProperty(ev, 'dataTransfer', { value: { items: [item], files: [] } });
-      document.querySelector('#dropzone').dispatchEvent(ev);
-    }, files);
+    await dropFolder(page, 'Dropped-Llama', files);
     await page.waitForFunction(() => document.querySelector('#input-summary strong')?.textContent === 'folder Dropped-Llama');
     assertEqual(await page.isDisabled('#fmt-gguf'), false, 'GGUF offered: the folder is complete');
     const needs = await page.$$eval('#input-summary .needs li:not([data-format="onnx"])', (lis) => lis.map((li) => li.className));

@@ -75,3 +75,26 @@ export function assert(cond, message) {
 export function assertEqual(actual, expected, message) {
   if (actual !== expected) throw new Error(`${message}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
 }
+
+/**
+ * Drops a folder on the page's drop zone as Chromium hands one over: a FileSystemDirectoryHandle
+ * (made in the origin-private file system) behind `getAsFileSystemHandle`. `files` maps paths
+ * inside the folder (one level of subfolder allowed, e.g. `onnx/model.onnx`) to base64 contents.
+ */
+export async function dropFolder(page, folderName, files) {
+  await page.evaluate(async ({ folderName, files }) => {
+    const root = await navigator.storage.getDirectory();
+    const dir = await root.getDirectoryHandle(folderName, { create: true });
+    for (const [path, b64] of Object.entries(files)) {
+      const parts = path.split('/');
+      const d = parts.length > 1 ? await dir.getDirectoryHandle(parts[0], { create: true }) : dir;
+      const w = await (await d.getFileHandle(parts.at(-1), { create: true })).createWritable();
+      await w.write(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
+      await w.close();
+    }
+    const ev = new Event('drop', { bubbles: true, cancelable: true });
+    const item = { kind: 'file', getAsFileSystemHandle: async () => dir, getAsFile: () => null, webkitGetAsEntry: () => null };
+    Object.defineProperty(ev, 'dataTransfer', { value: { items: [item], files: [] } });
+    document.querySelector('#dropzone').dispatchEvent(ev);
+  }, { folderName, files });
+}

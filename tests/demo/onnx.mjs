@@ -16,7 +16,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import * as ort from 'onnxruntime-node';
-import { assert, assertEqual } from './harness.mjs';
+import { assert, assertEqual, dropFolder } from './harness.mjs';
 
 /** The TypeScript model builder and output readers of tests/web/onnx, bundled for this plain-.mjs suite. */
 async function loadModelHelpers(repo, work) {
@@ -272,21 +272,7 @@ export async function registerONNXTests(t, ctx) {
 
   t.test('ONNX: a transformers.js folder dropped as a FileSystemDirectoryHandle: onnx/model_fp16.onnx -> model_q4f16.onnx, float16 scales', async () => {
     const files = { 'config.json': Buffer.from('{"model_type":"bert"}').toString('base64'), 'onnx/model_fp16.onnx': Buffer.from(fp16Model(h)).toString('base64') };
-    await page.evaluate(async (files) => {
-      const root = await navigator.storage.getDirectory();
-      const dir = await root.getDirectoryHandle('Dropped-TJ', { create: true });
-      for (const [path, b64] of Object.entries(files)) {
-        const parts = path.split('/');
-        const d = parts.length > 1 ? await dir.getDirectoryHandle(parts[0], { create: true }) : dir;
-        const w = await (await d.getFileHandle(parts.at(-1), { create: true })).createWritable();
-        await w.write(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)));
-        await w.close();
-      }
-      const ev = new Event('drop', { bubbles: true, cancelable: true });
-      const item = { kind: 'file', getAsFileSystemHandle: async () => dir, getAsFile: () => null, webkitGetAsEntry: () => null };
-      Object.defineProperty(ev, 'dataTransfer', { value: { items: [item], files: [] } });
-      document.querySelector('#dropzone').dispatchEvent(ev);
-    }, files);
+    await dropFolder(page, 'Dropped-TJ', files);
     await waitLabel('folder Dropped-TJ (onnx/model_fp16.onnx)');
     await waitPlan();
     const plan = await rowsInfo();
