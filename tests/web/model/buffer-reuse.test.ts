@@ -3,7 +3,7 @@
  * input buffer back with their result, and later reads of the same size go into it instead of
  * fresh memory. Checked: the recycler's own rules, that every pool hands inputs back, that reads
  * are offered recycled buffers, that no buffer is ever in two tasks at once, and that the output
- * bytes are those of a run without recycling.
+ * bytes are those of a run without recycling. The copy lane reads every chunk into one buffer.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { HQQ } from '../../../web/src/engine.js';
@@ -147,5 +147,55 @@ describe('the quantize lane reads into recycled buffers', () => {
     const plain = new Map<string, Uint8Array>();
     await quantizeModel({ sources: [bytesSource(bytes, 'm.safetensors')] }, memorySink(plain), { workers: 1, createPool: () => createInlinePool(hqq) });
     expect(Buffer.from(recycled.get('m.safetensors')!).equals(Buffer.from(plain.get('m.safetensors')!))).toBe(true);
+  });
+});
+
+describe('the copy lane reads every chunk into one buffer', () => {
+  it('offers the same buffer to each chunk read and writes the input bytes unchanged', async () => {
+    const embed = new Uint8Array(300 * 64 * 2).map((_, i) => (i * 7 + 3) & 255);
+    const norm = new Uint8Array(64 * 2).map((_, i) => (i * 5 + 1) & 255);
+    const plan = planSafetensors([
+      { name: 'model.embed_tokens.weight', dtype: 'F16', shape: [300, 64], data: embed },
+      { name: 'model.norm.weight', dtype: 'F16', shape: [64], data: norm },
+    ], { format: 'pt' });
+    const bytes = new Uint8Array(plan.totalSize);
+    bytes.set(plan.headerBytes);
+    bytes.set(embed, plan.offsets.get('model.embed_tokens.weight')!.begin);
+    bytes.set(norm, plan.offsets.get('model.norm.weight')!.begin);
+    const inner = bytesSource(bytes, 'm.safetensors');
+    const offered = new Set<ArrayBufferLike>();
+    let reads = 0;
+    let fresh = 0;
+    const source: ByteSource = {
+      size: inner.size, name: inner.name,
+      async read(offset, length, into) {
+        const got = await inner.read(offset, length);
+        if (length < 4096 && offset < plan.headerBytes.byteLength) return got; // the header
+        reads++;
+        if (into === undefined || into.byteLength !== length) {
+          fresh++;
+          return got;
+        }
+        offered.add(into.buffer);
+        into.set(got);
+        return into;
+      },
+    };
+    const out = new Map<string, Uint8Array>();
+    const rep = await quantizeModel({ sources: [source] }, memorySink(out), { copyChunkBytes: 4096 });
+    expect(rep.totals.copied).toBe(2);
+    expect(reads).toBe(Math.ceil(embed.byteLength / 4096) + 1);
+    expect(fresh).toBe(0);
+    expect(offered.size).toBe(1);
+    const file = out.get('m.safetensors')!;
+    const headerLength = Number(new DataView(file.buffer, file.byteOffset).getBigUint64(0, true));
+    const header = JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + headerLength))) as Record<string, { data_offsets: [number, number] }>;
+    const at = (name: string, n: number) => {
+      const [begin, end] = header[name]!.data_offsets;
+      expect(end - begin).toBe(n);
+      return file.subarray(8 + headerLength + begin, 8 + headerLength + end);
+    };
+    expect(Buffer.from(at('model.embed_tokens.weight', embed.byteLength)).equals(Buffer.from(embed))).toBe(true);
+    expect(Buffer.from(at('model.norm.weight', norm.byteLength)).equals(Buffer.from(norm))).toBe(true);
   });
 });

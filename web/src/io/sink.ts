@@ -15,6 +15,10 @@ export interface ShardWriter {
    * concurrently; every byte of every planned tensor is written exactly once. The header bytes
    * (`layout.headerBytes`, at offset 0) and the zero padding between regions are the sink's to
    * write, e.g. in `createShard` / `commit`.
+   *
+   * `bytes` is the writer's only until the returned promise settles: the pipeline then reads the
+   * next chunk into the same buffer. A writer that keeps bytes for later (staging, a list of
+   * parts) keeps a copy.
    */
   writeTensor(name: string, bytes: Uint8Array, offsetWithinTensor: number): Promise<void>;
   /**
