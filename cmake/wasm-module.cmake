@@ -14,6 +14,10 @@ target_link_libraries(hqq_wasm PRIVATE hqq_core)
 set_target_properties(hqq_wasm PROPERTIES OUTPUT_NAME "${HQQ_WASM_NAME}" SUFFIX ".mjs")
 target_link_options(hqq_wasm PRIVATE
   --bind
+  # The link runs at -O2 (the code was compiled at -O3): at -O3 Emscripten minifies import names
+  # in the order the code first uses them, which differs between the SIMD and scalar builds as
+  # soon as their call sites do, and scripts/build.sh ships one glue for both.
+  -O2
   -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createHQQModule
   -sENVIRONMENT=web,worker
   -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -sINITIAL_MEMORY=32MB

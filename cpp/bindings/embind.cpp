@@ -11,6 +11,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "guarded.hpp"
 #include "hqq/hqq.hpp"
@@ -66,10 +67,21 @@ hqq::Config to_config(const val& o) {
   return c;
 }
 
+// `into` (undefined, or a Uint8Array the caller owns) receives the packed levels when it is
+// exactly their length, instead of a fresh array: the model pipeline recycles its output buffers,
+// sparing the page faults and garbage of a new one per tensor. It is still one copy out of the heap.
+val packed_to_js(const std::vector<uint8_t>& packed, const val& into) {
+  if (into.instanceof(val::global("Uint8Array")) && into["length"].as<double>() == static_cast<double>(packed.size())) {
+    into.call<void>("set", typed_memory_view(packed.size(), packed.data()));
+    return into;
+  }
+  return copy_to_js("Uint8Array", packed.data(), packed.size());
+}
+
 // dtype: 0 = f32 (data is float*), 1 = f16, 2 = bf16 (data is uint16_t*). 16-bit input is handed
 // over by the caller: it is freed here as soon as it has been decoded (or on error), so it never
 // sits in the heap next to the solver's working memory.
-val quantize(uintptr_t data, int dtype, val shape, val options) {
+val quantize(uintptr_t data, int dtype, val shape, val options, val packed_into) {
   std::unique_ptr<void, void (*)(void*)> owned(dtype != 0 ? reinterpret_cast<void*>(data) : nullptr, std::free);
   return guarded([&] {
     const hqq::Shape s = to_shape(shape);
@@ -81,7 +93,7 @@ val quantize(uintptr_t data, int dtype, val shape, val options) {
                                    [&owned] { owned.reset(); });
     val r = val::object();
     r.set("ok", true);
-    r.set("packed", copy_to_js("Uint8Array", q.packed.data(), q.packed.size()));
+    r.set("packed", packed_to_js(q.packed, packed_into));
     r.set("scale", copy_to_js("Float32Array", q.scale.data(), q.scale.size()));
     r.set("zero", copy_to_js("Float32Array", q.zero.data(), q.zero.size()));
     r.set("errorTrace", copy_to_js("Float32Array", q.error_trace.data(), q.error_trace.size()));

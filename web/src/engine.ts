@@ -231,7 +231,7 @@ export interface HQQWasmModule {
   /** Frees an address `_malloc` returned. */
   _free(ptr: number): void;
   /** HQQ quantization of the tensor at `ptr` (the binding behind `HQQ.quantize`). */
-  quantize(ptr: number, dtype: number, shape: number[], options: NormalizedOptions): WasmResult;
+  quantize(ptr: number, dtype: number, shape: number[], options: NormalizedOptions, packedInto: Uint8Array | undefined): WasmResult;
   /** Unpacks packed levels to one byte per level (behind `HQQ.unpack`). */
   unpack(ptr: number, bytes: number, nbits: number, rows: number, cols: number): WasmResult;
   /** Dequantizes packed levels with per-group scale and zero (behind `HQQ.dequantize`). */
@@ -432,9 +432,23 @@ export class HQQ {
    * Uint16Array of float16 / bfloat16 bits with `options.dtype`). The input is copied; the result
    * owns its arrays. Throws HQQError: INVALID_ARGUMENT (options, shape, a group size or row count
    * the packing cannot hold), INVALID_VALUE (NaN/Inf, with the first position), OUT_OF_MEMORY.
+   *
+   * `into.packed`: a Uint8Array to receive the packed levels instead of a fresh one, used only when
+   * it is exactly their length (else a fresh array is returned, and `into.packed` is untouched), so
+   * always use the returned `packed`. Callers that quantize many tensors of one shape (the model
+   * pipeline) recycle their output memory with it.
    */
-  quantize(data: Float32Array | Uint16Array, shape: readonly number[], options?: QuantizeOptions): QuantizedTensor {
+  quantize(data: Float32Array | Uint16Array, shape: readonly number[], options?: QuantizeOptions,
+    into?: {
+      /** Receives the packed levels when it is exactly their length (see above). */
+      packed?: Uint8Array;
+    }): QuantizedTensor {
     const opts = normalizeOptions(options);
+    const packedInto = into?.packed;
+    if (packedInto !== undefined) {
+      if (!(packedInto instanceof Uint8Array)) invalid(`into.packed must be a Uint8Array, got ${describe(packedInto)}`);
+      checkAttached(packedInto, 'into.packed');
+    }
     const dtype = options?.dtype;
     let dtypeCode: number;
     if (data instanceof Float32Array) {
@@ -449,7 +463,7 @@ export class HQQ {
     checkAttached(data, 'data');
     const dims = checkShape(shape, data.length);
     // 16-bit input is handed over to the core, which frees it once decoded (lower peak memory).
-    const r = this.#withInput([data], ([ptr]) => this.#m.quantize(ptr, dtypeCode, dims, opts), dtypeCode !== 0);
+    const r = this.#withInput([data], ([ptr]) => this.#m.quantize(ptr, dtypeCode, dims, opts, packedInto), dtypeCode !== 0);
     const groupedShape: [number, number] = [r.groupedRows, r.groupedCols];
     return {
       packed: r.packed, scale: r.scale, zero: r.zero, shape: dims, nbits: opts.nbits,

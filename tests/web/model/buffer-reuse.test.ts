@@ -4,6 +4,9 @@
  * fresh memory. Checked: the recycler's own rules, that every pool hands inputs back, that reads
  * are offered recycled buffers, that no buffer is ever in two tasks at once, and that the output
  * bytes are those of a run without recycling. The copy lane reads every chunk into one buffer.
+ * Output buffers: `quantize(..., { packed })` fills a caller's buffer of the right size, HQQ
+ * workers put `wq` into a task's spare buffer, and the pipeline passes written results back as
+ * spares.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { HQQ } from '../../../web/src/engine.js';
@@ -15,7 +18,7 @@ import { generateTensorData, type SyntheticTensor } from '../../../web/src/model
 import { loadHQQ } from '../../../web/src/node.js';
 import { createInlinePool } from '../../../web/src/pool/inline-pool.js';
 import { runTask } from '../../../web/src/pool/task.js';
-import type { WorkerPool, WorkerTask } from '../../../web/src/pool/types.js';
+import { checkTask, type WorkerPool, type WorkerTask } from '../../../web/src/pool/types.js';
 
 let hqq: HQQ;
 beforeAll(async () => {
@@ -60,6 +63,58 @@ describe('workers hand their inputs back', () => {
     const r = runTask(hqq, task);
     expect(r.inputs).toEqual([data, bias]);
     for (const out of Object.values(r.buffers)) expect(r.inputs).not.toContain(out);
+  });
+});
+
+describe('output buffers', () => {
+  const weights = new Float32Array(64 * 32).map((_, i) => Math.sin(i * 0.7));
+  const opts = { nbits: 4, groupSize: 32 } as const;
+
+  it('quantize fills into.packed when it is exactly the packed length, else returns a fresh array and leaves it alone', () => {
+    const plain = hqq.quantize(weights, [64, 32], opts);
+    const into = new Uint8Array(plain.packed.length).fill(7);
+    const q = hqq.quantize(weights, [64, 32], opts, { packed: into });
+    expect(q.packed).toBe(into);
+    expect(Buffer.from(into).equals(Buffer.from(plain.packed))).toBe(true);
+    expect(Buffer.from(q.scale.buffer).equals(Buffer.from(plain.scale.buffer))).toBe(true);
+    const wrong = new Uint8Array(plain.packed.length + 1).fill(7);
+    const q2 = hqq.quantize(weights, [64, 32], opts, { packed: wrong });
+    expect(q2.packed).not.toBe(wrong);
+    expect(Buffer.from(q2.packed).equals(Buffer.from(plain.packed))).toBe(true);
+    expect(wrong.every((b) => b === 7)).toBe(true);
+  });
+
+  it('quantize refuses an into.packed that is not a Uint8Array or is detached', () => {
+    expect(() => hqq.quantize(weights, [64, 32], opts, { packed: new Float32Array(4) as unknown as Uint8Array })).toThrow(/into\.packed must be a Uint8Array/);
+    const gone = new Uint8Array(16);
+    structuredClone(gone.buffer, { transfer: [gone.buffer] });
+    expect(() => hqq.quantize(weights, [64, 32], opts, { packed: gone })).toThrow(/into\.packed is a view on a detached ArrayBuffer/);
+  });
+
+  it('an HQQ task puts wq into a spare of its size and hands back a spare it cannot use', () => {
+    const wqBytes = hqq.quantize(weights, [64, 32], opts).packed.byteLength;
+    const task = (spare: ArrayBuffer): WorkerTask => ({
+      kind: 'hqq', name: 'l.weight', dtype: 'F32', shape: [64, 32], data: weights.slice().buffer, options: opts, computeDtype: 'float16', spare: [spare],
+    });
+    const fits = new ArrayBuffer(wqBytes);
+    const r = runTask(hqq, task(fits));
+    expect(r.buffers.wq).toBe(fits);
+    expect(r.inputs).not.toContain(fits);
+    const misfit = new ArrayBuffer(wqBytes * 2);
+    const r2 = runTask(hqq, task(misfit));
+    expect(r2.buffers.wq).not.toBe(misfit);
+    expect(r2.inputs).toContain(misfit);
+    expect(Buffer.from(r2.buffers.wq!).equals(Buffer.from(r.buffers.wq!))).toBe(true);
+  });
+
+  it('checkTask refuses malformed spares', () => {
+    const data = new ArrayBuffer(8);
+    const base = { kind: 'convert', name: 't', data, from: 'F32', to: 'F16', rows: 1, cols: 2 } as const;
+    const b = new ArrayBuffer(4);
+    expect(checkTask({ ...base, spare: [b] })).toBeUndefined();
+    for (const spare of [[data], [b, b], [new ArrayBuffer(0)], [new Uint8Array(4)], 'x']) {
+      expect(checkTask({ ...base, spare } as unknown as WorkerTask)?.message).toMatch(/`spare` must be an array of distinct, non-empty ArrayBuffers/);
+    }
   });
 });
 
@@ -119,17 +174,20 @@ describe('the quantize lane reads into recycled buffers', () => {
     const inFlight = new Set<ArrayBuffer>();
     const seen = new Set<ArrayBuffer>();
     let shared = 0;
+    let spares = 0;
     const tracking = (inner: WorkerPool): WorkerPool => ({
       size: 2,
       async run(task) {
-        if (inFlight.has(task.data)) shared++;
-        inFlight.add(task.data);
+        if (task.spare) spares++;
+        for (const b of [task.data, ...(task.spare ?? [])]) if (inFlight.has(b)) shared++;
+        const held = [task.data, ...(task.spare ?? [])];
+        for (const b of held) inFlight.add(b);
         seen.add(task.data);
         try {
           await new Promise((r) => setTimeout(r, 2)); // let the lane read ahead meanwhile
           return await inner.run(task);
         } finally {
-          inFlight.delete(task.data);
+          for (const b of held) inFlight.delete(b);
         }
       },
       terminate: () => inner.terminate(),
@@ -143,6 +201,7 @@ describe('the quantize lane reads into recycled buffers', () => {
     expect(shared).toBe(0);
     expect(offers.into).toBeGreaterThanOrEqual(6); // 12 jobs of two sizes, at most 3 in flight
     expect(seen.size).toBeLessThan(12);
+    expect(spares).toBeGreaterThanOrEqual(6); // written results of each size passed back as spares
     // A source that ignores the offered buffers (a Blob) gives the same file.
     const plain = new Map<string, Uint8Array>();
     await quantizeModel({ sources: [bytesSource(bytes, 'm.safetensors')] }, memorySink(plain), { workers: 1, createPool: () => createInlinePool(hqq) });

@@ -187,6 +187,12 @@ export interface OutputFormat {
   task(job: Job, tensor: PlannedTensor, data: ArrayBuffer, extra: ArrayBuffer[], options: { compareBaseline: boolean }): WorkerTask;
   /** Where the results of a job go. */
   place(job: Job, tensor: PlannedTensor, result: WorkerResult): TensorWrite[];
+  /**
+   * Optional: the byte length of the one result buffer of `job` that its worker fills into a
+   * spare buffer (`WorkerTask.spare`), so that the pipeline can pass back a buffer of an earlier
+   * result of that length. Formats whose workers use no spares leave it out.
+   */
+  spareBytes?(job: Job, tensor: PlannedTensor): number | undefined;
   /** Small files made from the results, after every job is done (those without `data` at plan time). */
   finish?(plan: FormatPlan): PlannedSmallFile[];
 }

@@ -18,6 +18,13 @@ interface TaskBase {
   name: string;
   /** The input bytes (little-endian, as stored); transferred. */
   data: ArrayBuffer;
+  /**
+   * Spare buffers (transferred) the worker may fill with an output of exactly their length
+   * instead of fresh memory; the model pipeline passes back buffers of earlier results. Those not
+   * used come back in `WorkerResult.inputs`. HQQ tasks use one for `wq`; other kinds hand them
+   * all back.
+   */
+  spare?: ArrayBuffer[];
   /** Test-only: make the worker fail on this task ('throw': an exception; 'exit': the worker dies). */
   crash?: 'throw' | 'exit';
 }
@@ -136,10 +143,10 @@ export interface WorkerResult {
   /** Milliseconds spent in the worker. */
   ms: number;
   /**
-   * The task's input buffers (`data`, a bias's `data`), handed back once the worker is done with
-   * them, so that the caller can read its next input into them instead of fresh memory (the
-   * model pipeline does: fresh buffers cost page faults and garbage collection). Every pool fills
-   * it; a caller may ignore it.
+   * The task's input buffers (`data`, a bias's `data`, the `spare` buffers it did not fill),
+   * handed back once the worker is done with them, so that the caller can read its next input
+   * into them instead of fresh memory (the model pipeline does: fresh buffers cost page faults
+   * and garbage collection). Every pool fills it; a caller may ignore it.
    */
   inputs?: ArrayBuffer[];
 }
@@ -193,6 +200,11 @@ export function checkTask(task: WorkerTask): HQQError | undefined {
     return new HQQError('INVALID_ARGUMENT', `${name}the task's kind is ${JSON.stringify(kind)}; set \`kind\` to one of ${TASK_KINDS.map((k) => `'${k}'`).join(', ')} (an HQQ tensor is kind 'hqq'; see CHANGELOG.md for 0.2.0)`);
   }
   if (!(task.data instanceof ArrayBuffer)) return new HQQError('INVALID_ARGUMENT', `${name}the task's \`data\` must be an ArrayBuffer (a typed array's .buffer), got ${Object.prototype.toString.call(task.data)}`);
+  const spare = (task as { spare?: unknown }).spare;
+  if (spare !== undefined) {
+    const ok = Array.isArray(spare) && spare.every((b) => b instanceof ArrayBuffer && b !== task.data && b.byteLength > 0) && new Set(spare).size === spare.length;
+    if (!ok) return new HQQError('INVALID_ARGUMENT', `${name}the task's \`spare\` must be an array of distinct, non-empty ArrayBuffers other than \`data\` (or left out)`);
+  }
   return undefined;
 }
 
@@ -200,6 +212,7 @@ export function checkTask(task: WorkerTask): HQQError | undefined {
 export function taskTransfer(task: WorkerTask): ArrayBuffer[] {
   const out = [task.data];
   if (task.kind === 'hqq' && task.bias && task.bias.data !== task.data) out.push(task.bias.data);
+  for (const b of task.spare ?? []) if (!out.includes(b)) out.push(b);
   return out;
 }
 

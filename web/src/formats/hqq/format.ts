@@ -51,6 +51,10 @@ export function createHQQFormat(config: ModelQuantConfig, split = 1): OutputForm
         compareBaseline: options.compareBaseline,
       };
     },
+    spareBytes(_job: Job, tensor: PlannedTensor): number | undefined {
+      const t = tensor as HQQPlannedTensor;
+      return t.outputs.find((o) => o.name === `${t.prefix}W_q`)?.byteLength; // wq, written whole
+    },
     place(job: Job, tensor: PlannedTensor, r: WorkerResult): TensorWrite[] {
       const t = tensor as HQQPlannedTensor;
       const file = t.outputs[0]!.file; // the input's file, or the split file holding it

@@ -1,7 +1,8 @@
 /**
  * Worker side of the HQQ format (browser-safe): quantize one tensor with the wasm core, encode
  * scale/zero to the compute dtype with the core's encoder, convert the layer's bias, and return
- * transferable buffers `wq`, `scale`, `zero` (and `bias`).
+ * transferable buffers `wq`, `scale`, `zero` (and `bias`); `wq` goes into the task's first spare
+ * buffer when that is exactly its size.
  */
 import type { ErrorStatistics, HQQ, QuantizeOptions } from '../../engine.js';
 import type { HQQTask, TaskStats, WorkerResult } from '../../pool/types.js';
@@ -28,7 +29,9 @@ export function runHQQTask(hqq: HQQ, task: HQQTask): WorkerResult {
     ...task.options, scaleDtype: SCALE_DTYPE[task.computeDtype],
     ...(task.dtype === 'F32' ? {} : { dtype: task.dtype === 'F16' ? 'f16' : 'bf16' }),
   };
-  const q = hqq.quantize(data, task.shape, opts);
+  // A spare buffer the pipeline passed back (an earlier result's wq) receives wq when it fits.
+  const spare = task.spare?.[0];
+  const q = hqq.quantize(data, task.shape, opts, spare ? { packed: new Uint8Array(spare) } : undefined);
   const count = data.length;
   const baseline = task.compareBaseline ? statsToSums(hqq.quantize(data, task.shape, { ...opts, optimize: false }).stats, count) : undefined;
   const buffers: Record<string, ArrayBuffer> = {

@@ -2,7 +2,8 @@
  * The quantize lane (browser-safe): every worker job of every tensor, in plan order, through the
  * pool. A job is admitted (a slot), its input bytes are read, its task goes to a worker, and its
  * results are written at their planned offsets in whatever order workers finish. A tensor is done
- * when its last job is; its error is the sum over its jobs.
+ * when its last job is; its error is the sum over its jobs. Input buffers and the format's spare
+ * output buffers are recycled (`BufferRecycler`).
  */
 import type { FormatPlan, Job, OutputFormat, PlannedTensor } from '../../formats/types.js';
 import type { InputModel, InputTensor } from '../input.js';
@@ -44,8 +45,12 @@ export async function runJobLane(
   reports: (TensorReport | undefined)[], sums: Map<number, TensorSums>, options: JobLaneOptions,
 ): Promise<void> {
   const jobs: Job[] = plan.tensors.flatMap((t) => t.jobs);
-  // At most what the in-flight inputs hold anyway: one largest job per slot.
-  const largest = jobs.reduce((m, j) => Math.max(m, j.length + (j.with ?? []).reduce((a, i) => a + input.tensors[i]!.byteLength, 0)), 0);
+  // Spare output buffers (`WorkerTask.spare`): the format names the result buffer its worker fills
+  // into one; after its writes, that buffer of a result is passed to a later task of that size.
+  const spareBytes = (job: Job): number => format.spareBytes?.(job, plan.tensors[job.tensor]!) ?? 0;
+  // Inputs and spares share one free list (exact sizes). At most what the in-flight jobs hold
+  // anyway: one largest input and one largest spare per slot.
+  const largest = jobs.reduce((m, j) => Math.max(m, j.length + (j.with ?? []).reduce((a, i) => a + input.tensors[i]!.byteLength, 0) + spareBytes(j)), 0);
   const buffers = new BufferRecycler(options.maxInFlight * largest);
   const progress = new Map<number, Progress>();
   const produced = new Map<number, PlannedTensor[]>(); // tensors written by another tensor's job
@@ -69,12 +74,17 @@ export async function runJobLane(
   const runOne = async (job: Job, t: PlannedTensor, data: ArrayBuffer, extra: ArrayBuffer[]) => {
     const task = format.task(job, t, data, extra, { compareBaseline: options.compareBaseline && t.action === 'quantize' });
     if (options.crash?.name === t.name) task.crash = options.crash.mode;
+    const spareSize = spareBytes(job);
+    const spare = spareSize > 0 ? buffers.take(spareSize) : undefined;
+    if (spare) task.spare = [spare];
     const r = await run.pool!.run(task);
     buffers.give(r.inputs);
     if (run.failure) return;
     const writes = format.place(job, t, r);
     await Promise.all(writes.map((w) => run.writers[w.file]!.writeTensor(w.entry, w.bytes, w.offset)));
     if (run.failure) return;
+    // Written: the writers are done with the result's bytes (ShardWriter.writeTensor).
+    if (spareSize > 0) buffers.give(Object.values(r.buffers).filter((b) => b.byteLength === spareSize));
     const p = progress.get(t.index)!;
     if (r.stats) {
       addSums(p.sums.stats, r.stats);
