@@ -14,10 +14,10 @@ import { plannedReport, type TensorReport } from '../report.js';
 import type { RunState } from './state.js';
 
 export async function runCopyLane(run: RunState, plan: FormatPlan, input: InputModel, reports: (TensorReport | undefined)[], chunkBytes: number): Promise<void> {
-  let spare: Uint8Array | undefined; // the reused chunk buffer, as long as the largest chunk so far
+  let reused: Uint8Array | undefined; // the chunk buffer, as long as the largest chunk so far
   const chunkBuffer = (n: number): Uint8Array => {
-    if (!spare || spare.byteLength < n) spare = new Uint8Array(n);
-    return spare.subarray(0, n);
+    if (!reused || reused.byteLength < n) reused = new Uint8Array(n);
+    return reused.subarray(0, n);
   };
   for (const t of plan.tensors) {
     if (!t.copyTo || t.jobs.length > 0 || t.producedBy !== undefined) continue;
