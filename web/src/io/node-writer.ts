@@ -15,6 +15,9 @@
  *   any failure) removes the temporary; one left by a killed process is removed by a later run.
  *   `prepare()` does the first half on its own, so that the rename can happen later.
  *
+ * While a file is written it is flushed to disk in the background (`EarlyWriteback`), so that the
+ * fsync in `prepare()` has little left to do.
+ *
  * Symlinks: directory symlinks in the target path are resolved; a symlink AT the target path is
  * replaced by the new regular file (its destination is left alone). The target must not resolve to
  * any of `inputPaths` (compared by real path and, when both exist, by device + inode).
@@ -25,6 +28,7 @@ import { HQQError, causeText } from '../errors.js';
 import { TensorCoverage } from './sink.js';
 import type { FileLayout } from './layout.js';
 import { forgetTemporary, registerTemporary, temporaryName } from './node-temporaries.js';
+import { EarlyWriteback } from './node-writeback.js';
 
 export interface LayoutFileWriterOptions {
   /** Files being read to produce this one; the target may not be any of them. */
@@ -206,6 +210,7 @@ export async function openLayoutFile(path: string, plan: FileLayout, options: { 
   let abortPromise: Promise<void> | undefined;
   const inflight = new Set<Promise<void>>();
   const coverage = new TensorCoverage(name, plan);
+  const writeback = new EarlyWriteback(fh);
   // The stage (see STAGE_SMALL): copies of small writes, not yet in the file.
   let staged: Staged[] = [];
   let stagedBytes = 0;
@@ -221,6 +226,7 @@ export async function openLayoutFile(path: string, plan: FileLayout, options: { 
       inflight.add(op);
       try {
         await op;
+        writeback.wrote(r.data.byteLength);
       } catch (e) {
         const names = r.first === r.last ? JSON.stringify(r.first) : `${JSON.stringify(r.first)} .. ${JSON.stringify(r.last)}`;
         throw await fail('IO_ERROR', `${name}: tensor(s) ${names}: writing ${r.data.byteLength} bytes to ${path} failed (${errText(e)}); check free space`, e);
@@ -238,6 +244,7 @@ export async function openLayoutFile(path: string, plan: FileLayout, options: { 
     stagedBytes = 0;
     abortPromise = (async () => {
       await Promise.allSettled([...inflight]);
+      await writeback.settle().catch(() => {});
       if (fhOpen) {
         fhOpen = false;
         await fh.close().catch(() => {});
@@ -281,6 +288,7 @@ export async function openLayoutFile(path: string, plan: FileLayout, options: { 
       inflight.add(op);
       try {
         await op;
+        writeback.wrote(bytes.byteLength);
       } catch (e) {
         throw await fail('IO_ERROR', `${name}: tensor ${JSON.stringify(tname)}: writing ${bytes.byteLength} bytes to ${path} failed (${errText(e)}); check free space`, e);
       } finally {
@@ -309,6 +317,7 @@ export async function openLayoutFile(path: string, plan: FileLayout, options: { 
         throw await fail('INVALID_ARGUMENT', (e as Error).message);
       }
       try {
+        await writeback.settle();
         await fh.sync();
         fhOpen = false;
         await fh.close();
