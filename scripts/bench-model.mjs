@@ -339,6 +339,10 @@ async function writeLayout(path, plan, tensors, nWorkers) {
       await fh.write(bytes, 0, bytes.byteLength, pos);
       launch();
     }
+    // A model is normally on disk long before it is quantized. Without this the kernel would still
+    // be writing the generated gigabytes back during the timed run (Linux starts only past 10% of
+    // memory dirty), competing with the run's own output for the disk and a core.
+    await fh.sync();
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
     await fh.close();
