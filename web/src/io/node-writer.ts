@@ -215,6 +215,23 @@ export async function openLayoutFile(path: string, plan: FileLayout, options: { 
   let staged: Staged[] = [];
   let stagedBytes = 0;
 
+  /**
+   * Writes tensor bytes at `pos`: tracked for abort, counted for early writeback. A failure aborts
+   * the file; `what` names the tensor(s) in the message.
+   */
+  const writeData = async (data: Uint8Array, pos: number, what: string): Promise<void> => {
+    const op = writeAll(fh, data, pos);
+    inflight.add(op);
+    try {
+      await op;
+    } catch (e) {
+      throw await fail('IO_ERROR', `${name}: ${what}: writing ${data.byteLength} bytes to ${path} failed (${errText(e)}); check free space`, e);
+    } finally {
+      inflight.delete(op);
+    }
+    writeback.wrote(data.byteLength);
+  };
+
   /** Writes the staged bytes (if any), one write per run of adjacent ones; a failure aborts the file. */
   const flush = async (): Promise<void> => {
     if (stagedBytes === 0) return;
@@ -222,17 +239,8 @@ export async function openLayoutFile(path: string, plan: FileLayout, options: { 
     staged = [];
     stagedBytes = 0;
     for (const r of runs) {
-      const op = writeAll(fh, r.data, r.pos);
-      inflight.add(op);
-      try {
-        await op;
-        writeback.wrote(r.data.byteLength);
-      } catch (e) {
-        const names = r.first === r.last ? JSON.stringify(r.first) : `${JSON.stringify(r.first)} .. ${JSON.stringify(r.last)}`;
-        throw await fail('IO_ERROR', `${name}: tensor(s) ${names}: writing ${r.data.byteLength} bytes to ${path} failed (${errText(e)}); check free space`, e);
-      } finally {
-        inflight.delete(op);
-      }
+      const names = r.first === r.last ? JSON.stringify(r.first) : `${JSON.stringify(r.first)} .. ${JSON.stringify(r.last)}`;
+      await writeData(r.data, r.pos, `tensor(s) ${names}`);
     }
   };
 
@@ -284,16 +292,7 @@ export async function openLayoutFile(path: string, plan: FileLayout, options: { 
         if (stagedBytes >= STAGE_MAX) await flush();
         return;
       }
-      const op = writeAll(fh, bytes, pos);
-      inflight.add(op);
-      try {
-        await op;
-        writeback.wrote(bytes.byteLength);
-      } catch (e) {
-        throw await fail('IO_ERROR', `${name}: tensor ${JSON.stringify(tname)}: writing ${bytes.byteLength} bytes to ${path} failed (${errText(e)}); check free space`, e);
-      } finally {
-        inflight.delete(op);
-      }
+      await writeData(bytes, pos, `tensor ${JSON.stringify(tname)}`);
     },
     incompleteTensors(): string[] {
       return coverage.incomplete().map((t) => t.name);
