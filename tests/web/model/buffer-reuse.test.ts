@@ -6,7 +6,8 @@
  * bytes are those of a run without recycling. The copy lane reads every chunk into one buffer.
  * Output buffers: `quantize(..., { packed })` fills a caller's buffer of the right size, HQQ
  * workers put `wq` into a task's spare buffer, and the pipeline passes written results back as
- * spares.
+ * spares. With a pool that shares memory (Node), every recycled buffer is a SharedArrayBuffer that
+ * never moves between threads.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { HQQ } from '../../../web/src/engine.js';
@@ -17,6 +18,7 @@ import { quantizeModel, type ModelSink } from '../../../web/src/model/quantize-m
 import { generateTensorData, type SyntheticTensor } from '../../../web/src/model/synthetic.js';
 import { loadHQQ } from '../../../web/src/node.js';
 import { createInlinePool } from '../../../web/src/pool/inline-pool.js';
+import { createNodePool } from '../../../web/src/pool/node-pool.js';
 import { runTask } from '../../../web/src/pool/task.js';
 import { checkTask, type WorkerPool, type WorkerTask } from '../../../web/src/pool/types.js';
 
@@ -113,7 +115,60 @@ describe('output buffers', () => {
     const b = new ArrayBuffer(4);
     expect(checkTask({ ...base, spare: [b] })).toBeUndefined();
     for (const spare of [[data], [b, b], [new ArrayBuffer(0)], [new Uint8Array(4)], 'x']) {
-      expect(checkTask({ ...base, spare } as unknown as WorkerTask)?.message).toMatch(/`spare` must be an array of distinct, non-empty ArrayBuffers/);
+      expect(checkTask({ ...base, spare } as unknown as WorkerTask)?.message).toMatch(/`spare` must be an array of distinct, non-empty buffers \(an ArrayBuffer each\)/);
+    }
+  });
+});
+
+describe('shared memory (pools with sharesMemory)', () => {
+  it('a shared recycler makes SharedArrayBuffers when none is free and keeps only shared ones', () => {
+    const r = new BufferRecycler(100, true);
+    const a = r.obtain(40);
+    expect(a).toBeInstanceOf(SharedArrayBuffer);
+    expect(a!.byteLength).toBe(40);
+    expect(r.obtain(101)).toBeUndefined(); // over the cap: the caller reads into fresh memory
+    expect(r.obtain(0)).toBeUndefined();
+    r.give([a!, new ArrayBuffer(40)]); // an ArrayBuffer (from a source that ignored the offer) is not kept
+    expect(r.freeBytes).toBe(40);
+    expect(r.obtain(40)).toBe(a);
+    const plain = new BufferRecycler(100);
+    expect(plain.obtain(40)).toBeUndefined();
+    const b = new ArrayBuffer(40);
+    plain.give([b]);
+    expect(plain.obtain(40)).toBe(b);
+  });
+
+  it('checkTask takes SharedArrayBuffers only for a pool that shares memory, and says why otherwise', () => {
+    const data = new SharedArrayBuffer(8);
+    const task: WorkerTask = { kind: 'convert', name: 't', data, from: 'F32', to: 'F16', rows: 1, cols: 2, spare: [new SharedArrayBuffer(4)] };
+    expect(checkTask(task, true)).toBeUndefined();
+    expect(checkTask(task)?.message).toMatch(/`data` must be an ArrayBuffer; this pool does not share memory with its workers, so pass an ArrayBuffer/);
+    expect(checkTask({ ...task, data: new ArrayBuffer(8) })?.message).toMatch(/`spare` must be an array of distinct, non-empty buffers \(an ArrayBuffer each\)/);
+    expect(checkTask({ ...task, spare: [data] }, true)?.message).toMatch(/distinct, non-empty buffers \(an ArrayBuffer or a SharedArrayBuffer each\) other than `data`/);
+  });
+
+  it('a Node pool runs a task on shared buffers in place: nothing is detached, wq lands in the spare, the inputs come back', async () => {
+    const weights = new Float32Array(64 * 32).map((_, i) => Math.cos(i * 0.3));
+    const opts = { nbits: 4, groupSize: 32 } as const;
+    const expected = hqq.quantize(weights, [64, 32], opts);
+    const data = new SharedArrayBuffer(weights.byteLength);
+    new Float32Array(data).set(weights);
+    const spare = new SharedArrayBuffer(expected.packed.byteLength);
+    const pool = createNodePool({ size: 1, module: hqq.module });
+    try {
+      expect(pool.sharesMemory).toBe(true);
+      const r = await pool.run({ kind: 'hqq', name: 'l.weight', dtype: 'F32', shape: [64, 32], data, options: opts, computeDtype: 'float32', spare: [spare] });
+      expect(data.byteLength).toBe(weights.byteLength); // shared, not transferred
+      expect(r.buffers.wq).toBeInstanceOf(SharedArrayBuffer);
+      // The worker wrote wq into the caller's memory: the caller's own view of the spare holds it.
+      expect(Buffer.from(new Uint8Array(spare)).equals(Buffer.from(expected.packed))).toBe(true);
+      expect(Buffer.from(new Uint8Array(r.buffers.scale!)).equals(Buffer.from(expected.scale.buffer))).toBe(true);
+      expect(r.inputs).toHaveLength(1);
+      expect(r.inputs![0]).toBeInstanceOf(SharedArrayBuffer);
+      new Float32Array(r.inputs![0]!)[0] = 12345; // the handed-back input is the caller's buffer again
+      expect(new Float32Array(data)[0]).toBe(12345);
+    } finally {
+      await pool.terminate();
     }
   });
 });
@@ -206,6 +261,46 @@ describe('the quantize lane reads into recycled buffers', () => {
     const plain = new Map<string, Uint8Array>();
     await quantizeModel({ sources: [bytesSource(bytes, 'm.safetensors')] }, memorySink(plain), { workers: 1, createPool: () => createInlinePool(hqq) });
     expect(Buffer.from(recycled.get('m.safetensors')!).equals(Buffer.from(plain.get('m.safetensors')!))).toBe(true);
+  });
+
+  it('with a Node pool every task buffer of the lane is shared and recycled, and the file is the same', async () => {
+    const bytes = model(12);
+    const kinds = new Set<string>();
+    const sharing = (inner: WorkerPool): WorkerPool => ({
+      size: inner.size,
+      sharesMemory: inner.sharesMemory,
+      run(task) {
+        for (const b of [task.data, ...(task.spare ?? [])]) kinds.add(Object.prototype.toString.call(b));
+        return inner.run(task);
+      },
+      terminate: () => inner.terminate(),
+    });
+    // A new SharedArrayBuffer is all zeros; a recycled one still holds an earlier tensor's bytes.
+    const offered = { fresh: 0, recycled: 0 };
+    const inner = bytesSource(bytes, 'm.safetensors');
+    const source: ByteSource = {
+      size: inner.size, name: inner.name,
+      async read(offset, length, into) {
+        const got = await inner.read(offset, length);
+        if (into === undefined) return got;
+        expect(into.buffer).toBeInstanceOf(SharedArrayBuffer);
+        if (into.every((b) => b === 0)) offered.fresh++;
+        else offered.recycled++;
+        into.set(got);
+        return into;
+      },
+    };
+    const out = new Map<string, Uint8Array>();
+    const rep = await quantizeModel({ sources: [source] }, memorySink(out), {
+      workers: 2, maxInFlight: 3, createPool: (n) => sharing(createNodePool({ size: n, module: hqq.module })),
+    });
+    expect(rep.totals.quantized).toBe(12);
+    expect([...kinds]).toEqual(['[object SharedArrayBuffer]']);
+    expect(offered.fresh + offered.recycled).toBe(12);
+    expect(offered.recycled).toBeGreaterThanOrEqual(6); // 12 jobs of two sizes, at most 3 in flight
+    const plain = new Map<string, Uint8Array>();
+    await quantizeModel({ sources: [bytesSource(bytes, 'm.safetensors')] }, memorySink(plain), { workers: 1, createPool: () => createInlinePool(hqq) });
+    expect(Buffer.from(out.get('m.safetensors')!).equals(Buffer.from(plain.get('m.safetensors')!))).toBe(true);
   });
 });
 

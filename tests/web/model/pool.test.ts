@@ -152,17 +152,18 @@ describe('createPortPool', () => {
 });
 
 describe('worker GC policy (issue 9: a full GC after every result made 5000 tiny tensors take 43 s)', () => {
-  it('forces a full GC only after large tensors', async () => {
+  it('forces a GC only after large tensors: full when the input stayed in the worker, minor when it went back', async () => {
     const { collectAfterResult, GC_MIN_ELEMENTS } = await import('../../../web/src/pool/gc-policy.js');
     const stats = (count: number) => ({ stats: { count, sumAbs: 0, sumSq: 0, maxAbs: 0, sumWSq: 0 }, buffers: {} });
-    expect(collectAfterResult(stats(8 * 64))).toBe(false);
-    expect(collectAfterResult(stats(4096 * 4096))).toBe(true); // a 4096 x 4096 weight
-    expect(collectAfterResult(stats(GC_MIN_ELEMENTS - 1))).toBe(false);
-    expect(collectAfterResult(stats(GC_MIN_ELEMENTS))).toBe(true);
+    expect(collectAfterResult(stats(8 * 64))).toBeUndefined();
+    expect(collectAfterResult(stats(4096 * 4096))).toBe('full'); // a 4096 x 4096 weight
+    expect(collectAfterResult(stats(GC_MIN_ELEMENTS - 1))).toBeUndefined();
+    expect(collectAfterResult(stats(GC_MIN_ELEMENTS))).toBe('full');
     // A conversion reports no statistics: its output size decides (F16 output of 4M elements).
-    expect(collectAfterResult({ buffers: { data: new ArrayBuffer(2 * GC_MIN_ELEMENTS) } })).toBe(true);
-    expect(collectAfterResult({ buffers: { data: new ArrayBuffer(1024) } })).toBe(false);
-    // The input went back with the result (WorkerResult.inputs): nothing large is left to collect.
-    expect(collectAfterResult({ ...stats(4096 * 4096), inputs: [new ArrayBuffer(8)] })).toBe(false);
+    expect(collectAfterResult({ buffers: { data: new ArrayBuffer(2 * GC_MIN_ELEMENTS) } })).toBe('full');
+    expect(collectAfterResult({ buffers: { data: new ArrayBuffer(1024) } })).toBeUndefined();
+    // The input went back with the result (WorkerResult.inputs): only the task's short-lived arrays are left.
+    expect(collectAfterResult({ ...stats(4096 * 4096), inputs: [new ArrayBuffer(8)] })).toBe('minor');
+    expect(collectAfterResult({ ...stats(8 * 64), inputs: [new ArrayBuffer(8)] })).toBeUndefined();
   });
 });

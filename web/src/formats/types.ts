@@ -16,7 +16,7 @@ import type { ONNXConfigRecord } from './onnx/config.js';
 import type { FileLayout } from '../io/layout.js';
 import type { InputModel, InputTensor } from '../model/input.js';
 import type { PlanPart } from '../model/shard.js';
-import type { TaskStats, WorkerResult, WorkerTask } from '../pool/types.js';
+import type { TaskBuffer, TaskStats, WorkerResult, WorkerTask } from '../pool/types.js';
 
 /** 'drop': the tensor has no place in the output (e.g. rotary frequencies llama.cpp recomputes). */
 export type TensorAction = 'quantize' | 'convert' | 'copy' | 'drop';
@@ -184,7 +184,7 @@ export interface OutputFormat {
    * `extra`: the whole `job.with` tensors, in order). Buffers are transferred.
    * @param options.compareBaseline Also compute the format's baseline and its error.
    */
-  task(job: Job, tensor: PlannedTensor, data: ArrayBuffer, extra: ArrayBuffer[], options: { compareBaseline: boolean }): WorkerTask;
+  task(job: Job, tensor: PlannedTensor, data: TaskBuffer, extra: TaskBuffer[], options: { compareBaseline: boolean }): WorkerTask;
   /** Where the results of a job go. */
   place(job: Job, tensor: PlannedTensor, result: WorkerResult): TensorWrite[];
   /**

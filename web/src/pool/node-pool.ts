@@ -1,7 +1,7 @@
 /**
  * Node worker pool on worker_threads. Every worker instantiates the one compiled
- * WebAssembly.Module it is sent (no recompilation); input buffers are transferred, not copied.
- * Default size: `os.availableParallelism()`.
+ * WebAssembly.Module it is sent (no recompilation); input buffers are transferred, not copied,
+ * and SharedArrayBuffers are shared (`sharesMemory`). Default size: `os.availableParallelism()`.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -64,5 +64,5 @@ export function createNodePool(options: NodePoolOptions): WorkerPool {
       },
     };
     return port;
-  }, 'worker_threads');
+  }, 'worker_threads', true);
 }

@@ -1,6 +1,7 @@
 /**
  * Pool logic shared by the Node and browser pools (browser-safe): a queue of tasks, one task per
- * worker at a time, transfer of the input buffer, and failure handling. A worker that dies, throws
+ * worker at a time, transfer (or, where the pool shares memory, sharing) of the input buffers, and
+ * failure handling. A worker that dies, throws
  * or reports an error rejects its task (WORKER_FAILED naming the tensor; structured engine errors
  * keep their code), and after a death the pool refuses further work.
  */
@@ -24,8 +25,12 @@ interface Slot {
   dead: boolean;
 }
 
-/** Builds a pool of `size` workers made by `spawn`; each gets `module` in an init message. */
-export function createPortPool(size: number, module: WebAssembly.Module, spawn: (index: number) => WorkerPort, kind: string): WorkerPool {
+/**
+ * Builds a pool of `size` workers made by `spawn`; each gets `module` in an init message. With
+ * `sharesMemory` tasks may carry SharedArrayBuffers (the workers' platform must accept them in
+ * messages: worker_threads do; Web Workers only on cross-origin isolated pages).
+ */
+export function createPortPool(size: number, module: WebAssembly.Module, spawn: (index: number) => WorkerPort, kind: string, sharesMemory = false): WorkerPool {
   if (!Number.isSafeInteger(size) || size < 1) {
     throw new HQQError('INVALID_ARGUMENT', `workers = ${String(size)} is invalid; use a positive integer (default: the number of cores)`);
   }
@@ -111,10 +116,11 @@ export function createPortPool(size: number, module: WebAssembly.Module, spawn: 
 
   return {
     size,
+    sharesMemory,
     run(task: WorkerTask): Promise<WorkerResult> {
       if (terminated) return Promise.reject(new HQQError('ABORTED', `tensor ${JSON.stringify(task.name)}: the worker pool was terminated`));
       if (failed) return Promise.reject(new HQQError('WORKER_FAILED', `tensor ${JSON.stringify(task.name)}: the worker pool has failed: ${failed.message}`));
-      const bad = checkTask(task);
+      const bad = checkTask(task, sharesMemory);
       if (bad) return Promise.reject(bad);
       return new Promise((resolve, reject) => {
         queue.push({ task, resolve, reject });

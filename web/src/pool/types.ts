@@ -1,13 +1,28 @@
 /**
  * The worker-pool interface shared by the Node (worker_threads) and browser (Web Workers) pools and
  * the in-thread fallback. Browser-safe. One task = one tensor or one row range of a tensor: its
- * input bytes are transferred to a worker (no copy), the worker runs the wasm core routine the
- * task names and transfers the output buffers back. Which routine and which outputs is the
- * format's business (`formats/`); the pool only moves tasks and results.
+ * input bytes are transferred to a worker (no copy), or shared when they are a SharedArrayBuffer
+ * and the pool shares memory (`WorkerPool.sharesMemory`); the worker runs the wasm core routine
+ * the task names and sends the output buffers back the same way. Which routine and which outputs
+ * is the format's business (`formats/`); the pool only moves tasks and results.
  */
 import type { QuantizeOptions } from '../engine.js';
 import { HQQError } from '../errors.js';
 import type { RopePermutation } from '../model/hf/permute.js';
+
+/**
+ * A buffer a task or a result carries. An ArrayBuffer is transferred (moved to the other thread,
+ * detached here); a SharedArrayBuffer, accepted by pools that share memory, is seen by both
+ * threads and never moves. The model pipeline uses shared ones for the buffers it recycles: moving
+ * the same large buffers back and forth made V8 count each arrival as new external memory, which
+ * cost ~45 full garbage collections on the main thread of a 1B-model run.
+ */
+export type TaskBuffer = ArrayBuffer | SharedArrayBuffer;
+
+/** True for a SharedArrayBuffer (false where the platform has none, e.g. a page that is not cross-origin isolated). */
+export function isSharedBuffer(b: unknown): b is SharedArrayBuffer {
+  return typeof SharedArrayBuffer === 'function' && b instanceof SharedArrayBuffer;
+}
 
 /** The float dtypes a task's input bytes (and a converted output) may be in. */
 export type TaskInputDtype = 'F32' | 'F16' | 'BF16';
@@ -16,15 +31,15 @@ export type TaskInputDtype = 'F32' | 'F16' | 'BF16';
 interface TaskBase {
   /** Tensor name (for messages). */
   name: string;
-  /** The input bytes (little-endian, as stored); transferred. */
-  data: ArrayBuffer;
+  /** The input bytes (little-endian, as stored); transferred, or shared (see `TaskBuffer`). */
+  data: TaskBuffer;
   /**
-   * Spare buffers (transferred) the worker may fill with an output of exactly their length
+   * Spare buffers (transferred or shared) the worker may fill with an output of exactly their length
    * instead of fresh memory; the model pipeline passes back buffers of earlier results. Those not
    * used come back in `WorkerResult.inputs`. HQQ tasks use one for `wq`; other kinds hand them
    * all back.
    */
-  spare?: ArrayBuffer[];
+  spare?: TaskBuffer[];
   /** Test-only: make the worker fail on this task ('throw': an exception; 'exit': the worker dies). */
   crash?: 'throw' | 'exit';
 }
@@ -43,9 +58,9 @@ export interface HQQTask extends TaskBase {
   computeDtype: 'float16' | 'bfloat16' | 'float32';
   /**
    * The layer's `<name>.bias`, to store in the compute dtype (HQQ-SPEC section 5): its bytes in
-   * `dtype`, the ArrayBuffer `data` (transferred), are converted to `to` by the wasm core.
+   * `dtype`, the buffer `data` (transferred or shared), are converted to `to` by the wasm core.
    */
-  bias?: { dtype: TaskInputDtype; to: TaskInputDtype; data: ArrayBuffer };
+  bias?: { dtype: TaskInputDtype; to: TaskInputDtype; data: TaskBuffer };
   /** Also quantize with plain round-to-nearest and report its error (the baseline). */
   compareBaseline?: boolean;
 }
@@ -133,7 +148,7 @@ export interface WorkerResult {
   /** The task's tensor name. */
   name: string;
   /** Output buffers, under the names the task kind defines (HQQ: wq, scale, zero, bias; GGUF: blocks; nbits: qweight, scales, zeroPoints). */
-  buffers: Record<string, ArrayBuffer>;
+  buffers: Record<string, TaskBuffer>;
   /** Error of what was computed (quantize tasks). */
   stats?: TaskStats;
   /** Error of the baseline on the same input (with compareBaseline). */
@@ -148,7 +163,7 @@ export interface WorkerResult {
    * into them instead of fresh memory (the model pipeline does: fresh buffers cost page faults
    * and garbage collection). Every pool fills it; a caller may ignore it.
    */
-  inputs?: ArrayBuffer[];
+  inputs?: TaskBuffer[];
 }
 
 /** Runs tasks on workers (or in-thread: `createInlinePool`); every pool has this interface. */
@@ -156,8 +171,13 @@ export interface WorkerPool {
   /** Number of workers. */
   readonly size: number;
   /**
-   * Runs one task on the next free worker (tasks queue when all are busy). The task's buffers are
-   * transferred. Rejects with HQQError: WORKER_FAILED (the worker died or threw; the message names
+   * True when tasks may carry SharedArrayBuffers (`TaskBuffer`), which the workers then read and
+   * fill in place (Node pools). Other pools accept ArrayBuffers only.
+   */
+  readonly sharesMemory?: boolean;
+  /**
+   * Runs one task on the next free worker (tasks queue when all are busy). The task's
+   * ArrayBuffers are transferred, its SharedArrayBuffers shared. Rejects with HQQError: WORKER_FAILED (the worker died or threw; the message names
    * the tensor), the engine's own code for a structured engine error (e.g. INVALID_VALUE), or
    * ABORTED after `terminate()`.
    */
@@ -191,7 +211,7 @@ export const TASK_KINDS: readonly WorkerTask['kind'][] = Object.keys({ hqq: 1, g
  * fails with a message that says what to fix rather than as a worker error. (0.1.0's tasks had no
  * `kind`; every task names one since 0.2.0, see CHANGELOG.md.)
  */
-export function checkTask(task: WorkerTask): HQQError | undefined {
+export function checkTask(task: WorkerTask, shared = false): HQQError | undefined {
   if (task === null || typeof task !== 'object') return new HQQError('INVALID_ARGUMENT', `a pool task must be an object, got ${task === null ? 'null' : typeof task}`);
   const name = typeof task.name === 'string' ? `tensor ${JSON.stringify(task.name)}: ` : '';
   if (!name) return new HQQError('INVALID_ARGUMENT', 'a pool task needs a string `name` (the tensor name, for messages)');
@@ -199,30 +219,45 @@ export function checkTask(task: WorkerTask): HQQError | undefined {
   if (!TASK_KINDS.includes(kind as WorkerTask['kind'])) {
     return new HQQError('INVALID_ARGUMENT', `${name}the task's kind is ${JSON.stringify(kind)}; set \`kind\` to one of ${TASK_KINDS.map((k) => `'${k}'`).join(', ')} (an HQQ tensor is kind 'hqq'; see CHANGELOG.md for 0.2.0)`);
   }
-  if (!(task.data instanceof ArrayBuffer)) return new HQQError('INVALID_ARGUMENT', `${name}the task's \`data\` must be an ArrayBuffer (a typed array's .buffer), got ${Object.prototype.toString.call(task.data)}`);
+  const buffer = (b: unknown): boolean => b instanceof ArrayBuffer || (shared && isSharedBuffer(b));
+  const kinds = shared ? 'an ArrayBuffer or a SharedArrayBuffer' : 'an ArrayBuffer';
+  if (!buffer(task.data)) {
+    const hint = isSharedBuffer(task.data) ? '; this pool does not share memory with its workers, so pass an ArrayBuffer' : " (a typed array's .buffer)";
+    return new HQQError('INVALID_ARGUMENT', `${name}the task's \`data\` must be ${kinds}${hint}, got ${Object.prototype.toString.call(task.data)}`);
+  }
   const spare = (task as { spare?: unknown }).spare;
   if (spare !== undefined) {
-    const ok = Array.isArray(spare) && spare.every((b) => b instanceof ArrayBuffer && b !== task.data && b.byteLength > 0) && new Set(spare).size === spare.length;
-    if (!ok) return new HQQError('INVALID_ARGUMENT', `${name}the task's \`spare\` must be an array of distinct, non-empty ArrayBuffers other than \`data\` (or left out)`);
+    const ok = Array.isArray(spare) && spare.every((b) => buffer(b) && b !== task.data && (b as TaskBuffer).byteLength > 0) && new Set(spare).size === spare.length;
+    if (!ok) return new HQQError('INVALID_ARGUMENT', `${name}the task's \`spare\` must be an array of distinct, non-empty buffers (${kinds} each) other than \`data\` (or left out)`);
   }
   return undefined;
 }
 
-/** The buffers a task transfers to its worker. */
-export function taskTransfer(task: WorkerTask): ArrayBuffer[] {
+/** Every buffer a task carries to its worker, each once: data, a bias's data, spares. */
+function taskBuffers(task: WorkerTask): TaskBuffer[] {
   const out = [task.data];
   if (task.kind === 'hqq' && task.bias && task.bias.data !== task.data) out.push(task.bias.data);
   for (const b of task.spare ?? []) if (!out.includes(b)) out.push(b);
   return out;
 }
 
+/** The ArrayBuffers among `buffers`: the ones to transfer (shared ones cannot be, and need not). */
+function transferable(buffers: TaskBuffer[]): ArrayBuffer[] {
+  return buffers.filter((b): b is ArrayBuffer => !isSharedBuffer(b));
+}
+
+/** The buffers a task transfers to its worker. */
+export function taskTransfer(task: WorkerTask): ArrayBuffer[] {
+  return transferable(taskBuffers(task));
+}
+
 /** The buffers a result transfers back (each once): its outputs and the handed-back inputs. */
 export function resultTransfer(r: WorkerResult): ArrayBuffer[] {
-  return [...new Set([...Object.values(r.buffers), ...(r.inputs ?? [])])];
+  return transferable([...new Set([...Object.values(r.buffers), ...(r.inputs ?? [])])]);
 }
 
 /** The input buffers of `task` that `result` can hand back: still attached, and not reused as an output. */
-export function reusableInputs(task: WorkerTask, result: WorkerResult): ArrayBuffer[] {
+export function reusableInputs(task: WorkerTask, result: WorkerResult): TaskBuffer[] {
   const outputs = new Set(Object.values(result.buffers));
-  return taskTransfer(task).filter((b) => b.byteLength > 0 && !outputs.has(b));
+  return taskBuffers(task).filter((b) => b.byteLength > 0 && !outputs.has(b));
 }

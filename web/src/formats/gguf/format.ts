@@ -6,7 +6,7 @@
  */
 import { HQQError } from '../../errors.js';
 import type { InputModel } from '../../model/input.js';
-import type { ConvertTask, GGUFTask, TaskInputDtype, WorkerResult } from '../../pool/types.js';
+import type { ConvertTask, GGUFTask, TaskBuffer, TaskInputDtype, WorkerResult } from '../../pool/types.js';
 import type { Job, OutputFormat, PlannedTensor, TensorWrite } from '../types.js';
 import { resolveGGUFConfig, type GGUFModelConfig } from './config.js';
 import { planGGUFFromHF } from './plan-hf.js';
@@ -25,7 +25,7 @@ export function createGGUFFormat(config: GGUFModelConfig | undefined, maxJobWeig
         : planGGUFFromHF(input, resolved, maxJobWeights ?? MAX_JOB_WEIGHTS);
       return split > 1 ? splitGGUFPlan(one, split) : one;
     },
-    task(job: Job, tensor: PlannedTensor, data: ArrayBuffer, _extra, options): GGUFTask | ConvertTask {
+    task(job: Job, tensor: PlannedTensor, data: TaskBuffer, _extra, options): GGUFTask | ConvertTask {
       const s = job.spec as GGUFJobSpec;
       if (s.kind === 'convert') {
         return { kind: 'convert', name: tensor.name, data, from: s.inputType, to: s.type as TaskInputDtype, rows: s.rows, cols: s.cols, permute: s.permute };

@@ -5,7 +5,7 @@
  * buffer when that is exactly its size.
  */
 import type { ErrorStatistics, HQQ, QuantizeOptions } from '../../engine.js';
-import type { HQQTask, TaskStats, WorkerResult } from '../../pool/types.js';
+import type { HQQTask, TaskBuffer, TaskStats, WorkerResult } from '../../pool/types.js';
 import { convertDtype } from '../convert.js';
 
 /** ErrorStatistics of `count` values as summable sums. */
@@ -34,8 +34,8 @@ export function runHQQTask(hqq: HQQ, task: HQQTask): WorkerResult {
   const q = hqq.quantize(data, task.shape, opts, spare ? { packed: new Uint8Array(spare) } : undefined);
   const count = data.length;
   const baseline = task.compareBaseline ? statsToSums(hqq.quantize(data, task.shape, { ...opts, optimize: false }).stats, count) : undefined;
-  const buffers: Record<string, ArrayBuffer> = {
-    wq: q.packed.buffer as ArrayBuffer,
+  const buffers: Record<string, TaskBuffer> = {
+    wq: q.packed.buffer as TaskBuffer, // the spare when it was used (shared or not)
     scale: encode(hqq, q.scale, task.computeDtype),
     zero: encode(hqq, q.zero, task.computeDtype),
   };

@@ -5,7 +5,7 @@
  */
 import { HQQError } from '../../errors.js';
 import type { InputModel } from '../../model/input.js';
-import type { NBitsTask, WorkerResult } from '../../pool/types.js';
+import type { NBitsTask, TaskBuffer, WorkerResult } from '../../pool/types.js';
 import type { Job, OutputFormat, PlannedTensor, TensorWrite } from '../types.js';
 import { resolveONNXConfig, type ONNXModelConfig } from './config.js';
 import { planONNX, type NBitsJobSpec, type ONNXFormatPlan } from './plan.js';
@@ -15,7 +15,7 @@ export function createONNXFormat(config: ONNXModelConfig | undefined): OutputFor
   return {
     name: 'onnx',
     plan: (input) => planONNX(input, c),
-    task(job: Job, tensor: PlannedTensor, data: ArrayBuffer, _extra, options): NBitsTask {
+    task(job: Job, tensor: PlannedTensor, data: TaskBuffer, _extra, options): NBitsTask {
       const s = job.spec as NBitsJobSpec;
       return {
         kind: 'nbits', name: tensor.name, data, dtype: s.dtype, shape: s.layout === 'KN' ? [s.K, s.N] : [s.N, s.K], layout: s.layout,

@@ -3,9 +3,10 @@
  * pool. A job is admitted (a slot), its input bytes are read, its task goes to a worker, and its
  * results are written at their planned offsets in whatever order workers finish. A tensor is done
  * when its last job is; its error is the sum over its jobs. Input buffers and the format's spare
- * output buffers are recycled (`BufferRecycler`).
+ * output buffers are recycled (`BufferRecycler`), in shared memory when the pool shares it.
  */
 import type { FormatPlan, Job, OutputFormat, PlannedTensor } from '../../formats/types.js';
+import { isSharedBuffer, type TaskBuffer } from '../../pool/types.js';
 import type { InputModel, InputTensor } from '../input.js';
 import { addSums, emptySums, finishedReport, plannedReport, type TensorReport, type TensorSums } from '../report.js';
 import { BufferRecycler } from './buffer-recycler.js';
@@ -19,15 +20,19 @@ export interface JobLaneOptions {
   crash?: { name: string; mode: 'throw' | 'exit' };
 }
 
-/** An exact, owned ArrayBuffer holding `bytes` (transferable without taking anything else along). */
-export function ownBuffer(bytes: Uint8Array): ArrayBuffer {
-  if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength && bytes.buffer instanceof ArrayBuffer) return bytes.buffer;
+/**
+ * An exact, owned buffer holding `bytes` (sent to a worker without taking anything else along):
+ * their own buffer when they fill all of it, else a copy.
+ */
+export function ownBuffer(bytes: Uint8Array): TaskBuffer {
+  const buf = bytes.buffer;
+  if (bytes.byteOffset === 0 && buf.byteLength === bytes.byteLength && (buf instanceof ArrayBuffer || isSharedBuffer(buf))) return buf;
   return bytes.slice().buffer as ArrayBuffer;
 }
 
-/** Reads a job's bytes into a recycled buffer when one of that size is free, else fresh memory. */
-async function readJob(tensor: InputTensor, offset: number, length: number, buffers: BufferRecycler): Promise<ArrayBuffer> {
-  const spare = buffers.take(length);
+/** Reads a job's bytes into a recycled (or new shared) buffer of that size, else fresh memory. */
+async function readJob(tensor: InputTensor, offset: number, length: number, buffers: BufferRecycler): Promise<TaskBuffer> {
+  const spare = buffers.obtain(length);
   const bytes = await tensor.read(offset, length, spare ? new Uint8Array(spare) : undefined);
   if (spare && bytes.buffer !== spare) buffers.give([spare]); // the source read elsewhere
   return ownBuffer(bytes);
@@ -51,7 +56,7 @@ export async function runJobLane(
   // Inputs and spares share one free list (exact sizes). At most what the in-flight jobs hold
   // anyway: one largest input and one largest spare per slot.
   const largest = jobs.reduce((m, j) => Math.max(m, j.length + (j.with ?? []).reduce((a, i) => a + input.tensors[i]!.byteLength, 0) + spareBytes(j)), 0);
-  const buffers = new BufferRecycler(options.maxInFlight * largest);
+  const buffers = new BufferRecycler(options.maxInFlight * largest, run.pool?.sharesMemory === true);
   const progress = new Map<number, Progress>();
   const produced = new Map<number, PlannedTensor[]>(); // tensors written by another tensor's job
   for (const t of plan.tensors) {
@@ -71,11 +76,11 @@ export async function runJobLane(
     run.emit('progress', t);
   };
 
-  const runOne = async (job: Job, t: PlannedTensor, data: ArrayBuffer, extra: ArrayBuffer[]) => {
+  const runOne = async (job: Job, t: PlannedTensor, data: TaskBuffer, extra: TaskBuffer[]) => {
     const task = format.task(job, t, data, extra, { compareBaseline: options.compareBaseline && t.action === 'quantize' });
     if (options.crash?.name === t.name) task.crash = options.crash.mode;
     const spareSize = spareBytes(job);
-    const spare = spareSize > 0 ? buffers.take(spareSize) : undefined;
+    const spare = spareSize > 0 ? buffers.obtain(spareSize) : undefined;
     if (spare) task.spare = [spare];
     const r = await run.pool!.run(task);
     buffers.give(r.inputs);
@@ -107,8 +112,8 @@ export async function runJobLane(
       run.emit('tensor-start', t);
       for (const other of produced.get(t.index) ?? []) run.emit('tensor-start', other);
     }
-    let data: ArrayBuffer;
-    const extra: ArrayBuffer[] = [];
+    let data: TaskBuffer;
+    const extra: TaskBuffer[] = [];
     try {
       data = await readJob(input.tensors[t.index]!, job.offset, job.length, buffers);
       for (const i of job.with ?? []) {
