@@ -16,7 +16,8 @@ export interface ByteSource {
    * transfers it to a worker and later reads other data into it). With
    * `into` (exactly `length` bytes long) a source may read into it and return it, sparing a fresh
    * buffer (the Node file source does); a source that cannot returns a new array, so callers must
-   * use the returned array, never assume `into` was filled.
+   * use the returned array, never assume `into` was filled. `into` may be a view of a
+   * SharedArrayBuffer (the Node pipeline shares its buffers with the workers).
    */
   read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   /** Releases the underlying file, when there is one; optional (a Blob or bytes need none). */
