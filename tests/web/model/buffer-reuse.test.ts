@@ -121,19 +121,31 @@ describe('output buffers', () => {
 });
 
 describe('shared memory (pools with sharesMemory)', () => {
-  it('a shared recycler makes SharedArrayBuffers when none is free and keeps only shared ones', () => {
-    const r = new BufferRecycler(100, true);
+  it('a shared recycler makes SharedArrayBuffers within its budget, never drops them, and caps its ArrayBuffers as before', () => {
+    const r = new BufferRecycler(100, 100);
     const a = r.obtain(40);
     expect(a).toBeInstanceOf(SharedArrayBuffer);
     expect(a!.byteLength).toBe(40);
-    expect(r.obtain(101)).toBeUndefined(); // over the cap: the caller reads into fresh memory
+    expect(r.sharedBytes).toBe(40);
+    expect(r.obtain(61)).toBeUndefined(); // 40 + 61 > the budget: the caller reads into fresh memory
     expect(r.obtain(0)).toBeUndefined();
-    r.give([a!, new ArrayBuffer(40)]); // an ArrayBuffer (from a source that ignored the offer) is not kept
+    const b = new ArrayBuffer(40); // from a source that ignored the offer: recycled like before
+    r.give([a!, b]);
     expect(r.freeBytes).toBe(40);
     expect(r.obtain(40)).toBe(a);
+    expect(r.obtain(40)).toBe(b);
+    const c = r.obtain(40);
+    expect(c).toBeInstanceOf(SharedArrayBuffer);
+    expect(r.sharedBytes).toBe(80);
+    expect(r.obtain(30)).toBeUndefined();
+    // ArrayBuffers over the cap push out the oldest ArrayBuffer, never a shared buffer.
+    r.give([a!, c!, new ArrayBuffer(60), new ArrayBuffer(50)]);
+    expect(r.freeBytes).toBe(50);
+    expect(r.take(40)).toBe(a);
+    expect(r.take(40)).toBe(c);
+    expect(r.take(60)).toBeUndefined();
     const plain = new BufferRecycler(100);
     expect(plain.obtain(40)).toBeUndefined();
-    const b = new ArrayBuffer(40);
     plain.give([b]);
     expect(plain.obtain(40)).toBe(b);
   });

@@ -12,14 +12,15 @@ import { statsToSums } from '../hqq/worker.js';
 export function runGGUFTask(hqq: HQQ, task: GGUFTask): WorkerResult {
   const t0 = performance.now();
   const shape: [number, number] = [task.rows, task.cols];
-  if (task.permute) task.data = permuteRows(task.data, task.cols, task.inputType, task.permute);
+  // task.data stays the caller's buffer, handed back for reuse (WorkerResult.inputs).
+  const input = task.permute ? permuteRows(task.data, task.cols, task.inputType, task.permute) : task.data;
   let data: Float32Array | Uint16Array;
   let dtype: 'f16' | 'bf16' | undefined;
-  if (task.inputType === 'F32') data = new Float32Array(task.data);
+  if (task.inputType === 'F32') data = new Float32Array(input);
   else if (task.inputType === 'F16' || task.inputType === 'BF16') {
-    data = new Uint16Array(task.data);
+    data = new Uint16Array(input);
     dtype = task.inputType === 'F16' ? 'f16' : 'bf16';
-  } else data = hqq.dequantizeGGUF(new Uint8Array(task.data), shape, task.inputType as GGUFTypeName);
+  } else data = hqq.dequantizeGGUF(new Uint8Array(input), shape, task.inputType as GGUFTypeName);
   const r = hqq.quantizeGGUF(data, shape, task.type as GGUFTypeName, { ...(dtype ? { dtype } : {}), compareReference: task.compareBaseline === true });
   const count = task.rows * task.cols;
   return {

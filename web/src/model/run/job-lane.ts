@@ -56,7 +56,10 @@ export async function runJobLane(
   // Inputs and spares share one free list (exact sizes). At most what the in-flight jobs hold
   // anyway: one largest input and one largest spare per slot.
   const largest = jobs.reduce((m, j) => Math.max(m, j.length + (j.with ?? []).reduce((a, i) => a + input.tensors[i]!.byteLength, 0) + spareBytes(j)), 0);
-  const buffers = new BufferRecycler(options.maxInFlight * largest, run.pool?.sharesMemory === true);
+  // Shared buffers (a pool that shares memory) are never dropped: allow two job sizes per slot,
+  // e.g. a transformer layer's attention and FFN weights, which alternate.
+  const cap = options.maxInFlight * largest;
+  const buffers = new BufferRecycler(cap, run.pool?.sharesMemory === true ? 2 * cap : 0);
   const progress = new Map<number, Progress>();
   const produced = new Map<number, PlannedTensor[]>(); // tensors written by another tensor's job
   for (const t of plan.tensors) {
