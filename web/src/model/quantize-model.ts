@@ -182,6 +182,8 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
   let published = false;
   try {
     try {
+      // Workers start (spawn, instantiate the module) while the outputs are prepared.
+      if (jobCount > 0) run.pool = await createPool!(workers);
       await sink.prepare?.([...plan.files.map((f) => f.fileName), ...plan.smallFiles.map((f) => f.fileName)]);
       for (const f of plan.files) {
         if (run.failure) break;
@@ -191,7 +193,6 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
         if (run.failure) break;
         await run.writers[w.file]!.writeTensor(w.entry, w.bytes, w.offset);
       }
-      if (!run.failure && jobCount > 0) run.pool = await createPool!(workers);
       if (run.failure) void run.pool?.terminate();
       if (!run.failure) {
         const crash = hooks?.crashOn ? { name: hooks.crashOn, mode: hooks.crashMode ?? 'throw' } : undefined;
