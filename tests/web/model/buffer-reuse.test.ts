@@ -144,6 +144,11 @@ describe('shared memory (pools with sharesMemory)', () => {
     expect(r.take(40)).toBe(a);
     expect(r.take(40)).toBe(c);
     expect(r.take(60)).toBeUndefined();
+    // Shared buffers given back beyond the budget are not kept, whoever gives them.
+    const full = new BufferRecycler(100, 100);
+    full.give([new SharedArrayBuffer(60), new SharedArrayBuffer(60)]);
+    expect(full.take(60)).toBeInstanceOf(SharedArrayBuffer);
+    expect(full.take(60)).toBeUndefined();
     const plain = new BufferRecycler(100);
     expect(plain.obtain(40)).toBeUndefined();
     plain.give([b]);
@@ -170,7 +175,6 @@ describe('shared memory (pools with sharesMemory)', () => {
     try {
       expect(pool.sharesMemory).toBe(true);
       const r = await pool.run({ kind: 'hqq', name: 'l.weight', dtype: 'F32', shape: [64, 32], data, options: opts, computeDtype: 'float32', spare: [spare] });
-      expect(data.byteLength).toBe(weights.byteLength); // shared, not transferred
       expect(r.buffers.wq).toBeInstanceOf(SharedArrayBuffer);
       // The worker wrote wq into the caller's memory: the caller's own view of the spare holds it.
       expect(Buffer.from(new Uint8Array(spare)).equals(Buffer.from(expected.packed))).toBe(true);
@@ -181,6 +185,22 @@ describe('shared memory (pools with sharesMemory)', () => {
       expect(new Float32Array(data)[0]).toBe(12345);
     } finally {
       await pool.terminate();
+    }
+  });
+
+  it('a Node pool with its own worker script does not share memory unless told so', async () => {
+    const { nodeWorkerUrl } = await import('../../../web/src/pool/node-pool.js');
+    const custom = createNodePool({ size: 1, module: hqq.module, workerUrl: nodeWorkerUrl() });
+    const told = createNodePool({ size: 1, module: hqq.module, workerUrl: nodeWorkerUrl(), sharesMemory: true });
+    try {
+      expect(custom.sharesMemory).toBe(false);
+      expect(told.sharesMemory).toBe(true);
+      const task: WorkerTask = { kind: 'convert', name: 't', data: new SharedArrayBuffer(8), from: 'F32', to: 'F16', rows: 1, cols: 2 };
+      await expect(custom.run(task)).rejects.toThrow(/this pool does not share memory with its workers/);
+      const r = await told.run(task);
+      expect(r.buffers.data!.byteLength).toBe(4);
+    } finally {
+      await Promise.all([custom.terminate(), told.terminate()]);
     }
   });
 });
@@ -273,6 +293,37 @@ describe('the quantize lane reads into recycled buffers', () => {
     const plain = new Map<string, Uint8Array>();
     await quantizeModel({ sources: [bytesSource(bytes, 'm.safetensors')] }, memorySink(plain), { workers: 1, createPool: () => createInlinePool(hqq) });
     expect(Buffer.from(recycled.get('m.safetensors')!).equals(Buffer.from(plain.get('m.safetensors')!))).toBe(true);
+  });
+
+  it("copies a source's own SharedArrayBuffers rather than sending them (the caller's memory, or a pool that does not share)", async () => {
+    const bytes = model(6);
+    const inner = bytesSource(bytes, 'm.safetensors');
+    const returned: SharedArrayBuffer[] = [];
+    const source: ByteSource = {
+      size: inner.size, name: inner.name,
+      async read(offset, length) {
+        const own = new SharedArrayBuffer(length); // ignores the offer, returns shared memory of its own
+        const view = new Uint8Array(own);
+        view.set(await inner.read(offset, length));
+        returned.push(own);
+        return view;
+      },
+    };
+    const sent: string[] = [];
+    const out = new Map<string, Uint8Array>();
+    const rep = await quantizeModel({ sources: [source] }, memorySink(out), {
+      workers: 1,
+      createPool: () => {
+        const p = createInlinePool(hqq);
+        return { size: 1, run: (t) => (sent.push(Object.prototype.toString.call(t.data)), p.run(t)), terminate: () => p.terminate() };
+      },
+    });
+    expect(rep.totals.quantized).toBe(6);
+    expect(returned.length).toBeGreaterThanOrEqual(6);
+    expect(new Set(sent)).toEqual(new Set(['[object ArrayBuffer]']));
+    const plain = new Map<string, Uint8Array>();
+    await quantizeModel({ sources: [bytesSource(bytes, 'm.safetensors')] }, memorySink(plain), { workers: 1, createPool: () => createInlinePool(hqq) });
+    expect(Buffer.from(out.get('m.safetensors')!).equals(Buffer.from(plain.get('m.safetensors')!))).toBe(true);
   });
 
   it('with a Node pool every task buffer of the lane is shared and recycled, and the file is the same', async () => {

@@ -577,3 +577,29 @@ describe('quantizeModel (browser-safe core)', () => {
     }
   });
 });
+
+describe('the worker pool is stopped whatever fails before the lanes start', () => {
+  it('terminates the pool when the sink cannot prepare or create a shard, and rethrows that error', async () => {
+    const bytes = fileBytes(smallModel());
+    for (const failAt of ['prepare', 'createShard'] as const) {
+      let terminated = 0;
+      const sink: ModelSink = {
+        async prepare() {
+          if (failAt === 'prepare') throw new Error('disk gone (prepare)');
+        },
+        async createShard() {
+          throw new Error('disk gone (createShard)');
+        },
+      };
+      const run = quantizeModel({ sources: [bytesSource(bytes, 'm.safetensors')] }, sink, {
+        workers: 1,
+        createPool: () => {
+          const p = createInlinePool(hqq);
+          return { size: 1, run: (t) => p.run(t), terminate: () => (terminated++, p.terminate()) };
+        },
+      });
+      await expect(run).rejects.toThrow(`disk gone (${failAt})`);
+      expect(terminated).toBeGreaterThanOrEqual(1);
+    }
+  });
+});

@@ -19,6 +19,13 @@ export interface NodePoolOptions {
   module: WebAssembly.Module;
   /** Override the worker script (default: the compiled `node-worker.js` next to this file). */
   workerUrl?: URL | string;
+  /**
+   * Whether tasks may carry SharedArrayBuffers (`WorkerPool.sharesMemory`; the model pipeline then
+   * keeps its recycled buffers in shared memory). Default: true with the package's own worker
+   * script, false with a `workerUrl` (a script that transfers every result buffer would fail on
+   * shared ones).
+   */
+  sharesMemory?: boolean;
 }
 
 /** The default pool size: `os.availableParallelism()` (at least 1). */
@@ -64,5 +71,5 @@ export function createNodePool(options: NodePoolOptions): WorkerPool {
       },
     };
     return port;
-  }, 'worker_threads', true);
+  }, 'worker_threads', options.sharesMemory ?? options.workerUrl === undefined);
 }

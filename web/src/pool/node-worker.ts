@@ -32,8 +32,9 @@ try {
 const handle = createWorkerHandler(
   instantiate,
   (msg, transfer) => {
-    port.postMessage(msg, transfer ?? []);
+    // Decided before posting: posting detaches the transferred result buffers (byteLength 0).
     const kind = msg.type === 'result' ? collectAfterResult(msg.result) : undefined;
+    port.postMessage(msg, transfer ?? []);
     if (kind === 'full') collect?.();
     else if (kind === 'minor') collect?.({ type: 'minor' });
   },

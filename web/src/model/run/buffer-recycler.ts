@@ -29,6 +29,8 @@ export class BufferRecycler {
   #freeBytes = 0;
   /** Bytes of every SharedArrayBuffer made (they are all kept, free or in use). */
   #sharedBytes = 0;
+  /** Bytes of the SharedArrayBuffers in the free list (at most the budget, whoever gives them). */
+  #freeShared = 0;
 
   /**
    * `capBytes`: the most the free list holds in ArrayBuffers (0 disables recycling). With
@@ -42,7 +44,8 @@ export class BufferRecycler {
     const i = this.#free.findIndex((b) => b.byteLength === byteLength);
     if (i < 0) return undefined;
     const buf = this.#free.splice(i, 1)[0]!;
-    if (!isSharedBuffer(buf)) this.#freeBytes -= byteLength;
+    if (isSharedBuffer(buf)) this.#freeShared -= byteLength;
+    else this.#freeBytes -= byteLength;
     return buf;
   }
 
@@ -63,7 +66,11 @@ export class BufferRecycler {
       const n = buf.byteLength;
       if (n === 0) continue;
       if (isSharedBuffer(buf)) {
-        this.#free.push(buf); // only ever one of ours (the pipeline gives back what it obtained)
+        // The lane's own, coming back (a new object over the same memory, so identity cannot tell);
+        // the budget bounds the list even so.
+        if (this.#freeShared + n > this.sharedBudget) continue;
+        this.#free.push(buf);
+        this.#freeShared += n;
         continue;
       }
       if (n > this.capBytes) continue;

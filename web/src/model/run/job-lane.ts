@@ -6,7 +6,7 @@
  * output buffers are recycled (`BufferRecycler`), in shared memory when the pool shares it.
  */
 import type { FormatPlan, Job, OutputFormat, PlannedTensor } from '../../formats/types.js';
-import { isSharedBuffer, type TaskBuffer } from '../../pool/types.js';
+import type { TaskBuffer } from '../../pool/types.js';
 import type { InputModel, InputTensor } from '../input.js';
 import { addSums, emptySums, finishedReport, plannedReport, type TensorReport, type TensorSums } from '../report.js';
 import { BufferRecycler } from './buffer-recycler.js';
@@ -21,20 +21,23 @@ export interface JobLaneOptions {
 }
 
 /**
- * An exact, owned buffer holding `bytes` (sent to a worker without taking anything else along):
- * their own buffer when they fill all of it, else a copy.
+ * An exact, owned ArrayBuffer holding `bytes` (transferable without taking anything else along):
+ * their own buffer when they fill all of it, else a copy. A SharedArrayBuffer is always copied:
+ * the only shared memory a task may carry is the lane's own (a source's could be the caller's
+ * data, or a pool may not share memory).
  */
-export function ownBuffer(bytes: Uint8Array): TaskBuffer {
+export function ownBuffer(bytes: Uint8Array): ArrayBuffer {
   const buf = bytes.buffer;
-  if (bytes.byteOffset === 0 && buf.byteLength === bytes.byteLength && (buf instanceof ArrayBuffer || isSharedBuffer(buf))) return buf;
-  return bytes.slice().buffer as ArrayBuffer;
+  if (bytes.byteOffset === 0 && buf.byteLength === bytes.byteLength && buf instanceof ArrayBuffer) return buf;
+  return bytes.slice().buffer;
 }
 
 /** Reads a job's bytes into a recycled (or new shared) buffer of that size, else fresh memory. */
 async function readJob(tensor: InputTensor, offset: number, length: number, buffers: BufferRecycler): Promise<TaskBuffer> {
   const spare = buffers.obtain(length);
   const bytes = await tensor.read(offset, length, spare ? new Uint8Array(spare) : undefined);
-  if (spare && bytes.buffer !== spare) buffers.give([spare]); // the source read elsewhere
+  if (spare && bytes.buffer === spare && bytes.byteOffset === 0 && bytes.byteLength === length) return spare;
+  if (spare) buffers.give([spare]); // the source read elsewhere
   return ownBuffer(bytes);
 }
 
