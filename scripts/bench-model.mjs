@@ -119,7 +119,8 @@ async function mainThread() {
   });
   const rows = [];
   try {
-    let { k, ceiling } = await measureKernels(opt.workers);
+    // The kernel speeds are the denominators of the model presets' ratios (tiny needs none).
+    let { k, ceiling } = opt.presets.some((p) => p !== 'tiny') ? await measureKernels(opt.workers) : {};
     for (const preset of opt.presets) {
       if (preset === 'tiny') {
         await benchTinyTensors(base, opt.workers);
