@@ -166,4 +166,26 @@ describe('worker GC policy (issue 9: a full GC after every result made 5000 tiny
     expect(collectAfterResult({ ...stats(4096 * 4096), inputs: [new ArrayBuffer(8)] })).toBe('minor');
     expect(collectAfterResult({ ...stats(8 * 64), inputs: [new ArrayBuffer(8)] })).toBeUndefined();
   });
+
+  it('decides before posting: a large conversion still gets its GC although posting detached its output', async () => {
+    const { postThenCollect, GC_MIN_ELEMENTS } = await import('../../../web/src/pool/gc-policy.js');
+    const calls: string[] = [];
+    const collect = (o?: { type: 'minor' }) => calls.push(o?.type ?? 'full');
+    const post = (m: unknown, transfer: ArrayBuffer[]) => {
+      structuredClone(m, { transfer }); // what postMessage does to the transferred buffers
+      calls.push('post');
+    };
+    const data = new ArrayBuffer(2 * GC_MIN_ELEMENTS);
+    postThenCollect({ type: 'result', id: 1, result: { name: 'c', buffers: { data }, ms: 0 } }, [data], post, collect);
+    expect(data.byteLength).toBe(0);
+    expect(calls).toEqual(['post', 'full']);
+    calls.length = 0;
+    const out = new ArrayBuffer(2 * GC_MIN_ELEMENTS);
+    const input = new ArrayBuffer(8);
+    postThenCollect({ type: 'result', id: 2, result: { name: 'c', buffers: { data: out }, inputs: [input], ms: 0 } }, [out, input], post, collect);
+    expect(calls).toEqual(['post', 'minor']);
+    calls.length = 0;
+    postThenCollect({ type: 'ready' }, undefined, post, collect);
+    expect(calls).toEqual(['post']);
+  });
 });

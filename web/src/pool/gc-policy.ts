@@ -13,7 +13,7 @@
  *   model: peak RSS 446-501 MB without it, 383-424 MB with it, the same wall time).
  * - Small tensors are left to V8, which collects them as they add up.
  */
-import type { WorkerResult } from './types.js';
+import type { FromWorker, WorkerResult } from './types.js';
 
 /** Tensors from this size on (4M elements: 8 MB of F16 input, 16 MB of F32) are followed by a GC. */
 export const GC_MIN_ELEMENTS = 4 * 1024 * 1024;
@@ -30,4 +30,19 @@ function elementsOf(result: Pick<WorkerResult, 'stats' | 'buffers'>): number {
 export function collectAfterResult(result: Pick<WorkerResult, 'stats' | 'buffers' | 'inputs'>): 'full' | 'minor' | undefined {
   if (elementsOf(result) < GC_MIN_ELEMENTS) return undefined;
   return (result.inputs?.length ?? 0) > 0 ? 'minor' : 'full';
+}
+
+/** gc() is a full collection, gc({ type: 'minor' }) a scavenge (V8's --expose-gc function). */
+export type Collect = (options?: { type: 'minor' }) => void;
+
+/**
+ * Posts `msg` with `post`, then runs the GC its result calls for. The kind is decided before
+ * posting: posting transfers the result buffers away (their byteLength reads 0 afterwards), which
+ * made large conversions, sized by their buffers, look small.
+ */
+export function postThenCollect(msg: FromWorker, transfer: ArrayBuffer[] | undefined, post: (msg: FromWorker, transfer: ArrayBuffer[]) => void, collect: Collect | undefined): void {
+  const kind = msg.type === 'result' ? collectAfterResult(msg.result) : undefined;
+  post(msg, transfer ?? []);
+  if (kind === 'full') collect?.();
+  else if (kind === 'minor') collect?.({ type: 'minor' });
 }

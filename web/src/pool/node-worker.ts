@@ -12,7 +12,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import { instantiate } from '../wasm-loader.js';
-import { collectAfterResult } from './gc-policy.js';
+import { postThenCollect, type Collect } from './gc-policy.js';
 import { createWorkerHandler } from './task.js';
 
 if (!parentPort) throw new Error('node-worker.js must be started as a worker_threads Worker');
@@ -20,24 +20,18 @@ const port = parentPort;
 
 // gc() is a full (Mark-Compact) collection; gc({ type: 'minor' }) a scavenge. (On Node 20,
 // { type: 'major' } also scavenges: leave the argument out for a full one.)
-let collect: ((options?: { type: 'minor' }) => void) | undefined;
+let collect: Collect | undefined;
 try {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as unknown;
-  if (typeof gc === 'function') collect = gc as (options?: { type: 'minor' }) => void;
+  if (typeof gc === 'function') collect = gc as Collect;
 } catch {
   collect = undefined;
 }
 
 const handle = createWorkerHandler(
   instantiate,
-  (msg, transfer) => {
-    // Decided before posting: posting detaches the transferred result buffers (byteLength 0).
-    const kind = msg.type === 'result' ? collectAfterResult(msg.result) : undefined;
-    port.postMessage(msg, transfer ?? []);
-    if (kind === 'full') collect?.();
-    else if (kind === 'minor') collect?.({ type: 'minor' });
-  },
+  (msg, transfer) => postThenCollect(msg, transfer, (m, t) => port.postMessage(m, t), collect),
   () => process.exit(3), // test hook: die like a crashed worker (ends this thread only)
 );
 port.on('message', handle);
