@@ -235,8 +235,8 @@ async function mainThread() {
 
 /**
  * The denominators of the pipeline ratios: the kernel alone on one thread, then `workers` copies
- * of it running at once in separate processes, with no
- * pipeline at all (no file I/O, no transfers, no main thread). The second is the ceiling this
+ * of it running at once in separate processes, with no pipeline at all (no file I/O, no
+ * transfers, no main thread). The second is the ceiling this
  * machine puts on any pipeline: when the cores slow each other down (shared caches and memory
  * bandwidth, the host), workers x the 1-thread figure is out of reach for every design.
  *

@@ -193,7 +193,6 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
         if (run.failure) break;
         await run.writers[w.file]!.writeTensor(w.entry, w.bytes, w.offset);
       }
-      if (run.failure) void run.pool?.terminate();
       if (!run.failure) {
         const crash = hooks?.crashOn ? { name: hooks.crashOn, mode: hooks.crashMode ?? 'throw' } : undefined;
         await Promise.all([

@@ -10,7 +10,7 @@
  *   other per-task arrays, a few MB. A minor GC (a scavenge, well under a millisecond here) frees
  *   them. Without it they pile up to V8's external-memory limit in each worker (~64 MB), because
  *   shared input buffers no longer trigger collections by arriving (measured on the CLI over a 1B
- *   model: peak RSS 446-501 MB without it, 383-424 MB with it, the same wall time).
+ *   model: peak RSS 433-444 MB without it, 382-383 MB with it, the same wall time).
  * - Small tensors are left to V8, which collects them as they add up.
  */
 import type { FromWorker, WorkerResult } from './types.js';
@@ -32,7 +32,10 @@ export function collectAfterResult(result: Pick<WorkerResult, 'stats' | 'buffers
   return (result.inputs?.length ?? 0) > 0 ? 'minor' : 'full';
 }
 
-/** gc() is a full collection, gc({ type: 'minor' }) a scavenge (V8's --expose-gc function). */
+/**
+ * V8's --expose-gc function: gc() is a full (Mark-Compact) collection, gc({ type: 'minor' }) a
+ * scavenge. (On Node 20 { type: 'major' } also scavenges: leave the argument out for a full one.)
+ */
 export type Collect = (options?: { type: 'minor' }) => void;
 
 /**

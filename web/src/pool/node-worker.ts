@@ -18,8 +18,6 @@ import { createWorkerHandler } from './task.js';
 if (!parentPort) throw new Error('node-worker.js must be started as a worker_threads Worker');
 const port = parentPort;
 
-// gc() is a full (Mark-Compact) collection; gc({ type: 'minor' }) a scavenge. (On Node 20,
-// { type: 'major' } also scavenges: leave the argument out for a full one.)
 let collect: Collect | undefined;
 try {
   setFlagsFromString('--expose-gc');

@@ -1,9 +1,9 @@
 /**
  * Pool logic shared by the Node and browser pools (browser-safe): a queue of tasks, one task per
  * worker at a time, transfer (or, where the pool shares memory, sharing) of the input buffers, and
- * failure handling. A worker that dies, throws
- * or reports an error rejects its task (WORKER_FAILED naming the tensor; structured engine errors
- * keep their code), and after a death the pool refuses further work.
+ * failure handling. A worker that dies, throws or reports an error rejects its task
+ * (WORKER_FAILED naming the tensor; structured engine errors keep their code), and after a death
+ * the pool refuses further work.
  */
 import { HQQError, type HQQErrorCode } from '../errors.js';
 import { checkTask, taskTransfer, type FromWorker, type ToWorker, type WorkerPool, type WorkerResult, type WorkerTask } from './types.js';
