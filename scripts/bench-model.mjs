@@ -18,7 +18,7 @@
  * RSS is sampled every 100 ms, and VmHWM (/proc/<pid>/status) is the kernel's high-water mark of
  * the whole process, worker threads included. Needs web/dist (npm run build).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { mkdtemp, mkdir, open, rm, writeFile, stat } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -65,6 +65,24 @@ function childrenCpuSeconds() {
 function cpuSeconds() {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
+}
+
+/** System CPU of this process so far (every thread), in seconds. */
+function systemSeconds() {
+  return process.cpuUsage().system / 1e6;
+}
+
+/** Minor page faults of this process so far: first touches of fresh memory pages. */
+function minorFaults() {
+  return process.resourceUsage().minorPageFault;
+}
+
+function pageSize() {
+  try {
+    return Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim()) || 4096;
+  } catch {
+    return 4096;
+  }
 }
 
 function vmHWM(pid = 'self') {
@@ -121,6 +139,7 @@ async function mainThread() {
   try {
     // The kernel speeds are the denominators of the model presets' ratios (tiny needs none).
     let { k, ceiling } = opt.presets.some((p) => p !== 'tiny') ? await measureKernels(opt.workers) : {};
+    const touch = opt.presets.some((p) => p !== 'tiny') ? await measureFirstTouch() : undefined;
     for (const preset of opt.presets) {
       if (preset === 'tiny') {
         await benchTinyTensors(base, opt.workers);
@@ -168,7 +187,7 @@ async function mainThread() {
         preset, params, quantizedParams: r.quantizedParams, inputBytes, outBytes, seconds: r.seconds,
         paramsPerSecond: r.quantizedParams / r.seconds, workers: r.workers,
         peakRss: r.peakRss, vmHWM: r.vmHWM, relFrobenius: r.relFrobenius, meanAbs: r.meanAbs, bitsPerWeight: r.bitsPerWeight,
-        cpuSeconds: r.cpuSeconds, format: opt.format, baselineRelFrobenius: r.baselineRelFrobenius,
+        cpuSeconds: r.cpuSeconds, systemSeconds: r.systemSeconds, minorFaults: r.minorFaults, format: opt.format, baselineRelFrobenius: r.baselineRelFrobenius,
       };
       rows.push(row);
       process.stdout.write(`${JSON.stringify(row)}\n`);
@@ -181,6 +200,7 @@ async function mainThread() {
         const mrow = {
           ...row, io: 'memory', outBytes: m.outBytes, seconds: m.seconds, paramsPerSecond: m.quantizedParams / m.seconds,
           peakRss: m.peakRss, vmHWM: m.vmHWM, relFrobenius: m.relFrobenius, meanAbs: m.meanAbs, cpuSeconds: m.cpuSeconds,
+          systemSeconds: m.systemSeconds, minorFaults: m.minorFaults,
         };
         rows.push(mrow);
         process.stdout.write(`${JSON.stringify(mrow)}\n`);
@@ -225,6 +245,7 @@ async function mainThread() {
           process.stdout.write(`${r.preset}${r.io === 'memory' ? ' without file I/O' : ''}: pipeline vs workers x 1-thread kernel (median call) = ${(r.efficiency * 100).toFixed(0)}% (target >= 90%: ${r.efficiency >= 0.9 ? 'met' : 'NOT met'}; vs the best call ${(r.efficiencyVsBestCall * 100).toFixed(0)}%); ` +
             `CPU efficiency (kernel CPU for these parameters / the run's CPU, independent of other load) = ${(r.cpuEfficiency * 100).toFixed(0)}%` +
             (r.vsCeiling ? `; vs ${r.workers} kernels running at once with no pipeline (median calls) = ${(r.vsCeiling * 100).toFixed(0)}%` : '') + '\n');
+          process.stdout.write(`${r.preset}${r.io === 'memory' ? ' without file I/O' : ''}: ${cpuBeyondKernel(r, k, touch)}\n`);
         }
       }
     }
@@ -255,6 +276,32 @@ async function measureKernels(workers) {
   const total = each.reduce((a, b) => a + b, 0);
   process.stdout.write(`median ${each.map((v) => (v / 1e6).toFixed(1)).join(' + ')} = ${(total / 1e6).toFixed(1)} M/s: each at ${((100 * total) / workers / k.medianParamsPerSecond).toFixed(0)}% of the kernel alone (median)\n`);
   return { k, ceiling: { each, total } };
+}
+
+/** How fast this machine first touches fresh memory, and touches it again (see the child). */
+async function measureFirstTouch() {
+  const t = await runChild(['first-touch']);
+  process.stdout.write(`== memory: fresh pages written at ${(t.firstTouchBytesPerSecond / 1e9).toFixed(2)} GB/s, the same pages again at ${(t.againBytesPerSecond / 1e9).toFixed(1)} GB/s ==\n`);
+  return t;
+}
+
+/**
+ * Where a run's CPU beyond the kernel's own went: its system time (read, write, fdatasync, page
+ * faults where the platform bills them there) and its first touches of fresh memory (minor
+ * faults: worker heaps, recycled buffers, the page cache a read maps), priced at the rate
+ * measured by `measureFirstTouch`. The kernel measurement reuses warm memory, so a one-off cost
+ * per page is part of the pipeline, not of the denominator.
+ */
+function cpuBeyondKernel(r, k, touch) {
+  const kernelCpu = r.quantizedParams / k.medianParamsPerCpuSecond;
+  const parts = [`run CPU ${r.cpuSeconds.toFixed(1)} s = the kernel's own ${kernelCpu.toFixed(1)} s + ${(r.cpuSeconds - kernelCpu).toFixed(1)} s more`];
+  if (r.systemSeconds !== undefined) parts.push(`system CPU ${r.systemSeconds.toFixed(1)} s`);
+  if (r.minorFaults !== undefined && touch) {
+    const bytes = r.minorFaults * touch.pageSize;
+    const cost = bytes / touch.firstTouchBytesPerSecond - bytes / touch.againBytesPerSecond;
+    parts.push(`${mib(bytes)} of fresh memory first touched (${r.minorFaults} minor faults), about ${cost.toFixed(1)} s at this machine's first-touch rate`);
+  }
+  return parts.join('; ');
 }
 
 /**
@@ -420,6 +467,26 @@ async function child([what, ...rest]) {
   };
   const timer = setInterval(sample, 100);
   try {
+    if (what === 'first-touch') {
+      // Fresh pages (a new ArrayBuffer, untouched) against the same pages written again: what a
+      // first touch of memory costs here, since a pipeline run touches a few hundred MiB fresh.
+      const N = 64 * 1024 ** 2;
+      const fresh = [];
+      const again = [];
+      for (let i = 0; i < 3; i++) {
+        const a = new Uint8Array(new ArrayBuffer(N));
+        const t0 = performance.now();
+        a.fill(1);
+        const t1 = performance.now();
+        a.fill(2);
+        const t2 = performance.now();
+        fresh.push(N / ((t1 - t0) / 1000));
+        again.push(N / ((t2 - t1) / 1000));
+      }
+      const median = (v) => v.sort((x, y) => x - y)[v.length >> 1];
+      process.stdout.write(JSON.stringify({ firstTouchBytesPerSecond: median(fresh), againBytesPerSecond: median(again), pageSize: pageSize() }) + '\n');
+      return;
+    }
     if (what === 'kernel') {
       const { generateTensorChunk } = await import(join(DIST, 'model/synthetic.js'));
       const hqq = await hqqMod.loadHQQ();
@@ -459,6 +526,8 @@ async function child([what, ...rest]) {
     let lastPct = -10;
     const t0 = performance.now();
     const cpu0 = cpuSeconds();
+    const sys0 = systemSeconds();
+    const faults0 = minorFaults();
     const r = await hqqMod.quantizeModelFiles(input, output, {
       workers: Number(workers),
       maxInFlight: maxInFlight ? Number(maxInFlight) : undefined,
@@ -477,7 +546,7 @@ async function child([what, ...rest]) {
     sample();
     process.stdout.write(JSON.stringify({
       seconds: r.seconds, workers: r.workers, quantizedParams: r.totals.quantizedParameters, outputPaths: r.outputPaths,
-      cpuSeconds: cpuSeconds() - cpu0, baselineRelFrobenius: r.baseline?.relFrobenius,
+      cpuSeconds: cpuSeconds() - cpu0, systemSeconds: systemSeconds() - sys0, minorFaults: minorFaults() - faults0, baselineRelFrobenius: r.baseline?.relFrobenius,
       peakRss, vmHWM: vmHWM(), relFrobenius: r.relFrobenius, meanAbs: r.meanAbs, bitsPerWeight: r.totals.bitsPerWeight,
     }) + '\n');
   } finally {
@@ -536,11 +605,14 @@ async function quantizeFromMemory(hqqMod, path, workers, maxInFlight, sample) {
   const hqq = await hqqMod.loadHQQ();
   const t0 = performance.now();
   const cpu0 = cpuSeconds();
+  const sys0 = systemSeconds();
+  const faults0 = minorFaults();
   const r = await hqqMod.quantizeModel({ sources: [source] }, sink, {
     workers, maxInFlight, createPool: (n) => hqqMod.createNodePool({ size: n, module: hqq.module }), onProgress: () => sample(),
   });
   return {
     seconds: (performance.now() - t0) / 1000, workers: r.workers, quantizedParams: r.totals.quantizedParameters, outBytes,
-    cpuSeconds: cpuSeconds() - cpu0, vmHWM: vmHWM(), relFrobenius: r.relFrobenius, meanAbs: r.meanAbs,
+    cpuSeconds: cpuSeconds() - cpu0, systemSeconds: systemSeconds() - sys0, minorFaults: minorFaults() - faults0,
+    vmHWM: vmHWM(), relFrobenius: r.relFrobenius, meanAbs: r.meanAbs,
   };
 }
