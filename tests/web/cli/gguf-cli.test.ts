@@ -68,6 +68,11 @@ describe('hqq-wasm quantize model.gguf', () => {
     const c = await run(['quantize', join(dir, 'nope.safetensors'), '-o', join(dir, 'y.safetensors'), '--format', 'hqq', '--type', 'Q4_0']);
     expect(c.code).toBe(2);
     expect(c.stderr).toMatch(/--type is a GGUF flag, but the output is HQQ/);
+    // ONNX flags on a GGUF input are named as ONNX flags (they used to be called HQQ flags).
+    const d = await run(['quantize', input, '-o', join(dir, 'x.gguf'), '--bits', '4']);
+    expect(d.code).toBe(2);
+    expect(d.stderr).toMatch(/--bits is an ONNX flag, but the output is GGUF; GGUF output sets bits per weight with --type/);
+    expect((await readdir(dir)).filter((n) => n.startsWith('x.'))).toEqual([]);
   });
 });
 

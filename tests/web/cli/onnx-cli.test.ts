@@ -58,4 +58,21 @@ describe('hqq-wasm quantize model.onnx', () => {
     expect(other.code).toBe(2);
     expect(other.stderr).toMatch(/--nbits, --group-size do not apply to ONNX output/);
   });
+
+  it('an ONNX flag on a safetensors input is named, with the HQQ flag it stands for (it used to pick ONNX output and fail on the input)', async () => {
+    const st = join(dir, 'w.safetensors');
+    const header = new TextEncoder().encode(JSON.stringify({ 'model.layers.0.mlp.up_proj.weight': { dtype: 'F32', shape: [64, 64], data_offsets: [0, 64 * 64 * 4] } }));
+    const bytes = new Uint8Array(8 + header.length + 64 * 64 * 4);
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(header.length), true);
+    bytes.set(header, 8);
+    await writeFile(st, bytes);
+    const r = await run(['quantize', st, '-o', join(dir, 'w-q.safetensors'), '--bits', '8']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--bits is an ONNX flag, but the output is HQQ; HQQ output sets bits per weight with --nbits/);
+    expect((await readdir(dir)).filter((n) => n.startsWith('w-q'))).toEqual([]);
+    const two = await run(['quantize', st, '--dry-run', '--block-size', '32', '--zero-points', 'uint8']);
+    expect(two.code).toBe(2);
+    expect(two.stderr).toMatch(/--block-size, --zero-points are ONNX flags, but the output is HQQ/);
+    await rm(st);
+  });
 });

@@ -132,11 +132,20 @@ function isGGUF(flags: QuantizeFlags, input: string, args: readonly string[]): b
   return Boolean(flags.output?.toLowerCase().endsWith('.gguf')) || input.toLowerCase().endsWith('.gguf') || given(args, GGUF_FLAGS).length > 0;
 }
 
-/** ONNX output: chosen by --format, an .onnx input or output, a transformers.js folder (onnx/model.onnx), or an ONNX-only flag. */
-function isONNX(flags: QuantizeFlags, input: string, args: readonly string[]): boolean {
+/** ONNX output: chosen by --format, an .onnx input or output, or a transformers.js folder (onnx/model.onnx). */
+function isONNX(flags: QuantizeFlags, input: string): boolean {
   if (flags.format) return flags.format === 'onnx';
   if (/\.gguf$/i.test(flags.output ?? '')) return false; // the registry says why an ONNX model does not become GGUF
-  return /\.onnx$/i.test(input) || /\.onnx$/i.test(flags.output ?? '') || isTransformersJsFolder(input) || given(args, ONNX_FLAGS).length > 0;
+  // ONNX-only flags do not pick ONNX output: only an ONNX model becomes one, so on another input
+  // they are a slip (e.g. --bits for --nbits) that configOf or ggufOptionsOf names.
+  return /\.onnx$/i.test(input) || /\.onnx$/i.test(flags.output ?? '') || isTransformersJsFolder(input);
+}
+
+/** "X is an ONNX flag" / "X, Y are ONNX flags", and how HQQ output sets bits when --bits is one of them. */
+function onnxFlagsMessage(onnxFlags: readonly string[], output: string): string {
+  const what = `${onnxFlags.join(', ')} ${onnxFlags.length === 1 ? 'is an ONNX flag' : 'are ONNX flags'}, but the output is ${output}`;
+  const bits = onnxFlags.includes('--bits') ? (output === 'HQQ' ? '; HQQ output sets bits per weight with --nbits' : '; GGUF output sets bits per weight with --type (a llama-quantize preset)') : '';
+  return `${what}${bits}; for ONNX output quantize an .onnx model (or pass --format onnx)`;
 }
 
 /** The ONNX options from the flags (usage errors for bad values, or flags of the other formats). */
@@ -157,8 +166,10 @@ function onnxOptionsOf(flags: QuantizeFlags, args: readonly string[]): FormatOpt
 
 /** The GGUF options from the flags (usage errors for bad values or HQQ flags). */
 function ggufOptionsOf(flags: QuantizeFlags, args: readonly string[]): FormatOptions {
-  const hqqFlags = [...given(args, HQQ_FLAGS), ...given(args, ONNX_FLAGS)];
+  const hqqFlags = given(args, HQQ_FLAGS);
   if (hqqFlags.length > 0) throw new UsageError(`${hqqFlags.join(', ')} ${hqqFlags.length === 1 ? 'is an HQQ flag' : 'are HQQ flags'}; GGUF output takes --type (a llama-quantize preset) and --tensor-type instead`);
+  const onnxFlags = given(args, ONNX_FLAGS);
+  if (onnxFlags.length > 0) throw new UsageError(onnxFlagsMessage(onnxFlags, 'GGUF'));
   const gguf: GGUFModelConfig = {
     preset: flags.type, tensorTypes: flags.tensorType, pure: flags.pure, outputTensorType: flags.outputTensorType,
     tokenEmbeddingType: flags.tokenEmbeddingType, leaveOutputTensor: flags.leaveOutputTensor, allowRequantize: flags.allowRequantize,
@@ -178,7 +189,7 @@ function configOf(flags: QuantizeFlags, args: readonly string[]): ModelQuantConf
   const ggufFlags = given(args, GGUF_FLAGS);
   if (ggufFlags.length > 0) throw new UsageError(`${ggufFlags.join(', ')} ${ggufFlags.length === 1 ? 'is a GGUF flag' : 'are GGUF flags'}, but the output is HQQ; write to a .gguf file or pass --format gguf`);
   const onnxFlags = given(args, ONNX_FLAGS);
-  if (onnxFlags.length > 0) throw new UsageError(`${onnxFlags.join(', ')} ${onnxFlags.length === 1 ? 'is an ONNX flag' : 'are ONNX flags'}, but the output is HQQ; quantize an .onnx model or pass --format onnx`);
+  if (onnxFlags.length > 0) throw new UsageError(onnxFlagsMessage(onnxFlags, 'HQQ'));
   if (args.includes('--round-zero') && args.includes('--no-round-zero')) throw new UsageError('--round-zero and --no-round-zero contradict each other');
   const cfg: ModelQuantConfig = {
     nbits: flags.nbits, groupSize: flags.groupSize, axis: flags.axis, roundZero: flags.roundZero,
@@ -226,7 +237,7 @@ export async function runQuantize(inputs: string[], flags: QuantizeFlags, io: Ou
   if (inputs.length === 0) throw new UsageError('quantize needs an input: model.safetensors, model.safetensors.index.json, model.gguf, model.onnx or a model folder');
   if (inputs.length > 1) throw new UsageError(`quantize takes one input, got ${inputs.length}: ${inputs.join(' ')}`);
   const input = inputs[0]!;
-  const onnx = isONNX(flags, input, args);
+  const onnx = isONNX(flags, input);
   const gguf = !onnx && isGGUF(flags, input, args);
   const cfg: FormatOptions = onnx ? onnxOptionsOf(flags, args) : gguf ? ggufOptionsOf(flags, args) : { format: 'hqq', ...configOf(flags, args) };
   const dryRun = Boolean(flags.dryRun);
