@@ -31,6 +31,7 @@ export type { LoadOptions, WasmSource } from './wasm-loader.js';
 
 // Whole-model quantization (see docs/models.md).
 export { quantizeModel, planModelInput, DEFAULT_COPY_CHUNK } from './model/quantize-model.js';
+export type { StrictError } from './model/quantize-model.js';
 export type {
   ModelInput, ModelSink, ShardWriter, QuantizeModelOptions, QuantizeModelReport, TensorReport, ModelProgressEvent,
   ModelProgressType, PlannedModel, ErrorSummary, ShardOption, PlanPart, PartRecord,

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -190,6 +190,24 @@ describe('hqq-wasm CLI hardening (issue 9)', () => {
     expect(s.code).toBe(1);
     expect(s.stderr).toMatch(/--strict: 1 warning\(s\) count as errors; failing before writing anything/);
     expect(existsSync(strictOut)).toBe(false);
+  });
+
+  it('--strict with a plan warning (a pattern that matches nothing) fails before writing: the previous output stays', async () => {
+    const out = join(dir, 'strict-keep.safetensors');
+    await writeFile(out, 'OLD');
+    for (const flags of [['--include', 'no_such_tensor'], ['--tensor-config', 'no_such=8'], ['--exclude', '.*']]) {
+      const s = await run(['quantize', model, '-o', out, ...flags, '--strict']);
+      expect(s.code, s.stderr).toBe(1);
+      expect(s.stderr).toMatch(/warning \[(PATTERN_UNUSED|OVERRIDE_UNUSED|NOTHING_QUANTIZED)\]/);
+      expect(s.stderr).toMatch(/--strict: \d warning\(s\) count as errors; failing before writing anything/);
+      expect(await readFile(out, 'utf8')).toBe('OLD');
+      expect((await readdir(dir)).filter((n) => n.includes('strict-keep') && n !== 'strict-keep.safetensors')).toEqual([]);
+    }
+    // Without --strict the same run warns and writes.
+    const w = await run(['quantize', model, '-o', out, '--include', 'no_such_tensor']);
+    expect(w.code, w.stderr).toBe(0);
+    expect(w.stderr).toMatch(/PATTERN_UNUSED/);
+    expect(await readFile(out, 'utf8')).not.toBe('OLD');
   });
 
   it('dequantize of a file without HQQ layers warns (exit 0), and fails with --strict writing nothing', async () => {

@@ -74,6 +74,18 @@ describe('hqq-wasm quantize model.gguf', () => {
     expect(d.stderr).toMatch(/--bits is an ONNX flag, but the output is GGUF; GGUF output sets bits per weight with --type/);
     expect((await readdir(dir)).filter((n) => n.startsWith('x.'))).toEqual([]);
   });
+
+  it('a --tensor-type pattern that matches no tensor warns; with --strict it fails before writing', async () => {
+    const out = join(dir, 'tt-unused.gguf');
+    const w = await run(['quantize', input, '--dry-run', '--json', '--type', 'Q8_0', '--tensor-type', 'no_such_tensor=q4_0']);
+    expect(w.code, w.stderr).toBe(0);
+    expect(JSON.parse(w.stdout).warnings).toEqual([{ code: 'PATTERN_UNUSED', message: expect.stringMatching(/--tensor-type "no_such_tensor=q4_0": \/no_such_tensor\/ matches no tensor name/i) }]);
+    const s = await run(['quantize', input, '-o', out, '--type', 'Q8_0', '--tensor-type', 'no_such_tensor=q4_0', '--tensor-type', 'attn_v=q4_0', '--strict']);
+    expect(s.code).toBe(1);
+    expect(s.stderr).toMatch(/warning \[PATTERN_UNUSED\]: --tensor-type "no_such_tensor=q4_0"/i);
+    expect(s.stderr).not.toMatch(/attn_v=q4_0/i);
+    expect((await readdir(dir)).filter((n) => n.startsWith('tt-unused'))).toEqual([]);
+  });
 });
 
 describe('hqq-wasm inspect / dequantize on GGUF', () => {

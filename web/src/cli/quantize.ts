@@ -266,7 +266,13 @@ export async function runQuantize(inputs: string[], flags: QuantizeFlags, io: Ou
   if (testHooks) Object.assign(runOptions, { [TEST_HOOKS]: testHooks });
   let report;
   try {
-    report = await quantizeModelFiles(input, flags.output, runOptions);
+    report = await quantizeModelFiles(input, flags.output, { ...runOptions, strict });
+  } catch (e) {
+    // --strict: the plan's warnings stopped the run before anything was written.
+    const planWarnings = (e as { warnings?: unknown }).warnings;
+    if (!(e instanceof HQQError) || !Array.isArray(planWarnings)) throw e;
+    printWarnings(io, planWarnings as CliWarning[]);
+    return strictExit(io, planWarnings as CliWarning[], true, 'before writing anything');
   } finally {
     progress?.done();
   }

@@ -43,6 +43,12 @@ export interface RunOptions {
   onProgress?: (event: ModelProgressEvent) => void;
   /** Plan only: return the report with sizes and bits per weight, write nothing. */
   dryRun?: boolean;
+  /**
+   * Plan warnings are errors (nothing quantized, a pattern or override that matches nothing, ...):
+   * the run rejects with `INVALID_ARGUMENT` before any output is touched; the error's `warnings`
+   * lists them. A dry run still reports them.
+   */
+  strict?: boolean;
   /** Also report the baseline's errors for every quantized tensor (HQQ: round-to-nearest; GGUF: llama.cpp). */
   compareRtn?: boolean;
   /** Chunk size for copied tensors (default 16 MiB). */
@@ -116,8 +122,20 @@ function abortError(signal: AbortSignal | undefined): HQQError {
   return new HQQError('ABORTED', `quantization cancelled (${why}); the output was left as it was (no new file was published)`);
 }
 
+/** An HQQError carrying the plan warnings that `strict` turned into a failure. */
+export interface StrictError extends HQQError {
+  warnings: PlanWarning[];
+}
+
+function strictError(warnings: PlanWarning[]): StrictError {
+  const list = warnings.map((w) => `[${w.code}] ${w.message}`).join('; ');
+  const e = new HQQError('INVALID_ARGUMENT', `strict: ${warnings.length} plan warning(s) count as errors, so nothing was written: ${list}`);
+  return Object.assign(e, { warnings });
+}
+
 function checkRunOptions(o: RunOptions): void {
-  const { copyChunkBytes, workers, maxInFlight } = o;
+  const { copyChunkBytes, workers, maxInFlight, strict } = o;
+  if (strict !== undefined && typeof strict !== 'boolean') throw new HQQError('INVALID_ARGUMENT', `strict = ${String(strict)} must be true or false`);
   if (copyChunkBytes !== undefined && (!Number.isSafeInteger(copyChunkBytes) || copyChunkBytes < 1)) {
     throw new HQQError('INVALID_ARGUMENT', `copyChunkBytes = ${String(copyChunkBytes)} must be a positive integer`);
   }
@@ -148,7 +166,7 @@ function chooseWorkers(asked: number | undefined, jobs: number, warnings: PlanWa
 export async function quantizeModel(input: ModelInput, sink: ModelSink | undefined, options: QuantizeModelOptions = {}): Promise<QuantizeModelReport> {
   const t0 = performance.now();
   const {
-    createPool, workers: workersOpt, signal, onProgress, dryRun = false, compareRtn = false,
+    createPool, workers: workersOpt, signal, onProgress, dryRun = false, compareRtn = false, strict = false,
     copyChunkBytes = DEFAULT_COPY_CHUNK, maxInFlight: maxInFlightOpt, shard, ...config
   } = options;
   const hooks = testHooksOf(options);
@@ -167,6 +185,10 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
   if (!sink) {
     await planned.close();
     throw new HQQError('INVALID_ARGUMENT', 'quantizeModel: pass an output sink (or dryRun: true)');
+  }
+  if (strict && warnings.length > 0) {
+    await planned.close();
+    throw strictError(warnings);
   }
   if (jobCount > 0 && !createPool) {
     await planned.close();

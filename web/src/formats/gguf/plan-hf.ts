@@ -19,7 +19,7 @@ import { planTotals, runWarnings } from '../plan-common.js';
 import type { PlannedTensor, PlanWarning, TensorWrite } from '../types.js';
 import { describeGGUFConfig, type ResolvedGGUFConfig } from './config.js';
 import { rowJobs, type GGUFFormatPlan, type GGUFPlannedTensor } from './plan.js';
-import { chooseTensorTypes, ggufModelFacts } from './tensor-types.js';
+import { chooseTensorTypes, ggufModelFacts, unusedTensorTypeWarnings } from './tensor-types.js';
 
 const FLOATS = new Set(['F32', 'F16', 'BF16']);
 
@@ -88,7 +88,11 @@ export function planGGUFFromHF(input: InputModel, c: ResolvedGGUFConfig, maxJobW
   const constants: TensorWrite[] = hf.generated.map((g) => ({ file: 0, entry: g.ggufName, offset: 0, bytes: new Uint8Array(g.data.buffer, g.data.byteOffset, g.data.byteLength) }));
   const fileName = st.outputFileName ?? `${hf.naming.name.replace(/[^\w.-]+/g, '-') || 'model'}-${c.preset.name}.gguf`;
   const files = [{ fileName, layout }];
-  const warnings: PlanWarning[] = [...hf.warnings.map((message) => ({ code: 'OTHER' as const, message })), ...runWarnings(tensors)];
+  const warnings: PlanWarning[] = [
+    ...hf.warnings.map((message) => ({ code: 'OTHER' as const, message })),
+    ...unusedTensorTypeWarnings(mapped.map(({ m }) => m.ggufName), c.options),
+    ...runWarnings(tensors),
+  ];
   return {
     format: 'gguf', config: { ...describeGGUFConfig(c), architecture: hf.architecture.hfName }, baselineName: 'llama.cpp', files, smallFiles: [],
     constants, tensors: tensors as GGUFPlannedTensor[], layout, metadata: layout.metadata, totals: planTotals(tensors, files, []), warnings,

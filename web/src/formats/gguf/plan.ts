@@ -15,7 +15,7 @@ import { HQQ_WASM_TOOL, HQQ_WASM_VERSION } from '../../version.js';
 import { NO_JOBS, planTotals, runWarnings } from '../plan-common.js';
 import type { FormatPlan, Job, PlannedTensor } from '../types.js';
 import { describeGGUFConfig, type ResolvedGGUFConfig } from './config.js';
-import { chooseTensorTypes, ggufModelFacts, quantizedMetadataChanges, type TensorTypeChoice } from './tensor-types.js';
+import { chooseTensorTypes, ggufModelFacts, quantizedMetadataChanges, unusedTensorTypeWarnings, type TensorTypeChoice } from './tensor-types.js';
 
 /** Weights per job at most: 16 Mi (64 MiB of float32 in a worker, plus the output). */
 export const MAX_JOB_WEIGHTS = 1 << 24;
@@ -113,6 +113,7 @@ export function planGGUFFromGGUF(input: InputModel, c: ResolvedGGUFConfig, maxJo
   const files = [{ fileName, layout }];
   return {
     format: 'gguf', config: describeGGUFConfig(c), baselineName: 'llama.cpp', files, smallFiles: [], tensors, layout,
-    metadata: layout.metadata, totals: planTotals(tensors, files, []), warnings: runWarnings(tensors),
+    metadata: layout.metadata, totals: planTotals(tensors, files, []),
+    warnings: [...unusedTensorTypeWarnings(header.tensors.map((t) => t.name), c.options), ...runWarnings(tensors)],
   };
 }

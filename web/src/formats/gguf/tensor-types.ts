@@ -55,6 +55,8 @@
  */
 import { HQQError } from '../../errors.js';
 import { compileUserRegex } from '../../util/user-regex.js';
+import { unusedPatternWarnings } from '../plan-common.js';
+import type { PlanWarning } from '../types.js';
 import {
   ggmlTypeByName,
   metadataInteger,
@@ -606,6 +608,12 @@ function compareNames(a: string, b: string): number {
   const y = utf8.encode(b);
   for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
   return x.length - y.length;
+}
+
+/** A `PATTERN_UNUSED` warning for every --tensor-type override that matches none of `names` (GGUF tensor names). */
+export function unusedTensorTypeWarnings(names: Iterable<string>, options: TensorTypeOptions): PlanWarning[] {
+  const o = resolveOptions(options);
+  return unusedPatternWarnings(names, o.overrides.map((r) => ({ what: `--tensor-type ${JSON.stringify(r.source)}:`, pattern: r.pattern })));
 }
 
 /**
