@@ -5,6 +5,7 @@
  */
 import type { HQQ, GGUFTypeName } from './engine.js';
 import { HQQError } from './errors.js';
+import { checkEncodedRange } from './formats/convert.js';
 import { openGGUF, type GGUFFile, type GGUFTensorInfo } from './io/gguf-reader.js';
 import type { GGUFValue } from './io/gguf-metadata.js';
 import { openFileSource } from './io/node-file.js';
@@ -158,7 +159,10 @@ async function rowsAs(hqq: HQQ, f: GGUFFile, t: GGUFTensorInfo, r0: number, n: n
   else if (t.type === 'F16' || t.type === 'BF16') values = hqq.decode16(new Uint16Array(raw.buffer), t.type === 'F16' ? 'f16' : 'bf16');
   else values = hqq.dequantizeGGUF(raw, [n, cols], t.type as GGUFTypeName);
   if (to === 'F32') return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-  return new Uint8Array(hqq.encode16(values, to === 'F16' ? 'f16' : 'bf16').buffer);
+  const kind = to === 'F16' ? 'f16' : 'bf16';
+  const encoded = hqq.encode16(values, kind);
+  checkEncodedRange(values, encoded, kind, { what: `tensor ${JSON.stringify(t.name)} (dequantized to ${to === 'F16' ? 'float16' : 'bfloat16'})`, wayOut: 'dequantize to bfloat16 or float32 instead (--dtype)' });
+  return new Uint8Array(encoded.buffer);
 }
 
 /** Every tensor of a GGUF file as F32/F16/BF16 in a safetensors file (GGUF names, PyTorch-order shapes). */

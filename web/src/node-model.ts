@@ -10,6 +10,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 
 import type { HQQ } from './engine.js';
 import { HQQError, causeText } from './errors.js';
+import { checkEncodedRange } from './formats/convert.js';
 import type { FormatName } from './formats/types.js';
 import { modelInputFromFolder } from './model/folder-input.js';
 import { parseIndexJson } from './io/index-json.js';
@@ -392,6 +393,14 @@ function dtypeOfCompute(s: string, fallback: DType): DType {
 }
 
 /** Turns the HQQLinear keys of a quantized single file back into `<name>.weight` tensors. */
+/** `values` as float16/bfloat16 bytes; a finite value the type cannot hold is INVALID_VALUE naming the tensor. */
+function encodeChecked(hqq: HQQ, values: Float32Array, dtype: 'F16' | 'BF16', name: string): Uint8Array {
+  const kind = dtype === 'F16' ? 'f16' : 'bf16';
+  const encoded = hqq.encode16(values, kind);
+  checkEncodedRange(values, encoded, kind, { what: `tensor ${JSON.stringify(name)} (dequantized to ${dtype === 'F16' ? 'float16' : 'bfloat16'})`, wayOut: 'dequantize to bfloat16 or float32 instead (--dtype)' });
+  return new Uint8Array(encoded.buffer);
+}
+
 export async function dequantizeModelFile(inputPath: string, outputPath: string, options: DequantizeFileOptions = {}): Promise<DequantizeFileReport> {
   const t0 = performance.now();
   const dtypeMap: Record<DequantizeDtype, DType> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' };
@@ -447,16 +456,24 @@ export async function dequantizeModelFile(inputPath: string, outputPath: string,
         throw new HQQError('BAD_FILE', `${inputPath}: ${t.name} has dtype ${t.dtype}; scale/zero must be F32, F16 or BF16`);
       };
       const numel = l.shape[0] * l.shape[1]; // readHQQLayers checked the config against the tensors
-      const values = hqq!.dequantize({
+      const q = {
         packed: await file.readTensor(l.wq),
         nbits: l.nbits,
         axis: l.axis,
         groupedShape: groupedShapeOf(numel, l.groupSize, l.axis),
         scale: await decode(l.scale),
         zero: await decode(l.zero),
-      });
+      };
+      let values: Float32Array;
+      try {
+        values = hqq!.dequantize(q);
+      } catch (e) {
+        // The core's checks (e.g. a NaN scale) do not know the layer: name it and the file.
+        if (e instanceof HQQError) throw new HQQError(e.code, `${inputPath}: layer ${JSON.stringify(l.prefix.replace(/\.$/, ''))}: ${e.message}`, { cause: e });
+        throw e;
+      }
       const d = item.entry.dtype;
-      const bytes = d === 'F32' ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : new Uint8Array(hqq!.encode16(values, d === 'F16' ? 'f16' : 'bf16').buffer);
+      const bytes = d === 'F32' ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : encodeChecked(hqq!, values, d === 'F16' ? 'F16' : 'BF16', item.entry.name);
       await writer.writeTensor(item.entry.name, bytes, 0);
     }
     if (sig.signal?.aborted) throw new HQQError('ABORTED', `dequantize cancelled; no output was written`);

@@ -129,6 +129,7 @@ class Run {
       if (reference_) reference_(w, n_blocks, reference_bytes_.data());
     }
     measure(out, n_blocks, w, n, ours_);
+    refuse_lost_blocks(w, n);  // decoded_ still holds our blocks
     if (reference_) measure(reference_bytes_.data(), n_blocks, w, n, theirs_);
     done_ += n;
   }
@@ -160,6 +161,21 @@ class Run {
     s.sum_sq += sq;
     s.max_abs = mx > s.max_abs ? mx : s.max_abs;
     s.sum_w_sq += sw;
+  }
+
+  // A block whose reconstruction misses its largest weight by that weight's size or more has lost
+  // its scale: far beyond float16's range, a search's float32 sums of squares overflow and
+  // the block decodes to zeros, finite but wrong (seen from |w| ~ 1e18 on). Refused like an f16
+  // overflow. A real quantizer always gets a block's largest weight within a fraction of it.
+  void refuse_lost_blocks(const float* w, std::size_t n) const {
+    if (plan_.block == 1) return;  // F16/BF16 rows: an overflow there is an Inf, caught by measure
+    for (std::size_t first = 0; first < n; first += plan_.block) {
+      std::size_t top = first;
+      for (std::size_t k = first + 1; k < first + plan_.block; ++k)
+        if (std::fabs(w[k]) > std::fabs(w[top])) top = k;
+      const float amax = std::fabs(w[top]);
+      if (amax > 0 && std::fabs(w[top] - decoded_[top]) >= amax) throw_unrepresentable(plan_, done_, top, w);
+    }
   }
 
   Plan plan_;

@@ -141,6 +141,12 @@ describe.each([true, false])('quantizeGGUF / dequantizeGGUF (simd: %s)', (simd) 
       const huge = small.map((v) => v * 1e9);
       expectHQQError(qz('Q4_1', [2, 256], undefined, huge), 'INVALID_VALUE', 'Q4_1', 'float16 scales overflow', 'F32/BF16');
       expectHQQError(qz('F16', [2, 256], undefined, huge), 'INVALID_VALUE', 'outside the range of F16', 'BF16');
+      // Far beyond float16: a search's float32 sums of squares overflow and the blocks came out as
+      // zeros (finite, so accepted, relative error 1). Every block type refuses them now.
+      const far = small.map((v) => v * 1e21);
+      for (const t of GGUF_TYPES.filter((x) => x.blockSize > 1).map((x) => x.name)) {
+        expectHQQError(qz(t, [2, 256], undefined, far), 'INVALID_VALUE', `${t} cannot represent the block`, 'F32/BF16');
+      }
     });
     it('dequantize bytes', () => {
       expectHQQError(() => hqq.dequantizeGGUF(new Uint8Array(17), [1, 32], 'Q4_0'), 'INVALID_ARGUMENT', 'Q4_0', '18 bytes', 'holds 17');

@@ -97,6 +97,8 @@ export interface ConvertTask extends TaskBase {
   cols: number;
   /** Row permutation applied first (see GGUFTask). */
   permute?: RopePermutation;
+  /** How to keep the tensor in range, for the error when its values overflow `to` (e.g. the option that keeps it in F32). */
+  wayOut?: string;
 }
 
 /** One weight to com.microsoft MatMulNBits inputs (ONNX output; engine `quantizeNBits`). */

@@ -28,7 +28,9 @@ export function createGGUFFormat(config: GGUFModelConfig | undefined, maxJobWeig
     task(job: Job, tensor: PlannedTensor, data: TaskBuffer, _extra, options): GGUFTask | ConvertTask {
       const s = job.spec as GGUFJobSpec;
       if (s.kind === 'convert') {
-        return { kind: 'convert', name: tensor.name, data, from: s.inputType, to: s.type as TaskInputDtype, rows: s.rows, cols: s.cols, permute: s.permute };
+        const entry = tensor.outputs[0]?.name ?? tensor.name;
+        const wayOut = `keep it in F32: --tensor-type '^${entry.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$=f32' (API: gguf.tensorTypes)`;
+        return { kind: 'convert', name: tensor.name, data, from: s.inputType, to: s.type as TaskInputDtype, rows: s.rows, cols: s.cols, permute: s.permute, wayOut };
       }
       return { kind: 'gguf', name: tensor.name, data, inputType: s.inputType, type: s.type, rows: s.rows, cols: s.cols, permute: s.permute, compareBaseline: options.compareBaseline };
     },

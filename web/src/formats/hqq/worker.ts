@@ -39,6 +39,10 @@ export function runHQQTask(hqq: HQQ, task: HQQTask): WorkerResult {
     scale: encode(hqq, q.scale, task.computeDtype),
     zero: encode(hqq, q.zero, task.computeDtype),
   };
-  if (task.bias) buffers.bias = convertDtype(hqq, task.bias.data, task.bias.dtype, task.bias.to);
+  if (task.bias) {
+    buffers.bias = convertDtype(hqq, task.bias.data, task.bias.dtype, task.bias.to, {
+      what: `the bias of ${JSON.stringify(task.name)} (stored in the compute dtype, ${task.bias.to})`, wayOut: 'use compute dtype bfloat16 or float32 (--compute-dtype)',
+    });
+  }
   return { name: task.name, buffers, stats: statsToSums(q.stats, count), baseline, iterations: q.iterations, ms: performance.now() - t0 };
 }
