@@ -31,9 +31,13 @@ Groups hqq_groups(const float* gm, std::size_t n, std::size_t g, int max_q, cons
     if (!std::isfinite(d)) {
       throw Error(ErrorCode::InvalidValue, "a block's range (max - min) overflows float32; scale the weight down or leave it unquantized");
     }
-    float si = (1.0f / d) * mq;  // HQQ-SPEC section 2, operation by operation
-    if (std::fabs(d) <= 1e-4f) si = 1.0f;
-    si = std::min(si, 2e4f);
+    // HQQ-SPEC section 2, operation by operation, without the reference's two limits on the
+    // inverse scale (1 when the range is <= 1e-4, at most 2e4): they are HQQLinear's, and on the
+    // small weights of real models (a block spanning less than 15 / 2e4 at 4 bits) they left a
+    // grid too coarse for the block, or every weight on one level, worse than round-to-nearest.
+    // Only a constant block (or one whose range is too small to invert) takes 1.
+    float si = (1.0f / d) * mq;
+    if (!(d > 0.0f) || !std::isfinite(si)) si = 1.0f;
     s[i] = si;
     r.zero[i] = (-mn[i]) * si;
     r.scale[i] = 1.0f / si;
