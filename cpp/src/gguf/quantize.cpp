@@ -23,6 +23,7 @@ namespace hqq::gguf {
 namespace {
 
 constexpr std::size_t kChunkWeights = std::size_t(1) << 14;  // a multiple of every block size
+constexpr float kFloat16Max = 65504.0f;  // blocks below it cannot lose their scale to an overflow
 
 std::string shape_str(std::size_t rows, std::size_t cols) {
   return "[" + std::to_string(rows) + ", " + std::to_string(cols) + "]";
@@ -167,6 +168,8 @@ class Run {
   // its scale: far beyond float16's range, a search's float32 sums of squares overflow and
   // the block decodes to zeros, finite but wrong (seen from |w| ~ 1e18 on). Refused like an f16
   // overflow. A real quantizer always gets a block's largest weight within a fraction of it.
+  // Only blocks beyond float16's largest value are checked: tiny blocks (|w| ~ 1e-7) legitimately
+  // decode to zeros when their f16 scale underflows, as they do in ggml.
   void refuse_lost_blocks(const float* w, std::size_t n) const {
     if (plan_.block == 1) return;  // F16/BF16 rows: an overflow there is an Inf, caught by measure
     for (std::size_t first = 0; first < n; first += plan_.block) {
@@ -174,7 +177,8 @@ class Run {
       for (std::size_t k = first + 1; k < first + plan_.block; ++k)
         if (std::fabs(w[k]) > std::fabs(w[top])) top = k;
       const float amax = std::fabs(w[top]);
-      if (amax > 0 && std::fabs(w[top] - decoded_[top]) >= amax) throw_unrepresentable(plan_, done_, top, w);
+      if (amax > kFloat16Max && std::fabs(w[top] - decoded_[top]) >= amax)
+        throw_unrepresentable(plan_, done_, top, w);
     }
   }
 
