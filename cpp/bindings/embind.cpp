@@ -103,6 +103,7 @@ val quantize(uintptr_t data, int dtype, val shape, val options, val packed_into)
     r.set("groupedRows", static_cast<double>(q.grouped_rows));
     r.set("groupedCols", static_cast<double>(q.grouped_cols));
     r.set("iterations", q.iterations);
+    r.set("limitedGroups", static_cast<double>(q.limited_groups));
     r.set("meanAbs", q.stats.mean_abs);
     r.set("maxAbs", q.stats.max_abs);
     r.set("frobenius", q.stats.frobenius);

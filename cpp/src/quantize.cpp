@@ -177,6 +177,7 @@ QuantizedTensor quantize_impl(const kernels::Kernels& k, const float* weights, c
   float* mx = mx_buf.as<float>();
   float* s = s_buf.as<float>();
   std::vector<float> z(l.n_groups), scale(l.n_groups);
+  std::size_t limited = 0;  // QuantizedTensor::limited_groups
   if (!k.group_min_max(gm, l.n_groups, l.g, mn, mx)) {
     check_finite(weights, l.numel, shape);  // finds and reports the first NaN/Inf
     throw Error(ErrorCode::Internal, "min/max reported a non-finite value that the scan did not find");
@@ -192,6 +193,7 @@ QuantizedTensor quantize_impl(const kernels::Kernels& k, const float* weights, c
     float si = (1.0f / d) * max_q;  // reciprocal first, then multiply: bit-exact with torch
     if (std::fabs(d) <= 1e-4f) si = 1.0f;
     si = std::min(si, 2e4f);
+    if (d > 0.0f && d * si <= 0.5f * max_q) ++limited;  // the limits left half the levels unused
     s[i] = si;
     float zi = (-mn[i]) * si;
     if (config.round_zero) zi = std::nearbyint(zi);
@@ -205,6 +207,7 @@ QuantizedTensor quantize_impl(const kernels::Kernels& k, const float* weights, c
   q.packing = l.packing;
   q.grouped_rows = l.rows;
   q.grouped_cols = l.cols;
+  q.limited_groups = limited;
   if (config.optimize) {
     detail::SolveResult r = detail::solve_zero(k, gm, l.n_groups, l.g, s, scale.data(),
                                                z.data(), max_q, config.solver);

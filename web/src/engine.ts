@@ -114,6 +114,13 @@ export interface QuantizedTensor {
   iterations: number;
   /** Whole-tensor mean |W - W_r| after each solver iteration (global early stop only). */
   errorTrace: Float32Array;
+  /**
+   * Groups (of nonzero range) whose grid spans at most half its levels because of the scale
+   * limits the reference applies (a range of at most 1e-4 gets 1/scale = 1; 1/scale is at most
+   * 2e4). Such groups hold very small weights (e.g. std below ~1e-4 at 4 bits, ~1e-3 at 8 bits)
+   * and have at least twice the error their bits allow. 0 normally.
+   */
+  limitedGroups: number;
   /** Reconstruction error of this result. */
   stats: ErrorStatistics;
 }
@@ -469,7 +476,7 @@ export class HQQ {
       packed: r.packed, scale: r.scale, zero: r.zero, shape: dims, nbits: opts.nbits,
       groupSize: opts.groupSize, axis: opts.axis, packing: r.packing,
       packedShape: [r.packedRows, r.packedCols], groupedShape, optimize: opts.optimize,
-      roundZero: opts.roundZero, iterations: r.iterations, errorTrace: r.errorTrace,
+      roundZero: opts.roundZero, iterations: r.iterations, errorTrace: r.errorTrace, limitedGroups: r.limitedGroups,
       stats: {
         meanAbs: r.meanAbs, maxAbs: r.maxAbs, frobenius: r.frobenius, relFrobenius: r.relFrobenius,
         weightFrobenius: r.weightFrobenius,

@@ -35,6 +35,10 @@ struct QuantizedTensor {
   std::vector<float> scale;     // per group, in group order: the dequantization multiplier
   std::vector<float> zero;      // per group, in level units (generally not an integer)
   int iterations = 0;           // solver iterations, counted as the reference counts them
+  // Groups (range > 0) whose grid spans at most half its levels because of the reference's
+  // limits on the inverse scale (1 for a range <= 1e-4, at most 2e4): tiny weights, whose error
+  // is at least twice what their bits allow (far more for a range <= 1e-4). 0 normally.
+  std::size_t limited_groups = 0;
   std::vector<float> error_trace;  // Global mode: whole-tensor mean |W - W_r| per iteration
   ErrorStats stats;
   std::size_t n_groups() const noexcept { return scale.size(); }

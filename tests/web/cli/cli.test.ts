@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { BIN, ROOT, requireBuiltCli, runCli as run } from './run-cli.js';
+import { normalMatrix } from '../../package/check.js';
 import { planSafetensors } from '../../../web/src/io/writer.js';
 import { generateTensorData, syntheticLlamaSpec, syntheticPreset } from '../../../web/src/model/synthetic.js';
 
@@ -221,6 +222,36 @@ describe('hqq-wasm CLI hardening (issue 9)', () => {
     expect(s.code).toBe(1);
     expect(s.stderr).toMatch(/NOTHING_TO_DEQUANTIZE/);
     expect(existsSync(o2)).toBe(false);
+  });
+
+  it('weights too small for the scale limits warn (SMALL_WEIGHTS, counted per tensor); --strict discards the output and keeps the previous one', async () => {
+    const p = join(dir, 'small-weights.safetensors');
+    const shape = [64, 128];
+    const plan = planSafetensors([{ name: 'small.weight', dtype: 'F32', shape }, { name: 'usual.weight', dtype: 'F32', shape }]);
+    const bytes = new Uint8Array(plan.totalSize);
+    bytes.set(plan.headerBytes);
+    bytes.set(new Uint8Array(normalMatrix(64 * 128, 5, 1e-5).buffer), plan.offsets.get('small.weight')!.begin);
+    bytes.set(new Uint8Array(normalMatrix(64 * 128, 6, 0.02).buffer), plan.offsets.get('usual.weight')!.begin);
+    await writeFile(p, bytes);
+    const out = join(dir, 'small-weights-q.safetensors');
+    const r = await run(['quantize', p, '-o', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/warning \[SMALL_WEIGHTS\]: 1 tensor\(s\) .*small\.weight \(128 of 128 groups\)/);
+    const rep = JSON.parse(r.stdout);
+    const byName = new Map(rep.tensors.map((t: { name: string }) => [t.name, t]));
+    const small = byName.get('small.weight') as { limitedGroups?: number; relFrobenius: number };
+    const usual = byName.get('usual.weight') as { limitedGroups?: number; relFrobenius: number };
+    expect(small.limitedGroups).toBe(128);
+    expect(usual.limitedGroups).toBeUndefined();
+    expect(small.relFrobenius).toBeGreaterThan(2 * usual.relFrobenius); // what the warning is about
+    expect(rep.warnings.map((w: { code: string }) => w.code)).toContain('SMALL_WEIGHTS');
+    const before = await readFile(out);
+    const s = await run(['quantize', p, '-o', out, '--nbits', '8', '--strict']);
+    expect(s.code, s.stderr).toBe(1);
+    expect(s.stderr).toMatch(/SMALL_WEIGHTS/);
+    expect(s.stderr).toMatch(/failing before publishing the output \(the previous one stays\)/);
+    expect(Buffer.compare(await readFile(out), before)).toBe(0);
+    expect((await readdir(dir)).filter((n) => n.includes('small-weights-q') && n !== 'small-weights-q.safetensors')).toEqual([]);
   });
 
   it('inspect prints a summary of a file with 120,000 tensors (Math.max(...spread) crashed above ~110k)', async () => {

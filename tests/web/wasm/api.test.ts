@@ -203,6 +203,17 @@ describe.each([true, false])('API (simd: %s)', (simd) => {
     expectHQQError(() => hqq.quantize(W, SHAPE, { scaleDtype: 'fp8' as never }), 'INVALID_ARGUMENT', "scaleDtype = fp8 is invalid");
   });
 
+  it('limitedGroups counts the groups whose grid the reference scale limits left at most half used', () => {
+    expect(hqq.quantize(W, SHAPE, { nbits: 4, groupSize: 64 }).limitedGroups).toBe(0);
+    const tiny = hqq.quantize(W.map((v) => v * 1e-3), SHAPE, { nbits: 4, groupSize: 64 });
+    expect(tiny.limitedGroups).toBe(tiny.scale.length);
+    expect(hqq.quantize(new Float32Array(W.length), SHAPE, { nbits: 4, groupSize: 64 }).limitedGroups).toBe(0); // range 0: exact
+    // The count is per group: a tensor whose first half is tiny has half its groups counted.
+    const half = W.map((v, i) => (i < W.length / 2 ? v * 1e-3 : v));
+    const q = hqq.quantize(half, SHAPE, { nbits: 4, groupSize: 64, axis: 1 });
+    expect(q.limitedGroups).toBe(q.scale.length / 2);
+  });
+
   it('dequantize refuses NaN/Inf scale and zero, like quantize refuses NaN/Inf weights', () => {
     const q = hqq.quantize(W, SHAPE, { nbits: 4, groupSize: 64 });
     const scale = q.scale.slice();

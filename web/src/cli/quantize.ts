@@ -268,11 +268,11 @@ export async function runQuantize(inputs: string[], flags: QuantizeFlags, io: Ou
   try {
     report = await quantizeModelFiles(input, flags.output, { ...runOptions, strict });
   } catch (e) {
-    // --strict: the plan's warnings stopped the run before anything was written.
-    const planWarnings = (e as { warnings?: unknown }).warnings;
-    if (!(e instanceof HQQError) || !Array.isArray(planWarnings)) throw e;
-    printWarnings(io, planWarnings as CliWarning[]);
-    return strictExit(io, planWarnings as CliWarning[], true, 'before writing anything');
+    // --strict: warnings stopped the run, before anything was written (plan) or before the output was published (run).
+    const { warnings: found, stage } = e as { warnings?: unknown; stage?: string };
+    if (!(e instanceof HQQError) || !Array.isArray(found)) throw e;
+    printWarnings(io, found as CliWarning[]);
+    return strictExit(io, found as CliWarning[], true, stage === 'run' ? 'before publishing the output (the previous one stays)' : 'before writing anything');
   } finally {
     progress?.done();
   }

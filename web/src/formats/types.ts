@@ -135,10 +135,13 @@ export interface PlanTotals {
   bitsPerWeight: number;
 }
 
-/** Something the user probably did not mean, found at plan time (e.g. a pattern that matched nothing). */
+/**
+ * Something the user probably did not mean: found at plan time (e.g. a pattern that matched
+ * nothing), or by the run itself (`SMALL_WEIGHTS`: weights too small for HQQ's scale limits).
+ */
 export interface PlanWarning {
   /** What kind of warning, for code that wants to react to one (e.g. treat `NOTHING_QUANTIZED` as an error). */
-  code: 'NOTHING_QUANTIZED' | 'PATTERN_UNUSED' | 'OVERRIDE_UNUSED' | 'MOSTLY_COPIED' | 'RUNTIME_COMPAT' | 'WORKERS_CAPPED' | 'OTHER';
+  code: 'NOTHING_QUANTIZED' | 'PATTERN_UNUSED' | 'OVERRIDE_UNUSED' | 'MOSTLY_COPIED' | 'RUNTIME_COMPAT' | 'WORKERS_CAPPED' | 'SMALL_WEIGHTS' | 'OTHER';
   /** What was found and what to do about it, for people. */
   message: string;
 }

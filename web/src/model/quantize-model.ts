@@ -122,15 +122,39 @@ function abortError(signal: AbortSignal | undefined): HQQError {
   return new HQQError('ABORTED', `quantization cancelled (${why}); the output was left as it was (no new file was published)`);
 }
 
-/** An HQQError carrying the plan warnings that `strict` turned into a failure. */
+/** An HQQError carrying the warnings that `strict` turned into a failure. */
 export interface StrictError extends HQQError {
   warnings: PlanWarning[];
+  /** 'plan': found before any output was touched; 'run': found by the run, whose output was discarded. */
+  stage: 'plan' | 'run';
 }
 
-function strictError(warnings: PlanWarning[]): StrictError {
+function strictError(warnings: PlanWarning[], stage: 'plan' | 'run'): StrictError {
   const list = warnings.map((w) => `[${w.code}] ${w.message}`).join('; ');
-  const e = new HQQError('INVALID_ARGUMENT', `strict: ${warnings.length} plan warning(s) count as errors, so nothing was written: ${list}`);
-  return Object.assign(e, { warnings });
+  const what = stage === 'plan' ? 'so nothing was written' : 'so the output was discarded (the previous one stays)';
+  const e = new HQQError('INVALID_ARGUMENT', `strict: ${warnings.length} warning(s) count as errors, ${what}: ${list}`);
+  return Object.assign(e, { warnings, stage });
+}
+
+/**
+ * `SMALL_WEIGHTS` when HQQ tensors had groups whose scale the reference's limits set (see
+ * `TensorReport.limitedGroups`): the run matches the reference there, but the error is high.
+ */
+function smallWeightsWarning(plan: FormatPlan, sums: ReadonlyMap<number, TensorSums>): PlanWarning | undefined {
+  const hit: string[] = [];
+  let tensors = 0;
+  for (const [index, s] of sums) {
+    if (!s.limitedGroups) continue;
+    const t = plan.tensors[index]!;
+    if (tensors++ < 3) hit.push(`${t.name} (${s.limitedGroups} of ${t.numel / (t.hqq?.groupSize ?? 1)} groups)`);
+  }
+  if (tensors === 0) return undefined;
+  return {
+    code: 'SMALL_WEIGHTS',
+    message: `${tensors} tensor(s) hold groups too small for HQQ's scale limits, which the reference applies (1/scale = 1 for a range of at most 1e-4, at most 2e4 otherwise): ` +
+      `their grid spans at most half its levels, so their error is at least twice what the bits allow: ${hit.join(', ')}${tensors > 3 ? ', ...' : ''}. ` +
+      `Multiply these weights by a constant before quantizing and fold it into the next layer, or copy them (--exclude)`,
+  };
 }
 
 function checkRunOptions(o: RunOptions): void {
@@ -188,7 +212,7 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
   }
   if (strict && warnings.length > 0) {
     await planned.close();
-    throw strictError(warnings);
+    throw strictError(warnings, 'plan');
   }
   if (jobCount > 0 && !createPool) {
     await planned.close();
@@ -224,6 +248,11 @@ export async function quantizeModel(input: ModelInput, sink: ModelSink | undefin
       }
     } catch (e) {
       run.fail(e);
+    }
+    if (!run.failure) {
+      const small = smallWeightsWarning(plan, sums);
+      if (small) warnings.push(small);
+      if (small && strict) run.fail(strictError([small], 'run'));
     }
     if (!run.failure) {
       await run.pool?.terminate();

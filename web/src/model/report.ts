@@ -54,6 +54,12 @@ export interface TensorReport {
   relFrobenius?: number;
   /** HQQ solver iterations. */
   iterations?: number;
+  /**
+   * HQQ: groups whose grid spans at most half its levels because of the reference's scale limits
+   * (`QuantizedTensor.limitedGroups`): very small weights, at least twice the error their bits
+   * allow; present when any.
+   */
+  limitedGroups?: number;
   /** The baseline's errors on the same weights (option `compareRtn`), with its `name`: HQQ round-to-nearest, GGUF llama.cpp. */
   baseline?: ErrorSummary & { name: string };
   /** HQQ: the same errors with plain round-to-nearest (= `baseline` for HQQ runs). */
@@ -139,12 +145,15 @@ export function plannedReport(t: PlannedTensor): TensorReport {
 export interface TensorSums {
   stats: TaskStats;
   baseline?: TaskStats;
+  /** HQQ: groups whose scale the reference's limits set (`TensorReport.limitedGroups`). */
+  limitedGroups?: number;
 }
 
 export function finishedReport(t: PlannedTensor, sums: TensorSums, iterations: number | undefined, ms: number, baselineName: string | undefined): TensorReport {
   const r = plannedReport(t);
   Object.assign(r, summarizeSums(sums.stats));
   if (iterations !== undefined) r.iterations = iterations;
+  if (sums.limitedGroups) r.limitedGroups = sums.limitedGroups;
   r.seconds = ms / 1000;
   if (sums.baseline) {
     const b = summarizeSums(sums.baseline);

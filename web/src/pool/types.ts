@@ -157,6 +157,8 @@ export interface WorkerResult {
   baseline?: TaskStats;
   /** HQQ solver iterations. */
   iterations?: number;
+  /** HQQ: groups whose grid the reference's scale limits left at most half used (`QuantizeResult.limitedGroups`), when any. */
+  limitedGroups?: number;
   /** Milliseconds spent in the worker. */
   ms: number;
   /**

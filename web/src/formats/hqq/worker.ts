@@ -44,5 +44,8 @@ export function runHQQTask(hqq: HQQ, task: HQQTask): WorkerResult {
       what: `the bias of ${JSON.stringify(task.name)} (stored in the compute dtype, ${task.bias.to})`, wayOut: 'use compute dtype bfloat16 or float32 (--compute-dtype)',
     });
   }
-  return { name: task.name, buffers, stats: statsToSums(q.stats, count), baseline, iterations: q.iterations, ms: performance.now() - t0 };
+  return {
+    name: task.name, buffers, stats: statsToSums(q.stats, count), baseline, iterations: q.iterations,
+    ...(q.limitedGroups > 0 ? { limitedGroups: q.limitedGroups } : {}), ms: performance.now() - t0,
+  };
 }

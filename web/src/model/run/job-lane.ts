@@ -102,6 +102,7 @@ export async function runJobLane(
       if (r.baseline) addSums((p.sums.baseline ??= emptySums()), r.baseline);
     }
     if (r.iterations !== undefined) p.iterations = Math.max(p.iterations ?? 0, r.iterations);
+    if (r.limitedGroups) p.sums.limitedGroups = (p.sums.limitedGroups ?? 0) + r.limitedGroups;
     p.ms += r.ms;
     run.advance(t, job.length);
     if (--p.left === 0) finishTensor(t, p);
