@@ -3,6 +3,7 @@
  * input bytes into wasm memory, calls the C++ core through the Embind functions and turns their
  * results into plain objects. Errors become HQQError with the core's message.
  */
+import { shown } from './arguments.js';
 import { HQQError, type HQQErrorCode } from './errors.js';
 import { ggufTensorBytes, ggufType, type GGUFTypeName } from './gguf-types.js';
 
@@ -325,14 +326,14 @@ export function normalizeOptions(options: QuantizeOptions | undefined): Normaliz
   const pick = <K extends keyof NormalizedOptions>(k: K) => (given[k] === undefined ? DEFAULTS[k] : given[k]);
   const nbits = pick('nbits');
   if (typeof nbits !== 'number' || !SUPPORTED_NBITS.includes(nbits as Nbits)) {
-    invalid(`nbits = ${String(nbits)} is not supported; use one of ${SUPPORTED_NBITS.join(', ')}`);
+    invalid(`nbits = ${shown(nbits)} is not supported; use one of ${SUPPORTED_NBITS.join(', ')}`);
   }
   o.nbits = nbits as Nbits;
   const g = pick('groupSize');
-  if (typeof g !== 'number' || !Number.isSafeInteger(g) || g <= 0 || g > MAX_TENSOR_ELEMENTS) invalid(`groupSize = ${String(g)} is invalid; use a positive integer that divides the element count (default 64)`);
+  if (typeof g !== 'number' || !Number.isSafeInteger(g) || g <= 0 || g > MAX_TENSOR_ELEMENTS) invalid(`groupSize = ${shown(g)} is invalid; use a positive integer that divides the element count (default 64)`);
   o.groupSize = g;
   const axis = pick('axis');
-  if (axis !== 0 && axis !== 1) invalid(`axis = ${String(axis)} is invalid; use 1 (default: groups of consecutive values) or 0`);
+  if (axis !== 0 && axis !== 1) invalid(`axis = ${shown(axis)} is invalid; use 1 (default: groups of consecutive values) or 0`);
   o.axis = axis;
   for (const k of ['optimize', 'roundZero'] as const) {
     const v = pick(k);
@@ -349,10 +350,10 @@ export function normalizeOptions(options: QuantizeOptions | undefined): Normaliz
   if (iters < 0 || iters > 1000) invalid(`iters = ${iters} is out of range; use 0..1000 (default 20)`);
   o.iters = iters;
   const stop = pick('earlyStop');
-  if (stop !== 'global' && stop !== 'per-group-best') invalid(`earlyStop = ${String(stop)} is invalid; use 'global' (the reference) or 'per-group-best'`);
+  if (stop !== 'global' && stop !== 'per-group-best') invalid(`earlyStop = ${shown(stop)} is invalid; use 'global' (the reference) or 'per-group-best'`);
   o.earlyStop = stop;
   const sd = pick('scaleDtype');
-  if (sd !== 'f32' && sd !== 'f16' && sd !== 'bf16') invalid(`scaleDtype = ${String(sd)} is invalid; use 'f32' (default), 'f16' or 'bf16' (the dtype scale/zero are stored in)`);
+  if (sd !== 'f32' && sd !== 'f16' && sd !== 'bf16') invalid(`scaleDtype = ${shown(sd)} is invalid; use 'f32' (default), 'f16' or 'bf16' (the dtype scale/zero are stored in)`);
   o.scaleDtype = sd;
   return o; // value ranges of lpNorm, beta and kappa are checked by the C++ core with its messages
 }
@@ -495,7 +496,7 @@ export class HQQ {
   /** (level - zero) * scale in float32, in the original shape (row-major). */
   dequantize(q: Pick<QuantizedTensor, 'packed' | 'nbits' | 'groupedShape' | 'axis' | 'scale' | 'zero'>): Float32Array {
     const [rows, cols] = checkGrouped(q);
-    if (q.axis !== 0 && q.axis !== 1) invalid(`q.axis = ${String(q.axis)} is invalid; it must be the axis the tensor was quantized with, 0 or 1`);
+    if (q.axis !== 0 && q.axis !== 1) invalid(`q.axis = ${shown(q.axis)} is invalid; it must be the axis the tensor was quantized with, 0 or 1`);
     if (!(q.scale instanceof Float32Array) || !(q.zero instanceof Float32Array)) invalid('q.scale and q.zero must be Float32Arrays');
     checkAttached(asBytes(q.packed, 'q.packed'), 'q.packed');
     checkAttached(q.scale, 'q.scale');
@@ -685,9 +686,9 @@ function normalizeNBitsOptions(options: NBitsOptions): Required<NBitsOptions> {
     if (!NBITS_OPTION_NAMES.has(key)) invalid(`${fn}: unknown option "${key}"; known options: ${[...NBITS_OPTION_NAMES].join(', ')}`);
   }
   const { bits, blockSize, zeroPoints, layout, dtype = 'F32', scaleType = 'float32', optimize = true, compareBaseline = false } = options;
-  if (bits !== 2 && bits !== 4 && bits !== 8) invalid(`${fn}: bits = ${String(bits)} is not supported; use 2, 4 or 8`);
+  if (bits !== 2 && bits !== 4 && bits !== 8) invalid(`${fn}: bits = ${shown(bits)} is not supported; use 2, 4 or 8`);
   if (!Number.isSafeInteger(blockSize) || blockSize < 16 || blockSize >= 2 ** 31 || (blockSize & (blockSize - 1)) !== 0) {
-    invalid(`${fn}: blockSize = ${String(blockSize)} is invalid; MatMulNBits needs a power of two >= 16 (e.g. 32, 64, 128)`);
+    invalid(`${fn}: blockSize = ${shown(blockSize)} is invalid; MatMulNBits needs a power of two >= 16 (e.g. 32, 64, 128)`);
   }
   if (zeroPoints !== 'uint8' && zeroPoints !== 'float') invalid(`${fn}: zeroPoints must be 'uint8' (every execution provider, WebGPU included) or 'float' (CPU/wasm), got ${String(zeroPoints)}`);
   if (layout !== 'KN' && layout !== 'NK') invalid(`${fn}: layout must be 'KN' (MatMul B, [K, N]) or 'NK' (Gemm transB = 1, [N, K]), got ${String(layout)}`);
@@ -727,6 +728,6 @@ function checkGrouped(q: { groupedShape: readonly number[]; nbits: number }): [n
   if (!Array.isArray(gs) || gs.length !== 2 || !gs.every((d) => Number.isSafeInteger(d) && d > 0)) {
     invalid(`groupedShape must be [rows, cols] of positive integers, got ${JSON.stringify(gs)}`);
   }
-  if (!SUPPORTED_NBITS.includes(q.nbits as Nbits)) invalid(`nbits = ${String(q.nbits)} is not supported; use one of ${SUPPORTED_NBITS.join(', ')}`);
+  if (!SUPPORTED_NBITS.includes(q.nbits as Nbits)) invalid(`nbits = ${shown(q.nbits)} is not supported; use one of ${SUPPORTED_NBITS.join(', ')}`);
   return [gs[0]!, gs[1]!];
 }

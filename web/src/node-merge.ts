@@ -8,6 +8,7 @@
  * more: the merge checks every split as llama.cpp's loader will (split.no, split.count,
  * split.tensors.count, no tensor missing or duplicated). The part records are removed at the end.
  */
+import { pathArgument, shown } from './arguments.js';
 import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { HQQError } from './errors.js';
@@ -163,8 +164,8 @@ async function checkGGUFSplits(paths: readonly string[]): Promise<number> {
       const m = f.header.metadata as Map<string, { type: string; value: unknown }>;
       if (paths.length > 1) {
         const [no, count, total] = [u(m, SPLIT_NO), u(m, SPLIT_COUNT), u(m, SPLIT_TENSORS_COUNT)];
-        if (no !== i || count !== paths.length) bad(`${paths[i]}: ${SPLIT_NO} = ${String(no)}, ${SPLIT_COUNT} = ${String(count)}; expected ${i} and ${paths.length}`);
-        if (total === undefined || (expected !== undefined && total !== expected)) bad(`${paths[i]}: ${SPLIT_TENSORS_COUNT} = ${String(total)} differs from the first split's ${String(expected)}`);
+        if (no !== i || count !== paths.length) bad(`${paths[i]}: ${SPLIT_NO} = ${shown(no)}, ${SPLIT_COUNT} = ${shown(count)}; expected ${i} and ${paths.length}`);
+        if (total === undefined || (expected !== undefined && total !== expected)) bad(`${paths[i]}: ${SPLIT_TENSORS_COUNT} = ${shown(total)} differs from the first split's ${String(expected)}`);
         expected = total;
       }
       for (const t of f.header.tensors) {
@@ -194,6 +195,7 @@ async function writeAll(dir: string, files: readonly { name: string; data: Uint8
 
 /** Checks the parts of the sharded run written to `outputPath` and completes the output (see the module comment). */
 export async function mergeParts(outputPath: string): Promise<MergeReport> {
+  if (outputPath !== undefined && outputPath !== null) pathArgument(outputPath, 'mergeParts', 'outputPath');
   const target = await resolveTarget(outputPath);
   const dir = resolve(target.dir);
   const { tag } = target;

@@ -9,6 +9,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
 import type { HQQ } from './engine.js';
+import { checkBooleanOption, checkFunctionOption, checkSignalOption, optionsArgument, pathArgument, shown } from './arguments.js';
 import { HQQError, causeText } from './errors.js';
 import { checkEncodedRange } from './formats/convert.js';
 import type { FormatName } from './formats/types.js';
@@ -225,7 +226,16 @@ function testPointsFromEnv(): ((name: string) => Promise<void>) | undefined {
  * output path is left exactly as it was and no temporary stays behind.
  */
 export async function quantizeModelFiles(inputPath: string, outputPath: string | undefined, options: QuantizeModelFilesOptions = {}): Promise<QuantizeModelFilesReport> {
-  const { hqq: hqqOpt, handleSigint = false, handleSignals = handleSigint, onNotice, ...rest } = options;
+  const fn = 'quantizeModelFiles';
+  pathArgument(inputPath, fn, 'inputPath');
+  if (outputPath !== undefined) pathArgument(outputPath, fn, 'outputPath');
+  const { hqq: hqqOpt, handleSigint = false, handleSignals = handleSigint, onNotice, ...rest } = optionsArgument(options, fn);
+  checkBooleanOption(handleSignals, 'handleSignals');
+  checkFunctionOption(onNotice, 'onNotice');
+  checkSignalOption(rest.signal);
+  if (hqqOpt !== undefined && !(hqqOpt?.module instanceof WebAssembly.Module)) {
+    throw new HQQError('INVALID_ARGUMENT', `${fn}: hqq must be the HQQ instance loadHQQ() resolves with (or omitted), got ${shown(hqqOpt)}`);
+  }
   if (outputPath === undefined && !rest.dryRun && !isTransformersJsFolder(inputPath)) throw new HQQError('INVALID_ARGUMENT', 'quantizeModelFiles: pass an output path (or dryRun: true)');
   // The format: as asked; else GGUF for a .gguf output path (or a GGUF input), else HQQ.
   const format = rest.format ?? (outputPath?.toLowerCase().endsWith('.gguf') ? 'gguf' : undefined);
@@ -331,6 +341,7 @@ async function inspectOne(path: string): Promise<InspectedFile> {
 
 /** Lists tensors (dtype, shape, size) and, for quantized files, the HQQ config of every layer. */
 export async function inspectModelFile(path: string): Promise<InspectReport> {
+  pathArgument(path, 'inspectModelFile', 'path');
   if (isIndexPath(path)) {
     let text: string;
     try {
@@ -392,7 +403,6 @@ function dtypeOfCompute(s: string, fallback: DType): DType {
   return fallback;
 }
 
-/** Turns the HQQLinear keys of a quantized single file back into `<name>.weight` tensors. */
 /** `values` as float16/bfloat16 bytes; a finite value the type cannot hold is INVALID_VALUE naming the tensor. */
 function encodeChecked(hqq: HQQ, values: Float32Array, dtype: 'F16' | 'BF16', name: string): Uint8Array {
   const kind = dtype === 'F16' ? 'f16' : 'bf16';
@@ -401,8 +411,16 @@ function encodeChecked(hqq: HQQ, values: Float32Array, dtype: 'F16' | 'BF16', na
   return new Uint8Array(encoded.buffer);
 }
 
+/** Turns the HQQLinear keys of a quantized single file back into `<name>.weight` tensors. */
 export async function dequantizeModelFile(inputPath: string, outputPath: string, options: DequantizeFileOptions = {}): Promise<DequantizeFileReport> {
   const t0 = performance.now();
+  const fn = 'dequantizeModelFile';
+  pathArgument(inputPath, fn, 'inputPath');
+  pathArgument(outputPath, fn, 'outputPath');
+  options = optionsArgument(options, fn);
+  checkSignalOption(options.signal);
+  checkFunctionOption(options.onTensor, 'onTensor');
+  checkBooleanOption(options.handleSigint, 'handleSigint');
   const dtypeMap: Record<DequantizeDtype, DType> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' };
   if (options.dtype !== undefined && !(options.dtype in dtypeMap)) {
     throw new HQQError('INVALID_ARGUMENT', `dtype ${JSON.stringify(options.dtype)} is invalid; use float32, float16 or bfloat16`);

@@ -3,6 +3,7 @@
  * omitted, a GGUF input gives GGUF output (llama-quantize's job) and anything else HQQ. Each
  * format validates its own options, and options of another format are refused.
  */
+import { shown } from '../arguments.js';
 import { HQQError } from '../errors.js';
 import type { InputModel } from '../model/input.js';
 import { testHooksOf } from '../model/test-hooks.js';
@@ -51,7 +52,7 @@ export function createFormat(options: FormatOptions, input: InputModel): OutputF
       if (gguf !== undefined || given.length > 0) {
         throw new HQQError('INVALID_ARGUMENT', `${gguf !== undefined ? 'gguf options' : given.join(', ')} do not apply to ONNX output; it takes onnx: { bits, blockSize, zeroPoints } (CLI: --bits, --block-size, --zero-points)`);
       }
-      if ((split ?? 1) !== 1) throw new HQQError('UNSUPPORTED', `split = ${String(split)}: ONNX output is one .onnx file (+ its external data file); drop split`);
+      if ((split ?? 1) !== 1) throw new HQQError('UNSUPPORTED', `split = ${shown(split)}: ONNX output is one .onnx file (+ its external data file); drop split`);
       return createONNXFormat(onnx);
     case 'gguf': {
       if (given.length > 0) {

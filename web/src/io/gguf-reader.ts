@@ -32,6 +32,7 @@
  * data to be packed in tensor-info order; `header.contiguous` reports whether a file is (every file
  * llama.cpp or gguf-py writes is, and so is every file `planGGUF` lays out).
  */
+import { checkByteSource, optionsArgument, shown } from '../arguments.js';
 import { HQQError } from '../errors.js';
 import type { ByteSource } from './source.js';
 import { describeUnknownTypeId, ggmlTypeById, type GGMLTypeName } from './gguf-types.js';
@@ -585,7 +586,9 @@ export interface GGUFReadOptions {
  * the end of the last tensor info (the whole file is fine); `fileSize` is the whole file's size,
  * needed to validate the tensor data.
  */
-export function parseGGUFHeader(bytes: Uint8Array, fileSize: number, fileName: string, options: GGUFReadOptions = {}): GGUFHeader {
+export function parseGGUFHeader(bytes: Uint8Array, fileSize: number, fileName = 'GGUF header', options: GGUFReadOptions = {}): GGUFHeader {
+  if (typeof fileName !== 'string') throw new HQQError('INVALID_ARGUMENT', `parseGGUFHeader: fileName must be a string (for messages), got ${shown(fileName)}`);
+  options = optionsArgument(options, 'parseGGUFHeader');
   if (!Number.isSafeInteger(fileSize) || fileSize < 0) {
     throw new HQQError('INVALID_ARGUMENT', `${fileName}: fileSize ${fileSize} is not a non-negative integer; pass the file's size in bytes`);
   }
@@ -663,6 +666,8 @@ async function readHeader(source: ByteSource, limits: GGUFLimits): Promise<GGUFH
  * reading or validating the header fails, the source is closed before the error is thrown.
  */
 export async function openGGUF(source: ByteSource, options: GGUFReadOptions = {}): Promise<GGUFFile> {
+  checkByteSource(source, 'openGGUF: source');
+  options = optionsArgument(options, 'openGGUF');
   const fileName = source.name;
   let header: GGUFHeader;
   try {

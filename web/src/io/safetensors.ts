@@ -35,6 +35,7 @@
  * Tensors are returned in the header's textual order (not JS property order, which would move
  * integer-like names first); validation of the layout is done on the sorted order.
  */
+import { checkByteSource, checkBytes, shown } from '../arguments.js';
 import { HQQError } from '../errors.js';
 import { JsonCursor, JsonDuplicateKey, JsonSyntaxError, type JsonNumber } from './json-cursor.js';
 import type { ByteSource } from './source.js';
@@ -533,7 +534,9 @@ function readHeaderText(text: string, fileName: string, fileSize: number, header
  * file (more is fine); `fileSize` is the whole file's size, needed to validate the data section.
  * One pass over the header text, linear in its size.
  */
-export function parseSafetensorsHeader(prefixBytes: Uint8Array, fileSize: number, fileName: string): SafetensorsHeader {
+export function parseSafetensorsHeader(prefixBytes: Uint8Array, fileSize: number, fileName = 'safetensors header'): SafetensorsHeader {
+  checkBytes(prefixBytes, `parseSafetensorsHeader: prefixBytes (the file's first bytes)`);
+  if (typeof fileName !== 'string') throw new HQQError('INVALID_ARGUMENT', `parseSafetensorsHeader: fileName must be a string (for messages), got ${shown(fileName)}`);
   const headerLength = readHeaderLength(prefixBytes, fileSize, fileName);
   if (prefixBytes.byteLength < 8 + headerLength) {
     throw new HQQError(
@@ -713,6 +716,7 @@ async function readExact(source: ByteSource, offset: number, length: number, int
  * must be harmless (every source in this package allows it).
  */
 export async function openSafetensors(source: ByteSource): Promise<SafetensorsFile> {
+  checkByteSource(source, 'openSafetensors: source');
   const fileName = source.name;
   const size = source.size;
   let header: SafetensorsHeader;

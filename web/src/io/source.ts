@@ -2,6 +2,7 @@
  * `ByteSource`: lazy, positional reads from a file-like object. Browser-safe (no `node:` imports);
  * the Node file implementation lives in `node-file.ts`.
  */
+import { checkBytes, shown } from '../arguments.js';
 import { HQQError } from '../errors.js';
 
 /** Lazy positional reads from a file-like object (a `Blob`, bytes in memory, a file on disk): the readers fetch only the ranges they need. */
@@ -39,6 +40,8 @@ export function checkReadRange(name: string, size: number, offset: number, lengt
 
 /** A source backed by a `Blob`/`File` (browser, and Node's global `Blob` / `fs.openAsBlob`). */
 export function blobSource(blob: Blob, name?: string): ByteSource {
+  if (typeof Blob === 'undefined' || !(blob instanceof Blob)) throw new HQQError('INVALID_ARGUMENT', `blobSource: blob must be a Blob or File, got ${shown(blob)}; use bytesSource for a Uint8Array`);
+  if (name !== undefined && typeof name !== 'string') throw new HQQError('INVALID_ARGUMENT', `blobSource: name must be a string, got ${shown(name)}`);
   const own = (blob as { name?: unknown }).name; // a File has a name
   const fileName = name ?? (typeof own === 'string' && own.length > 0 ? own : 'blob');
   return {
@@ -71,6 +74,8 @@ export function blobSource(blob: Blob, name?: string): ByteSource {
 
 /** A source over bytes already in memory (tests, small files). Reads return copies. */
 export function bytesSource(bytes: Uint8Array, name = 'bytes'): ByteSource {
+  checkBytes(bytes, 'bytesSource: bytes');
+  if (typeof name !== 'string') throw new HQQError('INVALID_ARGUMENT', `bytesSource: name must be a string, got ${shown(name)}`);
   return {
     size: bytes.byteLength,
     name,

@@ -4,6 +4,7 @@
  * from `ByteSource`s (browser File/Blob, Node files) with headers only; no tensor is read here.
  * Browser-safe.
  */
+import { checkByteSource } from '../arguments.js';
 import { HQQError } from '../errors.js';
 import { openGGUF, type GGUFFile } from '../io/gguf-reader.js';
 import { parseIndexJson, type IndexJson } from '../io/index-json.js';
@@ -230,6 +231,7 @@ export async function openModelInput(input: ModelInput): Promise<InputModel> {
   if (!input || !Array.isArray(input.sources) || input.sources.length === 0) {
     invalid('quantizeModel: input.sources must list at least one ByteSource (the model file, or every shard)');
   }
+  input.sources.forEach((s, i) => checkByteSource(s, `quantizeModel: input.sources[${i}]`));
   if (await isGGUF(input.sources[0]!)) return openGGUFInput(input);
   if (/\.onnx$/i.test(input.sources[0]!.name)) return openONNXInput(input);
   let index: IndexJson | undefined;

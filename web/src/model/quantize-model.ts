@@ -9,6 +9,7 @@
  * Input: `ByteSource`s (Blob/File in browsers, files in Node) + optional index.json text.
  * Output: a `ModelSink` (see docs/models.md); the Node sink is in `node-model.ts`.
  */
+import { checkBooleanOption, checkFunctionOption, checkSignalOption, optionsArgument, shown } from '../arguments.js';
 import { HQQError } from '../errors.js';
 import { createFormat, type FormatOptions } from '../formats/registry.js';
 import type { FormatPlan, OutputFormat, PlanWarning } from '../formats/types.js';
@@ -86,6 +87,7 @@ export interface PlannedModel {
  * result when done.
  */
 export async function planModelInput(input: ModelInput, config: FormatOptions = {}, shard?: ShardOption): Promise<PlannedModel> {
+  config = optionsArgument(config, 'planModelInput');
   const part = shard === undefined ? undefined : checkShard(shard);
   const opened = await openModelInput(input);
   try {
@@ -124,6 +126,7 @@ function abortError(signal: AbortSignal | undefined): HQQError {
 
 /** An HQQError carrying the warnings that `strict` turned into a failure. */
 export interface StrictError extends HQQError {
+  /** The warnings that made the run fail. */
   warnings: PlanWarning[];
   /** 'plan': found before any output was touched; 'run': found by the run, whose output was discarded. */
   stage: 'plan' | 'run';
@@ -159,15 +162,20 @@ function smallWeightsWarning(plan: FormatPlan, sums: ReadonlyMap<number, TensorS
 
 function checkRunOptions(o: RunOptions): void {
   const { copyChunkBytes, workers, maxInFlight, strict } = o;
-  if (strict !== undefined && typeof strict !== 'boolean') throw new HQQError('INVALID_ARGUMENT', `strict = ${String(strict)} must be true or false`);
+  checkBooleanOption(strict, 'strict');
+  checkBooleanOption(o.dryRun, 'dryRun');
+  checkBooleanOption(o.compareRtn, 'compareRtn');
+  checkFunctionOption(o.createPool, 'createPool');
+  checkFunctionOption(o.onProgress, 'onProgress');
+  checkSignalOption(o.signal);
   if (copyChunkBytes !== undefined && (!Number.isSafeInteger(copyChunkBytes) || copyChunkBytes < 1)) {
-    throw new HQQError('INVALID_ARGUMENT', `copyChunkBytes = ${String(copyChunkBytes)} must be a positive integer`);
+    throw new HQQError('INVALID_ARGUMENT', `copyChunkBytes = ${shown(copyChunkBytes)} must be a positive integer`);
   }
   if (workers !== undefined && (!Number.isSafeInteger(workers) || workers < 1)) {
-    throw new HQQError('INVALID_ARGUMENT', `workers = ${String(workers)} is invalid; use a positive integer (default: the number of cores)`);
+    throw new HQQError('INVALID_ARGUMENT', `workers = ${shown(workers)} is invalid; use a positive integer (default: the number of cores)`);
   }
   if (maxInFlight !== undefined && (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1)) {
-    throw new HQQError('INVALID_ARGUMENT', `maxInFlight = ${String(maxInFlight)} is invalid; use a positive integer (default: workers + 1)`);
+    throw new HQQError('INVALID_ARGUMENT', `maxInFlight = ${shown(maxInFlight)} is invalid; use a positive integer (default: workers + 1)`);
   }
 }
 
@@ -189,13 +197,14 @@ function chooseWorkers(asked: number | undefined, jobs: number, warnings: PlanWa
  */
 export async function quantizeModel(input: ModelInput, sink: ModelSink | undefined, options: QuantizeModelOptions = {}): Promise<QuantizeModelReport> {
   const t0 = performance.now();
+  options = optionsArgument(options, 'quantizeModel');
   const {
     createPool, workers: workersOpt, signal, onProgress, dryRun = false, compareRtn = false, strict = false,
     copyChunkBytes = DEFAULT_COPY_CHUNK, maxInFlight: maxInFlightOpt, shard, ...config
   } = options;
+  checkRunOptions(options);
   const hooks = testHooksOf(options);
   if (signal?.aborted) throw abortError(signal);
-  checkRunOptions(options);
   const planned = await planModelInput(input, config, shard);
   const { plan, format } = planned;
   const warnings = [...plan.warnings];

@@ -16,6 +16,7 @@
  *
  * `hqq-wasm merge` (node-merge.ts) checks the records and files, then writes what is left.
  */
+import { shown } from '../arguments.js';
 import { HQQError } from '../errors.js';
 import { NO_JOBS, plainTensor, planTotals } from '../formats/plan-common.js';
 import { splitPrefix } from '../formats/gguf/split.js';
@@ -90,9 +91,9 @@ export function checkShard(shard: unknown): ShardOption {
   const s = shard as Partial<ShardOption> | null;
   if (typeof s !== 'object' || s === null) invalid('shard must be { index, count } (1-based: { index: 1, count: 4 } is the first of 4 parts)');
   const { index, count } = s;
-  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1) invalid(`shard.count = ${String(count)} is invalid; use a whole number of parts >= 1`);
+  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1) invalid(`shard.count = ${shown(count)} is invalid; use a whole number of parts >= 1`);
   if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 1 || index > count) {
-    invalid(`shard.index = ${String(index)} is invalid for ${count} part${count === 1 ? '' : 's'}; parts are numbered 1 to ${count} (a 0-based batch index such as JOB_COMPLETION_INDEX needs + 1)`);
+    invalid(`shard.index = ${shown(index)} is invalid for ${count} part${count === 1 ? '' : 's'}; parts are numbered 1 to ${count} (a 0-based batch index such as JOB_COMPLETION_INDEX needs + 1)`);
   }
   if (s.rerun !== undefined && typeof s.rerun !== 'string') invalid('shard.rerun must be a string (the command that runs a part, with {I} for its number)');
   return { index, count, rerun: s.rerun };

@@ -5,6 +5,7 @@
  * (WORKER_FAILED naming the tensor; structured engine errors keep their code), and after a death
  * the pool refuses further work.
  */
+import { shown } from '../arguments.js';
 import { HQQError, type HQQErrorCode } from '../errors.js';
 import { checkTask, taskTransfer, type FromWorker, type ToWorker, type WorkerPool, type WorkerResult, type WorkerTask } from './types.js';
 
@@ -32,7 +33,7 @@ interface Slot {
  */
 export function createPortPool(size: number, module: WebAssembly.Module, spawn: (index: number) => WorkerPort, kind: string, sharesMemory = false): WorkerPool {
   if (!Number.isSafeInteger(size) || size < 1) {
-    throw new HQQError('INVALID_ARGUMENT', `workers = ${String(size)} is invalid; use a positive integer (default: the number of cores)`);
+    throw new HQQError('INVALID_ARGUMENT', `workers = ${shown(size)} is invalid; use a positive integer (default: the number of cores)`);
   }
   const slots: Slot[] = [];
   const queue: { task: WorkerTask; resolve(r: WorkerResult): void; reject(e: Error): void }[] = [];

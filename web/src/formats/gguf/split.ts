@@ -12,6 +12,7 @@
  * Where gguf-split cuts by a maximum size or tensor count, we cut into exactly N runs balanced by
  * bytes, so N machines (`--shard I/N`) get about the same work and every split file is one part.
  */
+import { shown } from '../../arguments.js';
 import { HQQError } from '../../errors.js';
 import type { GGUFMetadata, GGUFValue } from '../../io/gguf-metadata.js';
 import { planGGUF, type GGUFPlan } from '../../io/gguf-writer.js';
@@ -49,7 +50,7 @@ export function parseSplitFileName(fileName: string): { prefix: string; no: numb
 
 export function checkSplitCount(n: unknown, what: string): number {
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1 || n > MAX_SPLITS) {
-    throw new HQQError('INVALID_ARGUMENT', `${what} = ${String(n)} is invalid; use an integer from 1 to ${MAX_SPLITS} (llama.cpp stores the split count as a u16)`);
+    throw new HQQError('INVALID_ARGUMENT', `${what} = ${shown(n)} is invalid; use an integer from 1 to ${MAX_SPLITS} (llama.cpp stores the split count as a u16)`);
   }
   return n;
 }

@@ -302,6 +302,7 @@ function resolveOptions(options: TensorTypeOptions): Resolved {
   if (!options || typeof options !== 'object') throw arg('tensor type options: pass { preset, ... }');
   const p = options.preset;
   const preset = typeof p === 'object' && p !== null ? ggufPreset(p.name) : ggufPreset(p as string);
+  if (options.tensorTypes !== undefined && !Array.isArray(options.tensorTypes)) throw arg('tensorTypes must be an array of "NAME_RE=TYPE" strings or { pattern, type } objects');
   const overrides = (options.tensorTypes ?? []).map((o, i) => {
     if (typeof o === 'string') {
       const parsed = parseTensorTypeOverride(o);

@@ -2,6 +2,7 @@
  * The HQQ model config: options, their validation and defaults, per-tensor overrides, and the
  * config each tensor gets. Browser-safe.
  */
+import { shown } from '../../arguments.js';
 import { SUPPORTED_NBITS, normalizeOptions, type EarlyStop, type Nbits } from '../../engine.js';
 import { HQQError } from '../../errors.js';
 import { compileUserRegex } from '../../util/user-regex.js';
@@ -161,16 +162,19 @@ export function resolveModelConfig(config: ModelQuantConfig = {}): ResolvedModel
     }
   }
   const nbits = config.nbits ?? 4;
-  if (!SUPPORTED_NBITS.includes(nbits)) invalid(`nbits = ${String(nbits)} is not supported; use one of ${SUPPORTED_NBITS.join(', ')}`);
+  if (!SUPPORTED_NBITS.includes(nbits)) invalid(`nbits = ${shown(nbits)} is not supported; use one of ${SUPPORTED_NBITS.join(', ')}`);
   const groupSize = config.groupSize ?? 64;
-  if (!Number.isSafeInteger(groupSize) || groupSize <= 0) invalid(`groupSize = ${String(groupSize)} must be a positive integer (default 64)`);
+  if (!Number.isSafeInteger(groupSize) || groupSize <= 0) invalid(`groupSize = ${shown(groupSize)} must be a positive integer (default 64)`);
   const axis = config.axis ?? 1;
-  if (axis !== 0 && axis !== 1) invalid(`axis = ${String(axis)} is invalid; use 1 (default) or 0`);
+  if (axis !== 0 && axis !== 1) invalid(`axis = ${shown(axis)} is invalid; use 1 (default) or 0`);
   const optimize = config.optimize ?? true;
   if (typeof optimize !== 'boolean') invalid(`optimize must be true or false`);
   if (config.roundZero !== undefined && typeof config.roundZero !== 'boolean') invalid(`roundZero must be true, false or omitted`);
   const computeDtype = config.computeDtype ?? 'float16';
   if (!COMPUTE_DTYPES.includes(computeDtype)) invalid(`computeDtype = ${JSON.stringify(computeDtype)} is invalid; use one of ${COMPUTE_DTYPES.join(', ')}`);
+  if (config.tensorConfig !== undefined && !Array.isArray(config.tensorConfig)) {
+    invalid(`tensorConfig must be an array of "RE=BITS:GROUP" strings or {pattern: RegExp, nbits, groupSize} objects, got ${shown(config.tensorConfig)}`);
+  }
   const tensorConfig = (config.tensorConfig ?? []).map((t, i) => {
     if (typeof t === 'string') return parseTensorOverride(t, groupSize);
     if (!t || !(t.pattern instanceof RegExp)) invalid(`tensorConfig[${i}] must be "RE=BITS:GROUP" or {pattern: RegExp, nbits, groupSize}`);

@@ -3,6 +3,7 @@
  * that is a power of two >= 16 (default 32), uint8 or float zero points (default uint8: every
  * onnxruntime execution provider runs it, WebGPU included), and where the weights go.
  */
+import { shown } from '../../arguments.js';
 import { HQQError } from '../../errors.js';
 
 /** Options of the ONNX output (`onnx: { ... }` of quantizeModel; CLI --bits, --block-size, --zero-points, --external-data). */
@@ -60,10 +61,10 @@ export function resolveONNXConfig(c: ONNXModelConfig = {}): ResolvedONNXConfig {
   if (c === null || typeof c !== 'object') invalid('onnx options must be an object ({ bits, blockSize, zeroPoints })');
   for (const k of Object.keys(c)) if (!KEYS.includes(k as keyof ONNXModelConfig)) invalid(`onnx.${k} is not an ONNX option; use ${KEYS.join(', ')}`);
   const bits = c.bits ?? 4;
-  if (bits !== 2 && bits !== 4 && bits !== 8) invalid(`bits = ${String(bits)} is not supported by MatMulNBits here; use 4 (default), 8 or 2`);
+  if (bits !== 2 && bits !== 4 && bits !== 8) invalid(`bits = ${shown(bits)} is not supported by MatMulNBits here; use 4 (default), 8 or 2`);
   const blockSize = c.blockSize ?? 32;
   if (!Number.isSafeInteger(blockSize) || blockSize < 16 || (blockSize & (blockSize - 1)) !== 0 || blockSize > 1 << 16) {
-    invalid(`block size = ${String(blockSize)} is invalid; MatMulNBits takes a power of two >= 16 (16, 32, 64, 128...; default 32)`);
+    invalid(`block size = ${shown(blockSize)} is invalid; MatMulNBits takes a power of two >= 16 (16, 32, 64, 128...; default 32)`);
   }
   const zeroPoints = c.zeroPoints ?? 'uint8';
   if (zeroPoints !== 'uint8' && zeroPoints !== 'float') invalid(`zero points = ${JSON.stringify(zeroPoints)} is invalid; use uint8 (default, every execution provider) or float`);
@@ -71,11 +72,11 @@ export function resolveONNXConfig(c: ONNXModelConfig = {}): ResolvedONNXConfig {
     invalid(`float zero points with ${bits}-bit weights do not run: onnxruntime's CPU/wasm MatMulNBits takes float zero points for 4-bit weights only; use --zero-points uint8, or --bits 4`);
   }
   const optimize = c.optimize ?? true;
-  if (typeof optimize !== 'boolean') invalid(`optimize = ${String(optimize)} must be true or false`);
+  if (typeof optimize !== 'boolean') invalid(`optimize = ${shown(optimize)} must be true or false`);
   const externalData = c.externalData ?? 'auto';
   if (!['auto', 'always', 'never'].includes(externalData)) invalid(`externalData = ${JSON.stringify(externalData)} is invalid; use auto, always or never`);
   const minWeights = c.minWeights ?? 1024;
-  if (!Number.isSafeInteger(minWeights) || minWeights < 1) invalid(`minWeights = ${String(minWeights)} must be a positive integer`);
+  if (!Number.isSafeInteger(minWeights) || minWeights < 1) invalid(`minWeights = ${shown(minWeights)} must be a positive integer`);
   return { bits, blockSize, zeroPoints, optimize, externalData, minWeights };
 }
 
