@@ -235,7 +235,7 @@ describe('selection', () => {
       [{ beta: Infinity }, /^solver: beta must be a finite number/],
       [{ kappa: 0.99 }, /^solver: kappa = 0.99 is out of range; use a finite kappa >= 1/],
       [{ kappa: '2' }, /^solver: kappa must be a finite number/],
-      [{ earlyStop: 'best' }, /^solver: earlyStop = best is invalid/],
+      [{ earlyStop: 'best' }, /^solver: earlyStop = "best" is invalid/],
       ['fast', /solver must be an object/],
       [null, /solver must be an object/],
     ];
