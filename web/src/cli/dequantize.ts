@@ -4,7 +4,8 @@ import { openFileSource } from '../io/node-file.js';
 import { openSafetensors } from '../io/safetensors.js';
 import { findHQQLayerKeys } from '../model/hqq-detect.js';
 import { dequantizeModelFile, type DequantizeDtype } from '../node-model.js';
-import { dequantizeGGUFFile, isGGUFFile } from '../node-gguf.js';
+import { dequantizeGGUFFile } from '../node-gguf.js';
+import { resolveInputFile } from './input-file.js';
 import { formatBytes, middleTruncate } from './format.js';
 import { printWarnings, strictExit, UsageError, type CliWarning, type Out } from './io.js';
 import { choiceOption, stringOption } from './options.js';
@@ -44,8 +45,11 @@ async function nothingToDequantize(path: string): Promise<CliWarning | undefined
 export async function runDequantize(inputs: string[], flags: DequantizeFlags, io: Out): Promise<number> {
   if (inputs.length !== 1) throw new UsageError(`dequantize takes exactly one input file, got ${inputs.length}`);
   if (!flags.output) throw new UsageError('dequantize needs -o <out.safetensors>');
-  const input = inputs[0]!;
-  if (!input.endsWith('.json') && (await isGGUFFile(input))) {
+  const { path: input, kind } = await resolveInputFile(inputs[0]!, 'dequantize');
+  if (kind === 'onnx') {
+    throw new UsageError(`dequantize reads HQQ safetensors and GGUF files; ${input} is an ONNX model, whose MatMulNBits weights onnxruntime runs as they are (hqq-wasm inspect lists them)`);
+  }
+  if (kind === 'gguf') {
     const g = await dequantizeGGUFFile(input, flags.output, {
       dtype: flags.dtype, handleSigint: true,
       onTensor: flags.json ? undefined : (e) => {

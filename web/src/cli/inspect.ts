@@ -2,8 +2,9 @@
 import type { Command } from 'commander';
 import { findHQQLayerKeys } from '../model/hqq-detect.js';
 import { inspectModelFile, type InspectedFile, type InspectReport } from '../node-model.js';
-import { inspectGGUFFile, isGGUFFile, type GGUFInspectReport } from '../node-gguf.js';
-import { inspectONNXFile, isONNXFile, type ONNXInspectReport } from '../node-onnx.js';
+import { inspectGGUFFile, type GGUFInspectReport } from '../node-gguf.js';
+import { inspectONNXFile, type ONNXInspectReport } from '../node-onnx.js';
+import { resolveInputFile } from './input-file.js';
 import { formatBytes, formatCount, maxOf, middleTruncate } from './format.js';
 import { UsageError, type Out } from './io.js';
 
@@ -15,9 +16,9 @@ export interface InspectFlags {
 export function defineInspect(cmd: Command): Command {
   return cmd
     .summary('summarize a .safetensors file, a sharded model, a .gguf or an .onnx')
-    .usage('<file.safetensors | model.safetensors.index.json | model.gguf | model.onnx> [--keys] [--json]')
+    .usage('<file.safetensors | model.safetensors.index.json | model.gguf | model.onnx | model folder> [--keys] [--json]')
     .description('Summarizes a safetensors file (or every shard of an index.json): tensors by dtype, metadata, and for quantized files the HQQ configs of its layers; or a GGUF file: metadata, tokenizer, tensor types and bits per weight. --keys lists every tensor (and every HQQ layer).')
-    .argument('[file...]', 'file.safetensors, model.safetensors.index.json, model.gguf or model.onnx')
+    .argument('[file...]', 'file.safetensors, model.safetensors.index.json, model.gguf, model.onnx, or a model folder (its weights)')
     .option('--keys', 'list every tensor (dtype, shape, size) and every HQQ layer')
     .option('--json', 'machine-readable output (always complete)');
 }
@@ -128,19 +129,20 @@ export function onnxInspectText(r: ONNXInspectReport, keys: boolean): string[] {
 
 export async function runInspect(files: string[], flags: InspectFlags, io: Out): Promise<number> {
   if (files.length !== 1) throw new UsageError(`inspect takes exactly one file, got ${files.length}`);
-  if (!files[0]!.endsWith('.json') && (await isGGUFFile(files[0]!))) {
-    const g = await inspectGGUFFile(files[0]!);
+  const input = await resolveInputFile(files[0]!, 'inspect');
+  if (input.kind === 'gguf') {
+    const g = await inspectGGUFFile(input.path);
     if (flags.json) io.out(JSON.stringify({ command: 'inspect', format: 'gguf', ...g }, null, 2) + '\n');
     else for (const l of ggufInspectText(g, Boolean(flags.keys))) io.out(l + '\n');
     return 0;
   }
-  if (isONNXFile(files[0]!)) {
-    const o = await inspectONNXFile(files[0]!);
+  if (input.kind === 'onnx') {
+    const o = await inspectONNXFile(input.path);
     if (flags.json) io.out(JSON.stringify({ command: 'inspect', format: 'onnx', ...o }, null, 2) + '\n');
     else for (const l of onnxInspectText(o, Boolean(flags.keys))) io.out(l + '\n');
     return 0;
   }
-  const r = await inspectModelFile(files[0]!);
+  const r = await inspectModelFile(input.path);
   if (flags.json) io.out(JSON.stringify({ command: 'inspect', ...r }, null, 2) + '\n');
   else for (const l of inspectText(r, Boolean(flags.keys))) io.out(l + '\n');
   return 0;

@@ -8,7 +8,7 @@
  * of the part is in place. A part that fails leaves the files it had published (complete files;
  * the merge checks their sizes and headers) and no record.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HQQError } from '../errors.js';
 import { parsePartRecordName } from '../model/shard.js';
@@ -19,6 +19,19 @@ import type { ShardWriter } from './sink.js';
 
 function arg(message: string): HQQError {
   return new HQQError('INVALID_ARGUMENT', message);
+}
+
+/** Refuses an output path that exists but is not a folder (a file left from a one-file run). */
+async function checkFolder(dir: string): Promise<void> {
+  let isDir: boolean;
+  try {
+    isDir = (await stat(dir)).isDirectory();
+  } catch {
+    return; // absent (created on the first file) or unreadable (the first file's error says why)
+  }
+  if (!isDir) {
+    throw new HQQError('INVALID_ARGUMENT', `${dir} is a file, but this run writes several files side by side into a folder (the parts of a --shard run, or a GGUF split set); pass a folder path (e.g. -o out/) or move ${dir} away`);
+  }
 }
 
 /** Files named `fileName` (no folders) in `dir`, which is created if needed and never removed. */
@@ -65,6 +78,7 @@ export function nodeFilesSink(dir: string, options: NodeOutputSinkOptions = {}):
     },
     notices,
     async prepare(fileNames: readonly string[]): Promise<void> {
+      await checkFolder(dir);
       // This part's previous record goes first: until the new one is written, the part is missing.
       for (const n of fileNames) {
         if (!parsePartRecordName(n)) continue;

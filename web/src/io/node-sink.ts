@@ -98,6 +98,9 @@ function formatSize(n: number): string {
 async function defaultFreeSpace(path: string): Promise<number | undefined> {
   try {
     const s = await statfs(path);
+    // A file system of no blocks (procfs, sysfs...) does not report its space: unknown, not full.
+    // Writing there fails on its own, with the error the kernel gives.
+    if (Number(s.blocks) === 0) return undefined;
     return Number(s.bavail) * Number(s.bsize);
   } catch {
     return undefined; // not told by this platform / file system

@@ -232,7 +232,9 @@ export async function openModelInput(input: ModelInput): Promise<InputModel> {
     invalid('quantizeModel: input.sources must list at least one ByteSource (the model file, or every shard)');
   }
   input.sources.forEach((s, i) => checkByteSource(s, `quantizeModel: input.sources[${i}]`));
-  if (await isGGUF(input.sources[0]!)) return openGGUFInput(input);
+  // A .gguf name goes to the GGUF reader even without the magic, so a damaged GGUF file is
+  // reported as one (bad magic), not as a malformed safetensors header.
+  if (/\.gguf$/i.test(input.sources[0]!.name) || (await isGGUF(input.sources[0]!))) return openGGUFInput(input);
   if (/\.onnx$/i.test(input.sources[0]!.name)) return openONNXInput(input);
   let index: IndexJson | undefined;
   let sources = input.sources.slice();

@@ -19,6 +19,7 @@
  *    group size 64, and registers W_q, scale, zero plus 16 ignored config keys per layer.
  */
 import { HQQError } from '../../errors.js';
+import { parseHFJson } from './json.js';
 
 /** What one layer was quantized with. */
 export interface HQQLayerParams {
@@ -187,7 +188,7 @@ export function hqqQuantizationConfig(layers: readonly HQQLinearLayer[], options
 export function withQuantizationConfig(configText: string, qc: HQQQuantizationConfig): string {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(configText);
+    parsed = parseHFJson(configText);
   } catch (e) {
     throw new HQQError('BAD_FILE', `config.json: not valid JSON (${e instanceof Error ? e.message : String(e)})`);
   }

@@ -1,0 +1,101 @@
+/**
+ * Which reader a CLI input goes to, and the errors at the edges: a damaged .gguf is reported as a
+ * bad GGUF file (not as a bad safetensors header), dequantize refuses an ONNX model by name, a
+ * model folder stands for its weights in inspect and dequantize, a sharded run refuses an output
+ * path that is a file, and a file system that reports no space (procfs) is not "full".
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { requireBuiltCli, runCli as run } from './run-cli.js';
+import { planSafetensors } from '../../../web/src/io/writer.js';
+
+let dir: string;
+let model: string;
+
+/** A safetensors file of two random F32 64x64 weights. */
+async function writeModel(path: string): Promise<void> {
+  const names = ['a.weight', 'b.weight'];
+  const plan = planSafetensors(names.map((name) => ({ name, dtype: 'F32', shape: [64, 64] })), { format: 'pt' });
+  const bytes = new Uint8Array(plan.totalSize);
+  bytes.set(plan.headerBytes);
+  let seed = 7;
+  for (const n of names) {
+    const v = new Float32Array(64 * 64).map(() => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5);
+    bytes.set(new Uint8Array(v.buffer), plan.offsets.get(n)!.begin);
+  }
+  await writeFile(path, bytes);
+}
+
+beforeAll(async () => {
+  requireBuiltCli();
+  dir = await mkdtemp(join(tmpdir(), 'hqq-cli-routing-'));
+  model = join(dir, 'm.safetensors');
+  await writeModel(model);
+});
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('CLI input routing', () => {
+  it('a .gguf whose magic is damaged is a bad GGUF file in quantize, inspect and dequantize', async () => {
+    const bad = join(dir, 'bad.gguf');
+    await writeFile(bad, Buffer.concat([Buffer.from('GGUX'), Buffer.alloc(100)]));
+    for (const args of [['quantize', bad, '-o', join(dir, 'o.gguf')], ['inspect', bad], ['dequantize', bad, '-o', join(dir, 'd.safetensors')]]) {
+      const r = await run(args);
+      expect(r.code, args[0]).toBe(1);
+      expect(r.stderr, args[0]).toMatch(/\[BAD_FILE\].*does not begin with the GGUF magic "GGUF" \(found "GGUX"/);
+      expect(r.stderr, args[0]).not.toMatch(/safetensors/);
+    }
+  });
+
+  it('dequantize names an ONNX model as one', async () => {
+    const onnx = join(dir, 'x.onnx');
+    await writeFile(onnx, Buffer.alloc(16));
+    const r = await run(['dequantize', onnx, '-o', join(dir, 'd.safetensors')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/x\.onnx is an ONNX model/);
+    expect(r.stderr).not.toMatch(/header length/);
+  });
+
+  it('a model folder stands for its weights; an ambiguous or empty folder is a usage error', async () => {
+    const folder = join(dir, 'folder');
+    await mkdir(folder);
+    await writeModel(join(folder, 'model.safetensors'));
+    await writeFile(join(folder, 'config.json'), '{}');
+    const i = await run(['inspect', folder]);
+    expect(i.code).toBe(0);
+    expect(i.stdout).toMatch(/folder[\\/]model\.safetensors .* 2 tensors/);
+    const d = await run(['dequantize', folder, '-o', join(dir, 'plain.safetensors')]);
+    expect(d.stderr).toMatch(/NOTHING_TO_DEQUANTIZE/);
+    expect(d.code).toBe(0);
+
+    await writeModel(join(folder, 'other.safetensors'));
+    const two = await run(['inspect', folder]);
+    expect(two.code).toBe(2);
+    expect(two.stderr).toMatch(/holds 2 such weight files \(model\.safetensors, other\.safetensors\); inspect one of them by its path/);
+    const empty = join(dir, 'empty');
+    await mkdir(empty);
+    const none = await run(['dequantize', empty, '-o', join(dir, 'e.safetensors')]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/is a folder with no model weights/);
+  });
+
+  it('a sharded run refuses an output path that is a file', async () => {
+    const existing = join(dir, 'existing');
+    await writeFile(existing, 'x');
+    const r = await run(['quantize', model, '--nbits', '4', '--shard', '1/2', '-o', existing]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/existing is a file, but this run writes several files side by side into a folder .*pass a folder path/);
+    expect(r.stderr).not.toMatch(/ENOTDIR/);
+  });
+
+  it('a file system that reports no blocks (procfs) is not called full', async () => {
+    const r = await run(['quantize', model, '--nbits', '4', '-o', '/proc/hqq-wasm-test.safetensors']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/\[IO_ERROR\]/);
+    expect(r.stderr).not.toMatch(/not enough free space/);
+  });
+});
