@@ -175,7 +175,7 @@ export async function dequantizeGGUFFile(inputPath: string, outputPath: string, 
   try {
     const tensors = f.header.tensors;
     const entries: PlanEntry[] = tensors.map((t) => ({ name: t.name, dtype: outDtype(t, options.dtype), shape: t.shape }));
-    const plan = planSafetensors(entries, stringMetadata(f));
+    const plan = planSafetensors(entries, stringMetadata(f), { fileName: outputPath });
     writer = await createSafetensorsFileWriter(outputPath, plan, { inputPaths: [inputPath] });
     const hqq = options.hqq ?? (await loadHQQ());
     let dequantized = 0;

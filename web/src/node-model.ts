@@ -438,6 +438,11 @@ export async function dequantizeModelFile(inputPath: string, outputPath: string,
       layerAt.set(l.wq.name, l);
       for (const k of HQQLINEAR_KEYS) if (file.tensor(l.prefix + k)) byKey.set(l.prefix + k, l);
     }
+    for (const l of layers) {
+      if (file.tensor(l.prefix + 'weight') && !byKey.has(l.prefix + 'weight')) {
+        throw new HQQError('BAD_FILE', `${inputPath}: layer ${JSON.stringify(l.prefix.slice(0, -1))} holds both HQQ keys (${l.wq.name}) and a plain ${l.prefix}weight, which its restored weight would replace; the file is a mix of two models. Use the file as the quantizer wrote it`);
+      }
+    }
     const outDtype = (l: HQQLayerInfo): DType => (options.dtype ? dtypeMap[options.dtype] : dtypeOfCompute(l.computeDtype, l.scale.dtype === 'F32' ? 'F32' : l.scale.dtype));
     type Item = { kind: 'layer'; layer: HQQLayerInfo; entry: PlanEntry } | { kind: 'copy'; info: TensorInfo; entry: PlanEntry };
     const items: Item[] = [];
@@ -448,7 +453,7 @@ export async function dequantizeModelFile(inputPath: string, outputPath: string,
     }
     const metadata = Object.fromEntries(Object.entries(file.header.metadata).filter(([k]) => !k.startsWith('hqq_')));
     metadata.hqq_dequantized_by = `${HQQ_WASM_TOOL} ${HQQ_WASM_VERSION}`;
-    const plan = planSafetensors(items.map((i) => i.entry), metadata);
+    const plan = planSafetensors(items.map((i) => i.entry), metadata, { fileName: outputPath });
     writer = await createSafetensorsFileWriter(outputPath, plan, { inputPaths: [inputPath] });
     const hqq = layers.length ? (options.hqq ?? (await loadHQQ())) : undefined;
     let n = 0;

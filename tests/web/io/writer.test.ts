@@ -72,7 +72,7 @@ describe('planSafetensors', () => {
       [[{ name: 'a', dtype: 'F16', shape: [-1] }], 'shape[0] is -1'],
       [[{ name: 'a', dtype: 'F16', shape: [2] }, { name: 'a', dtype: 'F16', shape: [2] }], 'tensor "a": appears twice'],
       [[{ name: '__metadata__', dtype: 'F16', shape: [2] }], 'reserved'],
-      [[{ name: '', dtype: 'F16', shape: [2] }], 'non-empty string'],
+      [[{ name: 3 as never, dtype: 'F16', shape: [2] }], 'tensor name 3 must be a string'],
       [[{ name: 'a', dtype: 'F64', shape: [2 ** 30, 2 ** 30] }], 'overflows 2^53-1'],
     ];
     for (const [entries, msg] of bad) {
@@ -87,6 +87,10 @@ describe('planSafetensors', () => {
       expect((err as HQQError).message).toContain(msg);
     }
     expect(() => planSafetensors([], { n: 1 as never })).toThrow('metadata key "n" has a number value');
+    // An empty name is a valid key (the reference reads and writes it); errors name the output file.
+    const named = planSafetensors([{ name: '', dtype: 'F16', shape: [2] }]);
+    expect(parseSafetensorsHeader(named.headerBytes, named.totalSize).tensors.map((t) => t.name)).toEqual(['']);
+    expect(() => planSafetensors([{ name: '__metadata__', dtype: 'F16', shape: [2] }], undefined, { fileName: 'out.safetensors' })).toThrow(/^out\.safetensors: tensor "__metadata__"/);
   });
 });
 

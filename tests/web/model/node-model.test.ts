@@ -121,6 +121,19 @@ describe('reading quantized layers back (inspect, dequantize)', () => {
   }
 });
 
+describe('a layer with both HQQ keys and a plain weight', () => {
+  it('dequantize refuses it as a bad file (its restored weight would collide), naming the layer', async () => {
+    const entries = refEntries();
+    entries.push({ name: 'layer.weight', dtype: 'F32', shape: [2], data: new Uint8Array(8) });
+    const p = join(dir, 'mixed.safetensors');
+    await writeFile(p, fileBytes(entries));
+    const err = await rejectsWithHQQError(dequantizeModelFile(p, join(dir, 'mixed-deq.safetensors')));
+    expect(err.code).toBe('BAD_FILE');
+    expect(err.message).toMatch(/^.*mixed\.safetensors: layer "layer" holds both HQQ keys \(layer\.W_q\) and a plain layer\.weight/);
+    expect(readdirSync(dir)).not.toContain('mixed-deq.safetensors');
+  });
+});
+
 describe('re-running into an existing output folder', () => {
   let hqq: HQQ;
   let inDir: string;

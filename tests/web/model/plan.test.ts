@@ -304,6 +304,10 @@ describe('selection does what it says (issue 9: include, warnings, requantizing,
     expect(p.tensors.find((t) => t.name === 'layer.bias')).toMatchObject({ action: 'convert', biasOf: 2 });
     // Without include, such names are skipped with a reason that says how to select them.
     expect(plan1(M).tensors[0]!.reason).toBe('not a .weight tensor');
+    // An empty name (a valid safetensors key) is copied: its keys would read back as a layer ".".
+    const unnamed = plan1([{ name: '', dtype: 'F32', shape: [64, 64] }], { include: '.*' });
+    expect(unnamed.tensors[0]).toMatchObject({ action: 'copy', reason: 'empty name: no layer to name its HQQ keys after' });
+    expect(unnamed.shards[0]!.layout.tensors.map((t) => t.name)).toEqual(['']);
   });
 
   it('warns when nothing is quantized, and for patterns and overrides that match nothing', () => {

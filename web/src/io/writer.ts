@@ -130,6 +130,8 @@ export interface PlanSafetensorsOptions {
    * of a model once): the per-file check, a set of every name, is skipped.
    */
   distinctNames?: boolean;
+  /** The file the plan is for, named in errors (default: "planSafetensors", for a caller's own plan). */
+  fileName?: string;
 }
 
 /** The layout's TensorInfo entries, made on first use from the kept entries and their end offsets. */
@@ -168,6 +170,7 @@ export function planSafetensors(entries: Iterable<PlanEntry>, metadata?: Record<
   if (entries === null || typeof entries !== 'object' || typeof (entries as Iterable<PlanEntry>)[Symbol.iterator] !== 'function') {
     throw arg('planSafetensors: entries must be an array of {name, dtype, shape}');
   }
+  const where = options.fileName ?? 'planSafetensors';
   const metaPairs = metadataPairs(metadata);
   const text = new HeaderText();
   text.add('{');
@@ -180,9 +183,10 @@ export function planSafetensors(entries: Iterable<PlanEntry>, metadata?: Record<
   let pos = 0;
   for (const e of entries) {
     const name = e?.name;
-    if (typeof name !== 'string' || name.length === 0) throw arg(`planSafetensors: tensor name ${JSON.stringify(name)} must be a non-empty string`);
+    // An empty name is a valid key: the safetensors reference reads and writes it.
+    if (typeof name !== 'string') throw arg(`${where}: tensor name ${JSON.stringify(name)} must be a string`);
     // (messages are built only on failure: a plan can hold a million entries)
-    const t = () => `planSafetensors: tensor ${JSON.stringify(name)}`;
+    const t = () => `${where}: tensor ${JSON.stringify(name)}`;
     if (name === '__metadata__') throw arg(`${t()}: "__metadata__" is reserved for the metadata block; rename the tensor`);
     if (seen?.has(name)) throw arg(`${t()}: appears twice; tensor names must be unique in a file`);
     seen?.add(name);
@@ -197,7 +201,7 @@ export function planSafetensors(entries: Iterable<PlanEntry>, metadata?: Record<
   const jsonLength = text.finish();
   const n = Math.ceil(jsonLength / 8) * 8;
   if (n > MAX_HEADER_LENGTH) {
-    throw arg(`planSafetensors: the header would be ${n} bytes, over the ${MAX_HEADER_LENGTH}-byte limit readers accept; split the tensors over several shards or shorten the metadata`);
+    throw arg(`${where}: the header would be ${n} bytes, over the ${MAX_HEADER_LENGTH}-byte limit readers accept; split the tensors over several shards or shorten the metadata`);
   }
   const headerBytes = new Uint8Array(8 + n);
   new DataView(headerBytes.buffer).setBigUint64(0, BigInt(n), true);

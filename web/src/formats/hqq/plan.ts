@@ -133,6 +133,8 @@ function test(re: RegExp | undefined, name: string): boolean {
 
 function skipReason(t: TensorInfo, c: ResolvedModelConfig): string | undefined {
   if (!FLOAT_DTYPES.includes(t.dtype)) return `${t.dtype}, not a float weight`;
+  // Its keys would be ".W_q"..., which dequantize reads back as a layer ".": not the tensor "".
+  if (t.name === '') return 'empty name: no layer to name its HQQ keys after';
   const included = test(c.include, t.name);
   if (!included && !t.name.endsWith('.weight')) return 'not a .weight tensor';
   if (t.shape.length !== 2) return `${t.shape.length}-D, only 2-D matrices are quantized`;
@@ -362,7 +364,7 @@ export function planModel(files: readonly ModelInputFile[], config: ModelQuantCo
   const shards: PlannedShard[] = files.map((f, sourceIndex) => {
     const list = files.length === 1 ? tensors : tensors.slice(starts[sourceIndex], starts[sourceIndex + 1]);
     const fileName = sharded ? f.fileName : (options.outputFileName ?? f.fileName);
-    const layout = planSafetensors(entriesOf(list), outputMetadata(f.header.metadata, c), { distinctNames: true }); // checkOutputNames
+    const layout = planSafetensors(entriesOf(list), outputMetadata(f.header.metadata, c), { distinctNames: true, fileName }); // checkOutputNames
     return { fileName, inputName: f.fileName, tensors: list, layout };
   });
   const smallFiles: PlannedSmallFile[] = [];

@@ -39,8 +39,9 @@ export function splitHQQPlan(plan: ModelPlan, count: number): ModelPlan {
   for (let no = 0; no < count; no++) {
     const mine = live.slice(starts[no]!, starts[no + 1]!);
     for (const t of mine) fileOf.set(t.index, no);
-    const layout = planSafetensors(entriesOf(mine), plan.metadata, { distinctNames: true }); // checked by planModel
-    shards.push({ fileName: hqqSplitFileName(no, count), inputName: plan.shards[mine[0]!.sourceIndex]!.inputName, tensors: mine, layout });
+    const fileName = hqqSplitFileName(no, count);
+    const layout = planSafetensors(entriesOf(mine), plan.metadata, { distinctNames: true, fileName }); // checked by planModel
+    shards.push({ fileName, inputName: plan.shards[mine[0]!.sourceIndex]!.inputName, tensors: mine, layout });
   }
   const tensors = plan.tensors.map((t): HQQPlannedTensor => {
     const file = fileOf.get(t.index);
