@@ -88,6 +88,30 @@ describe('hqq-wasm quantize model.gguf', () => {
   });
 });
 
+describe('an output name that says another format', () => {
+  it('a GGUF input with -o x.safetensors is a usage error before anything is written', async () => {
+    for (const name of ['x.safetensors', 'x.SafeTensors']) {
+      const r = await run(['quantize', input, '-o', join(dir, name), '--type', 'Q4_0']);
+      expect(r.code, name).toBe(2);
+      expect(r.stderr, name).toMatch(new RegExp(`names an? \\.${name.split('.')[1]!.toLowerCase()} file, but the output is GGUF: name the output \\.gguf`));
+    }
+    expect((await run(['quantize', input, '-o', join(dir, 'x.safetensors')])).stderr).toMatch(/to get float safetensors of its tensors: hqq-wasm dequantize/);
+    expect((await readdir(dir)).filter((n) => n.startsWith('x.') || n.includes('.x.'))).toEqual([]);
+  });
+
+  it('with --format the choice stands, with a warning (--strict: exit 1, nothing written)', async () => {
+    const out = join(dir, 'chosen.safetensors');
+    const r = await run(['quantize', input, '-o', out, '--type', 'Q8_0', '--format', 'gguf']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/warning \[OUTPUT_EXTENSION\]: -o .*chosen\.safetensors names a \.safetensors file, but the output is GGUF \(--format gguf\)/);
+    const f = await openGGUF(await openFileSource(out));
+    await f.close();
+    const strict = await run(['quantize', input, '-o', join(dir, 'strict.safetensors'), '--type', 'Q8_0', '--format', 'gguf', '--strict']);
+    expect(strict.code).toBe(1);
+    expect((await readdir(dir)).filter((n) => n.includes('strict'))).toEqual([]);
+  });
+});
+
 describe('hqq-wasm inspect / dequantize on GGUF', () => {
   it('inspect summarizes metadata, tokenizer, types and bits per weight; --keys lists tensors; --json is complete', async () => {
     const out = join(dir, 'inspect-q8.gguf');

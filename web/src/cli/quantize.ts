@@ -121,6 +121,26 @@ const GGUF_FLAGS = ['--type', '--tensor-type', '--pure', '--output-tensor-type',
 const ONNX_FLAGS = ['--bits', '--block-size', '--zero-points', '--external-data'];
 const HQQ_FLAGS = ['--nbits', '--group-size', '--axis', '--no-optimize', '--round-zero', '--no-round-zero', '--compute-dtype', '--include', '--exclude', '--tensor-config', '--compare-rtn'];
 
+const FORMAT_NAMES = { hqq: 'HQQ safetensors', gguf: 'GGUF', onnx: 'ONNX' } as const;
+const EXTENSION_FORMAT: Record<string, keyof typeof FORMAT_NAMES> = { '.safetensors': 'hqq', '.gguf': 'gguf', '.onnx': 'onnx' };
+
+/**
+ * An output file whose extension names another format than the one written (a .gguf input with
+ * -o out.safetensors writes GGUF): a usage error, since every reader would take the file for
+ * what its name says; a warning when --format chose the format on purpose.
+ */
+function extensionMismatch(format: keyof typeof FORMAT_NAMES, output: string | undefined, explicit: boolean): CliWarning | undefined {
+  const ext = /\.[^./\\]+$/.exec(output ?? '')?.[0]?.toLowerCase();
+  const named = ext === undefined ? undefined : EXTENSION_FORMAT[ext];
+  if (named === undefined || named === format) return undefined;
+  const message = `-o ${output} names a${named === 'hqq' ? '' : 'n'} ${ext} file, but the output is ${FORMAT_NAMES[format]}`;
+  if (!explicit) {
+    const how = format === 'gguf' && named === 'hqq' ? '; a GGUF input quantizes to GGUF (to get float safetensors of its tensors: hqq-wasm dequantize)' : '';
+    throw new UsageError(`${message}: name the output ${format === 'hqq' ? '.safetensors' : `.${format}`}${how}`);
+  }
+  return { code: 'OUTPUT_EXTENSION', message: `${message} (--format ${format}); readers that go by the name will take it for ${ext}` };
+}
+
 /** The flags given, by name (commander merges the values; usage errors need the names). */
 function given(args: readonly string[], names: readonly string[]): string[] {
   return names.filter((n) => args.some((a) => a === n || a.startsWith(`${n}=`)));
@@ -244,6 +264,8 @@ export async function runQuantize(inputs: string[], flags: QuantizeFlags, io: Ou
   if (!flags.output && !dryRun && !(onnx && isTransformersJsFolder(input))) throw new UsageError('quantize needs -o <output> (or --dry-run)');
   const strict = Boolean(flags.strict);
   const pre: CliWarning[] = [];
+  const mismatch = dryRun ? undefined : extensionMismatch(onnx ? 'onnx' : gguf ? 'gguf' : 'hqq', flags.output, flags.format !== undefined);
+  if (mismatch) pre.push(mismatch);
   const { workers, warning } = capWorkers(flags.workers);
   if (warning) pre.push(warning);
   printWarnings(io, pre);
