@@ -12,6 +12,7 @@ import { rejectsWithHQQError } from '../helpers.js';
 import { buildModel, i64, mlpModel, mlpWeights, randn, type ModelSpec } from './models.js';
 import { dequantizedWeights, openOutput, quantizeInMemory, relErr } from './run-helpers.js';
 import * as schema from '../../../web/src/io/onnx/schema.js';
+import { openONNX } from '../../../web/src/io/onnx/reader.js';
 
 let hqq: HQQ;
 beforeAll(async () => {
@@ -115,6 +116,70 @@ describe('ONNX input errors: clear, and no output', () => {
   it('a tensor of an unknown data type, and raw data of the wrong size', async () => {
     await fails([bytesSource(oneMatMul({}, { name: 'W', dims: [64, 32], raw: new Uint8Array(64 * 32 * 4), dataType: 99 } as never), 'u.onnx')], /data_type 99, which is not an ONNX type/);
     await fails([bytesSource(oneMatMul({}, { name: 'W', dims: [64, 32], values: randn(100, 1) }), 's.onnx')], /holds 400 bytes of raw_data, expected 8192/);
+  });
+});
+
+describe('ONNX structure the reader refuses (issue 13)', () => {
+  async function fails(bytes: Uint8Array, pattern: RegExp) {
+    const sink = memorySink();
+    const e = await rejectsWithHQQError(quantizeModel({ sources: [bytesSource(bytes, 'm.onnx')] }, sink, { workers: 1, createPool: () => createInlinePool(hqq) }));
+    expect(e.code).toBe('BAD_FILE');
+    expect(e.message).toMatch(pattern);
+    expect(sink.files()).toEqual([]);
+  }
+  const W = randn(64 * 32, 5);
+  const io = { inputs: [{ name: 'x', dims: [1, 64] }], outputs: [{ name: 'y', dims: [1, 32] }] };
+
+  it('a value defined twice: two initializers of one name, or a node output over an initializer', async () => {
+    await fails(buildModel({ ...io, initializers: [{ name: 'W', dims: [64, 32], values: W }, { name: 'W', dims: [64, 32], values: randn(64 * 32, 6) }], nodes: [{ op: 'MatMul', inputs: ['x', 'W'], outputs: ['y'] }] }).bytes,
+      /m\.onnx: "W" is defined twice \(an initializer, and an initializer\)/);
+    await fails(buildModel({ ...io, initializers: [{ name: 'W', dims: [64, 32], values: W }], nodes: [{ op: 'MatMul', inputs: ['x', 'W'], outputs: ['y'] }, { op: 'Identity', name: 'id', inputs: ['x'], outputs: ['W'] }] }).bytes,
+      /"W" is defined twice \(an initializer, and an output of Identity node "id"\)/);
+  });
+
+  // ModelProto { ir_version 8, opset_import { version 17 }, graph } written field by field.
+  const msg = (build: (w: InstanceType<typeof schema.Writer>) => void): Uint8Array => {
+    const w = schema.Writer.create();
+    build(w);
+    return w.finish();
+  };
+  const modelOf = (graph: Uint8Array) => msg((w) => {
+    w.uint32((1 << 3) | 0).int64(8);
+    w.uint32((8 << 3) | 2).bytes(msg((o) => o.uint32((2 << 3) | 0).int64(17)));
+    w.uint32((7 << 3) | 2).bytes(graph);
+  });
+
+  it('a known field of the wrong wire type (skipped, an initializer would vanish; decoded, a node would be misread)', async () => {
+    await fails(modelOf(msg((g) => g.uint32((5 << 3) | 0).uint32(1))), /not a valid ONNX model \(GraphProto field 5 is varint \(0\), where the ONNX schema has length-delimited \(2\) at byte \d+\)/);
+    const node = msg((n) => {
+      n.uint32((1 << 3) | 2).string('x');
+      n.uint32((4 << 3) | 0).uint32(3);
+    });
+    await fails(modelOf(msg((g) => g.uint32((1 << 3) | 2).bytes(node))), /NodeProto field 4 is varint \(0\)/);
+    const attr = msg((a) => {
+      a.uint32((1 << 3) | 2).string('alpha');
+      a.uint32((2 << 3) | 0).uint32(1); // f is a float (fixed32)
+    });
+    const withAttr = msg((n) => {
+      n.uint32((4 << 3) | 2).string('Elu');
+      n.uint32((5 << 3) | 2).bytes(attr);
+    });
+    await fails(modelOf(msg((g) => g.uint32((1 << 3) | 2).bytes(withAttr))), /AttributeProto field 2 is varint \(0\), where the ONNX schema has fixed32 \(5\)/);
+    await fails(msg((w) => w.uint32((7 << 3) | 0).uint32(1)), /ModelProto field 7 is varint/);
+    const tensor = msg((t) => {
+      t.uint32((8 << 3) | 2).string('W');
+      t.uint32((9 << 3) | 0).uint32(0); // raw_data as a varint: the data would be lost
+    });
+    await fails(modelOf(msg((g) => g.uint32((5 << 3) | 2).bytes(tensor))), /TensorProto field 9 is varint/);
+  });
+
+  it('unknown field numbers (newer ONNX versions) are kept whatever their wire type', async () => {
+    const b = modelOf(msg((g) => {
+      g.uint32((99 << 3) | 0).uint32(5);
+      g.uint32((98 << 3) | 5).fixed32(7);
+    }));
+    const m = await openONNX(bytesSource(b, 'new.onnx'));
+    expect(m.graphFields.map((f) => f.no)).toEqual([99, 98]);
   });
 });
 

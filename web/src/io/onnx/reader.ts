@@ -11,7 +11,7 @@
 import { HQQError } from '../../errors.js';
 import type { ByteSource } from '../source.js';
 import { FIELD, ONNX_DTYPES, onnxTypes } from './schema.js';
-import { concatBytes, readVarint, scanFields, WindowReader, type WireField } from './wire.js';
+import { checkMessageWire, checkWireTypes, concatBytes, readVarint, scanFields, WindowReader, type WireField } from './wire.js';
 
 /**
  * Where a tensor's bytes are, by `kind`. 'inline': `raw_data` inside the model file, `source` (the
@@ -129,6 +129,7 @@ function tensorSize(source: ByteSource, name: string, dataType: number, dims: nu
 /** A TensorProto in field `f`: decoded without raw_data, with its data located. */
 async function readTensor(m: { source: ByteSource; reader: WindowReader }, f: WireField, where: string, opts: OpenONNXOptions, external: Set<string>): Promise<ONNXTensor> {
   const fields = await scanFields(m.reader, f.dataStart, f.end);
+  checkWireTypes(m.source, 'tensor', fields);
   const raw = fields.find((x) => x.no === FIELD.tensor.rawData && x.wire === 2);
   const rest = await Promise.all(fields.filter((x) => x !== raw).map((x) => m.reader.bytes(x.start, x.end)));
   const proto = onnxTypes.TensorProto.toObject(onnxTypes.TensorProto.decode(concatBytes(rest)), { longs: Number, defaults: false, bytes: Array }) as Record<string, unknown>;
@@ -178,13 +179,21 @@ async function readNode(m: { source: ByteSource; reader: WindowReader }, f: Wire
   let obj: Record<string, unknown>;
   let constant: ONNXTensor | undefined;
   if (f.end - f.dataStart <= DECODE_LIMIT) {
-    obj = decodeNode(await m.reader.bytes(f.dataStart, f.end));
+    const bytes = await m.reader.bytes(f.dataStart, f.end);
+    checkMessageWire(m.source, 'node', bytes, f.dataStart);
+    obj = decodeNode(bytes);
   } else {
     const fields = await scanFields(m.reader, f.dataStart, f.end);
+    checkWireTypes(m.source, 'node', fields);
     const small = fields.filter((x) => x.no !== FIELD.node.attribute || x.end - x.dataStart <= DECODE_LIMIT);
-    obj = decodeNode(concatBytes(await Promise.all(small.map((x) => m.reader.bytes(x.start, x.end)))));
+    const smallBytes = await Promise.all(small.map((x) => m.reader.bytes(x.start, x.end)));
+    small.forEach((x, i) => {
+      if (x.no === FIELD.node.attribute) checkMessageWire(m.source, 'attribute', smallBytes[i]!.subarray(x.dataStart - x.start), x.dataStart);
+    });
+    obj = decodeNode(concatBytes(smallBytes));
     for (const a of fields.filter((x) => !small.includes(x))) {
       const af = await scanFields(m.reader, a.dataStart, a.end);
+      checkWireTypes(m.source, 'attribute', af);
       const t = af.find((x) => x.no === FIELD.attribute.t && x.wire === 2);
       if (obj.op_type !== 'Constant' || !t) throw bad(m.source, `node ${JSON.stringify(obj.name ?? '')} (${String(obj.op_type)}) has an attribute of ${a.end - a.dataStart} bytes; only Constant nodes may hold large tensors here`);
       constant = await readTensor(m, t, `Constant ${String(obj.name ?? '')}`, opts, external);
@@ -235,6 +244,7 @@ export async function openONNX(source: ByteSource, opts: OpenONNXOptions = {}): 
   const m = { source, reader };
   if (source.size === 0) throw bad(source, 'the file is empty; it is not an ONNX model');
   const modelFields = await scanFields(reader, 0, source.size);
+  checkWireTypes(source, 'model', modelFields);
   const graphs = modelFields.filter((f) => f.no === FIELD.model.graph && f.wire === 2);
   if (graphs.length !== 1) throw bad(source, `${graphs.length === 0 ? 'no graph' : 'several graph fields'} in the ModelProto; is it an ONNX model?`);
   const irF = modelFields.find((f) => f.no === FIELD.model.irVersion && f.wire === 0);
@@ -246,6 +256,7 @@ export async function openONNX(source: ByteSource, opts: OpenONNXOptions = {}): 
   if (!irF || opsets.length === 0) throw bad(source, 'the ModelProto has no ir_version or no opset_import; is it an ONNX model?');
   const graph = graphs[0]!;
   const graphFields = await scanFields(reader, graph.dataStart, graph.end);
+  checkWireTypes(source, 'graph', graphFields);
   const external = new Set<string>();
   const model: ONNXModel = {
     source, reader, modelFields, graph, graphFields, irVersion: await readVarint(reader, irF), opsets,
@@ -260,7 +271,9 @@ export async function openONNX(source: ByteSource, opts: OpenONNXOptions = {}): 
       subgraphReads(n.attribute, model.subgraphReads);
       model.nodes.push(n);
     } else if (f.no === FIELD.graph.input || f.no === FIELD.graph.output || f.no === FIELD.graph.valueInfo) {
-      const v = onnxTypes.ValueInfoProto.toObject(onnxTypes.ValueInfoProto.decode(await reader.bytes(f.dataStart, f.end))) as { name?: string; type?: { tensor_type?: { elem_type?: number } } };
+      const vb = await reader.bytes(f.dataStart, f.end);
+      checkMessageWire(source, 'valueInfo', vb, f.dataStart);
+      const v = onnxTypes.ValueInfoProto.toObject(onnxTypes.ValueInfoProto.decode(vb)) as { name?: string; type?: { tensor_type?: { elem_type?: number } } };
       const name = v.name ?? '';
       const et = v.type?.tensor_type?.elem_type;
       if (et) model.elemTypes.set(name, et);
@@ -268,9 +281,30 @@ export async function openONNX(source: ByteSource, opts: OpenONNXOptions = {}): 
       if (f.no === FIELD.graph.output) model.graphOutputs.add(name);
     }
   }
+  checkSingleDefinitions(model);
   model.externalFiles = [...external];
   model.bytes = await skeleton(model);
   return model;
+}
+
+/**
+ * Each value is defined once (the ONNX checker's SSA rule, which onnxruntime enforces too): two
+ * initializers of one name, or a node output that an initializer or another node also defines,
+ * make the model ambiguous; which weight a reader takes is unspecified, so the rewrite could
+ * quantize the one that is not used.
+ */
+function checkSingleDefinitions(model: ONNXModel): void {
+  const defined = new Map<string, string>();
+  const define = (name: string, what: string) => {
+    if (name === '') return; // an omitted optional output
+    const before = defined.get(name);
+    if (before !== undefined) {
+      throw bad(model.source, `${JSON.stringify(name)} is defined twice (${before}, and ${what}); an ONNX graph defines each value once (onnxruntime refuses it too). Re-export the model`);
+    }
+    defined.set(name, what);
+  };
+  for (const t of model.initializers) define(t.name, 'an initializer');
+  for (const n of model.nodes) for (const o of n.output) define(o, `an output of ${n.opType} node ${JSON.stringify(n.name)}`);
 }
 
 /**

@@ -30,6 +30,42 @@ export const FIELD = {
   attribute: { name: 1, t: 5 },
 } as const;
 
+/**
+ * The wire types the ONNX schema allows per field of the messages the reader walks or decodes
+ * (0 varint, 1 fixed64, 2 length-delimited, 5 fixed32; repeated numbers may also be packed, 2),
+ * and the message type of the fields the wire check descends into. A known field of another wire
+ * type is a damaged model: skipped, it would silently lose a weight (an initializer with a varint
+ * tag), and protobufjs would misread it. Unknown field numbers are kept (newer ONNX versions).
+ */
+export type WireMessage = 'model' | 'graph' | 'tensor' | 'node' | 'attribute' | 'valueInfo';
+export const WIRE_TYPES: Record<WireMessage, Record<number, { wires: readonly number[]; message?: WireMessage }>> = {
+  model: {
+    1: { wires: [0] }, 2: { wires: [2] }, 3: { wires: [2] }, 4: { wires: [2] }, 5: { wires: [0] }, 6: { wires: [2] },
+    7: { wires: [2] }, 8: { wires: [2] }, 14: { wires: [2] }, 20: { wires: [2] }, 25: { wires: [2] }, 26: { wires: [2] },
+  },
+  graph: {
+    1: { wires: [2], message: 'node' }, 2: { wires: [2] }, 5: { wires: [2], message: 'tensor' }, 10: { wires: [2] },
+    11: { wires: [2], message: 'valueInfo' }, 12: { wires: [2], message: 'valueInfo' }, 13: { wires: [2], message: 'valueInfo' },
+    14: { wires: [2] }, 15: { wires: [2] }, 16: { wires: [2] },
+  },
+  tensor: {
+    1: { wires: [0, 2] }, 2: { wires: [0] }, 3: { wires: [2] }, 4: { wires: [5, 2] }, 5: { wires: [0, 2] }, 6: { wires: [2] },
+    7: { wires: [0, 2] }, 8: { wires: [2] }, 9: { wires: [2] }, 10: { wires: [1, 2] }, 11: { wires: [0, 2] }, 12: { wires: [2] },
+    13: { wires: [2] }, 14: { wires: [0] }, 16: { wires: [2] },
+  },
+  node: {
+    1: { wires: [2] }, 2: { wires: [2] }, 3: { wires: [2] }, 4: { wires: [2] }, 5: { wires: [2], message: 'attribute' },
+    6: { wires: [2] }, 7: { wires: [2] }, 8: { wires: [2] }, 9: { wires: [2] }, 10: { wires: [2] },
+  },
+  attribute: {
+    1: { wires: [2] }, 2: { wires: [5] }, 3: { wires: [0] }, 4: { wires: [2] }, 5: { wires: [2], message: 'tensor' },
+    6: { wires: [2], message: 'graph' }, 7: { wires: [5, 2] }, 8: { wires: [0, 2] }, 9: { wires: [2] },
+    10: { wires: [2], message: 'tensor' }, 11: { wires: [2], message: 'graph' }, 13: { wires: [2] }, 14: { wires: [2] },
+    15: { wires: [2] }, 20: { wires: [0] }, 21: { wires: [2] }, 22: { wires: [2] }, 23: { wires: [2] },
+  },
+  valueInfo: { 1: { wires: [2] }, 2: { wires: [2] }, 3: { wires: [2] }, 4: { wires: [2] } },
+};
+
 /** TensorProto.DataType values and their container names (the safetensors spelling where there is one). */
 export const ONNX_DTYPES: Record<number, { name: string; bytes: number }> = {
   1: { name: 'F32', bytes: 4 }, 2: { name: 'U8', bytes: 1 }, 3: { name: 'I8', bytes: 1 }, 4: { name: 'U16', bytes: 2 },

@@ -6,7 +6,7 @@
  */
 import { HQQError } from '../../errors.js';
 import type { ByteSource } from '../source.js';
-import { Reader, Writer } from './schema.js';
+import { Reader, WIRE_TYPES, Writer, type WireMessage } from './schema.js';
 
 /** One protobuf field of a message, located in the source (absolute byte positions). */
 export interface WireField {
@@ -94,6 +94,51 @@ export async function scanFields(r: WindowReader, begin: number, end: number): P
     pos = fieldEnd;
   }
   return out;
+}
+
+const WIRE_NAMES = ['varint (0)', 'fixed64 (1)', 'length-delimited (2)', 'group start (3)', 'group end (4)', 'fixed32 (5)'];
+const MESSAGE_NAMES: Record<WireMessage, string> = { model: 'ModelProto', graph: 'GraphProto', tensor: 'TensorProto', node: 'NodeProto', attribute: 'AttributeProto', valueInfo: 'ValueInfoProto' };
+
+/** Refuses a known field of `message` whose wire type the ONNX schema does not allow (see WIRE_TYPES). */
+export function checkWireType(source: ByteSource, message: WireMessage, no: number, wire: number, pos: number): void {
+  const want = WIRE_TYPES[message][no];
+  if (want && !want.wires.includes(wire)) {
+    throw bad(source, `${MESSAGE_NAMES[message]} field ${no} is ${WIRE_NAMES[wire] ?? `wire type ${wire}`}, where the ONNX schema has ${want.wires.map((w) => WIRE_NAMES[w]).join(' or ')}`, pos);
+  }
+}
+
+/** `checkWireType` over fields already scanned. */
+export function checkWireTypes(source: ByteSource, message: WireMessage, fields: readonly WireField[]): void {
+  for (const f of fields) checkWireType(source, message, f.no, f.wire, f.start);
+}
+
+/**
+ * The wire check of a whole message held in memory (`bytes`, which start at byte `base` of the
+ * model file), descending into the sub-messages WIRE_TYPES names (a node's attributes, their
+ * tensors and subgraphs). Malformed framing is BAD_FILE too.
+ */
+export function checkMessageWire(source: ByteSource, message: WireMessage, bytes: Uint8Array, base: number, depth = 0): void {
+  if (depth > 64) throw bad(source, 'messages nested more than 64 deep', base);
+  const rd = new Reader(bytes);
+  while (rd.pos < bytes.length) {
+    const at = rd.pos;
+    let tag: number;
+    try {
+      tag = rd.uint32();
+      checkWireType(source, message, tag >>> 3, tag & 7, base + at);
+      const child = WIRE_TYPES[message][tag >>> 3]?.message;
+      if ((tag & 7) === 2 && child) {
+        const len = rd.uint32();
+        if (rd.pos + len > bytes.length) throw bad(source, `field ${tag >>> 3} runs past the end of its message`, base + at);
+        checkMessageWire(source, child, bytes.subarray(rd.pos, rd.pos + len), base + rd.pos, depth + 1);
+        rd.pos += len;
+      } else rd.skipType(tag & 7);
+    } catch (e) {
+      if (e instanceof HQQError) throw e;
+      throw bad(source, 'a field runs past the end of its message', base + at);
+    }
+    if (tag >>> 3 === 0) throw bad(source, 'field number 0', base + at);
+  }
 }
 
 /** A varint field's value (small integers: ir_version, data_type...). */
