@@ -9,6 +9,7 @@ import { checkEncodedRange } from './formats/convert.js';
 import { openGGUF, type GGUFFile, type GGUFTensorInfo } from './io/gguf-reader.js';
 import type { GGUFValue } from './io/gguf-metadata.js';
 import { openFileSource } from './io/node-file.js';
+import { createOutputFolder, dequantizedFileName, resolveOneFileOutput } from './io/node-output-target.js';
 import { createSafetensorsFileWriter } from './io/node-writer.js';
 import { planSafetensors, type PlanEntry } from './io/writer.js';
 import { abortOnTermination } from './node-signals.js';
@@ -175,8 +176,10 @@ export async function dequantizeGGUFFile(inputPath: string, outputPath: string, 
   try {
     const tensors = f.header.tensors;
     const entries: PlanEntry[] = tensors.map((t) => ({ name: t.name, dtype: outDtype(t, options.dtype), shape: t.shape }));
-    const plan = planSafetensors(entries, stringMetadata(f), { fileName: outputPath });
-    writer = await createSafetensorsFileWriter(outputPath, plan, { inputPaths: [inputPath] });
+    const out = await resolveOneFileOutput(outputPath, dequantizedFileName(inputPath));
+    const plan = planSafetensors(entries, stringMetadata(f), { fileName: out.path });
+    if (out.createFolder) await createOutputFolder(out.createFolder);
+    writer = await createSafetensorsFileWriter(out.path, plan, { inputPaths: [inputPath] });
     const hqq = options.hqq ?? (await loadHQQ());
     let dequantized = 0;
     for (let i = 0; i < tensors.length; i++) {

@@ -53,12 +53,12 @@ function rerunOf(records: readonly PartRecord[], part: number, count: number): s
 }
 
 /** The folder and the record tag ('' for a folder output, `<prefix>.` for GGUF) that `outputPath` names. */
-async function resolveTarget(outputPath: string): Promise<{ dir: string; tag?: string }> {
+async function resolveTarget(outputPath: string): Promise<{ dir: string; tag?: string; named?: string }> {
   if (typeof outputPath !== 'string' || outputPath.length === 0) throw new HQQError('INVALID_ARGUMENT', 'merge needs the output path the parts were written to (the -o of quantize --shard)');
   const st = await stat(outputPath).catch(() => undefined);
   if (st?.isDirectory()) return { dir: outputPath };
   if (/\.gguf$/i.test(outputPath)) return { dir: dirname(outputPath), tag: `${splitPrefix(basename(outputPath))}.` };
-  if (/\.json$/i.test(outputPath) || st?.isFile()) return { dir: dirname(outputPath), tag: '' }; // dir/name.index.json, or a one-file output
+  if (/\.json$/i.test(outputPath) || st?.isFile()) return { dir: dirname(outputPath), tag: '', named: basename(outputPath) }; // dir/name.index.json, or a one-file output
   throw new HQQError('INVALID_ARGUMENT', `${outputPath}: no such folder; pass the -o of the quantize --shard runs (a folder, or the .gguf name)`);
 }
 
@@ -194,6 +194,15 @@ async function writeAll(dir: string, files: readonly { name: string; data: Uint8
 }
 
 /** Checks the parts of the sharded run written to `outputPath` and completes the output (see the module comment). */
+/** A file named as the output must be one the parts write: the folder may hold another run's parts. */
+function checkNamedOutput(outputPath: string, named: string | undefined, ref: PartRecord): void {
+  if (named === undefined) return;
+  const outputs = [...ref.files.map((f) => f.name), ...ref.smallFiles.map((f) => f.name), ...(ref.deferred ?? []).map((d) => d.name)];
+  if (outputs.includes(named)) return;
+  const shown = outputs.slice(0, 3).join(', ') + (outputs.length > 3 ? ', ...' : '');
+  throw new HQQError('INVALID_ARGUMENT', `${outputPath} is not an output of the parts in ${dirname(outputPath) || '.'}: their records describe ${shown}; pass that output (or the folder) to merge`);
+}
+
 export async function mergeParts(outputPath: string): Promise<MergeReport> {
   if (outputPath !== undefined && outputPath !== null) pathArgument(outputPath, 'mergeParts', 'outputPath');
   const target = await resolveTarget(outputPath);
@@ -202,6 +211,7 @@ export async function mergeParts(outputPath: string): Promise<MergeReport> {
   const found = await readRecords(dir, tag);
   const records = found.map((f) => f.record);
   const ref = checkRecords(dir, found);
+  checkNamedOutput(outputPath, target.named, ref);
   const files = await checkFiles(dir, ref, records);
   const report: MergeReport = { format: ref.format, folder: dir, count: ref.count, fingerprint: ref.fingerprint, files, written: [] };
   if (ref.format === 'gguf') report.tensors = await checkGGUFSplits(files);

@@ -16,7 +16,7 @@ import type { FormatName } from './formats/types.js';
 import { modelInputFromFolder } from './model/folder-input.js';
 import { parseIndexJson } from './io/index-json.js';
 import { openFileSource } from './io/node-file.js';
-import { resolveOutputTarget } from './io/node-output-target.js';
+import { createOutputFolder, dequantizedFileName, resolveOneFileOutput, resolveOutputTarget } from './io/node-output-target.js';
 import { nodeFilesSink } from './io/node-files-sink.js';
 import { nodeOutputSink, type NodeOutputSink, type OutputTarget } from './io/node-sink.js';
 import { createSafetensorsFileWriter } from './io/node-writer.js';
@@ -453,8 +453,10 @@ export async function dequantizeModelFile(inputPath: string, outputPath: string,
     }
     const metadata = Object.fromEntries(Object.entries(file.header.metadata).filter(([k]) => !k.startsWith('hqq_')));
     metadata.hqq_dequantized_by = `${HQQ_WASM_TOOL} ${HQQ_WASM_VERSION}`;
-    const plan = planSafetensors(items.map((i) => i.entry), metadata, { fileName: outputPath });
-    writer = await createSafetensorsFileWriter(outputPath, plan, { inputPaths: [inputPath] });
+    const out = await resolveOneFileOutput(outputPath, dequantizedFileName(inputPath));
+    const plan = planSafetensors(items.map((i) => i.entry), metadata, { fileName: out.path });
+    if (out.createFolder) await createOutputFolder(out.createFolder);
+    writer = await createSafetensorsFileWriter(out.path, plan, { inputPaths: [inputPath] });
     const hqq = layers.length ? (options.hqq ?? (await loadHQQ())) : undefined;
     let n = 0;
     for (const item of items) {

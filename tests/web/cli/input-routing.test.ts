@@ -4,7 +4,7 @@
  * model folder stands for its weights in inspect and dequantize, a sharded run refuses an output
  * path that is a file, and a file system that reports no space (procfs) is not "full".
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,5 +97,41 @@ describe('CLI input routing', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/\[IO_ERROR\]/);
     expect(r.stderr).not.toMatch(/not enough free space/);
+  });
+});
+
+describe('CLI output paths of one-file writers', () => {
+  it('dequantize -o newdir/ writes newdir/<input>.safetensors (it wrote a file named newdir); an existing folder receives it', async () => {
+    const q = join(dir, 'q4.safetensors');
+    expect((await run(['quantize', model, '--nbits', '4', '-o', q])).code).toBe(0);
+    const r = await run(['dequantize', q, '-o', join(dir, 'newdir') + '/']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await stat(join(dir, 'newdir'))).isDirectory()).toBe(true);
+    expect(await readdir(join(dir, 'newdir'))).toEqual(['q4.safetensors']);
+    const again = await run(['dequantize', q, '-o', join(dir, 'newdir')]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/wrote .*newdir[\\/]q4\.safetensors/);
+    // Into the input's own folder under the input's name: the input would be overwritten.
+    const own = await run(['dequantize', q, '-o', dir]);
+    expect(own.code).toBe(1);
+    expect(own.stderr).toMatch(/the output is the input file/);
+    const fileSlash = await run(['dequantize', q, '-o', model + '/']);
+    expect(fileSlash.code).toBe(1);
+    expect(fileSlash.stderr).toMatch(/ends in "\/" \(a folder\), but it is a file/);
+  });
+
+  it('merge of a named file refuses the parts of another output in its folder (it merged them)', async () => {
+    const sub = join(dir, 'merge-case');
+    await mkdir(sub);
+    const one = join(sub, 'one.safetensors');
+    const p = await run(['quantize', model, '--nbits', '4', '--shard', '1/1', '-o', one]);
+    expect(p.code, p.stderr).toBe(0);
+    await writeFile(join(sub, 'other.safetensors'), 'x');
+    const wrong = await run(['merge', join(sub, 'other.safetensors')]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/other\.safetensors is not an output of the parts in .*their records describe one\.safetensors; pass that output/);
+    expect((await readdir(sub)).filter((n) => n.startsWith('.hqq-wasm-part-'))).toHaveLength(1); // the record is kept
+    const right = await run(['merge', one]);
+    expect(right.code, right.stderr).toBe(0);
   });
 });

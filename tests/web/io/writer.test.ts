@@ -104,6 +104,14 @@ describe('createSafetensorsFileWriter', () => {
   });
   const partials = async () => (await readdir(dir)).filter((f) => f.endsWith('.partial'));
 
+  it('refuses a path that ends with a separator (a folder name), creating nothing', async () => {
+    const plan = planSafetensors(ENTRIES, { format: 'pt' });
+    const err = await rejectsWithHQQError(createSafetensorsFileWriter(join(dir, 'newdir') + '/', plan));
+    expect(err.code).toBe('INVALID_ARGUMENT');
+    expect(err.message).toMatch(/ends with a path separator, so it names a folder, but this writes one file/);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
   it('writes tensors out of order and in chunks, then reads back identical bytes', async () => {
     const plan = planSafetensors(ENTRIES, { format: 'pt' });
     const data = new Map(plan.tensors.map((t, i) => [t.name, pattern(t.byteLength, i + 1)]));

@@ -13,7 +13,7 @@
  *     is a folder output and is replaced as a whole, like the run that made it;
  *   - anything else is the file's path.
  */
-import { stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, sep } from 'node:path';
 import { HQQError } from '../errors.js';
 import { checkOutputIsNotInput, inspectFolderTarget, type OutputTarget } from './node-sink.js';
@@ -76,4 +76,44 @@ export async function resolveOutputTarget(outputPath: string, options: ResolveOu
   await checkOutputIsNotInput(resolved.target, options.inputPaths ?? []);
   if (resolved.target.kind === 'folder' && options.checkFolder !== false) await inspectFolderTarget(resolved.target.path);
   return resolved;
+}
+
+/** A one-file output written by a plain file writer (dequantize): its path, and a folder to create first. */
+export interface OneFileOutput {
+  /** The file to write. */
+  path: string;
+  /** A folder named with a trailing "/" that does not exist yet: create it once the plan is valid. */
+  createFolder?: string;
+}
+
+/**
+ * `outputPath` as the path of one file, with the one-file rules of `resolveOutputTarget`: a path
+ * ending in "/" is a folder (created) holding `defaultFileName`, an existing folder receives it,
+ * anything else is the file's path.
+ */
+export async function resolveOneFileOutput(outputPath: string, defaultFileName: string): Promise<OneFileOutput> {
+  if (typeof outputPath !== 'string' || outputPath.length === 0) throw new HQQError('INVALID_ARGUMENT', 'the output path must be a non-empty string');
+  const slash = endsWithSeparator(outputPath);
+  const bare = slash ? outputPath.replace(/[\\/]+$/, '') || outputPath : outputPath;
+  const st = await statOrUndefined(bare);
+  if (slash && st && !st.isDirectory()) {
+    throw new HQQError('INVALID_ARGUMENT', `${outputPath}: ends in "/" (a folder), but it is a file; drop the "/" to replace the file, or name a folder`);
+  }
+  if (st?.isDirectory()) return { path: join(bare, defaultFileName) };
+  if (slash) return { path: join(bare, defaultFileName), createFolder: bare };
+  return { path: bare };
+}
+
+/** The default name of a dequantized file: the input's base name as a .safetensors file. */
+export function dequantizedFileName(inputPath: string): string {
+  return basename(inputPath).replace(/\.(safetensors|gguf)$/i, '') + '.safetensors';
+}
+
+/** Creates a folder an output was asked into (`-o newdir/`). */
+export async function createOutputFolder(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw new HQQError('IO_ERROR', `${dir}: cannot create the output folder (${(e as Error).message}); check the path and permissions`, { cause: e });
+  }
 }

@@ -344,6 +344,10 @@ export async function createLayoutFileWriter(
     throw new HQQError('INVALID_ARGUMENT', `createLayoutFileWriter: targetPath must be a non-empty path, got ${JSON.stringify(targetPath)}`);
   }
   checkLayout(targetPath, plan);
+  // A trailing separator names a folder: writing a file of that name (newdir/ -> newdir) surprises.
+  if (/[\\/]$/.test(targetPath)) {
+    throw new HQQError('INVALID_ARGUMENT', `${targetPath}: ends with a path separator, so it names a folder, but this writes one file; pass a file path (e.g. ${targetPath}model.safetensors)`);
+  }
   const { full, placed } = await resolveTarget(targetPath);
   const name = basename(placed);
   let targetStat: Awaited<ReturnType<typeof stat>> | undefined;
@@ -353,7 +357,7 @@ export async function createLayoutFileWriter(
     if (!isENOENT(e)) throw new HQQError('IO_ERROR', `${targetPath}: cannot stat the output path (${errText(e)})`, { cause: e });
   }
   if (targetStat && !targetStat.isFile()) {
-    throw new HQQError('INVALID_ARGUMENT', `${targetPath}: exists and is not a regular file (a directory?); pass a file path for the output`);
+    throw new HQQError('INVALID_ARGUMENT', `${targetPath}: exists and is not a regular file (a directory or a device); pass a file path for the output`);
   }
   for (const input of options.inputPaths ?? []) {
     const real = await realOrResolved(input);
