@@ -72,6 +72,12 @@ describe('CLI input routing', () => {
     expect(d.stderr).toMatch(/NOTHING_TO_DEQUANTIZE/);
     expect(d.code).toBe(0);
 
+    // Sub-folders are no weight files, even when named like one (a --shard run's output folder).
+    await mkdir(join(folder, 'parts.safetensors'));
+    await mkdir(join(folder, 'x.gguf'));
+    const sub = await run(['inspect', folder]);
+    expect(sub.code, sub.stderr).toBe(0);
+    expect(sub.stdout).toMatch(/folder[\\/]model\.safetensors /);
     await writeModel(join(folder, 'other.safetensors'));
     const two = await run(['inspect', folder]);
     expect(two.code).toBe(2);
@@ -119,6 +125,16 @@ describe('CLI output paths of one-file writers', () => {
     expect(fileSlash.code).toBe(1);
     expect(fileSlash.stderr).toMatch(/ends in "\/" \(a folder\), but it is a file/);
   });
+
+  it('an output folder that cannot be created (procfs) fails at once; recursive mkdir spun forever there', async () => {
+    const q = join(dir, 'q4p.safetensors');
+    expect((await run(['quantize', model, '--nbits', '4', '-o', q])).code).toBe(0);
+    for (const args of [['dequantize', q, '-o', '/proc/hqq-wasm-newdir/'], ['quantize', model, '--nbits', '4', '--shard', '1/2', '-o', '/proc/hqq-wasm-newdir/a/']]) {
+      const r = await run(args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr).toMatch(/\[IO_ERROR\].*hqq-wasm-newdir/);
+    }
+  }, 30_000);
 
   it('merge of a named file refuses the parts of another output in its folder (it merged them)', async () => {
     const sub = join(dir, 'merge-case');

@@ -34,7 +34,23 @@ describe('parseHFJson', () => {
 
   it('skips a byte order mark; still refuses what Python refuses', () => {
     expect(parseHFJson('\ufeff{"x": 1}')).toEqual({ x: 1 });
-    for (const bad of ['{"a": nan}', '{"a": NaNx}', '{"a": 1NaN}', '{"a": +Infinity}', '{"a": NaN']) expect(() => parseHFJson(bad), bad).toThrow(SyntaxError);
+    for (const bad of ['{"a": nan}', '{"a": NaNx}', '{"a": 1NaN}', '{"a": +Infinity}', '{"a": NaN', '{NaN: 1}', '{"a": 1, Infinity: 2}', '{"a": NaN NaN}']) {
+      expect(() => parseHFJson(bad), bad).toThrow(SyntaxError);
+    }
+    expect(parseHFJson('[NaN, [-Infinity], {"k": [1, Infinity]}]')).toEqual([NaN, [-Infinity], { k: [1, Infinity] }]);
+    expect(parseHFJson('NaN')).toBeNaN();
+  });
+
+  it('errors point into the text as written, never at the stand-in for a token', () => {
+    const text = '{"x": NaN, "y": +Infinity}';
+    let message = '';
+    try {
+      parseHFJson(text);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).not.toMatch(/hqq-wasm|\\u0000/);
+    expect(message).toMatch(/position 16|column 17|Unexpected token '\+'/);
   });
 });
 

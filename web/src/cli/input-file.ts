@@ -28,12 +28,21 @@ async function isDirectory(path: string): Promise<boolean> {
   }
 }
 
+/** The regular files of `dir` (symlinks followed), sorted: a sub-folder named x.safetensors is no weight file. */
+async function fileNames(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (e.isFile() || (e.isSymbolicLink() && (await stat(join(dir, e.name)).catch(() => undefined))?.isFile())) out.push(e.name);
+  }
+  return out.sort();
+}
+
 /**
  * The weights file of a model folder: its safetensors index, else its one .safetensors, .gguf or
  * .onnx file (also in an `onnx/` sub-folder, as transformers.js lays it out).
  */
 async function folderWeights(dir: string, command: string): Promise<string> {
-  const names = (await readdir(dir)).sort();
+  const names = await fileNames(dir);
   const pick = (re: RegExp) => names.filter((n) => re.test(n));
   for (const re of [/\.safetensors\.index\.json$/, /\.safetensors$/, /\.gguf$/i, /\.onnx$/i]) {
     const found = pick(re);
@@ -42,8 +51,8 @@ async function folderWeights(dir: string, command: string): Promise<string> {
       throw new UsageError(`${dir} holds ${found.length} such weight files (${found.slice(0, 4).join(', ')}${found.length > 4 ? ', ...' : ''}); ${command} one of them by its path`);
     }
   }
-  if (names.includes('onnx') && (await isDirectory(join(dir, 'onnx')))) {
-    const onnx = (await readdir(join(dir, 'onnx'))).filter((n) => /\.onnx$/i.test(n)).sort();
+  if (await isDirectory(join(dir, 'onnx'))) {
+    const onnx = (await fileNames(join(dir, 'onnx'))).filter((n) => /\.onnx$/i.test(n));
     if (onnx.includes('model.onnx')) return join(dir, 'onnx', 'model.onnx');
     if (onnx.length === 1) return join(dir, 'onnx', onnx[0]!);
   }

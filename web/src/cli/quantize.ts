@@ -133,7 +133,7 @@ function extensionMismatch(format: keyof typeof FORMAT_NAMES, output: string | u
   const ext = /\.[^./\\]+$/.exec(output ?? '')?.[0]?.toLowerCase();
   const named = ext === undefined ? undefined : EXTENSION_FORMAT[ext];
   if (named === undefined || named === format) return undefined;
-  const message = `-o ${output} names a${named === 'hqq' ? '' : 'n'} ${ext} file, but the output is ${FORMAT_NAMES[format]}`;
+  const message = `-o ${output} names ${ext === '.onnx' ? 'an' : 'a'} ${ext} file, but the output is ${FORMAT_NAMES[format]}`;
   if (!explicit) {
     const how = format === 'gguf' && named === 'hqq' ? '; a GGUF input quantizes to GGUF (to get float safetensors of its tensors: hqq-wasm dequantize)' : '';
     throw new UsageError(`${message}: name the output ${format === 'hqq' ? '.safetensors' : `.${format}`}${how}`);

@@ -8,7 +8,7 @@
  * of the part is in place. A part that fails leaves the files it had published (complete files;
  * the merge checks their sizes and headers) and no record.
  */
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HQQError } from '../errors.js';
 import { parsePartRecordName } from '../model/shard.js';
@@ -16,6 +16,7 @@ import type { FileLayout } from './layout.js';
 import { nodeOutputSink, type NodeOutputSink, type NodeOutputSinkOptions } from './node-sink.js';
 import { errText } from './node-writer.js';
 import type { ShardWriter } from './sink.js';
+import { makeFolders } from './node-folders.js';
 
 function arg(message: string): HQQError {
   return new HQQError('INVALID_ARGUMENT', message);
@@ -57,7 +58,7 @@ export function nodeFilesSink(dir: string, options: NodeOutputSinkOptions = {}):
     names.add(fileName);
     if (!made) {
       try {
-        await mkdir(dir, { recursive: true });
+        await makeFolders(dir);
       } catch (e) {
         throw new HQQError('IO_ERROR', `${dir}: cannot create the output folder (${errText(e)}); check the path and permissions`, { cause: e });
       }

@@ -13,11 +13,12 @@
  *     is a folder output and is replaced as a whole, like the run that made it;
  *   - anything else is the file's path.
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, dirname, join, sep } from 'node:path';
 import { HQQError } from '../errors.js';
 import { checkOutputIsNotInput, inspectFolderTarget, type OutputTarget } from './node-sink.js';
 import { OUTPUT_MARKER } from './node-temporaries.js';
+import { makeFolders } from './node-folders.js';
 
 export interface ResolvedOutput {
   target: OutputTarget;
@@ -112,7 +113,7 @@ export function dequantizedFileName(inputPath: string): string {
 /** Creates a folder an output was asked into (`-o newdir/`). */
 export async function createOutputFolder(dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true });
+    await makeFolders(dir);
   } catch (e) {
     throw new HQQError('IO_ERROR', `${dir}: cannot create the output folder (${(e as Error).message}); check the path and permissions`, { cause: e });
   }

@@ -28,6 +28,7 @@ import {
 } from './node-temporaries.js';
 import { createLayoutFileWriter, errText, openLayoutFile, syncFolder, type LayoutFile, type LayoutFileWriter } from './node-writer.js';
 import type { ModelSink, ShardWriter } from './sink.js';
+import { makeFolders } from './node-folders.js';
 
 export { OUTPUT_MARKER } from './node-temporaries.js';
 
@@ -379,7 +380,7 @@ function folderSink(target: OutputTarget & { kind: 'folder' }, c: Common): NodeO
     await removeStale(c, parent);
     await inspectFolderTarget(real, shown); // refuse before anything is created
     try {
-      const first = await mkdir(parent, { recursive: true });
+      const first = await makeFolders(parent);
       if (first) createdParent = { first, last: parent };
     } catch (e) {
       throw new HQQError('IO_ERROR', `${shown}: cannot create the folder ${parent} (${errText(e)})`, { cause: e });
@@ -411,7 +412,7 @@ function folderSink(target: OutputTarget & { kind: 'folder' }, c: Common): NodeO
 
   const placeIn = async (dir: string, fileName: string): Promise<string> => {
     const p = join(dir, ...fileName.split('/'));
-    if (fileName.includes('/')) await mkdir(dirname(p), { recursive: true });
+    if (fileName.includes('/')) await makeFolders(dirname(p));
     return p;
   };
 

@@ -294,17 +294,23 @@ export async function openONNX(source: ByteSource, opts: OpenONNXOptions = {}): 
  * quantize the one that is not used.
  */
 function checkSingleDefinitions(model: ONNXModel): void {
-  const defined = new Map<string, string>();
-  const define = (name: string, what: string) => {
+  const defined = new Map<string, { what: string; constant: boolean }>();
+  const define = (name: string, what: string, constant: boolean) => {
     if (name === '') return; // an omitted optional output
     const before = defined.get(name);
     if (before !== undefined) {
-      throw bad(model.source, `${JSON.stringify(name)} is defined twice (${before}, and ${what}); an ONNX graph defines each value once (onnxruntime refuses it too). Re-export the model`);
+      // onnxruntime folds Constant nodes into initializers and, of duplicate initializers, warns
+      // and keeps the last; any other node output over a defined name it refuses.
+      const ort = before.constant && constant ? 'onnxruntime warns and uses the last one' : 'onnxruntime refuses it too';
+      throw bad(model.source, `${JSON.stringify(name)} is defined twice (${before.what}, then ${what}); the ONNX checker refuses this (each value is defined once) and ${ort}, so which weight the model uses is not clear. Remove the duplicate (re-export the model) and quantize again`);
     }
-    defined.set(name, what);
+    defined.set(name, { what, constant });
   };
-  for (const t of model.initializers) define(t.name, 'an initializer');
-  for (const n of model.nodes) for (const o of n.output) define(o, `an output of ${n.opType} node ${JSON.stringify(n.name)}`);
+  model.initializers.forEach((t, i) => define(t.name, `initializer #${i + 1}`, true));
+  for (const n of model.nodes) {
+    const constant = n.opType === 'Constant' && (n.domain === '' || n.domain === 'ai.onnx');
+    for (const o of n.output) define(o, `an output of ${n.opType} node ${JSON.stringify(n.name)}`, constant);
+  }
 }
 
 /**

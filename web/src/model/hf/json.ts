@@ -23,36 +23,74 @@ export function describeJson(v: unknown): string {
 /** Python's json module writes these for float nan/inf (allow_nan=True is its default). */
 const PYTHON_NON_FINITE: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
 
+/** Same-length valid stand-ins, so that a syntax error elsewhere is reported at its true position. */
+const SAME_LENGTH: Record<string, string> = { NaN: '0.0', Infinity: '0.000000', '-Infinity': '-0.000000' };
+
 /**
- * Parses JSON as Hugging Face's Python tools write and read it: a leading UTF-8 byte order mark
- * is skipped (some editors write one; JSON.parse refuses it), and the bare tokens NaN, Infinity
- * and -Infinity outside strings are read as those numbers (Python's json.dump writes them and
- * json.load reads them, so transformers accepts such a config). Throws JSON.parse's SyntaxError.
+ * Where Python's bare NaN / Infinity / -Infinity tokens stand as values (not as keys, not inside
+ * strings): after ':', after '[' or a ',' inside an array, or as the whole document.
  */
-export function parseHFJson(text: string): unknown {
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  if (!/NaN|Infinity/.test(body)) return JSON.parse(body);
-  // Each bare token becomes a string starting with a per-call marker (written as a \u0000 escape:
-  // JSON strings hold no raw control characters), which the reviver turns back into its number.
-  const tag = `hqq-wasm-${Math.random().toString(36).slice(2)}:`;
-  let out = '';
-  let from = 0;
+function nonFiniteTokens(body: string): { at: number; token: string }[] {
+  const found: { at: number; token: string }[] = [];
+  const stack: number[] = []; // 0x7b '{' or 0x5b '['
+  let last = -1; // the last significant character outside strings (-1: none yet)
   for (let i = 0; i < body.length; i++) {
     const c = body.charCodeAt(i);
     if (c === 0x22 /* " */) {
       for (i++; i < body.length && body.charCodeAt(i) !== 0x22; i++) if (body.charCodeAt(i) === 0x5c /* \ */) i++;
+      last = 0x22;
       continue;
     }
-    if (c !== 0x4e /* N */ && c !== 0x49 /* I */ && c !== 0x2d /* - */) continue;
-    const token = /^(-?Infinity|NaN)(?![\w$])/.exec(body.slice(i, i + 10))?.[1];
-    if (token && !/[\w$.]/.test(body[i - 1] ?? '')) {
-      out += `${body.slice(from, i)}"\\u0000${tag}${token}"`;
-      i += token.length - 1;
-      from = i + 1;
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
+    if (c === 0x7b || c === 0x5b) stack.push(c);
+    else if (c === 0x7d || c === 0x5d) stack.pop();
+    else if (c === 0x4e /* N */ || c === 0x49 /* I */ || c === 0x2d /* - */) {
+      const value = last === -1 || last === 0x3a /* : */ || last === 0x5b || (last === 0x2c /* , */ && stack[stack.length - 1] === 0x5b);
+      const token = value ? /^(-?Infinity|NaN)(?![\w$.])/.exec(body.slice(i, i + 10))?.[1] : undefined;
+      if (token) {
+        found.push({ at: i, token });
+        i += token.length - 1;
+        last = 0x30; // a value
+        continue;
+      }
     }
+    last = c;
   }
+  return found;
+}
+
+function substitute(body: string, tokens: readonly { at: number; token: string }[], replace: (token: string) => string): string {
+  let out = '';
+  let from = 0;
+  for (const { at, token } of tokens) {
+    out += body.slice(from, at) + replace(token);
+    from = at + token.length;
+  }
+  return out + body.slice(from);
+}
+
+/**
+ * Parses JSON as Hugging Face's Python tools write and read it: a leading UTF-8 byte order mark
+ * is skipped (some editors write one; JSON.parse refuses it), and the bare tokens NaN, Infinity
+ * and -Infinity in value positions are read as those numbers (Python's json.dump writes them and
+ * json.load reads them, so transformers accepts such a config). Anything else JSON.parse refuses
+ * (such a token as a key, +Infinity, nan) throws its SyntaxError, positioned in `text`.
+ */
+export function parseHFJson(text: string): unknown {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const tokens = /NaN|Infinity/.test(body) ? nonFiniteTokens(body) : [];
+  if (tokens.length === 0) return JSON.parse(body);
+  // Each token becomes a string starting with a per-call marker (written as a \u0000 escape: JSON
+  // strings hold no raw control characters), which the reviver turns back into its number.
+  const tag = `hqq-wasm-${Math.random().toString(36).slice(2)}:`;
   const prefix = `\u0000${tag}`;
-  return JSON.parse(out + body.slice(from), (_key, v) => (typeof v === 'string' && v.startsWith(prefix) ? PYTHON_NON_FINITE[v.slice(prefix.length)] : v));
+  try {
+    return JSON.parse(substitute(body, tokens, (t) => `"\\u0000${tag}${t}"`), (_key, v) => (typeof v === 'string' && v.startsWith(prefix) ? PYTHON_NON_FINITE[v.slice(prefix.length)] : v));
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+    JSON.parse(substitute(body, tokens, (t) => SAME_LENGTH[t]!)); // throws the error at its place in the text
+    throw e;
+  }
 }
 
 /**
