@@ -412,6 +412,20 @@ function encodeChecked(hqq: HQQ, values: Float32Array, dtype: 'F16' | 'BF16', na
 }
 
 /** Turns the HQQLinear keys of a quantized single file back into `<name>.weight` tensors. */
+/** The error for dequantize of an index: it works per file; name the shards when the index lists them. */
+async function perShardError(inputPath: string): Promise<HQQError> {
+  let shards: readonly string[] = [];
+  try {
+    shards = parseIndexJson(await readFile(inputPath, 'utf8'), basename(inputPath)).shards;
+  } catch {
+    /* not a readable index (a config.json?): the general advice below */
+  }
+  const how = shards.length > 0
+    ? `; it is the index of ${shards.length} shard${shards.length > 1 ? 's' : ''}: run dequantize on each, e.g. hqq-wasm dequantize ${join(dirname(inputPath), shards[0]!)} -o <out>/`
+    : '; pass a .safetensors file (or a .gguf)';
+  return new HQQError('UNSUPPORTED', `${inputPath}: dequantize works on one file${how}`);
+}
+
 export async function dequantizeModelFile(inputPath: string, outputPath: string, options: DequantizeFileOptions = {}): Promise<DequantizeFileReport> {
   const t0 = performance.now();
   const fn = 'dequantizeModelFile';
@@ -425,7 +439,7 @@ export async function dequantizeModelFile(inputPath: string, outputPath: string,
   if (options.dtype !== undefined && !(options.dtype in dtypeMap)) {
     throw new HQQError('INVALID_ARGUMENT', `dtype ${JSON.stringify(options.dtype)} is invalid; use float32, float16 or bfloat16`);
   }
-  if (isIndexPath(inputPath)) throw new HQQError('UNSUPPORTED', `${inputPath}: dequantize works on one .safetensors file; run it per shard`);
+  if (isIndexPath(inputPath)) throw await perShardError(inputPath);
   const chunk = options.copyChunkBytes ?? 16 * 1024 * 1024;
   const file: SafetensorsFile = await openSafetensors(await openFileSource(inputPath));
   const sig = options.handleSigint ? abortOnTermination(options.signal) : { signal: options.signal, dispose() {} };

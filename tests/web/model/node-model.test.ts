@@ -121,6 +121,21 @@ describe('reading quantized layers back (inspect, dequantize)', () => {
   }
 });
 
+describe('dequantize of a sharded model', () => {
+  it('an index is refused with the shard to run it on; another .json gets the general advice', async () => {
+    const idx = join(dir, 'm.safetensors.index.json');
+    await writeFile(idx, JSON.stringify({ metadata: {}, weight_map: { a: 'm-00001-of-00002.safetensors', b: 'm-00002-of-00002.safetensors' } }));
+    const err = await rejectsWithHQQError(dequantizeModelFile(idx, join(dir, 'never.safetensors')));
+    expect(err.code).toBe('UNSUPPORTED');
+    expect(err.message).toMatch(/dequantize works on one file; it is the index of 2 shards: run dequantize on each, e\.g\. hqq-wasm dequantize .*m-00001-of-00002\.safetensors -o <out>\//);
+    const cfg = join(dir, 'config.json');
+    await writeFile(cfg, '{}');
+    expect((await rejectsWithHQQError(dequantizeModelFile(cfg, join(dir, 'never.safetensors')))).message).toMatch(/works on one file; pass a \.safetensors file \(or a \.gguf\)/);
+    await rm(idx);
+    await rm(cfg);
+  });
+});
+
 describe('a layer with both HQQ keys and a plain weight', () => {
   it('dequantize refuses it as a bad file (its restored weight would collide), naming the layer', async () => {
     const entries = refEntries();
