@@ -193,7 +193,6 @@ async function writeAll(dir: string, files: readonly { name: string; data: Uint8
   }
 }
 
-/** Checks the parts of the sharded run written to `outputPath` and completes the output (see the module comment). */
 /** A file named as the output must be one the parts write: the folder may hold another run's parts. */
 function checkNamedOutput(outputPath: string, named: string | undefined, ref: PartRecord): void {
   if (named === undefined) return;
@@ -203,6 +202,7 @@ function checkNamedOutput(outputPath: string, named: string | undefined, ref: Pa
   throw new HQQError('INVALID_ARGUMENT', `${outputPath} is not an output of the parts in ${dirname(outputPath) || '.'}: their records describe ${shown}; pass that output (or the folder) to merge`);
 }
 
+/** Checks the parts of the sharded run written to `outputPath` and completes the output (see the module comment). */
 export async function mergeParts(outputPath: string): Promise<MergeReport> {
   if (outputPath !== undefined && outputPath !== null) pathArgument(outputPath, 'mergeParts', 'outputPath');
   const target = await resolveTarget(outputPath);

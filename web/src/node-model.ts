@@ -411,7 +411,6 @@ function encodeChecked(hqq: HQQ, values: Float32Array, dtype: 'F16' | 'BF16', na
   return new Uint8Array(encoded.buffer);
 }
 
-/** Turns the HQQLinear keys of a quantized single file back into `<name>.weight` tensors. */
 /** The error for dequantize of an index: it works per file; name the shards when the index lists them. */
 async function perShardError(inputPath: string): Promise<HQQError> {
   let shards: readonly string[] = [];
@@ -426,6 +425,7 @@ async function perShardError(inputPath: string): Promise<HQQError> {
   return new HQQError('UNSUPPORTED', `${inputPath}: dequantize works on one file${how}`);
 }
 
+/** Turns the HQQLinear keys of a quantized single file back into `<name>.weight` tensors. */
 export async function dequantizeModelFile(inputPath: string, outputPath: string, options: DequantizeFileOptions = {}): Promise<DequantizeFileReport> {
   const t0 = performance.now();
   const fn = 'dequantizeModelFile';
