@@ -157,7 +157,7 @@ export interface GGUFQuantizedTensor {
 export interface NBitsOptions {
   /** Bits per weight: 2, 4 or 8. */
   bits: 2 | 4 | 8;
-  /** Weights per block along K: a power of two >= 16 (32 is the usual choice). */
+  /** Weights per block along K: 16, 32, 64, 128 or 256, the sizes onnxruntime runs (32 is the usual choice). */
   blockSize: number;
   /**
    * 'uint8': packed integer zero points (every execution provider, WebGPU included), from the
@@ -687,8 +687,8 @@ function normalizeNBitsOptions(options: NBitsOptions): Required<NBitsOptions> {
   }
   const { bits, blockSize, zeroPoints, layout, dtype = 'F32', scaleType = 'float32', optimize = true, compareBaseline = false } = options;
   if (bits !== 2 && bits !== 4 && bits !== 8) invalid(`${fn}: bits = ${shown(bits)} is not supported; use 2, 4 or 8`);
-  if (!Number.isSafeInteger(blockSize) || blockSize < 16 || blockSize >= 2 ** 31 || (blockSize & (blockSize - 1)) !== 0) {
-    invalid(`${fn}: blockSize = ${shown(blockSize)} is invalid; MatMulNBits needs a power of two >= 16 (e.g. 32, 64, 128)`);
+  if (!Number.isSafeInteger(blockSize) || blockSize < 16 || blockSize > 256 || (blockSize & (blockSize - 1)) !== 0) {
+    invalid(`${fn}: blockSize = ${shown(blockSize)} is invalid; onnxruntime's MatMulNBits takes 16, 32, 64, 128 or 256`);
   }
   if (zeroPoints !== 'uint8' && zeroPoints !== 'float') invalid(`${fn}: zeroPoints must be 'uint8' (every execution provider, WebGPU included) or 'float' (CPU/wasm), got ${String(zeroPoints)}`);
   if (layout !== 'KN' && layout !== 'NK') invalid(`${fn}: layout must be 'KN' (MatMul B, [K, N]) or 'NK' (Gemm transB = 1, [N, K]), got ${String(layout)}`);

@@ -6,7 +6,7 @@
  */
 import { writeSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 
 import type { HQQ } from './engine.js';
 import { checkBooleanOption, checkFunctionOption, checkSignalOption, optionsArgument, pathArgument, shown } from './arguments.js';
@@ -83,7 +83,7 @@ async function isDirectory(p: string): Promise<boolean> {
 }
 
 /** Every regular, non-hidden file of `dir` (not recursive), opened. */
-async function openFolderFiles(dir: string, sources: ByteSource[]): Promise<ByteSource[]> {
+async function openFolderFiles(dir: string, sources: ByteSource[], subfolders?: string[]): Promise<ByteSource[]> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -92,7 +92,14 @@ async function openFolderFiles(dir: string, sources: ByteSource[]): Promise<Byte
   }
   const out: ByteSource[] = [];
   for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    if (!e.isFile() || e.name.startsWith('.')) continue;
+    if (e.name.startsWith('.')) continue;
+    // A symlink to a file counts as the file: the Hugging Face cache's snapshots/<hash>/ folders
+    // are made of links into ../../blobs.
+    const file = e.isFile() || (e.isSymbolicLink() && (await stat(join(dir, e.name)).catch(() => undefined))?.isFile());
+    if (!file) {
+      if (e.isDirectory() || e.isSymbolicLink()) subfolders?.push(e.name);
+      continue;
+    }
     const s = await openFileSource(join(dir, e.name));
     sources.push(s);
     out.push(s);
@@ -103,16 +110,19 @@ async function openFolderFiles(dir: string, sources: ByteSource[]): Promise<Byte
 /** A model folder (Hugging Face layout) as the input; GGUF output is one file, HQQ output a folder. */
 async function openFolderInput(dir: string, outputPath: string | undefined, checkFolder: boolean, format: FormatName | undefined, sources: ByteSource[]): Promise<OpenedInputs> {
   const name = basename(resolve(dir));
-  const files = await openFolderFiles(dir, sources);
+  const subfolders: string[] = [];
+  const files = await openFolderFiles(dir, sources, subfolders);
   const input = await modelInputFromFolder(files, { name });
   const paths = files.map((f) => join(dir, basename(f.name)));
   const notices = input.skipped.map((s) => `${join(dir, s.name)} is not read (${s.reason})`);
+  for (const f of subfolders) notices.push(`${join(dir, f)}${sep} is not read (sub-folders are not part of the model's files; an HQQ folder output does not copy it)`);
   const gguf = format === 'gguf' || input.sources[0]!.name.toLowerCase().endsWith('.gguf');
   const out = outputPath === undefined ? undefined : await resolveOutputTarget(outputPath, {
     multiFile: !gguf, defaultFileName: gguf ? `${name}.gguf` : (input.index?.fileName ?? basename(input.sources[0]!.name)),
     inputPaths: paths, checkFolder,
   });
-  if (out?.fileName && input.index) input.index = { ...input.index, fileName: out.fileName };
+  // The index keeps its own name for messages; an HQQ output may give it another.
+  if (out?.fileName && input.index && !gguf) input.index = { ...input.index, outputFileName: out.fileName };
   else if (out?.fileName) input.outputFileName = out.fileName;
   return { input, sources, inputPaths: paths, target: out?.target, notices };
 }
@@ -153,7 +163,7 @@ async function openInputs(inputPath: string, outputPath: string | undefined, how
         shards.push(s);
       }
       const folder = format === 'gguf' ? await siblingFolder(inputPath, [basename(inputPath), ...index.shards], sources) : undefined;
-      return { input: { sources: shards, index: { text, fileName: out?.fileName ?? index.fileName }, folder }, sources, inputPaths, target: out?.target };
+      return { input: { sources: shards, index: { text, fileName: index.fileName, outputFileName: out?.fileName }, folder }, sources, inputPaths, target: out?.target };
     }
     const out = outputPath === undefined ? undefined
       : await resolveOutputTarget(outputPath, { multiFile: how.folder, defaultFileName: basename(inputPath), inputPaths: [inputPath], checkFolder });

@@ -83,7 +83,9 @@ describe('ONNX plan: what every tensor becomes', () => {
   it('refuses bad options with the way out', async () => {
     const b = oneMatMul();
     expect((await rejectsWithHQQError(dry(b, { bits: 3 }))).message).toMatch(/bits = 3.*use 4/);
-    expect((await rejectsWithHQQError(dry(b, { blockSize: 48 }))).message).toMatch(/power of two >= 16/);
+    expect((await rejectsWithHQQError(dry(b, { blockSize: 48 }))).message).toMatch(/16, 32, 64, 128 or 256/);
+    // onnxruntime refuses larger blocks ("Only block sizes 16, 32, 64, 128, and 256 are supported").
+    expect((await rejectsWithHQQError(dry(b, { blockSize: 512 }))).message).toMatch(/block size = 512 is invalid; onnxruntime's MatMulNBits takes 16, 32, 64, 128 or 256/);
     expect((await rejectsWithHQQError(dry(b, { bits: 8, zeroPoints: 'float' }))).message).toMatch(/4-bit weights only.*--zero-points uint8/);
     expect((await rejectsWithHQQError(quantizeModel({ sources: [bytesSource(b, 'm.onnx')] }, undefined, { dryRun: true, nbits: 4 }))).message).toMatch(/do not apply to ONNX output/);
     expect((await rejectsWithHQQError(quantizeModel({ sources: [bytesSource(b, 'm.onnx')] }, undefined, { dryRun: true, format: 'gguf' }))).message).toMatch(/m\.onnx is an ONNX model; it is quantized to ONNX/);

@@ -163,7 +163,8 @@ describe.each([true, false])('quantizeNBits / dequantizeNBits (simd: %s)', (simd
     const q = (x: unknown, shape: unknown = [64, 4], data: unknown = w) => hqq.quantizeNBits(data as Float32Array, shape as [number, number], x as NBitsOptions);
     expectHQQError(() => q(undefined), 'INVALID_ARGUMENT', 'options');
     expectHQQError(() => q({ ...o, bits: 3 }), 'INVALID_ARGUMENT', 'bits = 3', '2, 4 or 8');
-    expectHQQError(() => q({ ...o, blockSize: 48 }), 'INVALID_ARGUMENT', 'blockSize = 48', 'power of two');
+    expectHQQError(() => q({ ...o, blockSize: 48 }), 'INVALID_ARGUMENT', 'blockSize = 48', '16, 32, 64, 128 or 256');
+    expectHQQError(() => q({ ...o, blockSize: 512 }), 'INVALID_ARGUMENT', 'blockSize = 512', '16, 32, 64, 128 or 256');
     expectHQQError(() => q({ ...o, blockSize: 8 }), 'INVALID_ARGUMENT', 'blockSize = 8');
     expectHQQError(() => q({ ...o, zeroPoints: 'int8' }), 'INVALID_ARGUMENT', 'zeroPoints');
     expectHQQError(() => q({ ...o, layout: 'MK' }), 'INVALID_ARGUMENT', 'layout');

@@ -87,7 +87,7 @@ export function defineQuantize(cmd: Command): Command {
     .argument('[input...]', 'model.safetensors, model.safetensors.index.json, model.gguf, model.onnx or a model folder')
     .option('--format <hqq|gguf|onnx>', 'output format (default: gguf for a .gguf output or input, onnx for an .onnx input, else hqq)', choiceOption('--format', ['hqq', 'gguf', 'onnx'] as const))
     .option('--bits <2|4|8>', 'ONNX: bits per weight of MatMulNBits (default 4)', choiceOption('--bits', [2, 4, 8] as const, String, '2, 4 or 8'))
-    .option('--block-size <n>', 'ONNX: weights per block along K, a power of two >= 16 (default 32)', intOption('--block-size', 16))
+    .option('--block-size <n>', 'ONNX: weights per block along K: 16, 32, 64, 128 or 256 (default 32)', intOption('--block-size', 16))
     .option('--zero-points <uint8|float>', 'ONNX: uint8 (default; every execution provider, WebGPU included) or float (exact HQQ; CPU/wasm, 4-bit)', choiceOption('--zero-points', ['uint8', 'float'] as const))
     .option('--external-data <auto|always|never>', 'ONNX: weights in <out>.onnx_data: auto (default: when the input had external data or the model passes 2 GB), always, never', choiceOption('--external-data', ['auto', 'always', 'never'] as const))
     .option('--type <preset>', `GGUF: llama-quantize preset: ${GGUF_PRESETS.map((p) => p.name).join(', ')} (default Q4_K_M)`, stringOption('--type'))

@@ -55,6 +55,8 @@ export interface SafetensorsInput {
   indexText?: string;
   /** Single-file output name asked for by the caller. */
   outputFileName?: string;
+  /** Sharded models: the index's name in the output, when the caller asked for another. */
+  indexOutputName?: string;
   /** The model folder the weights came from, when the input is a folder. */
   folder?: FolderInput;
 }
@@ -85,8 +87,11 @@ export interface InputModel {
 export interface ModelInput {
   /** Single-file model: one source. Sharded: every shard named in the index (matched by `name`). */
   sources: readonly ByteSource[];
-  /** Sharded models: the `model.safetensors.index.json` `text` and its `fileName`. */
-  index?: { text: string; fileName: string };
+  /**
+   * Sharded models: the `model.safetensors.index.json` `text` and its `fileName` (named in
+   * errors); `outputFileName`, the index's name in an HQQ output (default: `fileName`).
+   */
+  index?: { text: string; fileName: string; outputFileName?: string };
   /** Single-file output: the file name given to the sink (default: the input's name). */
   outputFileName?: string;
   /**
@@ -259,7 +264,7 @@ export async function openModelInput(input: ModelInput): Promise<InputModel> {
     return {
       fileNames: files.map((f) => f.header.fileName),
       tensors,
-      container: { kind: 'safetensors', files, index, indexText: input.index?.text, outputFileName: input.outputFileName, folder },
+      container: { kind: 'safetensors', files, index, indexText: input.index?.text, outputFileName: input.outputFileName, indexOutputName: input.index?.outputFileName, folder },
       close,
     };
   } catch (e) {

@@ -25,7 +25,7 @@ export function createHQQFormat(config: ModelQuantConfig, split = 1): OutputForm
         throw new HQQError('UNSUPPORTED', `HQQ output is made from safetensors models; ${input.fileNames[0]} is ${st.kind}`);
       }
       plan = planModel(st.files.map((f) => ({ fileName: f.header.fileName, header: f.header })), resolved, {
-        index: st.index, outputFileName: st.outputFileName,
+        index: st.index, outputFileName: st.outputFileName, indexOutputName: st.indexOutputName,
       });
       plan.warnings.push(...runWarnings(plan.tensors));
       if (st.folder) addFolderFiles(plan, st.folder);

@@ -114,6 +114,8 @@ export interface PlanModelOptions {
   index?: IndexJson;
   /** Output file name of a single-file model (default: the input's name). */
   outputFileName?: string;
+  /** The index's name in the output of a sharded model (default: the input index's name). */
+  indexOutputName?: string;
 }
 
 function invalid(message: string): never {
@@ -377,7 +379,7 @@ export function planModel(files: readonly ModelInputFile[], config: ModelQuantCo
       total += s.layout.totalSize - s.layout.dataOffset;
     }
     const extra: Record<string, unknown> = { ...options.index!.metadata, hqq_tool: HQQ_WASM_TOOL, hqq_tool_version: HQQ_WASM_VERSION, hqq_config: describeConfig(c) };
-    index = { fileName: options.index!.fileName, text: buildIndexJson(wm, total, extra) };
+    index = { fileName: options.indexOutputName ?? options.index!.fileName, text: buildIndexJson(wm, total, extra) };
     smallFiles.push({ fileName: index.fileName, data: index.text });
   }
   const planned: PlannedFile[] = shards.map((s) => ({ fileName: s.fileName, layout: s.layout, inputName: s.inputName }));

@@ -1,6 +1,6 @@
 /**
  * Options of the ONNX output (MatMulNBits), validated (browser-safe). Bits 2/4/8, a block size
- * that is a power of two >= 16 (default 32), uint8 or float zero points (default uint8: every
+ * of 16, 32, 64, 128 or 256, the sizes onnxruntime runs (default 32), uint8 or float zero points (default uint8: every
  * onnxruntime execution provider runs it, WebGPU included), and where the weights go.
  */
 import { shown } from '../../arguments.js';
@@ -10,7 +10,7 @@ import { HQQError } from '../../errors.js';
 export interface ONNXModelConfig {
   /** Bits per weight: 4 (default), 8 or 2. */
   bits?: number;
-  /** Weights per block along K: a power of two >= 16 (default 32). */
+  /** Weights per block along K: 16, 32, 64, 128 or 256 (default 32; onnxruntime refuses other sizes). */
   blockSize?: number;
   /**
    * 'uint8' (default): integer zero points packed like the weights (every execution provider,
@@ -63,8 +63,8 @@ export function resolveONNXConfig(c: ONNXModelConfig = {}): ResolvedONNXConfig {
   const bits = c.bits ?? 4;
   if (bits !== 2 && bits !== 4 && bits !== 8) invalid(`bits = ${shown(bits)} is not supported by MatMulNBits here; use 4 (default), 8 or 2`);
   const blockSize = c.blockSize ?? 32;
-  if (!Number.isSafeInteger(blockSize) || blockSize < 16 || (blockSize & (blockSize - 1)) !== 0 || blockSize > 1 << 16) {
-    invalid(`block size = ${shown(blockSize)} is invalid; MatMulNBits takes a power of two >= 16 (16, 32, 64, 128...; default 32)`);
+  if (!Number.isSafeInteger(blockSize) || blockSize < 16 || (blockSize & (blockSize - 1)) !== 0 || blockSize > 256) {
+    invalid(`block size = ${shown(blockSize)} is invalid; onnxruntime's MatMulNBits takes 16, 32, 64, 128 or 256 (default 32)`);
   }
   const zeroPoints = c.zeroPoints ?? 'uint8';
   if (zeroPoints !== 'uint8' && zeroPoints !== 'float') invalid(`zero points = ${JSON.stringify(zeroPoints)} is invalid; use uint8 (default, every execution provider) or float`);

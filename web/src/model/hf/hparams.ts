@@ -21,6 +21,11 @@ import { ggufValue, type GGUFValue } from '../../io/gguf-metadata.js';
 import type { ArchitectureSpec } from './architectures.js';
 import { describeJson, isObject, type JsonObject } from './json.js';
 
+/** A config value for a message: JSON, but NaN and Infinity as themselves (JSON.stringify says null). */
+function shownJson(v: unknown): string {
+  return typeof v === 'number' ? String(v) : JSON.stringify(v);
+}
+
 /**
  * The RoPE scaling the converter recognises (anything else is refused or ignored, see below), by
  * `type`:
@@ -94,7 +99,7 @@ function intParam(config: JsonObject, keys: readonly string[], fileName: string,
     return undefined;
   }
   const v = found.value;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) bad(`${fileName}: "${found.key}" (${what}) is ${JSON.stringify(v)}; it must be a positive integer`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) bad(`${fileName}: "${found.key}" (${what}) is ${shownJson(v)}; it must be a positive integer`);
   return v;
 }
 
@@ -102,7 +107,7 @@ function numParam(config: JsonObject, keys: readonly string[], fileName: string,
   const found = findParam(config, keys);
   if (!found || found.value === null || found.value === undefined) return undefined;
   const v = found.value;
-  if (typeof v !== 'number' || !Number.isFinite(v)) bad(`${fileName}: "${found.key}" (${what}) is ${JSON.stringify(v)}; it must be a finite number`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) bad(`${fileName}: "${found.key}" (${what}) is ${shownJson(v)}; it must be a finite number`);
   return v;
 }
 
@@ -132,7 +137,7 @@ function positive(params: JsonObject, key: string, fileName: string, fallback?: 
 function optionalFinite(params: JsonObject, key: string, fileName: string): number | undefined {
   const v = params[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v)) bad(`${fileName}: rope scaling "${key}" is ${JSON.stringify(v)}; it must be a number`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) bad(`${fileName}: rope scaling "${key}" is ${shownJson(v)}; it must be a number`);
   return v;
 }
 

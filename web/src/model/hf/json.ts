@@ -126,7 +126,7 @@ export function optionalPositiveInt(obj: JsonObject, key: string, fileName: stri
   const v = obj[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
-    throw new HQQError('BAD_FILE', `${fileName}: "${key}" is ${JSON.stringify(v)}, but it must be a positive integer`);
+    throw new HQQError('BAD_FILE', `${fileName}: "${key}" is ${typeof v === 'number' ? String(v) : JSON.stringify(v)}, but it must be a positive integer`);
   }
   return v;
 }
@@ -136,7 +136,7 @@ export function optionalNumber(obj: JsonObject, key: string, fileName: string): 
   const v = obj[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v)) {
-    throw new HQQError('BAD_FILE', `${fileName}: "${key}" is ${JSON.stringify(v)}, but it must be a finite number`);
+    throw new HQQError('BAD_FILE', `${fileName}: "${key}" is ${typeof v === 'number' ? String(v) : JSON.stringify(v)}, but it must be a finite number`);
   }
   return v;
 }

@@ -122,10 +122,13 @@ function mapLayerTensor(t: TensorInput, arch: ArchitectureSpec, hp: HyperParamet
 }
 
 /** Required tensors that are missing, as HF names. */
+/** At most this many missing names are collected (messages show a few; num_hidden_layers = 1e12 must not loop). */
+const MISSING_LIST_LIMIT = 64;
+
 function missingTensors(have: ReadonlySet<string>, arch: ArchitectureSpec, hp: HyperParameters): string[] {
   const missing: string[] = [];
   for (const name of ['model.embed_tokens.weight', 'model.norm.weight']) if (!have.has(name)) missing.push(name);
-  for (let b = 0; b < hp.blockCount; b++) {
+  for (let b = 0; b < hp.blockCount && missing.length < MISSING_LIST_LIMIT; b++) {
     for (const [path, part] of Object.entries(LAYER_PARTS)) {
       if (part.qkNormOnly && !arch.qkNorm) continue;
       const name = `model.layers.${b}.${path}.weight`;
@@ -175,7 +178,14 @@ export function mapTensors(inputs: readonly TensorInput[], arch: ArchitectureSpe
   }
   const missing = missingTensors(names, arch, hp);
   if (missing.length > 0) {
-    throw new HQQError('BAD_FILE', `${missing.length} tensor(s) that ${arch.hfName} needs are missing: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}; is every shard there, and does the config match the weights?`);
+    let layers = -1; // the highest layer index the weights hold
+    for (const n of names) {
+      const m = /^model\.layers\.(\d+)\./.exec(n);
+      if (m) layers = Math.max(layers, Number(m[1]));
+    }
+    const count = missing.length >= MISSING_LIST_LIMIT ? `at least ${missing.length}` : String(missing.length);
+    const layerHint = hp.blockCount > layers + 1 ? ` (config.json has num_hidden_layers = ${hp.blockCount}, the weights hold layers ${layers >= 0 ? `0..${layers}` : 'none'})` : '';
+    throw new HQQError('BAD_FILE', `${count} tensor(s) that ${arch.hfName} needs are missing${layerHint}: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}; is every shard there, and does the config match the weights?`);
   }
   if (!hp.tieWordEmbeddings && !names.has('lm_head.weight')) {
     warnings.push('lm_head.weight is missing although tie_word_embeddings is false; llama.cpp will use token_embd.weight as the output projection (transformers would initialise a random one)');
