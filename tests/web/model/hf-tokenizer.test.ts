@@ -144,6 +144,17 @@ describe('special tokens, flags, chat template', () => {
     expect(t4.specialTokens.bos).toBe(5);
   });
 
+  it('special-token settings of the wrong type, and no EOS at all, are warned about (they passed silently)', () => {
+    const json = bpe({ added_tokens: [{ id: 5, content: '<s>', special: true }, { id: 6, content: '</s>', special: true }] }, { ignore_merges: true });
+    const t = tokenizerToGGUF({ tokenizer: json, tokenizerConfig: { bos_token: '<s>', eos_token: 123, add_bos_token: 'yes' }, config: { vocab_size: 8 } });
+    expect(t.specialTokens.eos).toBeUndefined();
+    expect(t.notes.join('\n')).toMatch(/"eos_token" is 123, but it must be the token's text .*no EOS token id comes from it, so generation may not stop/);
+    expect(t.notes.join('\n')).toMatch(/"add_bos_token" is "yes", not true or false; ignored/);
+    expect(t.notes.join('\n')).toMatch(/no EOS token is defined .*llama\.cpp will not stop generating at an end token/);
+    const ok = tokenizerToGGUF({ tokenizer: json, tokenizerConfig: { bos_token: '<s>', eos_token: '</s>' }, config: { vocab_size: 8 } });
+    expect(ok.notes.filter((n) => /EOS|eos_token|add_bos/.test(n))).toEqual([]);
+  });
+
   it('chat template: string, named list (default + others), chat_template.jinja', () => {
     const base = { tokenizer: bpe({}, { ignore_merges: true }) };
     expect(val(tokenizerToGGUF({ ...base, tokenizerConfig: { chat_template: '{{ messages }}' } }), 'tokenizer.chat_template')).toBe('{{ messages }}');

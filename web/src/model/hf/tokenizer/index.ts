@@ -151,6 +151,10 @@ export function tokenizerToGGUF(files: TokenizerFiles, options: TokenizerGGUFOpt
     addBos,
     addEos: special.add.get('eos') ?? false,
     chatTemplate: special.chatTemplate,
-    notes: [...kind.notes, ...special.notes],
+    notes: [
+      ...kind.notes, ...special.notes,
+      // llama.cpp then never stops at an end token: generation runs to the length limit.
+      ...(special.ids.has('eos') ? [] : [`${tok.fileName}: no EOS token is defined (no eos_token in tokenizer_config.json matching an added token, no eos_token_id in config.json); llama.cpp will not stop generating at an end token`]),
+    ],
   };
 }

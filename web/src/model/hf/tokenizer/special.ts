@@ -136,7 +136,14 @@ export function findSpecialTokens(src: SpecialTokenSources): SpecialTokens {
     for (const role of roles) {
       const flag = tc[`add_${role}_token`];
       if (typeof flag === 'boolean' && (role === 'bos' || role === 'eos' || role === 'sep')) add.set(role, flag);
-      const content = tokenContent(tc[`${role}_token`]) ?? tokenContent(src.specialTokensMap?.[`${role}_token`]);
+      else if (flag !== undefined && flag !== null && (role === 'bos' || role === 'eos' || role === 'sep')) {
+        notes.push(`tokenizer_config.json: "add_${role}_token" is ${JSON.stringify(flag)}, not true or false; ignored (transformers would fail on it), so the ${role.toUpperCase()} flag comes from the post-processor or defaults to false`);
+      }
+      const entry = tc[`${role}_token`];
+      if (entry !== undefined && entry !== null && tokenContent(entry) === undefined && !(typeof entry === 'string')) {
+        notes.push(`tokenizer_config.json: "${role}_token" is ${JSON.stringify(entry)}, but it must be the token's text (or {"content": "..."}); no ${role.toUpperCase()} token id comes from it${role === 'eos' ? ', so generation may not stop' : ''}`);
+      }
+      const content = tokenContent(entry) ?? tokenContent(src.specialTokensMap?.[`${role}_token`]);
       if (content === undefined) continue;
       // Only added tokens are looked up, as the converter does (the first with that content).
       const hit = src.tokenizer.added.find((t) => t.content === content);
