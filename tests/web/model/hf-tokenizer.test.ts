@@ -116,6 +116,15 @@ describe('vocabulary', () => {
     void _drop;
     fails(() => tokenizerToGGUF({ tokenizer: spm({ ...noA, zz: 68 }) }), 'BAD_FILE', /lacks 1 byte tokens \(<0x41>/);
     fails(() => tokenizerToGGUF({ tokenizer: spm(spmVocab, [{ id: 300, content: '<far>', special: true }]) }), 'BAD_FILE', /numbered 262, 263, \.\.\. without gaps/);
+    // An added token that takes a byte token's id: the message names the clash, not only the missing byte.
+    fails(() => tokenizerToGGUF({ tokenizer: spm(spmVocab, [{ id: 5, content: '<dup5>', special: true }]) }), 'BAD_FILE', /lacks 1 byte tokens \(<0x02>\): <0x02> lost its id 5 to "<dup5>", so two tokens claim one id/);
+  });
+
+  it('an id claimed by two tokens (no byte fallback) is a warning naming them', () => {
+    const t = tokenizerToGGUF({ tokenizer: bpe({ added_tokens: [{ id: 2, content: '<x>', special: true }] }, { ignore_merges: true }) });
+    expect(t.notes.join('\n')).toMatch(/1 token id\(s\) are claimed twice \("ab" lost id 2 to "<x>"\)/);
+    const same = tokenizerToGGUF({ tokenizer: bpe({ added_tokens: [{ id: 2, content: 'ab', special: false }] }, { ignore_merges: true }) });
+    expect(same.notes.join('\n')).not.toMatch(/claimed twice/);
   });
 });
 

@@ -14,7 +14,7 @@ import type { JsonObject } from '../json.js';
 import { parseTokenizerJson, type HFTokenizer } from './model.js';
 import { classifyTokenizer, type TokenizerKind } from './pre-tokenizer.js';
 import { findSpecialTokens, specialTokenContents, type ChatTemplate, type SpecialRole } from './special.js';
-import { byteLevelVocab, sentencePieceVocab, type GGUFVocab } from './vocab.js';
+import { byteLevelVocab, sentencePieceVocab, vocabNotes, type GGUFVocab } from './vocab.js';
 
 export { parseTokenizerJson, type HFTokenizer, type AddedToken } from './model.js';
 export { classifyTokenizer, KNOWN_BPE_PRE_TYPES, type TokenizerKind } from './pre-tokenizer.js';
@@ -152,7 +152,7 @@ export function tokenizerToGGUF(files: TokenizerFiles, options: TokenizerGGUFOpt
     addEos: special.add.get('eos') ?? false,
     chatTemplate: special.chatTemplate,
     notes: [
-      ...kind.notes, ...special.notes,
+      ...kind.notes, ...special.notes, ...vocabNotes(tok.fileName, vocab),
       // llama.cpp then never stops at an end token: generation runs to the length limit.
       ...(special.ids.has('eos') ? [] : [`${tok.fileName}: no EOS token is defined (no eos_token in tokenizer_config.json matching an added token, no eos_token_id in config.json); llama.cpp will not stop generating at an end token`]),
     ],

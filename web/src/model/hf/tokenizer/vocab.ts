@@ -34,6 +34,26 @@ export interface GGUFVocab {
   scores?: Float32Array;
   /** Byte-level only: "left right" strings in rank order. */
   merges?: string[];
+  /** Ids two tokens claim (the later one is kept, as the converter does): for warnings. */
+  clashes: IdClash[];
+}
+
+/** Two tokens of one id: `kept` (an added token, or the later vocabulary entry) and `lost`. */
+export interface IdClash {
+  id: number;
+  kept: string;
+  lost: string;
+}
+
+function clashNotes(fileName: string, clashes: readonly IdClash[]): string[] {
+  if (clashes.length === 0) return [];
+  const shown = clashes.slice(0, 3).map((c) => `${JSON.stringify(c.lost)} lost id ${c.id} to ${JSON.stringify(c.kept)}`).join('; ');
+  return [`${fileName}: ${clashes.length} token id(s) are claimed twice (${shown}${clashes.length > 3 ? '; ...' : ''}); the later token keeps the id, as llama.cpp's converter does, so the other cannot be produced`];
+}
+
+/** Warnings about a vocabulary (ids claimed twice). */
+export function vocabNotes(fileName: string, vocab: GGUFVocab): string[] {
+  return clashNotes(fileName, vocab.clashes);
 }
 
 /** The converter's does_token_look_special. */
@@ -48,12 +68,18 @@ function addedType(t: AddedToken, specials: ReadonlySet<string>): number {
   return t.special || specials.has(t.content) || looksSpecial(t.content) ? TOKEN_TYPE.CONTROL : TOKEN_TYPE.USER_DEFINED;
 }
 
-/** id -> token over the base vocabulary and the added tokens (an added token wins its id). */
-function reverseVocab(tok: HFTokenizer): Map<number, string> {
+/** id -> token over the base vocabulary and the added tokens (an added token wins its id); the ids claimed twice. */
+function reverseVocab(tok: HFTokenizer): { byId: Map<number, string>; clashes: IdClash[] } {
   const byId = new Map<number, string>();
-  for (const [token, id] of tok.vocab) byId.set(id, token);
-  for (const t of tok.added) byId.set(t.id, t.content);
-  return byId;
+  const clashes: IdClash[] = [];
+  const claim = (id: number, token: string) => {
+    const before = byId.get(id);
+    if (before !== undefined && before !== token) clashes.push({ id, kept: token, lost: before });
+    byId.set(id, token);
+  };
+  for (const [token, id] of tok.vocab) claim(id, token);
+  for (const t of tok.added) claim(t.id, t.content);
+  return { byId, clashes };
 }
 
 function checkFits(tok: HFTokenizer, byId: Map<number, string>, vocabSize: number): void {
@@ -71,7 +97,7 @@ const SPACE_IN_MERGE = String.fromCharCode(' '.charCodeAt(0) + 256); // U+0120, 
 
 /** Byte-level BPE vocabulary (GGUF `gpt2`). */
 export function byteLevelVocab(tok: HFTokenizer, vocabSize: number, specials: ReadonlySet<string>): GGUFVocab {
-  const byId = reverseVocab(tok);
+  const { byId, clashes } = reverseVocab(tok);
   checkFits(tok, byId, vocabSize);
   if (tok.merges.length === 0) {
     throw new HQQError('BAD_FILE', `${tok.fileName}: the BPE tokenizer has no merges ("model.merges" is empty or missing); llama.cpp cannot load a BPE vocabulary without them`);
@@ -98,7 +124,7 @@ export function byteLevelVocab(tok: HFTokenizer, vocabSize: number, specials: Re
   const merges = tok.pairMerges
     ? tok.merges.map(([a, b]) => `${a.replace(/ /g, SPACE_IN_MERGE)} ${b.replace(/ /g, SPACE_IN_MERGE)}`)
     : tok.merges.map(([a, b]) => `${a} ${b}`);
-  return { tokens, types, merges };
+  return { tokens, types, merges, clashes };
 }
 
 const BYTE_TOKEN = /^<0x[0-9A-Fa-f]{2}>$/;
@@ -121,7 +147,7 @@ function mergeRankScores(tok: HFTokenizer, tokens: readonly string[]): Float32Ar
 
 /** SentencePiece-style vocabulary (GGUF `llama`). */
 export function sentencePieceVocab(tok: HFTokenizer, vocabSize: number, specials: ReadonlySet<string>): GGUFVocab {
-  const byId = reverseVocab(tok);
+  const { byId, clashes } = reverseVocab(tok);
   checkFits(tok, byId, vocabSize);
   const base = tok.vocab.size;
   const addedById = new Map(tok.added.map((t) => [t.id, t]));
@@ -158,7 +184,10 @@ export function sentencePieceVocab(tok: HFTokenizer, vocabSize: number, specials
     if (!present.has(name)) missingBytes.push(name);
   }
   if (missingBytes.length > 0) {
-    throw new HQQError('BAD_FILE', `${tok.fileName}: byte_fallback is set but the vocabulary lacks ${missingBytes.length} byte tokens (${missingBytes.slice(0, 4).join(', ')}...); llama.cpp needs all 256 "<0xXX>" tokens to fall back to bytes`);
+    // A byte token that lost its id to another token is the likelier fault than a missing one.
+    const lost = clashes.filter((c) => missingBytes.includes(c.lost));
+    const why = lost.length > 0 ? `: ${lost.slice(0, 3).map((c) => `${c.lost} lost its id ${c.id} to ${JSON.stringify(c.kept)}`).join('; ')}, so two tokens claim one id; give each token its own id` : '';
+    throw new HQQError('BAD_FILE', `${tok.fileName}: byte_fallback is set but the vocabulary lacks ${missingBytes.length} byte tokens (${missingBytes.slice(0, 4).join(', ')}${missingBytes.length > 4 ? ', ...' : ''})${why}; llama.cpp needs all 256 "<0xXX>" tokens to fall back to bytes`);
   }
-  return { tokens, types, scores: mergeRankScores(tok, tokens) };
+  return { tokens, types, scores: mergeRankScores(tok, tokens), clashes };
 }
