@@ -5,7 +5,7 @@
  * (node-signals.ts), worker_threads pool, plus `inspectModelFile` and `dequantizeModelFile` for the CLI.
  */
 import { writeSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 
 import type { HQQ } from './engine.js';
@@ -16,6 +16,7 @@ import type { FormatName } from './formats/types.js';
 import { modelInputFromFolder } from './model/folder-input.js';
 import { parseIndexJson } from './io/index-json.js';
 import { openFileSource } from './io/node-file.js';
+import { isDirectory, listFolder } from './io/node-folders.js';
 import { createOutputFolder, dequantizedFileName, resolveOneFileOutput, resolveOutputTarget } from './io/node-output-target.js';
 import { nodeFilesSink } from './io/node-files-sink.js';
 import { nodeOutputSink, type NodeOutputSink, type OutputTarget } from './io/node-sink.js';
@@ -78,29 +79,19 @@ interface OpenedInputs {
   notices?: string[];
 }
 
-async function isDirectory(p: string): Promise<boolean> {
-  return (await stat(p).catch(() => undefined))?.isDirectory() ?? false;
-}
-
 /** Every regular, non-hidden file of `dir` (not recursive), opened. */
 async function openFolderFiles(dir: string, sources: ByteSource[], subfolders?: string[]): Promise<ByteSource[]> {
-  let entries;
+  let entries: Awaited<ReturnType<typeof listFolder>>;
   try {
-    entries = await readdir(dir, { withFileTypes: true });
+    entries = await listFolder(dir);
   } catch (e) {
     throw new HQQError('IO_ERROR', `${dir}: cannot list the folder (${causeText(e)}); check the path`, { cause: e });
   }
+  subfolders?.push(...entries.folders.filter((n) => !n.startsWith('.')));
   const out: ByteSource[] = [];
-  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    if (e.name.startsWith('.')) continue;
-    // A symlink to a file counts as the file: the Hugging Face cache's snapshots/<hash>/ folders
-    // are made of links into ../../blobs.
-    const file = e.isFile() || (e.isSymbolicLink() && (await stat(join(dir, e.name)).catch(() => undefined))?.isFile());
-    if (!file) {
-      if (e.isDirectory() || e.isSymbolicLink()) subfolders?.push(e.name);
-      continue;
-    }
-    const s = await openFileSource(join(dir, e.name));
+  for (const name of entries.files) {
+    if (name.startsWith('.')) continue;
+    const s = await openFileSource(join(dir, name));
     sources.push(s);
     out.push(s);
   }

@@ -3,9 +3,9 @@
 // needed is an error naming the key.
 import { describe, expect, it } from 'vitest';
 
-import { HQQError } from '../../../web/src/errors.js';
 import { hqqQuantizationConfig, parseHFFolder, withQuantizationConfig } from '../../../web/src/model/hf/index.js';
 import { parseHFJson } from '../../../web/src/model/hf/json.js';
+import { expectHQQError } from '../helpers.js';
 import { tinyConfig } from './hf-fixtures.js';
 
 const TOKENIZER = JSON.stringify({
@@ -64,15 +64,7 @@ describe('config.json with NaN', () => {
 
   it('a NaN where a number is needed names the key', () => {
     const text = JSON.stringify(tinyConfig('LlamaForCausalLM', 4)).replace(/"rms_norm_eps":[^,}]+/, '"rms_norm_eps":NaN');
-    let err: unknown;
-    try {
-      folder(text);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(HQQError);
-    expect((err as HQQError).code).toBe('BAD_FILE');
-    expect((err as Error).message).toMatch(/rms_norm_eps.* is NaN/); // not "is null" (JSON.stringify(NaN))
+    expectHQQError(() => folder(text), 'BAD_FILE', /rms_norm_eps.* is NaN/); // not "is null" (JSON.stringify(NaN))
   });
 
   it('withQuantizationConfig keeps a BOM-prefixed, NaN-holding config as written', () => {

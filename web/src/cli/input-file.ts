@@ -4,8 +4,8 @@
  * damaged is reported by the GGUF reader as a bad GGUF file, not as a bad safetensors header),
  * then by the GGUF magic (a GGUF file under another name).
  */
-import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isDirectory, listFolder } from '../io/node-folders.js';
 import { isGGUFFile } from '../node-gguf.js';
 import { UsageError } from './io.js';
 
@@ -20,29 +20,12 @@ export interface InputFile {
   kind: InputKind;
 }
 
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isDirectory();
-  } catch {
-    return false; // absent or unreadable: the reader's own error names the problem
-  }
-}
-
-/** The regular files of `dir` (symlinks followed), sorted: a sub-folder named x.safetensors is no weight file. */
-async function fileNames(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    if (e.isFile() || (e.isSymbolicLink() && (await stat(join(dir, e.name)).catch(() => undefined))?.isFile())) out.push(e.name);
-  }
-  return out.sort();
-}
-
 /**
  * The weights file of a model folder: its safetensors index, else its one .safetensors, .gguf or
  * .onnx file (also in an `onnx/` sub-folder, as transformers.js lays it out).
  */
 async function folderWeights(dir: string, command: string): Promise<string> {
-  const names = await fileNames(dir);
+  const names = (await listFolder(dir)).files; // a sub-folder named x.safetensors is no weight file
   const pick = (re: RegExp) => names.filter((n) => re.test(n));
   for (const re of [/\.safetensors\.index\.json$/, /\.safetensors$/, /\.gguf$/i, /\.onnx$/i]) {
     const found = pick(re);
@@ -52,7 +35,7 @@ async function folderWeights(dir: string, command: string): Promise<string> {
     }
   }
   if (await isDirectory(join(dir, 'onnx'))) {
-    const onnx = (await fileNames(join(dir, 'onnx'))).filter((n) => /\.onnx$/i.test(n));
+    const onnx = (await listFolder(join(dir, 'onnx'))).files.filter((n) => /\.onnx$/i.test(n));
     if (onnx.includes('model.onnx')) return join(dir, 'onnx', 'model.onnx');
     if (onnx.length === 1) return join(dir, 'onnx', onnx[0]!);
   }
@@ -61,6 +44,7 @@ async function folderWeights(dir: string, command: string): Promise<string> {
 
 /** The input of `command` and its kind; a folder stands for its weights file. */
 export async function resolveInputFile(path: string, command: string): Promise<InputFile> {
+  // (an absent or unreadable path goes on as a file: the reader's own error names the problem)
   const file = (await isDirectory(path)) ? await folderWeights(path, command) : path;
   if (/\.gguf$/i.test(file)) return { path: file, kind: 'gguf' };
   if (/\.onnx$/i.test(file)) return { path: file, kind: 'onnx' };

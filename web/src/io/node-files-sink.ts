@@ -16,7 +16,7 @@ import type { FileLayout } from './layout.js';
 import { nodeOutputSink, type NodeOutputSink, type NodeOutputSinkOptions } from './node-sink.js';
 import { errText } from './node-writer.js';
 import type { ShardWriter } from './sink.js';
-import { makeFolders } from './node-folders.js';
+import { createOutputFolder } from './node-output-target.js';
 
 function arg(message: string): HQQError {
   return new HQQError('INVALID_ARGUMENT', message);
@@ -57,11 +57,7 @@ export function nodeFilesSink(dir: string, options: NodeOutputSinkOptions = {}):
     if (names.has(fileName)) throw arg(`${dir}: output file ${JSON.stringify(fileName)} is written twice in one run`);
     names.add(fileName);
     if (!made) {
-      try {
-        await makeFolders(dir);
-      } catch (e) {
-        throw new HQQError('IO_ERROR', `${dir}: cannot create the output folder (${errText(e)}); check the path and permissions`, { cause: e });
-      }
+      await createOutputFolder(dir);
       made = true;
     }
     const s = nodeOutputSink({ kind: 'file', path: join(dir, fileName) }, inner);

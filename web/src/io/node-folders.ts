@@ -1,13 +1,36 @@
 /**
- * Creating output folders (Node-only), one level at a time. Node's `mkdir(dir, { recursive: true })`
- * never returns on a file system that answers ENOENT to every create (procfs: `-o /proc/x/` spun
- * at full CPU, deaf to Ctrl-C); here each missing level is created once and any error is final.
+ * Folders on disk (Node-only): listing an input folder, and creating output folders one level at
+ * a time. Node's `mkdir(dir, { recursive: true })` never returns on a file system that answers
+ * ENOENT to every create (procfs: `-o /proc/x/` spun at full CPU, deaf to Ctrl-C); here each
+ * missing level is created once and any error is final.
  */
-import { mkdir, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 
 function code(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException)?.code;
+}
+
+/** Whether `path` is a folder (symlinks followed); false when it is absent or unreadable. */
+export async function isDirectory(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
+}
+
+/**
+ * The entries of `dir` (not recursive), sorted by name: its files and its sub-folders. A symlink
+ * counts as what it points to (the Hugging Face cache's snapshots/<hash>/ folders are made of
+ * links into ../../blobs); a dangling one is neither.
+ * Throws the fs error of listing `dir`.
+ */
+export async function listFolder(dir: string): Promise<{ files: string[]; folders: string[] }> {
+  const files: string[] = [];
+  const folders: string[] = [];
+  for (const e of (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const st = e.isSymbolicLink() ? await stat(join(dir, e.name)).catch(() => undefined) : e;
+    if (st?.isFile()) files.push(e.name);
+    else if (st?.isDirectory()) folders.push(e.name);
+  }
+  return { files, folders };
 }
 
 /**

@@ -19,6 +19,7 @@ import { HQQError } from '../errors.js';
 import { checkOutputIsNotInput, inspectFolderTarget, type OutputTarget } from './node-sink.js';
 import { OUTPUT_MARKER } from './node-temporaries.js';
 import { makeFolders } from './node-folders.js';
+import { errText } from './node-writer.js';
 
 export interface ResolvedOutput {
   target: OutputTarget;
@@ -53,18 +54,28 @@ async function hasMarker(dir: string): Promise<boolean> {
   return (await statOrUndefined(join(dir, OUTPUT_MARKER)))?.isFile() ?? false;
 }
 
-/** Resolves `outputPath` into a file or folder target (see the module comment). */
-export async function resolveOutputTarget(outputPath: string, options: ResolveOutputOptions): Promise<ResolvedOutput> {
+/**
+ * `outputPath` as a trailing-separator flag, the path without it, and what is there; for a
+ * one-file output, a trailing "/" on an existing file is refused.
+ */
+async function outputPathParts(outputPath: string, oneFile: boolean): Promise<{ slash: boolean; bare: string; st: Awaited<ReturnType<typeof statOrUndefined>> }> {
   if (typeof outputPath !== 'string' || outputPath.length === 0) throw new HQQError('INVALID_ARGUMENT', 'the output path must be a non-empty string');
   const slash = endsWithSeparator(outputPath);
   const bare = slash ? outputPath.replace(/[\\/]+$/, '') || outputPath : outputPath;
   const st = await statOrUndefined(bare);
+  if (oneFile && slash && st && !st.isDirectory()) {
+    throw new HQQError('INVALID_ARGUMENT', `${outputPath}: ends in "/" (a folder), but it is a file; drop the "/" to replace the file, or name a folder`);
+  }
+  return { slash, bare, st };
+}
+
+/** Resolves `outputPath` into a file or folder target (see the module comment). */
+export async function resolveOutputTarget(outputPath: string, options: ResolveOutputOptions): Promise<ResolvedOutput> {
+  const { slash, bare, st } = await outputPathParts(outputPath, !options.multiFile);
   let resolved: ResolvedOutput;
   if (options.multiFile) {
     if (!slash && bare.endsWith('.json') && !st?.isDirectory()) resolved = { target: { kind: 'folder', path: dirname(bare) }, fileName: basename(bare) };
     else resolved = { target: { kind: 'folder', path: bare } };
-  } else if (slash && st && !st.isDirectory()) {
-    throw new HQQError('INVALID_ARGUMENT', `${outputPath}: ends in "/" (a folder), but it is a file; drop the "/" to replace the file, or name a folder`);
   } else if (slash && !st) {
     resolved = { target: { kind: 'folder', path: bare }, fileName: options.defaultFileName };
   } else if (st?.isDirectory()) {
@@ -93,13 +104,7 @@ export interface OneFileOutput {
  * anything else is the file's path.
  */
 export async function resolveOneFileOutput(outputPath: string, defaultFileName: string): Promise<OneFileOutput> {
-  if (typeof outputPath !== 'string' || outputPath.length === 0) throw new HQQError('INVALID_ARGUMENT', 'the output path must be a non-empty string');
-  const slash = endsWithSeparator(outputPath);
-  const bare = slash ? outputPath.replace(/[\\/]+$/, '') || outputPath : outputPath;
-  const st = await statOrUndefined(bare);
-  if (slash && st && !st.isDirectory()) {
-    throw new HQQError('INVALID_ARGUMENT', `${outputPath}: ends in "/" (a folder), but it is a file; drop the "/" to replace the file, or name a folder`);
-  }
+  const { slash, bare, st } = await outputPathParts(outputPath, true);
   if (st?.isDirectory()) return { path: join(bare, defaultFileName) };
   if (slash) return { path: join(bare, defaultFileName), createFolder: bare };
   return { path: bare };
@@ -115,6 +120,6 @@ export async function createOutputFolder(dir: string): Promise<void> {
   try {
     await makeFolders(dir);
   } catch (e) {
-    throw new HQQError('IO_ERROR', `${dir}: cannot create the output folder (${(e as Error).message}); check the path and permissions`, { cause: e });
+    throw new HQQError('IO_ERROR', `${dir}: cannot create the output folder (${errText(e)}); check the path and permissions`, { cause: e });
   }
 }

@@ -288,10 +288,10 @@ export async function openONNX(source: ByteSource, opts: OpenONNXOptions = {}): 
 }
 
 /**
- * Each value is defined once (the ONNX checker's SSA rule, which onnxruntime enforces too): two
- * initializers of one name, or a node output that an initializer or another node also defines,
- * make the model ambiguous; which weight a reader takes is unspecified, so the rewrite could
- * quantize the one that is not used.
+ * Each value is defined once (the ONNX checker's SSA rule): two initializers of one name, or a
+ * node output that an initializer or another node also defines, make the model ambiguous. Of
+ * duplicate initializers (Constant nodes included) onnxruntime keeps the last with a warning, so
+ * the rewrite could quantize the one that is not used; other redefinitions onnxruntime refuses.
  */
 function checkSingleDefinitions(model: ONNXModel): void {
   const defined = new Map<string, { what: string; constant: boolean }>();

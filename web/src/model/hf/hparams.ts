@@ -19,12 +19,7 @@
 import { HQQError } from '../../errors.js';
 import { ggufValue, type GGUFValue } from '../../io/gguf-metadata.js';
 import type { ArchitectureSpec } from './architectures.js';
-import { describeJson, isObject, type JsonObject } from './json.js';
-
-/** A config value for a message: JSON, but NaN and Infinity as themselves (JSON.stringify says null). */
-function shownJson(v: unknown): string {
-  return typeof v === 'number' ? String(v) : JSON.stringify(v);
-}
+import { describeJson, isObject, shownJson, type JsonObject } from './json.js';
 
 /**
  * The RoPE scaling the converter recognises (anything else is refused or ignored, see below), by

@@ -20,6 +20,11 @@ export function describeJson(v: unknown): string {
   return `a ${typeof v}`;
 }
 
+/** A config value for a message: JSON, but NaN and Infinity as themselves (JSON.stringify says null). */
+export function shownJson(v: unknown): string {
+  return typeof v === 'number' ? String(v) : JSON.stringify(v);
+}
+
 /** Python's json module writes these for float nan/inf (allow_nan=True is its default). */
 const PYTHON_NON_FINITE: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
 
@@ -126,7 +131,7 @@ export function optionalPositiveInt(obj: JsonObject, key: string, fileName: stri
   const v = obj[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
-    throw new HQQError('BAD_FILE', `${fileName}: "${key}" is ${typeof v === 'number' ? String(v) : JSON.stringify(v)}, but it must be a positive integer`);
+    throw new HQQError('BAD_FILE', `${fileName}: "${key}" is ${shownJson(v)}, but it must be a positive integer`);
   }
   return v;
 }
@@ -136,7 +141,7 @@ export function optionalNumber(obj: JsonObject, key: string, fileName: string): 
   const v = obj[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v)) {
-    throw new HQQError('BAD_FILE', `${fileName}: "${key}" is ${typeof v === 'number' ? String(v) : JSON.stringify(v)}, but it must be a finite number`);
+    throw new HQQError('BAD_FILE', `${fileName}: "${key}" is ${shownJson(v)}, but it must be a finite number`);
   }
   return v;
 }

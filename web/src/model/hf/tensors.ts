@@ -121,10 +121,10 @@ function mapLayerTensor(t: TensorInput, arch: ArchitectureSpec, hp: HyperParamet
   return mapped;
 }
 
-/** Required tensors that are missing, as HF names. */
 /** At most this many missing names are collected (messages show a few; num_hidden_layers = 1e12 must not loop). */
 const MISSING_LIST_LIMIT = 64;
 
+/** Required tensors that are missing, as HF names (at most MISSING_LIST_LIMIT of them). */
 function missingTensors(have: ReadonlySet<string>, arch: ArchitectureSpec, hp: HyperParameters): string[] {
   const missing: string[] = [];
   for (const name of ['model.embed_tokens.weight', 'model.norm.weight']) if (!have.has(name)) missing.push(name);

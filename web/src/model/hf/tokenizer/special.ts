@@ -135,12 +135,13 @@ export function findSpecialTokens(src: SpecialTokenSources): SpecialTokens {
   if (tc) {
     for (const role of roles) {
       const flag = tc[`add_${role}_token`];
-      if (typeof flag === 'boolean' && (role === 'bos' || role === 'eos' || role === 'sep')) add.set(role, flag);
-      else if (flag !== undefined && flag !== null && (role === 'bos' || role === 'eos' || role === 'sep')) {
+      const flagged = role === 'bos' || role === 'eos' || role === 'sep';
+      if (flagged && typeof flag === 'boolean') add.set(role, flag);
+      else if (flagged && flag !== undefined && flag !== null) {
         notes.push(`tokenizer_config.json: "add_${role}_token" is ${JSON.stringify(flag)}, not true or false; ignored (transformers would fail on it), so the ${role.toUpperCase()} flag comes from the post-processor or defaults to false`);
       }
       const entry = tc[`${role}_token`];
-      if (entry !== undefined && entry !== null && tokenContent(entry) === undefined && !(typeof entry === 'string')) {
+      if (entry !== undefined && entry !== null && typeof entry !== 'string' && tokenContent(entry) === undefined) {
         notes.push(`tokenizer_config.json: "${role}_token" is ${JSON.stringify(entry)}, but it must be the token's text (or {"content": "..."}); no ${role.toUpperCase()} token id comes from it${role === 'eos' ? ', so generation may not stop' : ''}`);
       }
       const content = tokenContent(entry) ?? tokenContent(src.specialTokensMap?.[`${role}_token`]);

@@ -45,15 +45,11 @@ export interface IdClash {
   lost: string;
 }
 
-function clashNotes(fileName: string, clashes: readonly IdClash[]): string[] {
+/** Warnings about a vocabulary (ids claimed twice). */
+export function vocabNotes(fileName: string, { clashes }: GGUFVocab): string[] {
   if (clashes.length === 0) return [];
   const shown = clashes.slice(0, 3).map((c) => `${JSON.stringify(c.lost)} lost id ${c.id} to ${JSON.stringify(c.kept)}`).join('; ');
   return [`${fileName}: ${clashes.length} token id(s) are claimed twice (${shown}${clashes.length > 3 ? '; ...' : ''}); the later token keeps the id, as llama.cpp's converter does, so the other cannot be produced`];
-}
-
-/** Warnings about a vocabulary (ids claimed twice). */
-export function vocabNotes(fileName: string, vocab: GGUFVocab): string[] {
-  return clashNotes(fileName, vocab.clashes);
 }
 
 /** The converter's does_token_look_special. */
